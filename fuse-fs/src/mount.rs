@@ -1,0 +1,128 @@
+//! Mounting the tree: checks that explain failures, recovery of a stale
+//! mount left by a crashed daemon, and the polyfuse session set-up.
+//!
+//! The mount goes through `fusermount3` with `auto_unmount`, so a daemon
+//! that dies for any reason (even SIGKILL) leaves no mount behind.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use polyfuse::{KernelConfig, Session};
+
+/// Why the tree could not be mounted; each message says what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    /// The mount point does not exist or is not a directory.
+    #[error("mount point {0}: not a directory (create it, e.g. mkdir -p {0})")]
+    NotADirectory(PathBuf),
+    /// `/dev/fuse` cannot be opened.
+    #[error("cannot open /dev/fuse: {0} (is the fuse module loaded? try modprobe fuse; in a container pass --device /dev/fuse)")]
+    NoFuseDevice(io::Error),
+    /// `fusermount3` is missing.
+    #[error("fusermount3 not found: {0} (install the fuse3 package)")]
+    NoFusermount(io::Error),
+    /// Something live is already mounted there.
+    #[error("mount point {0} is busy: {1} is mounted there (another itcd running? unmount it with fusermount3 -u {0})")]
+    Busy(PathBuf, String),
+    /// A stale mount was found and could not be removed.
+    #[error("mount point {0} holds a stale FUSE mount that could not be removed: {1} (try fusermount3 -u -z {0} as root)")]
+    Stale(PathBuf, io::Error),
+    /// The mount itself failed.
+    #[error(
+        "mounting at {0} failed: {1} (non-root users need user_allow_other in /etc/fuse.conf)"
+    )]
+    Mount(PathBuf, io::Error),
+}
+
+/// Options of the mount.
+#[derive(Debug, Clone)]
+pub struct MountOptions {
+    /// Name shown as the file system source in `mount` output.
+    pub fsname: String,
+}
+
+/// Mount a fresh session at `mountpoint`, first recovering a stale mount
+/// left there by a crashed instance.
+pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, MountError> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .map_err(MountError::NoFuseDevice)?;
+    if let Err(e) = Command::new("fusermount3").arg("--version").output() {
+        return Err(MountError::NoFusermount(e));
+    }
+    recover_stale(mountpoint)?;
+    match fs::metadata(mountpoint) {
+        Ok(m) if m.is_dir() => {}
+        _ => return Err(MountError::NotADirectory(mountpoint.to_path_buf())),
+    }
+
+    let mut config = KernelConfig::default();
+    config
+        .fusermount_path("fusermount3")
+        .auto_unmount(true)
+        .mount_option("allow_other")
+        .mount_option("default_permissions")
+        .mount_option(&format!("fsname={}", options.fsname))
+        .mount_option("subtype=itcd")
+        // Packets are at most 255 bytes; the smallest write buffer the
+        // kernel accepts keeps every request buffer small.
+        .max_write(4096)
+        .async_read(false);
+    Session::mount(mountpoint.to_path_buf(), config)
+        .map_err(|e| MountError::Mount(mountpoint.to_path_buf(), e))
+}
+
+/// The file system type mounted exactly at `path`, if any.
+fn mounted_type(path: &Path) -> Option<String> {
+    let canon = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let table = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mut found = None;
+    for line in table.lines() {
+        // id parent major:minor root mountpoint opts ... - fstype source super
+        let fields: Vec<&str> = line.split(' ').collect();
+        let Some(sep) = fields.iter().position(|f| *f == "-") else {
+            continue;
+        };
+        if fields.len() > 4 && unescape(fields[4]) == canon.as_os_str().to_string_lossy() {
+            found = fields.get(sep + 1).map(|s| s.to_string());
+        }
+    }
+    found
+}
+
+fn unescape(field: &str) -> String {
+    field
+        .replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+/// If a FUSE mount whose daemon is gone sits at `path`, detach it.
+fn recover_stale(path: &Path) -> Result<(), MountError> {
+    let Some(fstype) = mounted_type(path) else {
+        return Ok(());
+    };
+    match fs::metadata(path) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+            tracing::warn!(
+                "removing stale mount at {} left by a dead daemon",
+                path.display()
+            );
+            let lazy = Command::new("fusermount3")
+                .arg("-u")
+                .arg("-z")
+                .arg(path)
+                .status();
+            if !matches!(lazy, Ok(s) if s.success()) {
+                crate::sys::detach(path).map_err(|e| MountError::Stale(path.to_path_buf(), e))?;
+            }
+            Ok(())
+        }
+        _ => Err(MountError::Busy(path.to_path_buf(), fstype)),
+    }
+}

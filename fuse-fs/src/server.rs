@@ -1,0 +1,425 @@
+//! The FUSE session: requests in, replies out, from one thread.
+//!
+//! [`Server::process`] reads every queued request from the nonblocking FUSE
+//! device and answers it through the [`Backend`]. A read or write the backend
+//! cannot complete yet is *parked* with its request; [`Server::service`]
+//! retries parked requests of the handles the backend reports as changed and
+//! sends poll wakeups. `FUSE_INTERRUPT` answers the parked request with
+//! `EINTR` at once, so a reader blocked in the tree dies promptly on a signal.
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::io::{AsRawFd, RawFd};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use polyfuse::op::{self, Operation};
+use polyfuse::reply::{
+    AttrOut, EntryOut, FileAttr, OpenOut, PollOut, ReaddirOut, StatfsOut, WriteOut,
+};
+use polyfuse::{Notifier, Request, Session};
+
+use crate::backend::{Backend, Errno, Fh};
+use crate::tree::{FileKind, Node};
+
+/// How long the kernel may cache names and attributes: the tree never
+/// changes shape while mounted.
+const TTL: Duration = Duration::from_secs(3600);
+
+/// Ownership of the tree's nodes.
+#[derive(Debug, Clone, Copy)]
+pub struct Ownership {
+    /// Owner of every node.
+    pub uid: u32,
+    /// Group of every node.
+    pub gid: u32,
+}
+
+/// What [`Server::process`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The device has no more requests for now.
+    Idle,
+    /// The file system was unmounted from outside.
+    Unmounted,
+}
+
+enum Parked {
+    Read(Request),
+    Write(Request),
+}
+
+impl Parked {
+    fn request(&self) -> &Request {
+        match self {
+            Parked::Read(r) | Parked::Write(r) => r,
+        }
+    }
+}
+
+/// A mounted tree and the requests waiting in it.
+pub struct Server {
+    session: Session,
+    notifier: Notifier,
+    owner: Ownership,
+    mounted_at: Duration,
+    parked: HashMap<Fh, VecDeque<Parked>>,
+    poll_handles: HashMap<Fh, u64>,
+    changed: Vec<Fh>,
+    scratch: Vec<u8>,
+}
+
+impl AsRawFd for Server {
+    fn as_raw_fd(&self) -> RawFd {
+        self.session.as_raw_fd()
+    }
+}
+
+impl Server {
+    /// Serve an already mounted session; the device is switched to
+    /// nonblocking mode.
+    pub fn new(session: Session, owner: Ownership) -> io::Result<Server> {
+        crate::sys::set_nonblocking(session.as_raw_fd())?;
+        let notifier = session.notifier();
+        let mounted_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(Server {
+            session,
+            notifier,
+            owner,
+            mounted_at,
+            parked: HashMap::new(),
+            poll_handles: HashMap::new(),
+            changed: Vec::new(),
+            scratch: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Number of requests currently parked (blocked readers and writers).
+    pub fn parked_count(&self) -> usize {
+        self.parked.values().map(VecDeque::len).sum()
+    }
+
+    /// Answer every request queued on the device.
+    pub fn process(&mut self, backend: &mut dyn Backend) -> io::Result<Progress> {
+        loop {
+            let req = match self.session.next_request() {
+                Ok(Some(req)) => req,
+                Ok(None) => return Ok(Progress::Unmounted),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Progress::Idle),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.dispatch(req, backend);
+        }
+    }
+
+    /// Retry parked requests of changed handles and wake their pollers.
+    pub fn service(&mut self, backend: &mut dyn Backend) {
+        let mut changed = std::mem::take(&mut self.changed);
+        loop {
+            changed.clear();
+            backend.take_changed(&mut changed);
+            if changed.is_empty() {
+                break;
+            }
+            changed.sort_unstable();
+            changed.dedup();
+            for &fh in &changed {
+                self.retry_parked(fh, backend);
+                if let Some(&kh) = self.poll_handles.get(&fh) {
+                    if let Err(e) = self.notifier.poll_wakeup(kh) {
+                        tracing::debug!("poll wakeup for handle {fh}: {e}");
+                    }
+                }
+            }
+        }
+        self.changed = changed;
+    }
+
+    fn retry_parked(&mut self, fh: Fh, backend: &mut dyn Backend) {
+        let Some(queue) = self.parked.get_mut(&fh) else {
+            return;
+        };
+        while let Some(parked) = queue.pop_front() {
+            let outcome = match &parked {
+                Parked::Read(req) => try_read(req, backend, &mut self.scratch),
+                Parked::Write(req) => try_write(req, backend),
+            };
+            if outcome == Err(Errno::EAGAIN) {
+                queue.push_front(parked);
+                break;
+            }
+        }
+        if queue.is_empty() {
+            self.parked.remove(&fh);
+        }
+    }
+
+    fn dispatch(&mut self, req: Request, backend: &mut dyn Backend) {
+        let op = match req.operation() {
+            Ok(op) => op,
+            Err(e) => {
+                tracing::warn!("undecodable FUSE request: {e}");
+                reply_err(&req, Errno::EINVAL);
+                return;
+            }
+        };
+        match op {
+            Operation::Lookup(op) => {
+                let found = Node::from_ino(op.parent())
+                    .filter(|p| p.is_dir())
+                    .and_then(|p| p.lookup(op.name().as_encoded_bytes()));
+                match found {
+                    Some(node) => {
+                        let mut out = EntryOut::default();
+                        self.fill_attr(out.attr(), node);
+                        out.ino(node.ino());
+                        out.ttl_attr(TTL);
+                        out.ttl_entry(TTL);
+                        reply(&req, out);
+                    }
+                    None => reply_err(&req, Errno::ENOENT),
+                }
+            }
+            Operation::Getattr(op) => self.reply_attr(&req, op.ino()),
+            Operation::Setattr(op) => self.setattr(&req, &op),
+            Operation::Open(op) => {
+                let opened = match Node::from_ino(op.ino()) {
+                    Some(Node::File(kind)) => {
+                        backend.open(kind, op.flags() as i32).map(|fh| (kind, fh))
+                    }
+                    Some(_) => Err(Errno::EISDIR),
+                    None => Err(Errno::ENOENT),
+                };
+                match opened {
+                    Ok((kind, fh)) => {
+                        let mut out = OpenOut::default();
+                        out.fh(fh);
+                        // Every file is generated or a packet stream: never
+                        // let the page cache hold any of it.
+                        out.direct_io(true);
+                        out.keep_cache(false);
+                        out.nonseekable(
+                            kind.is_packet_file() || matches!(kind, FileKind::Events(_)),
+                        );
+                        reply(&req, out);
+                    }
+                    Err(e) => reply_err(&req, e),
+                }
+            }
+            Operation::Read(op) => {
+                let nonblock = op.flags() as i32 & libc::O_NONBLOCK != 0;
+                let fh = op.fh();
+                match try_read(&req, backend, &mut self.scratch) {
+                    Err(Errno::EAGAIN) if !nonblock => {
+                        self.parked
+                            .entry(fh)
+                            .or_default()
+                            .push_back(Parked::Read(req));
+                    }
+                    Err(Errno::EAGAIN) => reply_err(&req, Errno::EAGAIN),
+                    _ => {}
+                }
+            }
+            Operation::Write(op, _) => {
+                let nonblock = op.flags() as i32 & libc::O_NONBLOCK != 0;
+                let fh = op.fh();
+                match try_write(&req, backend) {
+                    Err(Errno::EAGAIN) if !nonblock => {
+                        self.parked
+                            .entry(fh)
+                            .or_default()
+                            .push_back(Parked::Write(req));
+                    }
+                    Err(Errno::EAGAIN) => reply_err(&req, Errno::EAGAIN),
+                    _ => {}
+                }
+            }
+            Operation::Poll(op) => {
+                let fh = op.fh();
+                if let Some(kh) = op.kh() {
+                    self.poll_handles.insert(fh, kh);
+                }
+                let mut out = PollOut::default();
+                out.revents(backend.poll(fh).revents() & (op.events() | libc::POLLERR as u32));
+                reply(&req, out);
+            }
+            Operation::Interrupt(op) => self.interrupt(op.unique()),
+            Operation::Flush(_) | Operation::Fsync(_) | Operation::Fsyncdir(_) => reply(&req, ()),
+            Operation::Release(op) => {
+                let fh = op.fh();
+                if let Some(queue) = self.parked.remove(&fh) {
+                    for parked in queue {
+                        reply_err(parked.request(), Errno::EBADF);
+                    }
+                }
+                self.poll_handles.remove(&fh);
+                backend.release(fh);
+                reply(&req, ());
+            }
+            Operation::Opendir(op) => match Node::from_ino(op.ino()) {
+                Some(node) if node.is_dir() => {
+                    let mut out = OpenOut::default();
+                    out.fh(0);
+                    out.cache_dir(true);
+                    reply(&req, out);
+                }
+                Some(_) => reply_err(&req, Errno(libc::ENOTDIR)),
+                None => reply_err(&req, Errno::ENOENT),
+            },
+            Operation::Readdir(op) => self.readdir(&req, &op),
+            Operation::Releasedir(_) => reply(&req, ()),
+            Operation::Statfs(_) => {
+                let mut out = StatfsOut::default();
+                out.statfs().namelen(255);
+                out.statfs().bsize(4096);
+                reply(&req, out);
+            }
+            Operation::Forget(_) => {}
+            _ => reply_err(&req, Errno::ENOSYS),
+        }
+    }
+
+    fn interrupt(&mut self, unique: u64) {
+        // The target was either answered already (nothing to do) or is
+        // parked: answer it with EINTR so the caller's signal takes effect.
+        let mut hit = None;
+        for (fh, queue) in self.parked.iter_mut() {
+            if let Some(pos) = queue.iter().position(|p| p.request().unique() == unique) {
+                if let Some(parked) = queue.remove(pos) {
+                    reply_err(parked.request(), Errno::EINTR);
+                }
+                hit = Some((*fh, queue.is_empty()));
+                break;
+            }
+        }
+        if let Some((fh, true)) = hit {
+            self.parked.remove(&fh);
+        }
+    }
+
+    fn fill_attr(&self, attr: &mut FileAttr, node: Node) {
+        let kind = if node.is_dir() {
+            libc::S_IFDIR
+        } else {
+            libc::S_IFREG
+        };
+        attr.ino(node.ino());
+        attr.mode(kind | node.mode());
+        attr.nlink(if node.is_dir() { 2 } else { 1 });
+        attr.uid(self.owner.uid);
+        attr.gid(self.owner.gid);
+        attr.size(0);
+        attr.blksize(4096);
+        attr.atime(self.mounted_at);
+        attr.mtime(self.mounted_at);
+        attr.ctime(self.mounted_at);
+    }
+
+    fn reply_attr(&self, req: &Request, ino: u64) {
+        match Node::from_ino(ino) {
+            Some(node) => {
+                let mut out = AttrOut::default();
+                self.fill_attr(out.attr(), node);
+                out.ttl(TTL);
+                reply(req, out);
+            }
+            None => reply_err(req, Errno::ENOENT),
+        }
+    }
+
+    fn setattr(&self, req: &Request, op: &op::Setattr<'_>) {
+        // Only truncation (from O_TRUNC) is accepted, and ignored: files have
+        // no stored content. Ownership and modes are fixed by the daemon.
+        if op.mode().is_some() || op.uid().is_some() || op.gid().is_some() {
+            reply_err(req, Errno::EPERM);
+            return;
+        }
+        if op.size().is_some() && !matches!(Node::from_ino(op.ino()), Some(Node::File(_))) {
+            reply_err(req, Errno::EISDIR);
+            return;
+        }
+        self.reply_attr(req, op.ino());
+    }
+
+    fn readdir(&self, req: &Request, op: &op::Readdir<'_>) {
+        let Some(node) = Node::from_ino(op.ino()).filter(|n| n.is_dir()) else {
+            reply_err(req, Errno(libc::ENOTDIR));
+            return;
+        };
+        let mut entries = vec![(".".to_string(), node), ("..".to_string(), node.parent())];
+        entries.extend(node.children());
+        let mut out = ReaddirOut::new(op.size() as usize);
+        for (i, (name, child)) in entries.iter().enumerate().skip(op.offset() as usize) {
+            let typ = if child.is_dir() {
+                libc::DT_DIR
+            } else {
+                libc::DT_REG
+            };
+            if out.entry(OsStr::new(name), child.ino(), u32::from(typ), i as u64 + 1) {
+                break;
+            }
+        }
+        reply(req, out);
+    }
+}
+
+fn try_read(req: &Request, backend: &mut dyn Backend, scratch: &mut Vec<u8>) -> Result<(), Errno> {
+    let Ok(Operation::Read(op)) = req.operation() else {
+        reply_err(req, Errno::EINVAL);
+        return Err(Errno::EINVAL);
+    };
+    scratch.clear();
+    match backend.read(op.fh(), op.offset(), op.size(), scratch) {
+        Ok(()) => {
+            reply(req, &scratch[..]);
+            Ok(())
+        }
+        Err(Errno::EAGAIN) => Err(Errno::EAGAIN),
+        Err(e) => {
+            reply_err(req, e);
+            Err(e)
+        }
+    }
+}
+
+fn try_write(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
+    let Ok(Operation::Write(op, mut data)) = req.operation() else {
+        reply_err(req, Errno::EINVAL);
+        return Err(Errno::EINVAL);
+    };
+    let mut buf = Vec::with_capacity(op.size() as usize);
+    if io::Read::read_to_end(&mut data, &mut buf).is_err() || buf.len() != op.size() as usize {
+        reply_err(req, Errno::EINVAL);
+        return Err(Errno::EINVAL);
+    }
+    match backend.write(op.fh(), op.offset(), &buf) {
+        Ok(n) => {
+            let mut out = WriteOut::default();
+            out.size(n);
+            reply(req, out);
+            Ok(())
+        }
+        Err(Errno::EAGAIN) => Err(Errno::EAGAIN),
+        Err(e) => {
+            reply_err(req, e);
+            Err(e)
+        }
+    }
+}
+
+fn reply<T: polyfuse::bytes::Bytes>(req: &Request, out: T) {
+    if let Err(e) = req.reply(out) {
+        // ENOENT: the request was interrupted and already forgotten by the
+        // kernel; nothing is lost.
+        tracing::debug!("reply to FUSE request {}: {e}", req.unique());
+    }
+}
+
+fn reply_err(req: &Request, e: Errno) {
+    if let Err(err) = req.reply_error(e.0) {
+        tracing::debug!("error reply to FUSE request {}: {err}", req.unique());
+    }
+}
