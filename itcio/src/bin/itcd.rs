@@ -1,1 +1,117 @@
-fn main() {}
+//! `itcd`: the T2 intertile daemon. Talks to the two PRUs and serves the
+//! intertile tree over FUSE.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use fuse_fs::Ownership;
+use itcio::daemon::{self, Options};
+use itcio::tile::{Config, MAX_NAME_LEN, MAX_PHYSICS_LEN};
+
+/// The T2 intertile daemon: links, neighbours and the /run/itc tree.
+#[derive(Debug, Parser)]
+#[command(name = "itcd", version, about)]
+struct Cli {
+    /// PRU 0 device (ET, SE, SW): rpmsg character device or seqpacket socket.
+    #[arg(long, value_name = "PATH", default_value = "/dev/rpmsg_pru30")]
+    pru0: PathBuf,
+    /// PRU 1 device (WT, NW, NE).
+    #[arg(long, value_name = "PATH", default_value = "/dev/rpmsg_pru31")]
+    pru1: PathBuf,
+    /// Where to mount the tree.
+    #[arg(long, value_name = "DIR", default_value = "/run/itc")]
+    mount: PathBuf,
+    /// This tile's name, sent to neighbours (default: the host name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Initial physics id (can be changed through itc/physics).
+    #[arg(long, default_value = "")]
+    physics: String,
+    /// Group owning the tree (default: itc if it exists, else root).
+    #[arg(long)]
+    group: Option<String>,
+    /// Mean interval between hellos, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    hello_ms: u64,
+    /// Silence after which a neighbour is absent, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 3500)]
+    absent_ms: u64,
+    /// Bound of each outbound and reader queue, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
+    queue_bytes: usize,
+    /// Log filter (error, warn, info, debug, trace, or a tracing directive).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+fn resolve_group(name: Option<&str>) -> Result<u32, String> {
+    use nix::unistd::Group;
+    match name {
+        Some(n) => match Group::from_name(n) {
+            Ok(Some(g)) => Ok(g.gid.as_raw()),
+            Ok(None) => n
+                .parse::<u32>()
+                .map_err(|_| format!("group {n:?} does not exist (create it, e.g. groupadd {n})")),
+            Err(e) => Err(format!("looking up group {n:?}: {e}")),
+        },
+        None => Ok(Group::from_name("itc").ok().flatten().map_or(0, |g| g.gid.as_raw())),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let name = cli.name.unwrap_or_else(|| {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_default()
+    });
+    if name.len() > MAX_NAME_LEN {
+        eprintln!("itcd: --name is longer than {MAX_NAME_LEN} bytes");
+        return ExitCode::from(2);
+    }
+    if cli.physics.len() > MAX_PHYSICS_LEN || cli.physics.chars().any(char::is_control) {
+        eprintln!("itcd: --physics must be at most {MAX_PHYSICS_LEN} bytes without control characters");
+        return ExitCode::from(2);
+    }
+    if cli.hello_ms == 0 || cli.absent_ms <= cli.hello_ms {
+        eprintln!("itcd: need 0 < --hello-ms < --absent-ms");
+        return ExitCode::from(2);
+    }
+    let gid = match resolve_group(cli.group.as_deref()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("itcd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = Options {
+        pru: [cli.pru0, cli.pru1],
+        mount: cli.mount,
+        owner: Ownership { uid: 0, gid },
+        tile: Config {
+            name,
+            physics: cli.physics,
+            hello_interval: Duration::from_millis(cli.hello_ms),
+            absent_after: Duration::from_millis(cli.absent_ms),
+            out_queue_limit: cli.queue_bytes,
+            reader_queue_limit: cli.queue_bytes,
+        },
+    };
+    match daemon::run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("itcd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! The `itcd` event loop: one thread, one `epoll` (through mio), owning the
+//! two PRU devices, the FUSE device, a signalfd and the timers.
+//!
+//! Every ready source is drained until it would block; then expired timers
+//! run, outbound queues are flushed into the PRUs, and parked FUSE requests
+//! are retried. With nothing to do the loop sleeps until the next timer
+//! (a hello, an absence deadline, a device reopen): no busy polling.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use fuse_fs::{MountError, MountOptions, Ownership, Progress, Server};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use crate::dir::Pru;
+use crate::pru::{PruDevice, Recv};
+use crate::tile::{Config, Tile};
+
+const FUSE: Token = Token(0);
+const SIGNALS: Token = Token(1);
+const PRU_TOKENS: [Token; 2] = [Token(2), Token(3)];
+
+/// Longest wait between attempts to reopen a lost PRU device.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// First wait before reopening a lost PRU device.
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What `itcd` needs to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// PRU 0 and PRU 1 device paths.
+    pub pru: [PathBuf; 2],
+    /// Where to mount the tree.
+    pub mount: PathBuf,
+    /// Owner and group of the tree.
+    pub owner: Ownership,
+    /// Tile settings.
+    pub tile: Config,
+}
+
+/// Why `itcd` stopped or could not start; messages say what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A PRU device could not be opened at start.
+    #[error("cannot open PRU device {0}: {1} (is the PRU firmware running and the rpmsg device present? under simulation, is tile-sim running?)")]
+    OpenDevice(PathBuf, io::Error),
+    /// The start message could not be sent.
+    #[error("cannot start PRU device {0}: {1}")]
+    StartDevice(PathBuf, io::Error),
+    /// The tree could not be mounted.
+    #[error(transparent)]
+    Mount(#[from] MountError),
+    /// The FUSE session failed.
+    #[error("FUSE session: {0}")]
+    Fuse(io::Error),
+    /// Signal handling could not be set up.
+    #[error("setting up signal handling: {0}")]
+    Signals(nix::Error),
+    /// The event loop failed.
+    #[error("event loop: {0}")]
+    Poll(io::Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Hello,
+    Reopen(usize),
+}
+
+/// One PRU slot: the device while open, and its reopen backoff.
+struct PruSlot {
+    path: PathBuf,
+    dev: Option<PruDevice>,
+    writable: bool,
+    backoff: Duration,
+}
+
+struct Daemon {
+    tile: Tile,
+    server: Server,
+    poll: Poll,
+    signals: SignalFd,
+    prus: [PruSlot; 2],
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    rng: u64,
+}
+
+/// Run `itcd` until SIGINT or SIGTERM (returns Ok) or a fatal error.
+pub fn run(opts: Options) -> Result<(), Error> {
+    // Devices first: a missing device is reported before anything is mounted.
+    let mut devs = Vec::new();
+    for path in &opts.pru {
+        devs.push(PruDevice::open(path).map_err(|e| Error::OpenDevice(path.clone(), e))?);
+    }
+    let session = fuse_fs::mount(
+        &opts.mount,
+        &MountOptions {
+            fsname: format!("itcd:{}", opts.tile.name),
+        },
+    )?;
+    let server = Server::new(session, opts.owner).map_err(Error::Fuse)?;
+
+    // Signals become events; blocked only after the mount helper started so
+    // it keeps default dispositions.
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGINT);
+    mask.add(Signal::SIGTERM);
+    mask.thread_block().map_err(Error::Signals)?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(Error::Signals)?;
+
+    let poll = Poll::new().map_err(Error::Poll)?;
+    poll.registry()
+        .register(&mut SourceFd(&server.as_raw_fd()), FUSE, Interest::READABLE)
+        .map_err(Error::Poll)?;
+    poll.registry()
+        .register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)
+        .map_err(Error::Poll)?;
+
+    let mut devs = devs.into_iter();
+    let prus = std::array::from_fn(|i| PruSlot {
+        path: opts.pru[i].clone(),
+        dev: devs.next(),
+        writable: true,
+        backoff: MIN_BACKOFF,
+    });
+    let seed = u64::from(std::process::id()) ^ 0x9e37_79b9_7f4a_7c15;
+    let mut d = Daemon {
+        tile: Tile::new(opts.tile),
+        server,
+        poll,
+        signals,
+        prus,
+        timers: BinaryHeap::new(),
+        rng: seed | 1,
+    };
+    for pru in Pru::ALL {
+        d.start_pru(pru)?;
+    }
+    d.schedule_hello(Instant::now());
+    crate::sys::notify_ready();
+    tracing::info!(
+        "tile {:?} serving {} (pru0 {}, pru1 {})",
+        d.tile.config().name,
+        opts.mount.display(),
+        opts.pru[0].display(),
+        opts.pru[1].display()
+    );
+    d.run()
+}
+
+impl Daemon {
+    fn start_pru(&mut self, pru: Pru) -> Result<(), Error> {
+        let i = pru.index();
+        let slot = &mut self.prus[i];
+        let Some(dev) = &slot.dev else {
+            return Ok(());
+        };
+        self.poll
+            .registry()
+            .register(
+                &mut SourceFd(&dev.as_raw_fd()),
+                PRU_TOKENS[i],
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(Error::Poll)?;
+        dev.send(&[]).map_err(|e| Error::StartDevice(slot.path.clone(), e))?;
+        slot.writable = true;
+        slot.backoff = MIN_BACKOFF;
+        self.tile.set_pru_up(pru, true);
+        Ok(())
+    }
+
+    fn run(mut self) -> Result<(), Error> {
+        let mut events = Events::with_capacity(64);
+        loop {
+            let timeout = self.next_deadline().map(|t| t.saturating_duration_since(Instant::now()));
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Poll(e)),
+            }
+            for event in events.iter() {
+                match event.token() {
+                    FUSE => match self.server.process(&mut self.tile) {
+                        Ok(Progress::Idle) => {}
+                        Ok(Progress::Unmounted) => {
+                            tracing::warn!("the tree was unmounted from outside; exiting");
+                            return Ok(());
+                        }
+                        Err(e) => return Err(Error::Fuse(e)),
+                    },
+                    SIGNALS => {
+                        if let Ok(Some(info)) = self.signals.read_signal() {
+                            tracing::info!("signal {}: unmounting and exiting", info.ssi_signo);
+                            return Ok(());
+                        }
+                    }
+                    t => {
+                        if let Some(i) = PRU_TOKENS.iter().position(|p| *p == t) {
+                            if event.is_writable() {
+                                self.prus[i].writable = true;
+                            }
+                            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                                self.read_pru(Pru::ALL[i]);
+                            }
+                        }
+                    }
+                }
+            }
+            self.run_timers();
+            for pru in Pru::ALL {
+                self.flush_pru(pru);
+            }
+            self.server.service(&mut self.tile);
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let timer = self.timers.peek().map(|Reverse((t, _))| *t);
+        match (timer, self.tile.next_expiry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        self.tile.expire(now);
+        while let Some(Reverse((t, timer))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Hello => {
+                    self.tile.send_hellos();
+                    self.schedule_hello(now);
+                }
+                Timer::Reopen(i) => self.reopen(Pru::ALL[i], now),
+            }
+        }
+    }
+
+    fn schedule_hello(&mut self, now: Instant) {
+        // +-10% jitter keeps neighbours from beating in step.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let base = self.tile.config().hello_interval;
+        let jitter = 0.9 + (self.rng % 2001) as f64 / 10_000.0;
+        self.timers.push(Reverse((now + base.mul_f64(jitter), Timer::Hello)));
+    }
+
+    fn read_pru(&mut self, pru: Pru) {
+        let i = pru.index();
+        let mut buf = [0u8; 512];
+        loop {
+            let Some(dev) = &self.prus[i].dev else {
+                return;
+            };
+            match dev.recv(&mut buf) {
+                Ok(Recv::Message(0)) => {}
+                Ok(Recv::Message(n)) if n > crate::wire::MAX_PACKET_LEN => {
+                    self.tile.on_pru_message(pru, &[], Instant::now());
+                }
+                Ok(Recv::Message(n)) => self.tile.on_pru_message(pru, &buf[..n], Instant::now()),
+                Ok(Recv::WouldBlock) => return,
+                Ok(Recv::Closed) => {
+                    self.lose_pru(pru, "closed");
+                    return;
+                }
+                Err(e) => {
+                    self.lose_pru(pru, &e.to_string());
+                    return;
+                }
+            }
+        }
+    }
+
+    fn flush_pru(&mut self, pru: Pru) {
+        let i = pru.index();
+        while self.prus[i].writable && self.prus[i].dev.is_some() {
+            let Some((dir, mfm, packet)) = self.tile.pop_outbound(pru) else {
+                return;
+            };
+            let Some(dev) = &self.prus[i].dev else {
+                return;
+            };
+            match dev.send(&packet) {
+                Ok(()) => self.tile.sent(dir, mfm, packet.len()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.tile.unpop_outbound(dir, mfm, packet);
+                    self.prus[i].writable = false;
+                }
+                Err(e) => {
+                    self.tile.send_failed(dir);
+                    self.lose_pru(pru, &e.to_string());
+                }
+            }
+        }
+    }
+
+    fn lose_pru(&mut self, pru: Pru, why: &str) {
+        let i = pru.index();
+        let Some(dev) = self.prus[i].dev.take() else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut SourceFd(&dev.as_raw_fd()));
+        tracing::warn!(
+            "PRU{i} device {} lost ({why}); its links are down, reopening in {:?}",
+            dev.path().display(),
+            self.prus[i].backoff
+        );
+        drop(dev);
+        self.tile.set_pru_up(pru, false);
+        let at = Instant::now() + self.prus[i].backoff;
+        self.timers.push(Reverse((at, Timer::Reopen(i))));
+    }
+
+    fn reopen(&mut self, pru: Pru, now: Instant) {
+        let i = pru.index();
+        match PruDevice::open(&self.prus[i].path) {
+            Ok(dev) => {
+                self.prus[i].dev = Some(dev);
+                match self.start_pru(pru) {
+                    Ok(()) => tracing::info!("PRU{i} device {} reopened", self.prus[i].path.display()),
+                    Err(e) => {
+                        tracing::warn!("{e}");
+                        self.prus[i].dev = None;
+                        self.retry_later(i, now);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::debug!("reopening {}: {e}", self.prus[i].path.display());
+                self.retry_later(i, now);
+            }
+        }
+    }
+
+    fn retry_later(&mut self, i: usize, now: Instant) {
+        let slot = &mut self.prus[i];
+        slot.backoff = (slot.backoff * 2).min(MAX_BACKOFF);
+        self.timers.push(Reverse((now + slot.backoff, Timer::Reopen(i))));
+    }
+}

@@ -1,0 +1,134 @@
+//! A PRU device: the rpmsg character device on a tile, or a UNIX seqpacket
+//! socket with the same one-message-per-packet semantics under simulation.
+//!
+//! Opened nonblocking and close-on-exec. [`PruDevice::recv`] and
+//! [`PruDevice::send`] move exactly one message; a zero-length message is
+//! the start message the host sends first.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    CharDevice,
+    Socket,
+}
+
+/// An open PRU device.
+#[derive(Debug)]
+pub struct PruDevice {
+    path: PathBuf,
+    fd: OwnedFd,
+    kind: Kind,
+}
+
+/// What one receive produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recv {
+    /// A message of this many bytes (possibly 0).
+    Message(usize),
+    /// Nothing is waiting.
+    WouldBlock,
+    /// The device or the simulator went away.
+    Closed,
+}
+
+fn to_io(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e as i32)
+}
+
+impl PruDevice {
+    /// Open the device at `path`: connect if it is a socket, else open it
+    /// as a character device.
+    pub fn open(path: &Path) -> io::Result<PruDevice> {
+        let meta = std::fs::metadata(path)?;
+        if meta.file_type().is_socket() {
+            let fd = socket::socket(
+                AddressFamily::Unix,
+                SockType::SeqPacket,
+                SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+                None,
+            )
+            .map_err(to_io)?;
+            let addr = UnixAddr::new(path).map_err(to_io)?;
+            socket::connect(fd.as_raw_fd(), &addr).map_err(to_io)?;
+            return Ok(PruDevice {
+                path: path.to_path_buf(),
+                fd,
+                kind: Kind::Socket,
+            });
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)?;
+        Ok(PruDevice {
+            path: path.to_path_buf(),
+            fd: file.into(),
+            kind: Kind::CharDevice,
+        })
+    }
+
+    /// The path it was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Send one message.
+    pub fn send(&self, msg: &[u8]) -> io::Result<()> {
+        let n = match self.kind {
+            // write(2) of zero bytes on a socket sends nothing; send(2)
+            // sends an empty message.
+            Kind::Socket => socket::send(self.fd.as_raw_fd(), msg, MsgFlags::MSG_NOSIGNAL),
+            Kind::CharDevice => nix::unistd::write(self.fd.as_fd(), msg),
+        }
+        .map_err(to_io)?;
+        if n != msg.len() {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "short write to PRU device"));
+        }
+        Ok(())
+    }
+
+    /// Receive one message into `buf`.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Recv> {
+        let r = match self.kind {
+            Kind::Socket => socket::recv(self.fd.as_raw_fd(), buf, MsgFlags::MSG_TRUNC),
+            Kind::CharDevice => nix::unistd::read(self.fd.as_raw_fd(), buf),
+        };
+        match r {
+            Ok(0) if self.kind == Kind::Socket && self.peer_closed() => Ok(Recv::Closed),
+            Ok(n) => Ok(Recv::Message(n)),
+            Err(Errno::EAGAIN) => Ok(Recv::WouldBlock),
+            Err(Errno::EINTR) => self.recv(buf),
+            Err(Errno::ENODEV | Errno::ECONNRESET | Errno::EPIPE | Errno::ENOTCONN) => Ok(Recv::Closed),
+            Err(e) => Err(to_io(e)),
+        }
+    }
+
+    /// Whether the far end of a socket hung up. A seqpacket `recv` returns 0
+    /// both for an empty message and at end of file; poll tells them apart.
+    fn peer_closed(&self) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLRDHUP)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(_) => fds[0]
+                .revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLRDHUP | PollFlags::POLLHUP | PollFlags::POLLERR)),
+            Err(_) => true,
+        }
+    }
+}
+
+impl AsRawFd for PruDevice {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+use std::os::unix::fs::OpenOptionsExt;

@@ -1,0 +1,109 @@
+//! The generated text files: `itc/status`, `itc/self`, `tile/<D>/status`.
+//!
+//! `tile/<D>/status` and `itc/self` are `key: value` lines, one key per
+//! line, stable names, so scripts can `grep` or parse them; `itc/status`
+//! is a table for people, one row per direction.
+
+use std::fmt::Write;
+use std::time::SystemTime;
+
+use crate::dir::Dir;
+use crate::stats::DropReason;
+use crate::tile::Tile;
+
+/// The version reported in `itc/self`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// `compatible`, `incompatible` or `unknown` for the neighbour at `dir`.
+pub fn physics_word(tile: &Tile, dir: Dir) -> &'static str {
+    let n = tile.neighbour(dir);
+    match n.physics() {
+        _ if !n.present() => "unknown",
+        None => "unknown",
+        Some(p) if p == tile.physics() => "compatible",
+        Some(_) => "incompatible",
+    }
+}
+
+/// `tile/<D>/status`.
+pub fn dir_status(tile: &Tile, dir: Dir) -> Vec<u8> {
+    let n = tile.neighbour(dir);
+    let s = tile.stats(dir);
+    let mut out = String::new();
+    let _ = writeln!(out, "dir: {dir}");
+    let _ = writeln!(out, "link: {}", if n.link_up() { "up" } else { "down" });
+    let _ = writeln!(out, "peer: {}", if n.present() { "present" } else { "absent" });
+    let _ = writeln!(out, "peer_name: {}", n.name());
+    let _ = writeln!(out, "peer_physics: {}", n.physics().unwrap_or(""));
+    let _ = writeln!(out, "physics: {}", physics_word(tile, dir));
+    let _ = writeln!(out, "since: {}", rfc3339(n.since()));
+    let _ = writeln!(out, "rx_mfm_packets: {}", s.rx_mfm.packets);
+    let _ = writeln!(out, "rx_mfm_bytes: {}", s.rx_mfm.bytes);
+    let _ = writeln!(out, "rx_svc_packets: {}", s.rx_svc.packets);
+    let _ = writeln!(out, "rx_svc_bytes: {}", s.rx_svc.bytes);
+    let _ = writeln!(out, "tx_mfm_packets: {}", s.tx_mfm.packets);
+    let _ = writeln!(out, "tx_mfm_bytes: {}", s.tx_mfm.bytes);
+    let _ = writeln!(out, "tx_svc_packets: {}", s.tx_svc.packets);
+    let _ = writeln!(out, "tx_svc_bytes: {}", s.tx_svc.bytes);
+    let _ = writeln!(out, "hellos: {}", s.hellos);
+    let _ = writeln!(out, "overruns: {}", s.overruns);
+    for reason in DropReason::ALL {
+        let _ = writeln!(out, "drop_{}: {}", reason.name(), s.drops(reason));
+    }
+    out.into_bytes()
+}
+
+/// `itc/status`: one row per direction.
+pub fn itc_status(tile: &Tile) -> Vec<u8> {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<3} {:<4} {:<7} {:<16} {:<12} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "dir", "link", "peer", "name", "physics", "rx_pkts", "rx_bytes", "tx_pkts", "tx_bytes", "drops"
+    );
+    for dir in Dir::ALL {
+        let n = tile.neighbour(dir);
+        let s = tile.stats(dir);
+        let name = if n.name().is_empty() { "-" } else { n.name() };
+        let _ = writeln!(
+            out,
+            "{:<3} {:<4} {:<7} {:<16} {:<12} {:>10} {:>10} {:>10} {:>10} {:>8}",
+            dir.name(),
+            if n.link_up() { "up" } else { "down" },
+            if n.present() { "present" } else { "absent" },
+            name,
+            physics_word(tile, dir),
+            s.rx_mfm.packets + s.rx_svc.packets,
+            s.rx_mfm.bytes + s.rx_svc.bytes,
+            s.tx_mfm.packets + s.tx_svc.packets,
+            s.tx_mfm.bytes + s.tx_svc.bytes,
+            s.total_drops(),
+        );
+    }
+    out.into_bytes()
+}
+
+/// `itc/self`.
+pub fn self_info(tile: &Tile) -> Vec<u8> {
+    let t = tile.tile_stats();
+    let mut out = String::new();
+    let _ = writeln!(out, "name: {}", tile.config().name);
+    let _ = writeln!(out, "physics: {}", tile.physics());
+    let _ = writeln!(out, "version: {VERSION}");
+    let _ = writeln!(out, "pid: {}", std::process::id());
+    let _ = writeln!(out, "started: {}", rfc3339(tile.started_wall()));
+    let _ = writeln!(out, "uptime: {}", tile.uptime().as_secs());
+    let _ = writeln!(out, "hello_interval_ms: {}", tile.config().hello_interval.as_millis());
+    let _ = writeln!(out, "absent_after_ms: {}", tile.config().absent_after.as_millis());
+    for pru in crate::dir::Pru::ALL {
+        let i = pru.index();
+        let _ = writeln!(out, "pru{i}: {}", if tile.pru_up(pru) { "open" } else { "closed" });
+        let _ = writeln!(out, "pru{i}_opens: {}", t.pru_opens[i]);
+        let _ = writeln!(out, "pru{i}_malformed: {}", t.pru_malformed[i]);
+    }
+    out.into_bytes()
+}
