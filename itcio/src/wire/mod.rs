@@ -29,12 +29,16 @@
 
 use core::fmt;
 
+mod link_status;
 mod packet;
+mod tep;
 
+pub use link_status::{LinkCode, LinkStatusRepr, LINK_STATUS_LEN};
 pub use packet::{
     check_user_write, field, HeaderRepr, LocalType, Packet, RoutedHeader, MAX_SERVICE, SVC_ECHO,
     SVC_FILE_UPDATE, SVC_HELLO,
 };
+pub use tep::{tep_bytes, TepEvent, TepRepr};
 
 /// The largest packet that crosses a link or a packet file.
 pub const MAX_PACKET_LEN: usize = 255;
