@@ -29,10 +29,12 @@
 
 use core::fmt;
 
+mod bounce;
 mod link_status;
 mod packet;
 mod tep;
 
+pub use bounce::{BounceReason, BounceRepr};
 pub use link_status::{LinkCode, LinkStatusRepr, LINK_STATUS_LEN};
 pub use packet::{
     check_user_write, field, HeaderRepr, LocalType, Packet, RoutedHeader, MAX_SERVICE, SVC_ECHO,
