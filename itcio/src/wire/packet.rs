@@ -496,6 +496,31 @@ impl HeaderRepr {
     }
 }
 
+/// The payload of a routed service packet for service `want`; used by the
+/// service message parsers, which ignore OVRN, EROR, DIR and reserved bits.
+pub(super) fn service_payload(bytes: &[u8], want: u8) -> Result<&[u8]> {
+    let packet = Packet::new_checked(bytes)?;
+    let b0 = packet.header();
+    if !packet.is_routed() {
+        return Err(Error::NotRouted(b0));
+    }
+    if packet.is_mfm() {
+        return Err(Error::WrongKind(b0));
+    }
+    let got = packet.service();
+    if got != want {
+        return Err(Error::WrongService { want, got });
+    }
+    Ok(&bytes[field::SERVICE + 1..])
+}
+
+/// Writes the two-byte header of a routed service packet to `dir` with
+/// flags and reserved bits clear. `buf` must hold at least two bytes.
+pub(super) fn emit_service_header(buf: &mut [u8], dir: Dir, service: u8) {
+    buf[field::HEADER] = field::STND | dir.dir8();
+    buf[field::SERVICE] = service & field::SVC;
+}
+
 /// Validates a packet that a user wrote to a packet file (SPEC section 5)
 /// and returns its destination.
 ///
