@@ -10,7 +10,7 @@
 
 use crate::dir::Dir;
 use crate::queue::PacketQueue;
-use crate::wire::tep::{TepEvent, TepRepr};
+use crate::wire::{tep_bytes, TepEvent};
 
 /// Room above the bound kept for TEPs in packet files.
 pub const TEP_RESERVE: usize = 1024;
@@ -72,16 +72,15 @@ impl Channel {
     /// for `itc` files, `0xc4, EVENT` for `tile/<D>` files). Returns false
     /// if it was lost (the reader will see Events-lost instead).
     pub fn push_event(&mut self, event: TepEvent, dir: Dir) -> bool {
-        let repr = TepRepr {
+        let (bytes, len) = tep_bytes(
             event,
-            dir: match self.scope {
-                None => Some(dir.dir8()),
-                Some(_) => None,
+            if self.scope.is_none() {
+                Some(dir)
+            } else {
+                None
             },
-        };
-        let mut buf = vec![0u8; repr.buffer_len()];
-        repr.emit(&mut buf);
-        self.push_control(buf.into_boxed_slice())
+        );
+        self.push_control(bytes[..len].into())
     }
 
     fn push_control(&mut self, packet: Box<[u8]>) -> bool {
@@ -98,14 +97,9 @@ impl Channel {
         if !self.lost {
             return;
         }
-        let marker = TepRepr {
-            event: TepEvent::EventsLost,
-            dir: None,
-        };
-        if self.queue.bytes() + marker.buffer_len() <= self.control_cap() {
-            let mut buf = vec![0u8; marker.buffer_len()];
-            marker.emit(&mut buf);
-            self.queue.force_push(buf.into_boxed_slice());
+        let (marker, len) = tep_bytes(TepEvent::EventsLost, None);
+        if self.queue.bytes() + len <= self.control_cap() {
+            self.queue.force_push(marker[..len].into());
             self.lost = false;
         }
     }
@@ -176,7 +170,10 @@ mod tests {
         let mut ch = Channel::new(Carries::Mfm, Some(Dir::WT), 0, 100);
         ch.push_data(data(100)).unwrap();
         assert!(ch.push_data(data(1)).is_err(), "data is bounded");
-        assert!(ch.push_event(TepEvent::Disconnect, Dir::WT), "a TEP still fits");
+        assert!(
+            ch.push_event(TepEvent::Disconnect, Dir::WT),
+            "a TEP still fits"
+        );
         assert_eq!(ch.pop().unwrap().len(), 100);
         assert_eq!(ch.pop().unwrap().as_ref(), &[0xc4, 0x02]);
     }

@@ -121,7 +121,11 @@ pub fn run(opts: Options) -> Result<(), Error> {
         .register(&mut SourceFd(&server.as_raw_fd()), FUSE, Interest::READABLE)
         .map_err(Error::Poll)?;
     poll.registry()
-        .register(&mut SourceFd(&signals.as_raw_fd()), SIGNALS, Interest::READABLE)
+        .register(
+            &mut SourceFd(&signals.as_raw_fd()),
+            SIGNALS,
+            Interest::READABLE,
+        )
         .map_err(Error::Poll)?;
 
     let mut devs = devs.into_iter();
@@ -171,7 +175,8 @@ impl Daemon {
                 Interest::READABLE | Interest::WRITABLE,
             )
             .map_err(Error::Poll)?;
-        dev.send(&[]).map_err(|e| Error::StartDevice(slot.path.clone(), e))?;
+        dev.send(&[])
+            .map_err(|e| Error::StartDevice(slot.path.clone(), e))?;
         slot.writable = true;
         slot.backoff = MIN_BACKOFF;
         self.tile.set_pru_up(pru, true);
@@ -181,7 +186,9 @@ impl Daemon {
     fn run(mut self) -> Result<(), Error> {
         let mut events = Events::with_capacity(64);
         loop {
-            let timeout = self.next_deadline().map(|t| t.saturating_duration_since(Instant::now()));
+            let timeout = self
+                .next_deadline()
+                .map(|t| t.saturating_duration_since(Instant::now()));
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -256,7 +263,8 @@ impl Daemon {
         self.rng ^= self.rng << 17;
         let base = self.tile.config().hello_interval;
         let jitter = 0.9 + (self.rng % 2001) as f64 / 10_000.0;
-        self.timers.push(Reverse((now + base.mul_f64(jitter), Timer::Hello)));
+        self.timers
+            .push(Reverse((now + base.mul_f64(jitter), Timer::Hello)));
     }
 
     fn read_pru(&mut self, pru: Pru) {
@@ -268,7 +276,7 @@ impl Daemon {
             };
             match dev.recv(&mut buf) {
                 Ok(Recv::Message(0)) => {}
-                Ok(Recv::Message(n)) if n > crate::wire::MAX_PACKET_LEN => {
+                Ok(Recv::Message(n)) if n > crate::wire::MAX_BOUNCE_LEN => {
                     self.tile.on_pru_message(pru, &[], Instant::now());
                 }
                 Ok(Recv::Message(n)) => self.tile.on_pru_message(pru, &buf[..n], Instant::now()),
@@ -313,7 +321,10 @@ impl Daemon {
         let Some(dev) = self.prus[i].dev.take() else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut SourceFd(&dev.as_raw_fd()));
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&dev.as_raw_fd()));
         tracing::warn!(
             "PRU{i} device {} lost ({why}); its links are down, reopening in {:?}",
             dev.path().display(),
@@ -331,7 +342,9 @@ impl Daemon {
             Ok(dev) => {
                 self.prus[i].dev = Some(dev);
                 match self.start_pru(pru) {
-                    Ok(()) => tracing::info!("PRU{i} device {} reopened", self.prus[i].path.display()),
+                    Ok(()) => {
+                        tracing::info!("PRU{i} device {} reopened", self.prus[i].path.display())
+                    }
                     Err(e) => {
                         tracing::warn!("{e}");
                         self.prus[i].dev = None;
@@ -349,6 +362,7 @@ impl Daemon {
     fn retry_later(&mut self, i: usize, now: Instant) {
         let slot = &mut self.prus[i];
         slot.backoff = (slot.backoff * 2).min(MAX_BACKOFF);
-        self.timers.push(Reverse((now + slot.backoff, Timer::Reopen(i))));
+        self.timers
+            .push(Reverse((now + slot.backoff, Timer::Reopen(i))));
     }
 }

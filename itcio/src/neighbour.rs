@@ -167,7 +167,10 @@ mod tests {
         n.set_link(true);
         n.hello("a", "", t);
         assert_eq!(n.deadline(ABSENT), Some(t + ABSENT));
-        assert_eq!(n.expire(t + ABSENT - Duration::from_millis(1), ABSENT), None);
+        assert_eq!(
+            n.expire(t + ABSENT - Duration::from_millis(1), ABSENT),
+            None
+        );
         assert_eq!(n.expire(t + ABSENT, ABSENT), Some(Change::Disconnected));
         assert_eq!(n.expire(t + ABSENT * 2, ABSENT), None);
         // Hellos resume: present again.

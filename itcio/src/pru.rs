@@ -90,7 +90,10 @@ impl PruDevice {
         }
         .map_err(to_io)?;
         if n != msg.len() {
-            return Err(io::Error::new(io::ErrorKind::WriteZero, "short write to PRU device"));
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "short write to PRU device",
+            ));
         }
         Ok(())
     }
@@ -106,7 +109,9 @@ impl PruDevice {
             Ok(n) => Ok(Recv::Message(n)),
             Err(Errno::EAGAIN) => Ok(Recv::WouldBlock),
             Err(Errno::EINTR) => self.recv(buf),
-            Err(Errno::ENODEV | Errno::ECONNRESET | Errno::EPIPE | Errno::ENOTCONN) => Ok(Recv::Closed),
+            Err(Errno::ENODEV | Errno::ECONNRESET | Errno::EPIPE | Errno::ENOTCONN) => {
+                Ok(Recv::Closed)
+            }
             Err(e) => Err(to_io(e)),
         }
     }
@@ -115,11 +120,11 @@ impl PruDevice {
     /// both for an empty message and at end of file; poll tells them apart.
     fn peer_closed(&self) -> bool {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLRDHUP)];
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::ZERO) {
             Ok(_) => fds[0]
                 .revents()
-                .is_some_and(|r| r.intersects(PollFlags::POLLRDHUP | PollFlags::POLLHUP | PollFlags::POLLERR)),
+                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)),
             Err(_) => true,
         }
     }

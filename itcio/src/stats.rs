@@ -132,7 +132,8 @@ mod tests {
         assert_eq!(s.drops(DropReason::NoReader), 1);
         assert_eq!(s.drops(DropReason::QueueFull), 0);
         assert_eq!(s.total_drops(), 3);
-        let names: std::collections::HashSet<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        let names: std::collections::HashSet<_> =
+            DropReason::ALL.iter().map(|r| r.name()).collect();
         assert_eq!(names.len(), DropReason::ALL.len());
     }
 }

@@ -36,7 +36,11 @@ pub fn dir_status(tile: &Tile, dir: Dir) -> Vec<u8> {
     let mut out = String::new();
     let _ = writeln!(out, "dir: {dir}");
     let _ = writeln!(out, "link: {}", if n.link_up() { "up" } else { "down" });
-    let _ = writeln!(out, "peer: {}", if n.present() { "present" } else { "absent" });
+    let _ = writeln!(
+        out,
+        "peer: {}",
+        if n.present() { "present" } else { "absent" }
+    );
     let _ = writeln!(out, "peer_name: {}", n.name());
     let _ = writeln!(out, "peer_physics: {}", n.physics().unwrap_or(""));
     let _ = writeln!(out, "physics: {}", physics_word(tile, dir));
@@ -63,7 +67,16 @@ pub fn itc_status(tile: &Tile) -> Vec<u8> {
     let _ = writeln!(
         out,
         "{:<3} {:<4} {:<7} {:<16} {:<12} {:>10} {:>10} {:>10} {:>10} {:>8}",
-        "dir", "link", "peer", "name", "physics", "rx_pkts", "rx_bytes", "tx_pkts", "tx_bytes", "drops"
+        "dir",
+        "link",
+        "peer",
+        "name",
+        "physics",
+        "rx_pkts",
+        "rx_bytes",
+        "tx_pkts",
+        "tx_bytes",
+        "drops"
     );
     for dir in Dir::ALL {
         let n = tile.neighbour(dir);
@@ -97,11 +110,23 @@ pub fn self_info(tile: &Tile) -> Vec<u8> {
     let _ = writeln!(out, "pid: {}", std::process::id());
     let _ = writeln!(out, "started: {}", rfc3339(tile.started_wall()));
     let _ = writeln!(out, "uptime: {}", tile.uptime().as_secs());
-    let _ = writeln!(out, "hello_interval_ms: {}", tile.config().hello_interval.as_millis());
-    let _ = writeln!(out, "absent_after_ms: {}", tile.config().absent_after.as_millis());
+    let _ = writeln!(
+        out,
+        "hello_interval_ms: {}",
+        tile.config().hello_interval.as_millis()
+    );
+    let _ = writeln!(
+        out,
+        "absent_after_ms: {}",
+        tile.config().absent_after.as_millis()
+    );
     for pru in crate::dir::Pru::ALL {
         let i = pru.index();
-        let _ = writeln!(out, "pru{i}: {}", if tile.pru_up(pru) { "open" } else { "closed" });
+        let _ = writeln!(
+            out,
+            "pru{i}: {}",
+            if tile.pru_up(pru) { "open" } else { "closed" }
+        );
         let _ = writeln!(out, "pru{i}_opens: {}", t.pru_opens[i]);
         let _ = writeln!(out, "pru{i}_malformed: {}", t.pru_malformed[i]);
     }

@@ -25,7 +25,7 @@ use crate::wire::{
 };
 
 /// Longest physics id or tile name, in bytes.
-pub use crate::wire::hello::{MAX_NAME_LEN, MAX_PHYSICS_LEN};
+pub use crate::wire::{MAX_NAME_LEN, MAX_PHYSICS_LEN};
 
 /// Settings of a tile.
 #[derive(Debug, Clone)]
@@ -64,7 +64,10 @@ enum OpenFile {
     /// A generated text file: its content as of open.
     Text(Vec<u8>),
     /// `itc/physics`: content at open, and what was written so far.
-    Physics { snapshot: Vec<u8>, written: Vec<u8> },
+    Physics {
+        snapshot: Vec<u8>,
+        written: Vec<u8>,
+    },
 }
 
 /// Counters not tied to a direction.
@@ -206,11 +209,11 @@ impl Tile {
                 };
                 self.on_routed(dir, hdr.mfm, hdr.ovrn, hdr.eror, msg, now);
             }
-            Ok(HeaderRepr::Local(LocalType::LinkStatus)) => match LinkStatusRepr::parse(msg) {
+            Ok(HeaderRepr::Local(LocalType::LinkStatus)) => match LinkStatusRepr::parse(&packet) {
                 Ok(ls) => self.on_link_status(pru, ls),
                 Err(_) => self.tile_stats.pru_malformed[pru.index()] += 1,
             },
-            Ok(HeaderRepr::Local(LocalType::Bounce)) => match BounceRepr::parse(msg) {
+            Ok(HeaderRepr::Local(LocalType::Bounce)) => match BounceRepr::parse(&packet) {
                 Ok(b) => self.on_bounce(pru, b),
                 Err(_) => self.tile_stats.pru_malformed[pru.index()] += 1,
             },
@@ -342,8 +345,10 @@ impl Tile {
                     payload: echo.payload,
                 };
                 let mut out = vec![0u8; reply.buffer_len()];
-                reply.emit(&mut out, dir);
-                self.queue_out(dir, false, out.into_boxed_slice());
+                match reply.emit(&mut out, dir) {
+                    Ok(n) => self.queue_out(dir, false, out[..n].into()),
+                    Err(_) => self.stats[i].drop_packet(DropReason::Malformed),
+                }
             }
             _ => self.deliver(dir, Carries::Svc(SVC_ECHO), buf),
         }
@@ -354,10 +359,16 @@ impl Tile {
         let i = dir.index();
         let (tile_kind, itc_kind) = match carries {
             Carries::Mfm => (FileKind::Mfm(dir_scope(dir)), FileKind::Mfm(Scope::All)),
-            Carries::Svc(n) => (FileKind::Svc(dir_scope(dir), n), FileKind::Svc(Scope::All, n)),
+            Carries::Svc(n) => (
+                FileKind::Svc(dir_scope(dir), n),
+                FileKind::Svc(Scope::All, n),
+            ),
             Carries::Events => return,
         };
-        let fh = self.exclusive.get(&tile_kind).or_else(|| self.exclusive.get(&itc_kind));
+        let fh = self
+            .exclusive
+            .get(&tile_kind)
+            .or_else(|| self.exclusive.get(&itc_kind));
         let Some(&fh) = fh else {
             self.stats[i].drop_packet(DropReason::NoReader);
             return;
@@ -395,7 +406,11 @@ impl Tile {
         };
         tracing::info!(
             "{dir}: neighbour {} ({})",
-            if change == Change::Connected { "present" } else { "absent" },
+            if change == Change::Connected {
+                "present"
+            } else {
+                "absent"
+            },
             self.neighbours[dir.index()].name()
         );
         for (fh, file) in self.files.iter_mut() {
@@ -426,8 +441,11 @@ impl Tile {
             physics: &self.physics,
         };
         let mut out = vec![0u8; hello.buffer_len()];
-        hello.emit(&mut out, dir);
-        self.queue_out(dir, false, out.into_boxed_slice());
+        match hello.emit(&mut out, dir) {
+            Ok(n) => self.queue_out(dir, false, out[..n].into()),
+            // Name and physics are checked when set; this cannot happen.
+            Err(e) => tracing::error!("cannot build a hello: {e}"),
+        }
     }
 
     /// Queue a hello on every direction whose link is up.
@@ -517,7 +535,11 @@ impl Tile {
         if physics == self.physics {
             return Ok(());
         }
-        tracing::info!("physics id changed from {:?} to {:?}", self.physics, physics);
+        tracing::info!(
+            "physics id changed from {:?} to {:?}",
+            self.physics,
+            physics
+        );
         self.physics = physics.to_string();
         self.physics_gen += 1;
         self.mark_mfm_files();
@@ -648,7 +670,9 @@ fn access_mode(flags: i32) -> (bool, bool) {
 }
 
 fn read_text(content: &[u8], offset: u64, size: u32, out: &mut Vec<u8>) {
-    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(content.len());
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(content.len());
     let end = start.saturating_add(size as usize).min(content.len());
     out.extend_from_slice(&content[start..end]);
 }
@@ -670,10 +694,17 @@ impl Backend for Tile {
                     return Err(Errno::EACCES);
                 }
                 let scope = scope_dir(scope);
-                let mut ch = Channel::new(carries, scope, self.physics_gen, self.cfg.reader_queue_limit);
+                let mut ch = Channel::new(
+                    carries,
+                    scope,
+                    self.physics_gen,
+                    self.cfg.reader_queue_limit,
+                );
                 // The snapshot: a Connect for each neighbour present now.
                 for dir in Dir::ALL {
-                    if (scope.is_none() || scope == Some(dir)) && self.neighbours[dir.index()].present() {
+                    if (scope.is_none() || scope == Some(dir))
+                        && self.neighbours[dir.index()].present()
+                    {
                         ch.push_event(TepEvent::Connect, dir);
                     }
                 }

@@ -56,7 +56,10 @@ fn resolve_group(name: Option<&str>) -> Result<u32, String> {
                 .map_err(|_| format!("group {n:?} does not exist (create it, e.g. groupadd {n})")),
             Err(e) => Err(format!("looking up group {n:?}: {e}")),
         },
-        None => Ok(Group::from_name("itc").ok().flatten().map_or(0, |g| g.gid.as_raw())),
+        None => Ok(Group::from_name("itc")
+            .ok()
+            .flatten()
+            .map_or(0, |g| g.gid.as_raw())),
     }
 }
 
@@ -80,7 +83,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     if cli.physics.len() > MAX_PHYSICS_LEN || cli.physics.chars().any(char::is_control) {
-        eprintln!("itcd: --physics must be at most {MAX_PHYSICS_LEN} bytes without control characters");
+        eprintln!(
+            "itcd: --physics must be at most {MAX_PHYSICS_LEN} bytes without control characters"
+        );
         return ExitCode::from(2);
     }
     if cli.hello_ms == 0 || cli.absent_ms <= cli.hello_ms {
