@@ -51,9 +51,7 @@ pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, Mount
         .write(true)
         .open("/dev/fuse")
         .map_err(MountError::NoFuseDevice)?;
-    if let Err(e) = Command::new("fusermount3").arg("--version").output() {
-        return Err(MountError::NoFusermount(e));
-    }
+    let fusermount = find_fusermount()?;
     recover_stale(mountpoint)?;
     match fs::metadata(mountpoint) {
         Ok(m) if m.is_dir() => {}
@@ -62,7 +60,7 @@ pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, Mount
 
     let mut config = KernelConfig::default();
     config
-        .fusermount_path("fusermount3")
+        .fusermount_path(&fusermount)
         .auto_unmount(true)
         .mount_option("allow_other")
         .mount_option("default_permissions")
@@ -74,6 +72,17 @@ pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, Mount
         .async_read(false);
     Session::mount(mountpoint.to_path_buf(), config)
         .map_err(|e| MountError::Mount(mountpoint.to_path_buf(), e))
+}
+
+/// The absolute path of `fusermount3`, from `PATH` or the usual places.
+fn find_fusermount() -> Result<PathBuf, MountError> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/bin".into(), "/bin".into(), "/usr/local/bin".into()])
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join("fusermount3"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| MountError::NoFusermount(io::Error::from(io::ErrorKind::NotFound)))
 }
 
 /// The file system type mounted exactly at `path`, if any.

@@ -246,7 +246,10 @@ impl Server {
                 out.revents(backend.poll(fh).revents() & (op.events() | libc::POLLERR as u32));
                 reply(&req, out);
             }
-            Operation::Interrupt(op) => self.interrupt(op.unique()),
+            Operation::Interrupt(op) => {
+                tracing::debug!("interrupt for request {}", op.unique());
+                self.interrupt(op.unique());
+            }
             Operation::Flush(_) | Operation::Fsync(_) | Operation::Fsyncdir(_) => reply(&req, ()),
             Operation::Release(op) => {
                 let fh = op.fh();
