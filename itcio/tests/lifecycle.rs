@@ -1,0 +1,291 @@
+//! `itcd`'s life: start-up errors, clean shutdown, stale mounts, lost PRU
+//! devices, and readers and writers that must die promptly on signals.
+
+mod common;
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use itcio::Dir;
+
+/// A bare PRU endpoint the test drives by hand: a seqpacket listener and
+/// the connection `itcd` makes to it.
+struct RawPru {
+    listener: OwnedFd,
+    conn: Option<OwnedFd>,
+    path: PathBuf,
+}
+
+impl RawPru {
+    fn bind(path: PathBuf) -> RawPru {
+        use nix::sys::socket::*;
+        let fd = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).unwrap();
+        bind(fd.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
+        listen(&fd, Backlog::new(4).unwrap()).unwrap();
+        RawPru {
+            listener: fd,
+            conn: None,
+            path,
+        }
+    }
+
+    fn accept(&mut self) {
+        let fd = nix::sys::socket::accept(self.listener.as_raw_fd()).unwrap();
+        // SAFETY: accept returned a new descriptor that nothing else owns.
+        self.conn = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+        let mut buf = [0u8; 8];
+        let n = nix::sys::socket::recv(self.conn_fd(), &mut buf, nix::sys::socket::MsgFlags::empty()).unwrap();
+        assert_eq!(n, 0, "the start message is empty");
+    }
+
+    fn conn_fd(&self) -> i32 {
+        self.conn.as_ref().expect("connected").as_raw_fd()
+    }
+
+    fn send(&self, msg: &[u8]) {
+        nix::sys::socket::send(self.conn_fd(), msg, nix::sys::socket::MsgFlags::empty()).unwrap();
+    }
+}
+
+fn itcd(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_itcd"));
+    c.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    c
+}
+
+/// A tile whose PRUs are `RawPru`s: neighbour at ET made present by hand.
+struct HandTile {
+    _dir: TempDir,
+    pru0: RawPru,
+    _pru1: RawPru,
+    tile: TileProc,
+}
+
+fn hand_tile(extra: &[&str]) -> HandTile {
+    let dir = TempDir::new("hand");
+    let mut pru0 = RawPru::bind(dir.0.join("p0"));
+    let mut pru1 = RawPru::bind(dir.0.join("p1"));
+    let mount = dir.0.join("m");
+    std::fs::create_dir_all(&mount).unwrap();
+    let mut args: Vec<String> = [
+        "--pru0",
+        &pru0.path.display().to_string(),
+        "--pru1",
+        &pru1.path.display().to_string(),
+        "--mount",
+        &mount.display().to_string(),
+        "--name",
+        "H",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut tile = TileProc {
+        name: "H".into(),
+        mount,
+        child: None,
+        args,
+        log: dir.0.join("H.log"),
+    };
+    // itcd connects and sends its start message before mounting.
+    let starter = std::thread::spawn(move || {
+        pru0.accept();
+        pru1.accept();
+        (pru0, pru1)
+    });
+    tile.start();
+    let (pru0, pru1) = starter.join().unwrap();
+    HandTile {
+        _dir: dir,
+        pru0,
+        _pru1: pru1,
+        tile,
+    }
+}
+
+impl HandTile {
+    /// Make a neighbour at ET present: sync, then a hello.
+    fn neighbour_et(&self) {
+        self.pru0.send(&[0xc3, b'P', Dir::ET.dir8()]);
+        // hello: header, svc 1, version 1, name "Z", physics "".
+        self.pru0.send(&[0x80 | Dir::ET.dir8(), 1, 1, 1, b'Z', 0]);
+        let t = &self.tile;
+        eventually!(t.dir_status(Dir::ET, "peer") == "present", "hand-made neighbour present");
+    }
+}
+
+/// Start `cmd`, wait until it blocks inside the tree, send `sig`, and
+/// return how long it took to die.
+fn time_to_die(mut cmd: Command, sig: i32) -> Duration {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let pid = child.id();
+    let blocked = wait_for(DEADLINE, || blocked_in_fuse(pid));
+    if !blocked {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("process never blocked in the tree");
+    }
+    let t = Instant::now();
+    signal(pid, sig);
+    let died = wait_for(Duration::from_secs(5), || matches!(child.try_wait(), Ok(Some(_))));
+    let took = t.elapsed();
+    if !died {
+        let _ = child.kill();
+        // A process stuck in an unanswered FUSE request ignores even
+        // SIGKILL; stopping the daemon releases it.
+        panic!("process blocked in the tree survived signal {sig}");
+    }
+    took
+}
+
+#[test]
+fn blocked_readers_die_promptly_on_sigint_sigterm_sigkill() {
+    let g = Grid::start(GridSpec::pair());
+    let a = g.tile(0);
+    for (i, sig) in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL].into_iter().enumerate() {
+        for rel in [format!("itc/svc/{:02}", 20 + i), format!("tile/ET/svc/{:02}", 30 + i), "itc/events".into()] {
+            let mut cmd = Command::new("cat");
+            cmd.arg(a.path(&rel));
+            let took = time_to_die(cmd, sig);
+            assert!(took < Duration::from_secs(1), "{rel}: signal {sig} took {took:?}");
+        }
+    }
+    // The daemon is unharmed and the files are free again.
+    open(&a.path("itc/svc/20"), libc::O_RDWR).unwrap();
+}
+
+#[test]
+fn blocked_writers_die_promptly_and_block_while_the_queue_is_full() {
+    let h = hand_tile(&["--queue-bytes", "1024"]);
+    h.neighbour_et();
+    // The raw PRU never reads: the socket fills, then itcd's queue.
+    let f = open(&h.tile.path("tile/ET/svc/20"), libc::O_RDWR | libc::O_NONBLOCK).unwrap();
+    let pkt = [0x80u8, 20].iter().copied().chain(std::iter::repeat(7).take(253)).collect::<Vec<u8>>();
+    let mut sent = 0;
+    loop {
+        match write_packet(&f, &pkt) {
+            Ok(_) => sent += 1,
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "full queue with O_NONBLOCK");
+                break;
+            }
+        }
+        assert!(sent < 100_000, "the queue never filled");
+    }
+    assert_eq!(poll_fd(&f, libc::POLLOUT, 0) & libc::POLLOUT, 0, "not writable while full");
+    drop(f);
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(format!(
+            "printf '\\200\\024xyz' > {}",
+            h.tile.path("tile/ET/svc/20").display()
+        ));
+        // sh is the writer itself (printf is a builtin).
+        let took = time_to_die(cmd, sig);
+        assert!(took < Duration::from_secs(1), "writer: signal {sig} took {took:?}");
+    }
+}
+
+#[test]
+fn sigterm_and_sigint_unmount_and_exit_zero() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let mut g = Grid::start(GridSpec::pair());
+        let t = &mut g.tiles[0];
+        let mut child = t.child.take().unwrap();
+        signal(child.id(), sig);
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "exit status after signal {sig}");
+        assert!(!is_mounted(&t.mount), "unmounted after signal {sig}");
+    }
+}
+
+#[test]
+fn stale_mount_from_a_crashed_instance_is_recovered() {
+    let mut g = Grid::start(GridSpec::pair());
+    let t = &mut g.tiles[0];
+    let pid = t.pid();
+    // Kill the daemon and its unmount helper so the mount is left behind.
+    let helpers = Command::new("pgrep").args(["-P", &pid.to_string()]).output().unwrap();
+    let helper_pids: Vec<u32> = String::from_utf8_lossy(&helpers.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    for hp in &helper_pids {
+        signal(*hp, libc::SIGKILL);
+    }
+    // fusermount3's auto_unmount helper may have double-forked: find it by
+    // its mount point argument too.
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-f", &format!("fusermount3.*{}", t.mount.display())])
+        .status();
+    signal(pid, libc::SIGKILL);
+    let _ = t.child.take().unwrap().wait();
+    if is_mounted(&t.mount) {
+        let err = std::fs::metadata(&t.mount).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOTCONN), "a dead mount");
+    }
+    t.start();
+    assert!(is_mounted(&t.mount));
+    g.wait_pair();
+}
+
+#[test]
+fn start_up_errors_name_what_to_check() {
+    let dir = TempDir::new("errors");
+    let mount = dir.0.join("m");
+    std::fs::create_dir_all(&mount).unwrap();
+    let m = mount.display().to_string();
+    let missing = dir.0.join("nope").display().to_string();
+    let out = itcd(&["--pru0", &missing, "--pru1", &missing, "--mount", &m]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&missing) && err.contains("PRU"), "{err}");
+    assert!(!is_mounted(&mount));
+
+    // Mount point busy: a live itcd is there.
+    let g = Grid::start(GridSpec::pair());
+    let busy = g.tile(0).mount.display().to_string();
+    let sock = g.sockets.join("A.pru0").display().to_string();
+    let out = itcd(&["--pru0", &sock, "--pru1", &sock, "--mount", &busy]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("busy"), "{err}");
+    assert_eq!(g.tile(0).status_value("itc/self", "name"), "A", "the live tree is untouched");
+
+    // Mount point missing.
+    let nodir = dir.0.join("nodir").display().to_string();
+    let out = itcd(&["--pru0", &sock, "--pru1", &sock, "--mount", &nodir]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mkdir"));
+}
+
+#[test]
+fn lost_pru_devices_take_links_down_and_are_reopened() {
+    let mut g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let ev = open(&g.tile(0).path("tile/ET/events"), libc::O_RDONLY | libc::O_NONBLOCK).unwrap();
+    assert_eq!(next_packet(&ev), vec![0xc4, 0x01]);
+    // The emulated PRUs go away entirely.
+    g.sim.take().unwrap().shutdown();
+    let a = g.tile(0);
+    eventually!(a.status_value("itc/self", "pru0") == "closed", "PRU0 lost");
+    assert_eq!(a.dir_status(Dir::ET, "link"), "down");
+    assert_eq!(next_packet(&ev), vec![0xc4, 0x02]);
+    // They come back at the same paths.
+    let mut wires = itcio::sim::Wires::new(&g.sockets, itcio::sim::LinkParams::default());
+    let ida = wires.add_tile("A");
+    let idb = wires.add_tile("B");
+    wires.connect(ida, Dir::ET, idb);
+    g.sim = Some(wires.start().unwrap());
+    g.wait_pair();
+    assert_eq!(next_packet(&ev), vec![0xc4, 0x01]);
+    let opens: u64 = a.status_value("itc/self", "pru0_opens").parse().unwrap();
+    assert!(opens >= 2, "reopened ({opens})");
+}
+
+#[allow(dead_code)]
+fn unused(_: &Path) {}

@@ -1,0 +1,379 @@
+//! The FUSE tree of SPEC 5, exercised through real mounts of real `itcd`
+//! processes with the syscalls a user would make.
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use common::*;
+use itcio::Dir;
+
+const O_RDWR: i32 = libc::O_RDWR;
+const O_NB: i32 = libc::O_RDWR | libc::O_NONBLOCK;
+
+/// MFM header from direction `d` (MFMT set).
+fn mfm_hdr(d: Dir) -> u8 {
+    0xa0 | d.dir8()
+}
+
+/// Service header byte 0 for direction `d`.
+fn svc_hdr(d: Dir) -> u8 {
+    0x80 | d.dir8()
+}
+
+#[test]
+fn neighbours_appear_in_status_files() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let a = g.tile(0);
+    assert_eq!(a.dir_status(Dir::ET, "dir"), "ET");
+    assert_eq!(a.dir_status(Dir::ET, "link"), "up");
+    assert_eq!(a.dir_status(Dir::ET, "peer_name"), "B");
+    assert_eq!(a.dir_status(Dir::ET, "physics"), "compatible");
+    assert!(a.dir_status(Dir::ET, "since").contains('T'), "RFC 3339 time");
+    assert_eq!(a.dir_status(Dir::SE, "link"), "down");
+    assert_eq!(a.dir_status(Dir::SE, "peer"), "absent");
+    for key in ["rx_mfm_packets", "rx_svc_bytes", "tx_mfm_bytes", "tx_svc_packets", "drop_no_reader", "drop_eror"] {
+        assert!(!a.dir_status(Dir::ET, key).is_empty(), "{key} missing");
+    }
+    let table = a.read_to_string("itc/status");
+    let et_row = table.lines().find(|l| l.starts_with("ET ")).expect("ET row");
+    assert!(et_row.contains("up") && et_row.contains("present") && et_row.contains(" B "), "{et_row}");
+    assert_eq!(table.lines().count(), 7, "header and six rows:\n{table}");
+    assert_eq!(a.status_value("itc/self", "name"), "A");
+    assert!(!a.status_value("itc/self", "version").is_empty());
+}
+
+#[test]
+fn mfm_packets_cross_one_per_read_with_direction_rewritten() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let tx = open(&g.tile(0).path("tile/ET/mfm"), O_RDWR).unwrap();
+    let rx = open(&g.tile(1).path("itc/mfm"), O_RDWR).unwrap();
+    // DIR bits in tile/<D> files are filled in by itcd.
+    let payloads: Vec<Vec<u8>> = (1..=20u8).map(|i| (0..i * 7).map(|b| b ^ i).collect()).collect();
+    for p in &payloads {
+        let mut pkt = vec![0xa0];
+        pkt.extend_from_slice(p);
+        assert_eq!(write_packet(&tx, &pkt).unwrap(), pkt.len());
+    }
+    let mut teps = Vec::new();
+    for p in &payloads {
+        let got = read_data(&rx, &mut teps);
+        assert_eq!(got[0], mfm_hdr(Dir::WT), "arrived from WT");
+        assert_eq!(&got[1..], &p[..]);
+    }
+    assert_eq!(teps, vec![vec![0xc4, 0x01, Dir::WT.dir8()]], "snapshot Connect first");
+    let b = g.tile(1);
+    eventually!(b.counter(Dir::WT, "rx_mfm_packets") == 20, "rx counted");
+    assert!(g.tile(0).counter(Dir::ET, "tx_mfm_packets") >= 20);
+}
+
+#[test]
+fn service_packets_route_to_tile_file_before_itc_file() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let tx = open(&g.tile(0).path("itc/svc/20"), O_RDWR).unwrap();
+    let itc = open(&g.tile(1).path("itc/svc/20"), O_NB).unwrap();
+    let tile = open(&g.tile(1).path("tile/WT/svc/20"), O_NB).unwrap();
+    assert_eq!(next_packet(&tile), vec![0xc4, 0x01], "tile files carry TEPs without dir");
+    assert_eq!(next_packet(&itc), vec![0xc4, 0x01, Dir::WT.dir8()]);
+    write_packet(&tx, &[svc_hdr(Dir::ET), 20, b'h', b'i']).unwrap();
+    assert_eq!(next_packet(&tile), vec![svc_hdr(Dir::WT), 20, b'h', b'i']);
+    assert_eq!(errno(&read_packet(&itc, 256)), libc::EAGAIN, "itc file gets nothing");
+    drop(tile);
+    write_packet(&tx, &[svc_hdr(Dir::ET), 20, b'2']).unwrap();
+    assert_eq!(next_packet(&itc), vec![svc_hdr(Dir::WT), 20, b'2']);
+}
+
+#[test]
+fn write_errors_follow_the_spec() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let a = g.tile(0);
+    let mfm = open(&a.path("itc/mfm"), O_NB).unwrap();
+    let svc = open(&a.path("itc/svc/16"), O_NB).unwrap();
+    let et_svc = open(&a.path("tile/ET/svc/16"), O_NB).unwrap();
+    let se_mfm = open(&a.path("tile/SE/mfm"), O_NB).unwrap();
+    let einval: &[(&std::fs::File, &[u8], &str)] = &[
+        (&mfm, &[0xc4, 1], "local header"),
+        (&mfm, &[0x41], "non-standard header"),
+        (&mfm, &[svc_hdr(Dir::ET), 16], "MFMT clear on mfm"),
+        (&svc, &[mfm_hdr(Dir::ET), 16], "MFMT set on svc"),
+        (&svc, &[svc_hdr(Dir::ET), 17], "other service"),
+        (&svc, &[svc_hdr(Dir::ET), 0], "service 0"),
+        (&svc, &[svc_hdr(Dir::ET), 0x40 | 16], "reserved bit"),
+        (&svc, &[svc_hdr(Dir::ET)], "no service byte"),
+        (&svc, &[0x80, 16], "DIR NT"),
+        (&svc, &[0x84, 16], "DIR ST"),
+        (&mfm, &[0xa0 | 0x10 | 2, 1], "OVRN set"),
+        (&et_svc, &[svc_hdr(Dir::ET), 9], "tile file, other service"),
+    ];
+    for (f, pkt, why) in einval {
+        assert_eq!(errno(&write_packet(f, pkt)), libc::EINVAL, "{why}");
+    }
+    assert_eq!(errno(&write_packet(&mfm, &[mfm_hdr(Dir::ET); 256])), libc::EMSGSIZE);
+    assert_eq!(errno(&write_packet(&mfm, &[mfm_hdr(Dir::SE), 1])), libc::EHOSTUNREACH);
+    assert_eq!(errno(&write_packet(&se_mfm, &[0xa0, 1])), libc::EHOSTUNREACH);
+    // Any DIR in a tile file is replaced by the file's direction.
+    assert_eq!(write_packet(&et_svc, &[0x80 | 5, 16, 1]).unwrap(), 3);
+    assert_eq!(write_packet(&mfm, &[mfm_hdr(Dir::ET); 255]).unwrap(), 255);
+}
+
+#[test]
+fn reads_block_or_fail_eagain_and_small_buffers_keep_the_packet() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let tx = open(&g.tile(0).path("tile/ET/svc/30"), O_RDWR).unwrap();
+    let rx = open(&g.tile(1).path("tile/WT/svc/30"), O_NB).unwrap();
+    assert_eq!(read_packet(&rx, 2).unwrap(), vec![0xc4, 0x01]);
+    assert_eq!(errno(&read_packet(&rx, 256)), libc::EAGAIN);
+    write_packet(&tx, &[0x80, 30, 1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+    assert!(poll_fd(&rx, libc::POLLIN, 10_000) & libc::POLLIN != 0);
+    assert_eq!(errno(&read_packet(&rx, 4)), libc::EMSGSIZE);
+    assert_eq!(errno(&read_packet(&rx, 9)), libc::EMSGSIZE);
+    assert_eq!(read_packet(&rx, 10).unwrap().len(), 10, "still queued after EMSGSIZE");
+    // A blocking reader is woken by the next packet.
+    let path = g.tile(1).path("itc/svc/31");
+    let reader = std::thread::spawn(move || {
+        let f = open(&path, O_RDWR).unwrap();
+        let mut teps = Vec::new();
+        read_data(&f, &mut teps)
+    });
+    let tx31 = open(&g.tile(0).path("itc/svc/31"), O_RDWR).unwrap();
+    // Wait until B's reader has the file open (exclusive: EBUSY for us).
+    eventually!(
+        errno(&open(&g.tile(1).path("itc/svc/31"), O_NB)) == libc::EBUSY,
+        "reader opened"
+    );
+    write_packet(&tx31, &[svc_hdr(Dir::ET), 31, 0xee]).unwrap();
+    assert_eq!(reader.join().unwrap(), vec![svc_hdr(Dir::WT), 31, 0xee]);
+}
+
+#[test]
+fn exclusive_files_refuse_a_second_open_and_events_do_not() {
+    let g = Grid::start(GridSpec::pair());
+    let a = g.tile(0);
+    for rel in ["itc/mfm", "itc/svc/02", "tile/NE/mfm", "tile/SW/svc/63"] {
+        let first = open(&a.path(rel), O_RDWR).unwrap();
+        assert_eq!(errno(&open(&a.path(rel), O_RDWR)), libc::EBUSY, "{rel}");
+        drop(first);
+        open(&a.path(rel), O_RDWR).unwrap();
+    }
+    let _e1 = open(&a.path("itc/events"), libc::O_RDONLY).unwrap();
+    let _e2 = open(&a.path("itc/events"), libc::O_RDONLY).unwrap();
+    let _e3 = open(&a.path("tile/ET/events"), libc::O_RDONLY).unwrap();
+    assert_eq!(errno(&open(&a.path("itc/svc/01"), O_RDWR)), libc::ENOENT, "hello is itcd's");
+    assert_eq!(errno(&open(&a.path("itc/svc/64"), O_RDWR)), libc::ENOENT);
+}
+
+#[test]
+fn poll_reports_readable_and_writable() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let rx = open(&g.tile(1).path("tile/WT/mfm"), O_NB).unwrap();
+    assert_eq!(read_packet(&rx, 8).unwrap(), vec![0xc4, 0x01]);
+    let ev = poll_fd(&rx, libc::POLLIN | libc::POLLOUT, 0);
+    assert_eq!(ev & libc::POLLIN, 0, "nothing queued");
+    assert_ne!(ev & libc::POLLOUT, 0, "writable");
+    let tx = open(&g.tile(0).path("itc/mfm"), O_RDWR).unwrap();
+    write_packet(&tx, &[mfm_hdr(Dir::ET), 42]).unwrap();
+    let ev = poll_fd(&rx, libc::POLLIN, 10_000);
+    assert_ne!(ev & libc::POLLIN, 0, "readable once a packet is queued");
+    assert_eq!(read_packet(&rx, 8).unwrap(), vec![mfm_hdr(Dir::WT), 42]);
+    assert_eq!(poll_fd(&rx, libc::POLLIN, 0) & libc::POLLIN, 0);
+}
+
+#[test]
+fn cut_and_restore_deliver_teps_in_order_with_the_data() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let (a, b) = (g.tile(0), g.tile(1));
+    let ev_all = open(&a.path("itc/events"), libc::O_RDONLY | libc::O_NONBLOCK).unwrap();
+    let ev_et = open(&a.path("tile/ET/events"), libc::O_RDONLY | libc::O_NONBLOCK).unwrap();
+    let rx = open(&a.path("itc/svc/40"), O_NB).unwrap();
+    let tx = open(&b.path("tile/WT/svc/40"), O_RDWR).unwrap();
+    assert_eq!(next_packet(&ev_all), vec![0xc4, 0x01, Dir::ET.dir8()], "snapshot");
+    assert_eq!(next_packet(&ev_et), vec![0xc4, 0x01]);
+    assert_eq!(next_packet(&rx), vec![0xc4, 0x01, Dir::ET.dir8()]);
+    write_packet(&tx, &[0x80, 40, 1]).unwrap();
+    eventually!(a.counter(Dir::ET, "rx_svc_packets") >= 1 + a.counter(Dir::ET, "hellos"), "data arrived");
+
+    g.sim().cut(g.ids[0], Dir::ET);
+    eventually!(a.dir_status(Dir::ET, "link") == "down", "A sees the cut");
+    eventually!(b.dir_status(Dir::WT, "link") == "down", "B sees the cut");
+    assert_eq!(a.dir_status(Dir::ET, "peer"), "absent");
+    assert_eq!(errno(&write_packet(&tx, &[0x80, 40, 2])), libc::EHOSTUNREACH);
+    assert_eq!(next_packet(&rx), vec![0x80 | Dir::ET.dir8(), 40, 1], "data before Disconnect");
+    assert_eq!(next_packet(&rx), vec![0xc4, 0x02, Dir::ET.dir8()]);
+    assert_eq!(next_packet(&ev_all), vec![0xc4, 0x02, Dir::ET.dir8()]);
+    assert_eq!(next_packet(&ev_et), vec![0xc4, 0x02]);
+
+    g.sim().restore(g.ids[0], Dir::ET);
+    g.wait_pair();
+    assert_eq!(next_packet(&ev_all), vec![0xc4, 0x01, Dir::ET.dir8()]);
+    assert_eq!(next_packet(&rx), vec![0xc4, 0x01, Dir::ET.dir8()]);
+    write_packet(&tx, &[0x80, 40, 3]).unwrap();
+    assert_eq!(next_packet(&rx), vec![0x80 | Dir::ET.dir8(), 40, 3]);
+}
+
+#[test]
+fn silent_neighbour_becomes_absent_and_returns() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let a = g.tile(0);
+    let ev = open(&a.path("tile/ET/events"), libc::O_RDONLY | libc::O_NONBLOCK).unwrap();
+    assert_eq!(next_packet(&ev), vec![0xc4, 0x01]);
+    // Freeze B: the link keeps sync but hellos stop.
+    signal(g.tile(1).pid(), libc::SIGSTOP);
+    assert_eq!(next_packet(&ev), vec![0xc4, 0x02], "Disconnect after the absence timeout");
+    assert_eq!(a.dir_status(Dir::ET, "link"), "up");
+    assert_eq!(a.dir_status(Dir::ET, "peer"), "absent");
+    signal(g.tile(1).pid(), libc::SIGCONT);
+    assert_eq!(next_packet(&ev), vec![0xc4, 0x01], "Connect when hellos resume");
+}
+
+#[test]
+fn damaged_overrun_and_unread_packets_are_counted() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let (a, b) = (g.tile(0), g.tile(1));
+    let rx = open(&a.path("itc/svc/50"), O_NB).unwrap();
+    assert_eq!(next_packet(&rx), vec![0xc4, 0x01, Dir::ET.dir8()]);
+    let tx = open(&b.path("itc/svc/50"), O_RDWR).unwrap();
+    g.sim().damage_next(g.ids[1], Dir::WT, 3);
+    for i in 0..3 {
+        write_packet(&tx, &[svc_hdr(Dir::WT), 50, i]).unwrap();
+    }
+    eventually!(a.counter(Dir::ET, "drop_eror") == 3, "EROR drops counted");
+    assert_eq!(errno(&read_packet(&rx, 256)), libc::EAGAIN, "no damaged packet delivered");
+
+    g.sim().overrun_next(g.ids[1], Dir::WT, 1);
+    write_packet(&tx, &[svc_hdr(Dir::WT), 50, 9]).unwrap();
+    assert_eq!(next_packet(&rx), vec![svc_hdr(Dir::ET), 50, 9], "OVRN cleared");
+    assert_eq!(a.counter(Dir::ET, "overruns"), 1);
+
+    write_packet(&open(&b.path("itc/svc/51"), O_RDWR).unwrap(), &[svc_hdr(Dir::WT), 51]).unwrap();
+    eventually!(a.counter(Dir::ET, "drop_no_reader") == 1, "no reader counted");
+}
+
+#[test]
+fn malformed_pru_messages_are_counted_not_fatal() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let a = g.tile(0);
+    let sim = g.sim();
+    let id = g.ids[0];
+    use itcio::Pru;
+    // Service 0, a truncated hello, a packet for a direction of the other
+    // PRU, garbage local types and an over-long message.
+    sim.inject(id, Pru::Pru0, vec![0x80 | Dir::ET.dir8(), 0]);
+    sim.inject(id, Pru::Pru0, vec![0x80 | Dir::ET.dir8(), 1, 1, 200]);
+    sim.inject(id, Pru::Pru0, vec![0xa0 | Dir::WT.dir8(), 1]);
+    sim.inject(id, Pru::Pru0, vec![0xff, 0xff]);
+    sim.inject(id, Pru::Pru0, vec![0xc3, b'Z', 2]);
+    sim.inject(id, Pru::Pru0, vec![0xa0 | Dir::ET.dir8(); 300]);
+    eventually!(a.counter(Dir::ET, "drop_malformed") == 2, "two malformed in ET");
+    eventually!(
+        a.status_value("itc/self", "pru0_malformed").parse::<u64>().unwrap_or(0) >= 3,
+        "unattributable ones counted per PRU"
+    );
+    assert_eq!(a.dir_status(Dir::ET, "peer"), "present", "still serving");
+}
+
+#[test]
+fn echo_requests_are_answered_by_the_far_itcd() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let f = open(&g.tile(0).path("itc/svc/02"), O_RDWR).unwrap();
+    assert_eq!(next_packet(&f), vec![0xc4, 0x01, Dir::ET.dir8()]);
+    write_packet(&f, &[svc_hdr(Dir::ET), 2, 1, 0xde, 0xad]).unwrap();
+    assert_eq!(next_packet(&f), vec![svc_hdr(Dir::ET), 2, 2, 0xde, 0xad]);
+}
+
+#[test]
+fn physics_change_makes_open_mfm_files_stale() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let a = g.tile(0);
+    let mfm = open(&a.path("itc/mfm"), O_NB).unwrap();
+    let tile_mfm = open(&a.path("tile/ET/mfm"), O_NB).unwrap();
+    let svc = open(&a.path("itc/svc/20"), O_NB).unwrap();
+    std::fs::write(a.path("itc/physics"), "wildfire\n").unwrap();
+    assert_eq!(a.read_to_string("itc/physics"), "wildfire\n");
+    assert_eq!(a.status_value("itc/self", "physics"), "wildfire");
+    assert_eq!(errno(&read_packet(&mfm, 256)), libc::ESTALE);
+    assert_eq!(errno(&write_packet(&mfm, &[mfm_hdr(Dir::ET), 1])), libc::ESTALE);
+    assert_eq!(errno(&read_packet(&tile_mfm, 256)), libc::ESTALE);
+    assert_ne!(poll_fd(&mfm, libc::POLLIN, 0) & libc::POLLERR, 0, "poll reports the error");
+    assert_eq!(read_packet(&svc, 256).unwrap()[0], 0xc4, "service files unaffected");
+    drop(mfm);
+    let mfm = open(&a.path("itc/mfm"), O_NB).unwrap();
+    eventually!(a.dir_status(Dir::ET, "physics") == "incompatible", "B still runs the old physics");
+    assert_eq!(errno(&write_packet(&mfm, &[mfm_hdr(Dir::ET), 1])), libc::EHOSTUNREACH);
+    std::fs::write(g.tile(1).path("itc/physics"), "wildfire").unwrap();
+    eventually!(a.dir_status(Dir::ET, "physics") == "compatible", "same physics again");
+    assert_eq!(write_packet(&mfm, &[mfm_hdr(Dir::ET), 1]).unwrap(), 2);
+    assert_eq!(errno(&std::fs::write(a.path("itc/physics"), "bad\u{7}id")), libc::EINVAL);
+}
+
+#[test]
+fn slow_events_reader_gets_events_lost() {
+    let mut spec = GridSpec::pair();
+    spec.extra_args[0] = vec!["--queue-bytes".into(), "64".into()];
+    let g = Grid::start(spec);
+    g.wait_pair();
+    let a = g.tile(0);
+    let ev = open(&a.path("itc/events"), libc::O_RDONLY | libc::O_NONBLOCK).unwrap();
+    for _ in 0..15 {
+        g.sim().cut(g.ids[0], Dir::ET);
+        eventually!(a.dir_status(Dir::ET, "peer") == "absent", "cut");
+        g.sim().restore(g.ids[0], Dir::ET);
+        eventually!(a.dir_status(Dir::ET, "peer") == "present", "restored");
+    }
+    let mut got = Vec::new();
+    while let Ok(p) = read_packet(&ev, 16) {
+        got.push(p);
+    }
+    assert!(got.len() < 31, "bounded: {} events queued", got.len());
+    assert_eq!(got.iter().filter(|p| p[..] == [0xc4, 0x03]).count(), 1, "one marker: {got:02x?}");
+    assert_eq!(got.last().map(|p| &p[..]), Some(&[0xc4, 0x03][..]));
+}
+
+#[test]
+fn permissions_and_ownership_follow_the_spec() {
+    let mut spec = GridSpec::pair();
+    spec.extra_args[0] = vec!["--group".into(), "12345".into()];
+    let g = Grid::start(spec);
+    let a = g.tile(0);
+    let mode = |rel: &str| std::fs::metadata(a.path(rel)).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode("itc/mfm"), 0o660);
+    assert_eq!(mode("itc/svc/08"), 0o660);
+    assert_eq!(mode("tile/NW/svc/63"), 0o660);
+    assert_eq!(mode("itc/status"), 0o444);
+    assert_eq!(mode("itc/self"), 0o444);
+    assert_eq!(mode("itc/events"), 0o444);
+    assert_eq!(mode("tile/SE/status"), 0o444);
+    assert_eq!(mode("itc/physics"), 0o664);
+    let meta = std::fs::metadata(a.path("itc/mfm")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (0, 12345));
+    let mut names: Vec<String> = std::fs::read_dir(a.path("tile"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ET", "NE", "NW", "SE", "SW", "WT"]);
+    assert_eq!(std::fs::read_dir(a.path("itc/svc")).unwrap().count(), 62);
+    assert!(mount_options(&a.mount).contains("allow_other"));
+    assert!(mount_options(&a.mount).contains("default_permissions"));
+}
+
+fn mount_options(path: &std::path::Path) -> String {
+    let canon = std::fs::canonicalize(path).unwrap();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(&*canon.to_string_lossy()))
+        .map(str::to_string)
+        .unwrap_or_default()
+}
