@@ -1,0 +1,329 @@
+//! Benchmarks: figures, never pass/fail.
+//!
+//! 1. In-process parse + route: PRU messages through the tile core to a
+//!    reader's queue and out through the backend's read, packets per second.
+//! 2. Packet channels between two real `itcd` processes (unlimited link
+//!    rate), beside a raw UNIX seqpacket socket pair measured in the same
+//!    run with the same CPU placement: packets per second and one-way
+//!    latency percentiles, reported as ratios. Run twice: every thread and
+//!    process pinned to CPU 0 (the board has one core), then unpinned.
+//!
+//! `cargo bench -p itcio --bench tree` (as root: it mounts FUSE trees).
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fuse_fs::{Backend, FileKind, Scope};
+use itcio::sim::{LinkParams, Wires};
+use itcio::tile::{Config, Tile};
+use itcio::{Dir, Pru};
+use nix::sched::{sched_setaffinity, CpuSet};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::unistd::Pid;
+
+const PAYLOAD: usize = 64;
+
+fn core_route() {
+    let mut tile = Tile::new(Config {
+        name: "bench".into(),
+        ..Config::default()
+    });
+    let now = Instant::now();
+    tile.set_pru_up(Pru::Pru0, true);
+    tile.on_pru_message(Pru::Pru0, &[0xc3, b'P', Dir::ET.dir8()], now);
+    tile.on_pru_message(Pru::Pru0, &[0x80 | Dir::ET.dir8(), 1, 1, 1, b'N', 0], now);
+    let fh = tile
+        .open(FileKind::Mfm(Scope::All), libc::O_RDWR)
+        .expect("open itc/mfm");
+    let mut out = Vec::with_capacity(256);
+    let _ = tile.read(fh, 0, 256, &mut out); // the Connect TEP
+    let mut pkt = vec![0u8; PAYLOAD];
+    pkt[0] = 0xa0 | Dir::ET.dir8();
+    let n = 2_000_000u64;
+    let t = Instant::now();
+    for i in 0..n {
+        pkt[1] = i as u8;
+        tile.on_pru_message(Pru::Pru0, &pkt, now);
+        out.clear();
+        tile.read(fh, 0, 256, &mut out).expect("routed packet");
+    }
+    let el = t.elapsed();
+    println!(
+        "core parse+route+read: {:.2} M packets/s ({:.0} ns/packet, {PAYLOAD}-byte packets)",
+        n as f64 / el.as_secs_f64() / 1e6,
+        el.as_nanos() as f64 / n as f64
+    );
+}
+
+struct Pair {
+    children: Vec<Child>,
+    mounts: Vec<PathBuf>,
+    _sim: itcio::sim::SimHandle,
+    base: PathBuf,
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = nix::sys::signal::kill(Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        }
+        for c in &mut self.children {
+            let _ = c.wait();
+        }
+        for m in &self.mounts {
+            let _ = Command::new("fusermount3").arg("-u").arg("-z").arg(m).stderr(Stdio::null()).status();
+        }
+        let _ = fs::remove_dir_all(&self.base);
+    }
+}
+
+fn status_has(mount: &Path, rel: &str, needle: &str) -> bool {
+    fs::read_to_string(mount.join(rel)).is_ok_and(|s| s.contains(needle))
+}
+
+fn start_pair(tag: &str) -> Pair {
+    let base = std::env::temp_dir().join(format!("itc-bench-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&base);
+    fs::create_dir_all(base.join("s")).expect("bench dir");
+    let mut wires = Wires::new(&base.join("s"), LinkParams::default());
+    let a = wires.add_tile("A");
+    let b = wires.add_tile("B");
+    wires.connect(a, Dir::ET, b);
+    let socks = [a, b].map(|id| [wires.pru_socket(id, Pru::Pru0), wires.pru_socket(id, Pru::Pru1)]);
+    let sim = wires.start().expect("PRU emulation");
+    let mut children = Vec::new();
+    let mut mounts = Vec::new();
+    for (i, name) in ["A", "B"].iter().enumerate() {
+        let m = base.join(name);
+        fs::create_dir_all(&m).expect("mount dir");
+        let child = Command::new(env!("CARGO_BIN_EXE_itcd"))
+            .arg("--pru0")
+            .arg(&socks[i][0])
+            .arg("--pru1")
+            .arg(&socks[i][1])
+            .arg("--mount")
+            .arg(&m)
+            .args(["--name", name, "--hello-ms", "200", "--absent-ms", "2000", "--log-level", "warn"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn itcd");
+        children.push(child);
+        mounts.push(m);
+    }
+    let pair = Pair {
+        children,
+        mounts,
+        _sim: sim,
+        base,
+    };
+    let end = Instant::now() + Duration::from_secs(20);
+    while !(status_has(&pair.mounts[0], "tile/ET/status", "peer: present")
+        && status_has(&pair.mounts[1], "tile/WT/status", "peer: present"))
+    {
+        assert!(Instant::now() < end, "the pair never connected");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pair
+}
+
+fn open_rw(p: &Path) -> fs::File {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(0)
+        .open(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Read one data packet, skipping TEPs.
+fn read_data(f: &mut fs::File, buf: &mut [u8]) -> usize {
+    loop {
+        let n = f.read(buf).expect("read packet");
+        if buf[0] != 0xc4 {
+            return n;
+        }
+    }
+}
+
+struct Figures {
+    pps: f64,
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+}
+
+fn percentiles(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
+    v.sort();
+    let at = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
+    (at(0.5), at(0.9), at(0.99))
+}
+
+fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
+    let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
+    let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
+    let mut buf = [0u8; 256];
+    let mut pkt = vec![0xa0u8; PAYLOAD];
+    // Throughput: a writer thread streams, this thread reads.
+    let writer = {
+        let mut tx = tx.try_clone().expect("dup");
+        let pkt = pkt.clone();
+        std::thread::spawn(move || {
+            for _ in 0..packets {
+                tx.write_all(&pkt).expect("write packet");
+            }
+        })
+    };
+    let t = Instant::now();
+    let mut got = 0;
+    // Packets lost to overrun under overload are counted by itcd; a reader
+    // deadline keeps the bench finite.
+    let end = t + Duration::from_secs(30);
+    let rfd = rx.as_raw_fd();
+    while got < packets && Instant::now() < end {
+        let mut pfd = libc::pollfd { fd: rfd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: pfd is a valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut pfd, 1, 200) } <= 0 {
+            continue;
+        }
+        if read_data(&mut rx, &mut buf) > 0 {
+            got += 1;
+        }
+    }
+    let el = t.elapsed();
+    writer.join().expect("writer");
+    if got < packets {
+        println!("    (tree delivered {got} of {packets}; the rest were dropped and counted)");
+    }
+    let pps = got as f64 / el.as_secs_f64();
+    // Drain stragglers.
+    let drain_end = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < drain_end {
+        let mut pfd = libc::pollfd { fd: rfd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: as above.
+        if unsafe { libc::poll(&mut pfd, 1, 50) } <= 0 {
+            break;
+        }
+        let _ = rx.read(&mut buf);
+    }
+
+    // Latency: ping-pong, one-way = round trip / 2.
+    let echo = {
+        let mut rx = rx.try_clone().expect("dup");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            for _ in 0..rounds {
+                let n = read_data(&mut rx, &mut buf);
+                rx.write_all(&buf[..n]).expect("echo back");
+            }
+        })
+    };
+    let mut lat = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        pkt[1] = i as u8;
+        let t = Instant::now();
+        tx.write_all(&pkt).expect("ping");
+        read_data(&mut tx, &mut buf);
+        lat.push(t.elapsed() / 2);
+    }
+    echo.join().expect("echo thread");
+    let (p50, p90, p99) = percentiles(lat);
+    Figures { pps, p50, p90, p99 }
+}
+
+fn raw_figures(packets: usize, rounds: usize) -> Figures {
+    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).expect("socketpair");
+    let mut a = fs::File::from(a);
+    let mut b = fs::File::from(b);
+    let pkt = vec![0xa0u8; PAYLOAD];
+    let mut buf = [0u8; 256];
+    let writer = {
+        let mut a = a.try_clone().expect("dup");
+        let pkt = pkt.clone();
+        std::thread::spawn(move || {
+            for _ in 0..packets {
+                a.write_all(&pkt).expect("send");
+            }
+        })
+    };
+    let t = Instant::now();
+    for _ in 0..packets {
+        b.read(&mut buf).expect("recv");
+    }
+    let pps = packets as f64 / t.elapsed().as_secs_f64();
+    writer.join().expect("writer");
+    let echo = {
+        let mut b = b.try_clone().expect("dup");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            for _ in 0..rounds {
+                let n = b.read(&mut buf).expect("recv");
+                b.write_all(&buf[..n]).expect("send");
+            }
+        })
+    };
+    let mut lat = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        a.write_all(&pkt).expect("ping");
+        a.read(&mut buf).expect("pong");
+        lat.push(t.elapsed() / 2);
+    }
+    echo.join().expect("echo thread");
+    let (p50, p90, p99) = percentiles(lat);
+    Figures { pps, p50, p90, p99 }
+}
+
+fn set_cpus(cpus: &[usize]) {
+    let mut set = CpuSet::new();
+    for c in cpus {
+        let _ = set.set(*c);
+    }
+    if let Err(e) = sched_setaffinity(Pid::from_raw(0), &set) {
+        println!("    (cannot set CPU affinity: {e})");
+    }
+}
+
+fn through_the_tree(label: &str, cpus: &[usize]) {
+    // Placement first: the emulation thread and the itcd processes inherit
+    // this thread's affinity.
+    set_cpus(cpus);
+    let packets = 20_000;
+    let rounds = 2_000;
+    let raw = raw_figures(packets, rounds);
+    let pair = start_pair(label);
+    let tree = tree_figures(&pair, packets, rounds);
+    drop(pair);
+    println!("{label}:");
+    println!(
+        "  throughput: tree {:.0} packets/s, raw seqpacket {:.0} packets/s, ratio {:.3}x (target >= 0.2x)",
+        tree.pps,
+        raw.pps,
+        tree.pps / raw.pps
+    );
+    println!(
+        "  one-way latency p50/p90/p99: tree {:?}/{:?}/{:?}, raw {:?}/{:?}/{:?}, p50 ratio {:.1}x (target <= 5x)",
+        tree.p50,
+        tree.p90,
+        tree.p99,
+        raw.p50,
+        raw.p90,
+        raw.p99,
+        tree.p50.as_secs_f64() / raw.p50.as_secs_f64()
+    );
+}
+
+fn main() {
+    // `cargo test --benches` passes --bench-less args; only run when asked.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    core_route();
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    through_the_tree("pinned to CPU 0", &[0]);
+    through_the_tree("unpinned", &(0..ncpu).collect::<Vec<_>>());
+}
