@@ -3,5 +3,6 @@
 //! the pieces of the `itcd` daemon.
 
 pub mod dir;
+pub mod sim;
 
 pub use dir::{Dir, Pru};
