@@ -13,6 +13,7 @@ pub mod dir;
 pub mod neighbour;
 pub mod pru;
 pub mod queue;
+pub mod sim;
 pub mod stats;
 mod sys;
 pub mod text;

@@ -1,0 +1,306 @@
+//! The control side of a running emulator: commands to the loop, the
+//! published counters, and an orderly stop.
+//!
+//! Every command method returns once the loop has applied the command (or
+//! the loop has stopped), so its effects are visible to [`SimHandle::stats`]
+//! and the next command. Dropping the handle stops the loop, closes every
+//! socket and removes the socket files.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use mio::Waker;
+use tracing::{error, warn};
+
+use super::engine::Command;
+use super::stats::SimStats;
+use super::TileId;
+use crate::{Dir, Pru};
+
+/// What the loop publishes.
+#[derive(Debug)]
+struct Published {
+    stats: SimStats,
+    /// The number of the last command applied.
+    applied: u64,
+    running: bool,
+}
+
+/// State shared between the loop and the handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: Mutex<Published>,
+    changed: Condvar,
+}
+
+impl Shared {
+    /// Shared state starting from `stats`, loop running.
+    pub(crate) fn new(stats: SimStats) -> Arc<Shared> {
+        Arc::new(Shared {
+            state: Mutex::new(Published {
+                stats,
+                applied: 0,
+                running: true,
+            }),
+            changed: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Published> {
+        // The loop never panics while holding the lock; a poisoned lock
+        // still holds consistent counters.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes the loop's counters and the last command applied.
+    pub(crate) fn publish(&self, stats: &SimStats, applied: u64) {
+        let mut state = self.lock();
+        state.stats.clone_from(stats);
+        state.applied = applied;
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// Marks the loop stopped when dropped, however the loop ended.
+    pub(crate) fn stop_guard(self: &Arc<Shared>) -> StopGuard {
+        StopGuard(Arc::clone(self))
+    }
+}
+
+/// See [`Shared::stop_guard`].
+pub(crate) struct StopGuard(Arc<Shared>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        self.0.lock().running = false;
+        self.0.changed.notify_all();
+    }
+}
+
+/// The command channel and the number of the last command sent, locked
+/// together so that numbers reach the loop in order.
+#[derive(Debug)]
+struct Submit {
+    tx: Sender<(u64, Command)>,
+    sent: u64,
+}
+
+/// A running emulator. See the [module documentation](super).
+#[derive(Debug)]
+pub struct SimHandle {
+    shared: Arc<Shared>,
+    submit: Mutex<Submit>,
+    waker: Waker,
+    thread: Option<JoinHandle<()>>,
+    names: Vec<String>,
+    sockets: Vec<[PathBuf; 2]>,
+}
+
+impl SimHandle {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        tx: Sender<(u64, Command)>,
+        waker: Waker,
+        thread: JoinHandle<()>,
+        names: Vec<String>,
+        sockets: Vec<[PathBuf; 2]>,
+    ) -> SimHandle {
+        SimHandle {
+            shared,
+            submit: Mutex::new(Submit { tx, sent: 0 }),
+            waker,
+            thread: Some(thread),
+            names,
+            sockets,
+        }
+    }
+
+    /// Cuts the wire at `tile`'s `dir`: both ends' hosts get
+    /// `0xc3 'F' dir8`, packets in flight are dropped and counted.
+    pub fn cut(&self, tile: TileId, dir: Dir) {
+        self.command(Command::Cut { tile: tile.0, dir });
+    }
+
+    /// Reconnects the wire at `tile`'s `dir`: both ends' hosts get
+    /// `0xc3 'P' dir8`.
+    pub fn restore(&self, tile: TileId, dir: Dir) {
+        self.command(Command::Restore { tile: tile.0, dir });
+    }
+
+    /// Delivers `msg` unchanged to the host of `tile`'s `pru`, as if the PRU
+    /// sent it (dropped and counted if that host has not started).
+    pub fn inject(&self, tile: TileId, pru: Pru, msg: Vec<u8>) {
+        self.command(Command::Inject {
+            tile: tile.0,
+            pru,
+            msg,
+        });
+    }
+
+    /// The next `n` packets `from` sends toward `dir` arrive with EROR set
+    /// (payload unchanged).
+    pub fn damage_next(&self, from: TileId, dir: Dir, n: u32) {
+        self.command(Command::DamageNext {
+            tile: from.0,
+            dir,
+            n,
+        });
+    }
+
+    /// The next `n` packets `from` sends toward `dir` arrive with OVRN set.
+    pub fn overrun_next(&self, from: TileId, dir: Dir, n: u32) {
+        self.command(Command::OverrunNext {
+            tile: from.0,
+            dir,
+            n,
+        });
+    }
+
+    /// True once the host connected to `tile`'s `pru` has sent its start
+    /// message (and has not gone since).
+    pub fn host_started(&self, tile: TileId, pru: Pru) -> bool {
+        let state = self.shared.lock();
+        state
+            .stats
+            .tiles
+            .get(tile.0)
+            .is_some_and(|t| t.prus[pru.index()].started)
+    }
+
+    /// True while `tile` has a wire toward `dir` that is not cut.
+    pub fn link_up(&self, tile: TileId, dir: Dir) -> bool {
+        let state = self.shared.lock();
+        state
+            .stats
+            .tiles
+            .get(tile.0)
+            .is_some_and(|t| t.links[dir.index()].up)
+    }
+
+    /// Waits until `f` holds for the counters or `deadline` passes; returns
+    /// whether it held. Wakes whenever the loop publishes. `f` runs with the
+    /// counters locked, so it must not call this handle's methods.
+    pub fn wait_until(&self, deadline: Instant, f: impl Fn(&SimStats) -> bool) -> bool {
+        let mut state = self.shared.lock();
+        loop {
+            if f(&state.stats) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            state = self
+                .shared
+                .changed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// A copy of the counters as last published.
+    pub fn stats(&self) -> SimStats {
+        self.shared.lock().stats.clone()
+    }
+
+    /// True until the loop has stopped.
+    pub fn is_running(&self) -> bool {
+        self.shared.lock().running
+    }
+
+    /// The socket a host connects to for `tile`'s `pru`.
+    pub fn pru_socket(&self, tile: TileId, pru: Pru) -> PathBuf {
+        self.sockets[tile.0][pru.index()].clone()
+    }
+
+    /// The name `tile` was added with.
+    pub fn tile_name(&self, tile: TileId) -> &str {
+        &self.names[tile.0]
+    }
+
+    /// The tile with this name.
+    pub fn tile(&self, name: &str) -> Option<TileId> {
+        self.names.iter().position(|n| n == name).map(TileId)
+    }
+
+    /// Every tile, in the order added.
+    pub fn tiles(&self) -> impl Iterator<Item = TileId> {
+        (0..self.names.len()).map(TileId)
+    }
+
+    /// Stops the loop, closes every socket and removes the socket files.
+    pub fn shutdown(self) {
+        // Drop does the work.
+    }
+
+    /// Sends a command and waits until the loop has applied it.
+    fn command(&self, command: Command) {
+        let number = {
+            let mut submit = self.submit.lock().unwrap_or_else(PoisonError::into_inner);
+            let number = submit.sent + 1;
+            if submit.tx.send((number, command)).is_err() {
+                return; // the loop has stopped
+            }
+            submit.sent = number;
+            number
+        };
+        if let Err(e) = self.waker.wake() {
+            error!("cannot wake the emulator loop: {e}");
+            return;
+        }
+        let mut state = self.shared.lock();
+        while state.running && state.applied < number {
+            state = self
+                .shared
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn stop(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        {
+            let submit = self.submit.lock().unwrap_or_else(PoisonError::into_inner);
+            // An error means the loop is already gone; join regardless.
+            let _ = submit.tx.send((submit.sent + 1, Command::Shutdown));
+        }
+        if let Err(e) = self.waker.wake() {
+            error!("cannot wake the emulator loop to stop it: {e}");
+        }
+        if thread.join().is_err() {
+            error!("the emulator thread panicked");
+        }
+        for path in self.sockets.iter().flatten() {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => warn!("cannot remove socket {}: {e}", path.display()),
+            }
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_can_be_shared_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<SimHandle>();
+    }
+}

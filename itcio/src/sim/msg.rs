@@ -1,0 +1,182 @@
+//! The bytes the emulated PRU reads from and writes to its host.
+//!
+//! Host to PRU, the emulator only looks at byte 0 of a routed packet:
+//!
+//! ```text
+//!  bit  7   6    5      4      3      2      1      0
+//!       1 | 0 | MFMT | OVRN || EROR | DIR2 | DIR1 | DIR0
+//! ```
+//!
+//! PRU to host, besides routed packets (DIR rewritten to the arrival
+//! direction, OVRN and EROR set by the receiving side):
+//!
+//! - link status `0xc3, CODE, dir8` with CODE `P` (sync gained),
+//!   `F` (frame error, sync lost) or `T` (timeout, no clock);
+//! - monitor `0xc3, 'M', bitmap`, bit `dir8` set for each direction with sync;
+//! - bounce `0xc5, REASON, original bytes...` (truncated to 255 bytes in all)
+//!   for a routed packet the PRU could not put on a wire, REASON 1 (queue
+//!   full) or 2 (no sync).
+//!
+//! Nothing here does I/O or can fail.
+#![deny(unsafe_code)]
+
+use crate::Dir;
+
+/// The largest packet, in bytes, that either side may send.
+pub(crate) const MAX_PACKET: usize = 255;
+
+/// Byte 0, bits 7..6: the packet kind.
+const KIND_MASK: u8 = 0b1100_0000;
+/// Byte 0, kind `1 0`: a standard routed packet.
+const KIND_ROUTED: u8 = 0b1000_0000;
+/// Byte 0 of a routed packet: MFM traffic.
+pub(crate) const MFMT: u8 = 0b0010_0000;
+/// Byte 0 of a routed packet: the receiving side lost packets before this one.
+pub(crate) const OVRN: u8 = 0b0001_0000;
+/// Byte 0 of a routed packet: this packet arrived damaged.
+pub(crate) const EROR: u8 = 0b0000_1000;
+/// Byte 0 of a routed packet: the direction, as dir8.
+const DIR_MASK: u8 = 0b0000_0111;
+
+/// Local type: link status and monitor reports.
+const LINK_STATUS: u8 = 0xc3;
+/// Local type: a routed packet the PRU could not send, returned to the host.
+const BOUNCE: u8 = 0xc5;
+/// Link status code of the periodic monitor report.
+const MONITOR: u8 = b'M';
+
+/// A link status code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Packet sync gained.
+    Sync,
+    /// Frame error: sync lost.
+    FrameError,
+    /// Timeout: no clock on the line, nothing is wired there.
+    Timeout,
+}
+
+impl Status {
+    fn code(self) -> u8 {
+        match self {
+            Status::Sync => b'P',
+            Status::FrameError => b'F',
+            Status::Timeout => b'T',
+        }
+    }
+}
+
+/// Why a packet came back to its host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bounce {
+    /// The wire's in-flight queue was full.
+    QueueFull,
+    /// No sync in that direction: not this PRU's, not wired, or cut.
+    NoSync,
+}
+
+impl Bounce {
+    fn code(self) -> u8 {
+        match self {
+            Bounce::QueueFull => 1,
+            Bounce::NoSync => 2,
+        }
+    }
+}
+
+/// True if byte 0 is that of a standard routed packet.
+pub(crate) fn is_routed(byte0: u8) -> bool {
+    byte0 & KIND_MASK == KIND_ROUTED
+}
+
+/// The dir8 field of a routed packet's byte 0.
+pub(crate) fn dir8(byte0: u8) -> u8 {
+    byte0 & DIR_MASK
+}
+
+/// `0xc3, CODE, dir8`.
+pub(crate) fn status(status: Status, dir: Dir) -> Vec<u8> {
+    vec![LINK_STATUS, status.code(), dir.dir8()]
+}
+
+/// `0xc3, 'M', bitmap` with bit `dir8` set for each direction in `synced`.
+pub(crate) fn monitor(synced: impl IntoIterator<Item = Dir>) -> Vec<u8> {
+    let bitmap = synced.into_iter().fold(0u8, |m, d| m | 1 << d.dir8());
+    vec![LINK_STATUS, MONITOR, bitmap]
+}
+
+/// `0xc5, REASON, original...`, at most [`MAX_PACKET`] bytes.
+pub(crate) fn bounce(reason: Bounce, original: &[u8]) -> Vec<u8> {
+    let keep = original.len().min(MAX_PACKET - 2);
+    let mut out = Vec::with_capacity(keep + 2);
+    out.push(BOUNCE);
+    out.push(reason.code());
+    out.extend_from_slice(&original[..keep]);
+    out
+}
+
+/// Rewrites byte 0 of a routed packet as the receiving PRU hands it up:
+/// kind and MFMT kept, DIR = the arrival direction, OVRN and EROR as given
+/// (whatever the sender had in those bits is cleared). Empty input is left
+/// alone.
+pub(crate) fn arrived(packet: &mut [u8], from: Dir, eror: bool, ovrn: bool) {
+    if let Some(b0) = packet.first_mut() {
+        let mut v = KIND_ROUTED | (*b0 & MFMT) | from.dir8();
+        if eror {
+            v |= EROR;
+        }
+        if ovrn {
+            v |= OVRN;
+        }
+        *b0 = v;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routed_test_and_dir_field() {
+        assert!(is_routed(0x82)); // 1 0 0 0 0 010: routed, service, toward ET
+        assert!(is_routed(0xbf)); // 1 0 1 1 1 111: every routed flag set
+        assert!(!is_routed(0xc3)); // local: link status
+        assert!(!is_routed(0x41)); // non-standard 'A'
+        assert_eq!(dir8(0xa6), 6); // 1 0 1 0 0 110: MFM toward WT
+    }
+
+    #[test]
+    fn status_and_monitor_bytes() {
+        assert_eq!(status(Status::Sync, Dir::ET), [0xc3, b'P', 2]);
+        assert_eq!(status(Status::FrameError, Dir::NW), [0xc3, b'F', 7]);
+        assert_eq!(status(Status::Timeout, Dir::SW), [0xc3, b'T', 5]);
+        assert_eq!(monitor([]), [0xc3, b'M', 0]);
+        // ET (bit 2) and SW (bit 5)
+        assert_eq!(monitor([Dir::ET, Dir::SW]), [0xc3, b'M', 0b0010_0100]);
+    }
+
+    #[test]
+    fn bounce_prefixes_and_truncates() {
+        assert_eq!(bounce(Bounce::NoSync, &[0x82, 2, 9]), [0xc5, 2, 0x82, 2, 9]);
+        assert_eq!(bounce(Bounce::QueueFull, &[0x81]), [0xc5, 1, 0x81]);
+        let big = [0xaa; 255];
+        let b = bounce(Bounce::QueueFull, &big);
+        assert_eq!(b.len(), 255);
+        assert_eq!(b[..3], [0xc5, 1, 0xaa]);
+    }
+
+    #[test]
+    fn arrived_rewrites_dir_and_flags_only() {
+        // sent: 1 0 1 1 1 010 (MFM, stray OVRN and EROR, toward ET)
+        let mut p = [0xba, 0x11, 0x22];
+        arrived(&mut p, Dir::WT, false, false);
+        // received: 1 0 1 0 0 110 (MFM from WT), payload untouched
+        assert_eq!(p, [0xa6, 0x11, 0x22]);
+        let mut p = [0x82, 0x05];
+        arrived(&mut p, Dir::WT, true, true);
+        // 1 0 0 1 1 110: service, OVRN, EROR, from WT
+        assert_eq!(p, [0x9e, 0x05]);
+        let mut empty: [u8; 0] = [];
+        arrived(&mut empty, Dir::ET, true, true);
+    }
+}
