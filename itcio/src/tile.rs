@@ -198,17 +198,18 @@ impl Tile {
             self.tile_stats.pru_malformed[pru.index()] += 1;
             return;
         };
-        match HeaderRepr::parse(&packet) {
-            Ok(HeaderRepr::Routed(hdr)) => {
-                let dir = match Dir::from_dir8(hdr.dir) {
-                    Ok(d) if d.pru() == pru => d,
-                    _ => {
-                        self.tile_stats.pru_malformed[pru.index()] += 1;
-                        return;
-                    }
-                };
-                self.on_routed(dir, hdr.mfm, hdr.ovrn, hdr.eror, msg, now);
+        if packet.is_routed() {
+            // Routed packets are judged per direction (service 0, bad
+            // hellos count as that direction's malformed drops).
+            match Dir::from_dir8(packet.dir8()) {
+                Ok(dir) if dir.pru() == pru => {
+                    self.on_routed(dir, packet.is_mfm(), packet.ovrn(), packet.eror(), msg, now)
+                }
+                _ => self.tile_stats.pru_malformed[pru.index()] += 1,
             }
+            return;
+        }
+        match HeaderRepr::parse(&packet) {
             Ok(HeaderRepr::Local(LocalType::LinkStatus)) => match LinkStatusRepr::parse(&packet) {
                 Ok(ls) => self.on_link_status(pru, ls),
                 Err(_) => self.tile_stats.pru_malformed[pru.index()] += 1,

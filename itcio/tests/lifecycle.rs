@@ -283,6 +283,7 @@ fn lost_pru_devices_take_links_down_and_are_reopened() {
     g.sim = Some(wires.start().unwrap());
     g.wait_pair();
     assert_eq!(next_packet(&ev), vec![0xc4, 0x01]);
+    let a = g.tile(0);
     let opens: u64 = a.status_value("itc/self", "pru0_opens").parse().unwrap();
     assert!(opens >= 2, "reopened ({opens})");
 }
