@@ -77,10 +77,17 @@ impl Readiness {
 /// Whoever serves the tree's files.
 pub trait Backend {
     /// Open a file; `flags` are the `open(2)` flags. Returns the handle.
+    /// `EAGAIN` means "busy, but probably not for long" (the holder was just
+    /// closed and its release is on the way): the server retries for a
+    /// short while before failing the open with `EBUSY`.
     fn open(&mut self, kind: FileKind, flags: i32) -> Result<Fh, Errno>;
 
     /// The last reference to a handle is gone.
     fn release(&mut self, fh: Fh);
+
+    /// A file descriptor of this handle was closed (`close(2)` sends this
+    /// synchronously; the release that may follow comes asynchronously).
+    fn flush(&mut self, _fh: Fh) {}
 
     /// Append at most `size` bytes read at `offset` to `out`. `EAGAIN` means
     /// nothing is available yet.

@@ -66,9 +66,11 @@ pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, Mount
         .mount_option("default_permissions")
         .mount_option(&format!("fsname={}", options.fsname))
         .mount_option("subtype=itcd")
-        // Packets are at most 255 bytes; the smallest write buffer the
-        // kernel accepts keeps every request buffer small.
-        .max_write(4096)
+        // Packets are at most 255 bytes, but a user buffer may straddle a
+        // page boundary: with fewer than two pages per request the kernel
+        // would split one packet across two requests. 8 KiB gives two pages
+        // and keeps every request buffer small.
+        .max_write(8192)
         .async_read(false);
     Session::mount(mountpoint.to_path_buf(), config)
         .map_err(|e| MountError::Mount(mountpoint.to_path_buf(), e))
@@ -116,8 +118,8 @@ fn recover_stale(path: &Path) -> Result<(), MountError> {
     let Some(fstype) = mounted_type(path) else {
         return Ok(());
     };
-    match fs::metadata(path) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+    match crate::sys::statfs_errno(path) {
+        Some(libc::ENOTCONN) => {
             tracing::warn!(
                 "removing stale mount at {} left by a dead daemon",
                 path.display()

@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::io;
 use std::os::unix::io::{AsRawFd, RawFd};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use polyfuse::op::{self, Operation};
 use polyfuse::reply::{
@@ -25,6 +25,10 @@ use crate::tree::{FileKind, Node};
 /// How long the kernel may cache names and attributes: the tree never
 /// changes shape while mounted.
 const TTL: Duration = Duration::from_secs(3600);
+
+/// How long an open waits for a just-closed holder's release before it
+/// fails with `EBUSY`.
+const OPEN_GRACE: Duration = Duration::from_millis(500);
 
 /// Ownership of the tree's nodes.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +44,9 @@ pub struct Ownership {
 pub enum Progress {
     /// The device has no more requests for now.
     Idle,
+    /// The batch limit was reached with requests still waiting: call again
+    /// after the caller's other work (the device may not signal again).
+    More,
     /// The file system was unmounted from outside.
     Unmounted,
 }
@@ -65,6 +72,8 @@ pub struct Server {
     mounted_at: Duration,
     parked: HashMap<Fh, VecDeque<Parked>>,
     poll_handles: HashMap<Fh, u64>,
+    /// Opens waiting for a just-closed holder's release, with deadlines.
+    parked_opens: Vec<(Request, Instant)>,
     changed: Vec<Fh>,
     scratch: Vec<u8>,
 }
@@ -91,6 +100,7 @@ impl Server {
             mounted_at,
             parked: HashMap::new(),
             poll_handles: HashMap::new(),
+            parked_opens: Vec::new(),
             changed: Vec::new(),
             scratch: Vec::with_capacity(4096),
         })
@@ -98,12 +108,30 @@ impl Server {
 
     /// Number of requests currently parked (blocked readers and writers).
     pub fn parked_count(&self) -> usize {
-        self.parked.values().map(VecDeque::len).sum()
+        self.parked.values().map(VecDeque::len).sum::<usize>() + self.parked_opens.len()
     }
 
-    /// Answer every request queued on the device.
-    pub fn process(&mut self, backend: &mut dyn Backend) -> io::Result<Progress> {
-        loop {
+    /// When [`Server::expire`] has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.parked_opens.iter().map(|(_, d)| *d).min()
+    }
+
+    /// Fail the parked opens whose grace ran out with `EBUSY`.
+    pub fn expire(&mut self, now: Instant) {
+        self.parked_opens.retain(|(req, deadline)| {
+            if *deadline <= now {
+                reply_err(req, Errno::EBUSY);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Answer the requests queued on the device, at most `batch` of them,
+    /// so a busy writer cannot starve the caller's event loop.
+    pub fn process(&mut self, backend: &mut dyn Backend, batch: usize) -> io::Result<Progress> {
+        for _ in 0..batch {
             let req = match self.session.next_request() {
                 Ok(Some(req)) => req,
                 Ok(None) => return Ok(Progress::Unmounted),
@@ -113,6 +141,7 @@ impl Server {
             };
             self.dispatch(req, backend);
         }
+        Ok(Progress::More)
     }
 
     /// Retry parked requests of changed handles and wake their pollers.
@@ -136,6 +165,14 @@ impl Server {
             }
         }
         self.changed = changed;
+        if !self.parked_opens.is_empty() {
+            let waiting = std::mem::take(&mut self.parked_opens);
+            for (req, deadline) in waiting {
+                if let Err(Errno::EAGAIN) = try_open(&req, backend) {
+                    self.parked_opens.push((req, deadline));
+                }
+            }
+        }
     }
 
     fn retry_parked(&mut self, fh: Fh, backend: &mut dyn Backend) {
@@ -161,8 +198,10 @@ impl Server {
         let op = match req.operation() {
             Ok(op) => op,
             Err(e) => {
-                tracing::warn!("undecodable FUSE request: {e}");
-                reply_err(&req, Errno::EINVAL);
+                // An opcode this server does not know (e.g. FUSE_STATX on
+                // newer kernels): ENOSYS makes the kernel fall back.
+                tracing::debug!("undecodable FUSE request: {e}");
+                reply_err(&req, Errno::ENOSYS);
                 return;
             }
         };
@@ -185,28 +224,9 @@ impl Server {
             }
             Operation::Getattr(op) => self.reply_attr(&req, op.ino()),
             Operation::Setattr(op) => self.setattr(&req, &op),
-            Operation::Open(op) => {
-                let opened = match Node::from_ino(op.ino()) {
-                    Some(Node::File(kind)) => {
-                        backend.open(kind, op.flags() as i32).map(|fh| (kind, fh))
-                    }
-                    Some(_) => Err(Errno::EISDIR),
-                    None => Err(Errno::ENOENT),
-                };
-                match opened {
-                    Ok((kind, fh)) => {
-                        let mut out = OpenOut::default();
-                        out.fh(fh);
-                        // Every file is generated or a packet stream: never
-                        // let the page cache hold any of it.
-                        out.direct_io(true);
-                        out.keep_cache(false);
-                        out.nonseekable(
-                            kind.is_packet_file() || matches!(kind, FileKind::Events(_)),
-                        );
-                        reply(&req, out);
-                    }
-                    Err(e) => reply_err(&req, e),
+            Operation::Open(_) => {
+                if let Err(Errno::EAGAIN) = try_open(&req, backend) {
+                    self.parked_opens.push((req, Instant::now() + OPEN_GRACE));
                 }
             }
             Operation::Read(op) => {
@@ -250,7 +270,11 @@ impl Server {
                 tracing::debug!("interrupt for request {}", op.unique());
                 self.interrupt(op.unique());
             }
-            Operation::Flush(_) | Operation::Fsync(_) | Operation::Fsyncdir(_) => reply(&req, ()),
+            Operation::Flush(op) => {
+                backend.flush(op.fh());
+                reply(&req, ());
+            }
+            Operation::Fsync(_) | Operation::Fsyncdir(_) => reply(&req, ()),
             Operation::Release(op) => {
                 let fh = op.fh();
                 if let Some(queue) = self.parked.remove(&fh) {
@@ -286,6 +310,15 @@ impl Server {
     }
 
     fn interrupt(&mut self, unique: u64) {
+        if let Some(pos) = self
+            .parked_opens
+            .iter()
+            .position(|(r, _)| r.unique() == unique)
+        {
+            let (req, _) = self.parked_opens.swap_remove(pos);
+            reply_err(&req, Errno::EINTR);
+            return;
+        }
         // The target was either answered already (nothing to do) or is
         // parked: answer it with EINTR so the caller's signal takes effect.
         let mut hit = None;
@@ -366,6 +399,36 @@ impl Server {
             }
         }
         reply(req, out);
+    }
+}
+
+fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
+    let Ok(Operation::Open(op)) = req.operation() else {
+        reply_err(req, Errno::EINVAL);
+        return Err(Errno::EINVAL);
+    };
+    let opened = match Node::from_ino(op.ino()) {
+        Some(Node::File(kind)) => backend.open(kind, op.flags() as i32).map(|fh| (kind, fh)),
+        Some(_) => Err(Errno::EISDIR),
+        None => Err(Errno::ENOENT),
+    };
+    match opened {
+        Ok((kind, fh)) => {
+            let mut out = OpenOut::default();
+            out.fh(fh);
+            // Every file is generated or a packet stream: never let the
+            // page cache hold any of it.
+            out.direct_io(true);
+            out.keep_cache(false);
+            out.nonseekable(kind.is_packet_file() || matches!(kind, FileKind::Events(_)));
+            reply(req, out);
+            Ok(())
+        }
+        Err(Errno::EAGAIN) => Err(Errno::EAGAIN),
+        Err(e) => {
+            reply_err(req, e);
+            Err(e)
+        }
     }
 }
 

@@ -31,3 +31,18 @@ pub fn detach(path: &Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `statfs(2)` on `path`, for its error only: unlike `stat`, it always
+/// reaches a FUSE daemon (no attribute cache), so a mount whose daemon is
+/// gone reports `ENOTCONN`.
+pub fn statfs_errno(path: &Path) -> Option<i32> {
+    let c = CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statfs is plain old data; zeroed is a valid initial value.
+    let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `buf` a valid, writable
+    // statfs struct, both alive for the call.
+    if unsafe { libc::statfs(c.as_ptr(), &mut buf) } < 0 {
+        return io::Error::last_os_error().raw_os_error();
+    }
+    None
+}

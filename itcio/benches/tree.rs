@@ -70,13 +70,21 @@ struct Pair {
 impl Drop for Pair {
     fn drop(&mut self) {
         for c in &mut self.children {
-            let _ = nix::sys::signal::kill(Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
         }
         for c in &mut self.children {
             let _ = c.wait();
         }
         for m in &self.mounts {
-            let _ = Command::new("fusermount3").arg("-u").arg("-z").arg(m).stderr(Stdio::null()).status();
+            let _ = Command::new("fusermount3")
+                .arg("-u")
+                .arg("-z")
+                .arg(m)
+                .stderr(Stdio::null())
+                .status();
         }
         let _ = fs::remove_dir_all(&self.base);
     }
@@ -94,7 +102,12 @@ fn start_pair(tag: &str) -> Pair {
     let a = wires.add_tile("A");
     let b = wires.add_tile("B");
     wires.connect(a, Dir::ET, b);
-    let socks = [a, b].map(|id| [wires.pru_socket(id, Pru::Pru0), wires.pru_socket(id, Pru::Pru1)]);
+    let socks = [a, b].map(|id| {
+        [
+            wires.pru_socket(id, Pru::Pru0),
+            wires.pru_socket(id, Pru::Pru1),
+        ]
+    });
     let sim = wires.start().expect("PRU emulation");
     let mut children = Vec::new();
     let mut mounts = Vec::new();
@@ -108,7 +121,16 @@ fn start_pair(tag: &str) -> Pair {
             .arg(&socks[i][1])
             .arg("--mount")
             .arg(&m)
-            .args(["--name", name, "--hello-ms", "200", "--absent-ms", "2000", "--log-level", "warn"])
+            .args([
+                "--name",
+                name,
+                "--hello-ms",
+                "200",
+                "--absent-ms",
+                "2000",
+                "--log-level",
+                "warn",
+            ])
             .stdin(Stdio::null())
             .spawn()
             .expect("spawn itcd");
@@ -185,7 +207,11 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     let end = t + Duration::from_secs(30);
     let rfd = rx.as_raw_fd();
     while got < packets && Instant::now() < end {
-        let mut pfd = libc::pollfd { fd: rfd, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: rfd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: pfd is a valid pollfd for the duration of the call.
         if unsafe { libc::poll(&mut pfd, 1, 200) } <= 0 {
             continue;
@@ -203,7 +229,11 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     // Drain stragglers.
     let drain_end = Instant::now() + Duration::from_millis(300);
     while Instant::now() < drain_end {
-        let mut pfd = libc::pollfd { fd: rfd, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: rfd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: as above.
         if unsafe { libc::poll(&mut pfd, 1, 50) } <= 0 {
             break;
@@ -236,7 +266,13 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
 }
 
 fn raw_figures(packets: usize, rounds: usize) -> Figures {
-    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).expect("socketpair");
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .expect("socketpair");
     let mut a = fs::File::from(a);
     let mut b = fs::File::from(b);
     let pkt = vec![0xa0u8; PAYLOAD];
@@ -252,7 +288,8 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
     };
     let t = Instant::now();
     for _ in 0..packets {
-        b.read(&mut buf).expect("recv");
+        let n = b.read(&mut buf).expect("recv");
+        assert_eq!(n, PAYLOAD);
     }
     let pps = packets as f64 / t.elapsed().as_secs_f64();
     writer.join().expect("writer");
@@ -270,7 +307,8 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
     for _ in 0..rounds {
         let t = Instant::now();
         a.write_all(&pkt).expect("ping");
-        a.read(&mut buf).expect("pong");
+        let n = a.read(&mut buf).expect("pong");
+        assert_eq!(n, PAYLOAD);
         lat.push(t.elapsed() / 2);
     }
     echo.join().expect("echo thread");

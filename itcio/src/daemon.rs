@@ -31,6 +31,9 @@ const PRU_TOKENS: [Token; 2] = [Token(2), Token(3)];
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// First wait before reopening a lost PRU device.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
+/// Most FUSE requests or PRU messages handled per source per turn of the
+/// loop, so one busy source cannot starve the others or the timers.
+const BATCH: usize = 64;
 
 /// What `itcd` needs to run.
 #[derive(Debug, Clone)]
@@ -90,6 +93,8 @@ struct Daemon {
     prus: [PruSlot; 2],
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     rng: u64,
+    /// Sources left with work after a full batch: FUSE, PRU 0, PRU 1.
+    more: [bool; 3],
 }
 
 /// Run `itcd` until SIGINT or SIGTERM (returns Ok) or a fatal error.
@@ -144,6 +149,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         prus,
         timers: BinaryHeap::new(),
         rng: seed | 1,
+        more: [false; 3],
     };
     for pru in Pru::ALL {
         d.start_pru(pru)?;
@@ -186,24 +192,25 @@ impl Daemon {
     fn run(mut self) -> Result<(), Error> {
         let mut events = Events::with_capacity(64);
         loop {
-            let timeout = self
-                .next_deadline()
-                .map(|t| t.saturating_duration_since(Instant::now()));
+            let timeout = if self.more.iter().any(|m| *m) {
+                Some(Duration::ZERO)
+            } else {
+                self.next_deadline()
+                    .map(|t| t.saturating_duration_since(Instant::now()))
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::Poll(e)),
             }
+            let mut fuse_ready = std::mem::take(&mut self.more[0]);
+            let mut pru_ready = [
+                std::mem::take(&mut self.more[1]),
+                std::mem::take(&mut self.more[2]),
+            ];
             for event in events.iter() {
                 match event.token() {
-                    FUSE => match self.server.process(&mut self.tile) {
-                        Ok(Progress::Idle) => {}
-                        Ok(Progress::Unmounted) => {
-                            tracing::warn!("the tree was unmounted from outside; exiting");
-                            return Ok(());
-                        }
-                        Err(e) => return Err(Error::Fuse(e)),
-                    },
+                    FUSE => fuse_ready = true,
                     SIGNALS => {
                         if let Ok(Some(info)) = self.signals.read_signal() {
                             tracing::info!("signal {}: unmounting and exiting", info.ssi_signo);
@@ -216,31 +223,64 @@ impl Daemon {
                                 self.prus[i].writable = true;
                             }
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
-                                self.read_pru(Pru::ALL[i]);
+                                pru_ready[i] = true;
                             }
                         }
                     }
                 }
             }
-            self.run_timers();
             for pru in Pru::ALL {
+                if pru_ready[pru.index()] {
+                    self.more[1 + pru.index()] = self.read_pru(pru);
+                }
+            }
+            if fuse_ready {
+                // One request at a time, flushing after each, so a written
+                // packet reaches the PRU before the writer's next request
+                // is judged against the queue.
+                for n in 1..=BATCH {
+                    match self.server.process(&mut self.tile, 1) {
+                        Ok(Progress::Idle) => break,
+                        Ok(Progress::More) => {
+                            self.flush_all();
+                            if n == BATCH {
+                                self.more[0] = true;
+                            }
+                        }
+                        Ok(Progress::Unmounted) => {
+                            tracing::warn!("the tree was unmounted from outside; exiting");
+                            return Ok(());
+                        }
+                        Err(e) => return Err(Error::Fuse(e)),
+                    }
+                }
+            }
+            self.run_timers();
+            self.flush_all();
+            self.server.service(&mut self.tile);
+        }
+    }
+
+    fn flush_all(&mut self) {
+        for pru in Pru::ALL {
+            if self.tile.has_outbound(pru) {
                 self.flush_pru(pru);
             }
-            self.server.service(&mut self.tile);
         }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
         let timer = self.timers.peek().map(|Reverse((t, _))| *t);
-        match (timer, self.tile.next_expiry()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [timer, self.tile.next_expiry(), self.server.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn run_timers(&mut self) {
         let now = Instant::now();
         self.tile.expire(now);
+        self.server.expire(now);
         while let Some(Reverse((t, timer))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -267,12 +307,13 @@ impl Daemon {
             .push(Reverse((now + base.mul_f64(jitter), Timer::Hello)));
     }
 
-    fn read_pru(&mut self, pru: Pru) {
+    /// Read up to a batch of messages; returns whether more may wait.
+    fn read_pru(&mut self, pru: Pru) -> bool {
         let i = pru.index();
         let mut buf = [0u8; 512];
-        loop {
+        for _ in 0..BATCH {
             let Some(dev) = &self.prus[i].dev else {
-                return;
+                return false;
             };
             match dev.recv(&mut buf) {
                 Ok(Recv::Message(0)) => {}
@@ -280,17 +321,18 @@ impl Daemon {
                     self.tile.on_pru_message(pru, &[], Instant::now());
                 }
                 Ok(Recv::Message(n)) => self.tile.on_pru_message(pru, &buf[..n], Instant::now()),
-                Ok(Recv::WouldBlock) => return,
+                Ok(Recv::WouldBlock) => return false,
                 Ok(Recv::Closed) => {
                     self.lose_pru(pru, "closed");
-                    return;
+                    return false;
                 }
                 Err(e) => {
                     self.lose_pru(pru, &e.to_string());
-                    return;
+                    return false;
                 }
             }
         }
+        true
     }
 
     fn flush_pru(&mut self, pru: Pru) {
@@ -305,6 +347,7 @@ impl Daemon {
             match dev.send(&packet) {
                 Ok(()) => self.tile.sent(dir, mfm, packet.len()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    tracing::debug!("PRU{i} device full; {dir} waits");
                     self.tile.unpop_outbound(dir, mfm, packet);
                     self.prus[i].writable = false;
                 }

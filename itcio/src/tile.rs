@@ -8,7 +8,7 @@
 //! written to a packet file is validated (SPEC 5), checked for a present
 //! (for MFM: compatible) neighbour, and queued per direction, MFM first.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
 use fuse_fs::{Backend, Errno, Fh, FileKind, Readiness, Scope};
@@ -93,6 +93,8 @@ pub struct Tile {
     next_pop: [usize; 2],
     files: HashMap<Fh, OpenFile>,
     exclusive: HashMap<FileKind, Fh>,
+    /// Exclusive holders that saw a close and may be released any moment.
+    flushed: HashSet<Fh>,
     next_fh: Fh,
     changed: Vec<Fh>,
     pru_up: [bool; 2],
@@ -126,6 +128,7 @@ impl Tile {
             next_pop: [0; 2],
             files: HashMap::new(),
             exclusive: HashMap::new(),
+            flushed: HashSet::new(),
             next_fh: 1,
             changed: Vec::new(),
             pru_up: [false; 2],
@@ -688,8 +691,16 @@ impl Backend for Tile {
                     FileKind::Svc(_, n) => Carries::Svc(n),
                     _ => Carries::Events,
                 };
-                if carries != Carries::Events && self.exclusive.contains_key(&kind) {
-                    return Err(Errno::EBUSY);
+                if carries != Carries::Events {
+                    if let Some(holder) = self.exclusive.get(&kind) {
+                        // Just closed: its release is on the way, so ask
+                        // the server to retry for a moment.
+                        return Err(if self.flushed.contains(holder) {
+                            Errno::EAGAIN
+                        } else {
+                            Errno::EBUSY
+                        });
+                    }
                 }
                 if carries == Carries::Events && write {
                     return Err(Errno::EACCES);
@@ -736,10 +747,19 @@ impl Backend for Tile {
 
     fn release(&mut self, fh: Fh) {
         self.files.remove(&fh);
+        self.flushed.remove(&fh);
         self.exclusive.retain(|_, v| *v != fh);
     }
 
+    fn flush(&mut self, fh: Fh) {
+        if self.exclusive.values().any(|v| *v == fh) {
+            self.flushed.insert(fh);
+        }
+    }
+
     fn read(&mut self, fh: Fh, offset: u64, size: u32, out: &mut Vec<u8>) -> Result<(), Errno> {
+        // Still in use after a close (a dup or a forked copy remains).
+        self.flushed.remove(&fh);
         match self.files.get(&fh) {
             Some(OpenFile::Channel(_)) => self.read_channel(fh, size, out),
             Some(OpenFile::Text(content)) => {
@@ -755,6 +775,7 @@ impl Backend for Tile {
     }
 
     fn write(&mut self, fh: Fh, offset: u64, data: &[u8]) -> Result<u32, Errno> {
+        self.flushed.remove(&fh);
         match self.files.get_mut(&fh) {
             Some(OpenFile::Channel(_)) => self.write_packet(fh, data),
             Some(OpenFile::Physics { written, .. }) => {

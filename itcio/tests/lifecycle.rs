@@ -22,7 +22,13 @@ struct RawPru {
 impl RawPru {
     fn bind(path: PathBuf) -> RawPru {
         use nix::sys::socket::*;
-        let fd = socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).unwrap();
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .unwrap();
         bind(fd.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
         listen(&fd, Backlog::new(4).unwrap()).unwrap();
         RawPru {
@@ -37,7 +43,12 @@ impl RawPru {
         // SAFETY: accept returned a new descriptor that nothing else owns.
         self.conn = Some(unsafe { OwnedFd::from_raw_fd(fd) });
         let mut buf = [0u8; 8];
-        let n = nix::sys::socket::recv(self.conn_fd(), &mut buf, nix::sys::socket::MsgFlags::empty()).unwrap();
+        let n = nix::sys::socket::recv(
+            self.conn_fd(),
+            &mut buf,
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
         assert_eq!(n, 0, "the start message is empty");
     }
 
@@ -52,7 +63,10 @@ impl RawPru {
 
 fn itcd(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_itcd"));
-    c.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    c.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     c
 }
 
@@ -79,6 +93,8 @@ fn hand_tile(extra: &[&str]) -> HandTile {
         &mount.display().to_string(),
         "--name",
         "H",
+        "--log-level",
+        "debug",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -114,24 +130,37 @@ impl HandTile {
         // hello: header, svc 1, version 1, name "Z", physics "".
         self.pru0.send(&[0x80 | Dir::ET.dir8(), 1, 1, 1, b'Z', 0]);
         let t = &self.tile;
-        eventually!(t.dir_status(Dir::ET, "peer") == "present", "hand-made neighbour present");
+        eventually!(
+            t.dir_status(Dir::ET, "peer") == "present",
+            "hand-made neighbour present"
+        );
     }
 }
 
 /// Start `cmd`, wait until it blocks inside the tree, send `sig`, and
 /// return how long it took to die.
 fn time_to_die(mut cmd: Command, sig: i32) -> Duration {
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let pid = child.id();
     let blocked = wait_for(DEADLINE, || blocked_in_fuse(pid));
     if !blocked {
         let _ = child.kill();
-        let _ = child.wait();
-        panic!("process never blocked in the tree");
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "process never blocked in the tree: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let t = Instant::now();
     signal(pid, sig);
-    let died = wait_for(Duration::from_secs(5), || matches!(child.try_wait(), Ok(Some(_))));
+    let died = wait_for(Duration::from_secs(5), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
     let took = t.elapsed();
     if !died {
         let _ = child.kill();
@@ -146,12 +175,22 @@ fn time_to_die(mut cmd: Command, sig: i32) -> Duration {
 fn blocked_readers_die_promptly_on_sigint_sigterm_sigkill() {
     let g = Grid::start(GridSpec::pair());
     let a = g.tile(0);
-    for (i, sig) in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL].into_iter().enumerate() {
-        for rel in [format!("itc/svc/{:02}", 20 + i), format!("tile/ET/svc/{:02}", 30 + i), "itc/events".into()] {
+    for (i, sig) in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL]
+        .into_iter()
+        .enumerate()
+    {
+        for rel in [
+            format!("itc/svc/{:02}", 20 + i),
+            format!("tile/ET/svc/{:02}", 30 + i),
+            "itc/events".into(),
+        ] {
             let mut cmd = Command::new("cat");
             cmd.arg(a.path(&rel));
             let took = time_to_die(cmd, sig);
-            assert!(took < Duration::from_secs(1), "{rel}: signal {sig} took {took:?}");
+            assert!(
+                took < Duration::from_secs(1),
+                "{rel}: signal {sig} took {took:?}"
+            );
         }
     }
     // The daemon is unharmed and the files are free again.
@@ -160,33 +199,67 @@ fn blocked_readers_die_promptly_on_sigint_sigterm_sigkill() {
 
 #[test]
 fn blocked_writers_die_promptly_and_block_while_the_queue_is_full() {
-    let h = hand_tile(&["--queue-bytes", "1024"]);
+    // The hand-made neighbour says hello once: keep it present for the test.
+    let h = hand_tile(&[
+        "--queue-bytes",
+        "1024",
+        "--hello-ms",
+        "60000",
+        "--absent-ms",
+        "600000",
+    ]);
     h.neighbour_et();
     // The raw PRU never reads: the socket fills, then itcd's queue.
-    let f = open(&h.tile.path("tile/ET/svc/20"), libc::O_RDWR | libc::O_NONBLOCK).unwrap();
-    let pkt = [0x80u8, 20].iter().copied().chain(std::iter::repeat(7).take(253)).collect::<Vec<u8>>();
-    let mut sent = 0;
-    loop {
-        match write_packet(&f, &pkt) {
-            Ok(_) => sent += 1,
-            Err(e) => {
-                assert_eq!(e.raw_os_error(), Some(libc::EAGAIN), "full queue with O_NONBLOCK");
-                break;
+    let f = open(
+        &h.tile.path("tile/ET/svc/20"),
+        libc::O_RDWR | libc::O_NONBLOCK,
+    )
+    .unwrap();
+    let pkt = [0x80u8, 20]
+        .iter()
+        .copied()
+        .chain(std::iter::repeat(7).take(253))
+        .collect::<Vec<u8>>();
+    // Fill with maximum-size packets, then top up with 5-byte ones, the
+    // size the blocked writers below use: after that nothing fits.
+    let small = [0x80u8, 20, 1, 2, 3];
+    for p in [&pkt[..], &small[..]] {
+        let mut sent = 0;
+        loop {
+            match write_packet(&f, p) {
+                Ok(_) => sent += 1,
+                Err(e) => {
+                    assert_eq!(
+                        e.raw_os_error(),
+                        Some(libc::EAGAIN),
+                        "full queue with O_NONBLOCK"
+                    );
+                    break;
+                }
             }
+            assert!(sent < 100_000, "the queue never filled");
         }
-        assert!(sent < 100_000, "the queue never filled");
     }
-    assert_eq!(poll_fd(&f, libc::POLLOUT, 0) & libc::POLLOUT, 0, "not writable while full");
+    assert_eq!(
+        poll_fd(&f, libc::POLLOUT, 0) & libc::POLLOUT,
+        0,
+        "not writable while full"
+    );
     drop(f);
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+    // Each writer uses its own file: a closed file is released
+    // asynchronously, so reopening the same exclusive file could race.
+    for (svc, sig) in [(21, libc::SIGINT), (22, libc::SIGTERM), (23, libc::SIGKILL)] {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(format!(
-            "printf '\\200\\024xyz' > {}",
-            h.tile.path("tile/ET/svc/20").display()
+            "printf '\\200\\{svc:03o}xyz' > {}; echo rc=$? >&2",
+            h.tile.path(&format!("tile/ET/svc/{svc}")).display()
         ));
         // sh is the writer itself (printf is a builtin).
         let took = time_to_die(cmd, sig);
-        assert!(took < Duration::from_secs(1), "writer: signal {sig} took {took:?}");
+        assert!(
+            took < Duration::from_secs(1),
+            "writer: signal {sig} took {took:?}"
+        );
     }
 }
 
@@ -209,7 +282,10 @@ fn stale_mount_from_a_crashed_instance_is_recovered() {
     let t = &mut g.tiles[0];
     let pid = t.pid();
     // Kill the daemon and its unmount helper so the mount is left behind.
-    let helpers = Command::new("pgrep").args(["-P", &pid.to_string()]).output().unwrap();
+    let helpers = Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .output()
+        .unwrap();
     let helper_pids: Vec<u32> = String::from_utf8_lossy(&helpers.stdout)
         .lines()
         .filter_map(|l| l.trim().parse().ok())
@@ -220,14 +296,17 @@ fn stale_mount_from_a_crashed_instance_is_recovered() {
     // fusermount3's auto_unmount helper may have double-forked: find it by
     // its mount point argument too.
     let _ = Command::new("pkill")
-        .args(["-KILL", "-f", &format!("fusermount3.*{}", t.mount.display())])
+        .args([
+            "-KILL",
+            "-f",
+            &format!("fusermount3.*{}", t.mount.display()),
+        ])
         .status();
     signal(pid, libc::SIGKILL);
     let _ = t.child.take().unwrap().wait();
-    if is_mounted(&t.mount) {
-        let err = std::fs::metadata(&t.mount).unwrap_err();
-        assert_eq!(err.raw_os_error(), Some(libc::ENOTCONN), "a dead mount");
-    }
+    assert!(is_mounted(&t.mount), "the crash left its mount behind");
+    let dead = nix::sys::statfs::statfs(&t.mount).unwrap_err();
+    assert_eq!(dead, nix::errno::Errno::ENOTCONN, "a dead mount");
     t.start();
     assert!(is_mounted(&t.mount));
     g.wait_pair();
@@ -240,7 +319,9 @@ fn start_up_errors_name_what_to_check() {
     std::fs::create_dir_all(&mount).unwrap();
     let m = mount.display().to_string();
     let missing = dir.0.join("nope").display().to_string();
-    let out = itcd(&["--pru0", &missing, "--pru1", &missing, "--mount", &m]).output().unwrap();
+    let out = itcd(&["--pru0", &missing, "--pru1", &missing, "--mount", &m])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&missing) && err.contains("PRU"), "{err}");
@@ -250,15 +331,23 @@ fn start_up_errors_name_what_to_check() {
     let g = Grid::start(GridSpec::pair());
     let busy = g.tile(0).mount.display().to_string();
     let sock = g.sockets.join("A.pru0").display().to_string();
-    let out = itcd(&["--pru0", &sock, "--pru1", &sock, "--mount", &busy]).output().unwrap();
+    let out = itcd(&["--pru0", &sock, "--pru1", &sock, "--mount", &busy])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("busy"), "{err}");
-    assert_eq!(g.tile(0).status_value("itc/self", "name"), "A", "the live tree is untouched");
+    assert_eq!(
+        g.tile(0).status_value("itc/self", "name"),
+        "A",
+        "the live tree is untouched"
+    );
 
     // Mount point missing.
     let nodir = dir.0.join("nodir").display().to_string();
-    let out = itcd(&["--pru0", &sock, "--pru1", &sock, "--mount", &nodir]).output().unwrap();
+    let out = itcd(&["--pru0", &sock, "--pru1", &sock, "--mount", &nodir])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("mkdir"));
 }
@@ -267,7 +356,11 @@ fn start_up_errors_name_what_to_check() {
 fn lost_pru_devices_take_links_down_and_are_reopened() {
     let mut g = Grid::start(GridSpec::pair());
     g.wait_pair();
-    let ev = open(&g.tile(0).path("tile/ET/events"), libc::O_RDONLY | libc::O_NONBLOCK).unwrap();
+    let ev = open(
+        &g.tile(0).path("tile/ET/events"),
+        libc::O_RDONLY | libc::O_NONBLOCK,
+    )
+    .unwrap();
     assert_eq!(next_packet(&ev), vec![0xc4, 0x01]);
     // The emulated PRUs go away entirely.
     g.sim.take().unwrap().shutdown();

@@ -156,9 +156,15 @@ impl TileProc {
         self.child = Some(child);
         let name = self.name.clone();
         let served = wait_for(DEADLINE, || {
-            self.status_value("itc/self", "name") == name && self.status_value("itc/self", "pid") == self.pid().to_string()
+            self.status_value("itc/self", "name") == name
+                && self.status_value("itc/self", "pid") == self.pid().to_string()
         });
-        assert!(served, "itcd {} did not serve its tree; log:\n{}", self.name, self.log_text());
+        assert!(
+            served,
+            "itcd {} did not serve its tree; log:\n{}",
+            self.name,
+            self.log_text()
+        );
     }
 
     /// Stop with SIGTERM; returns the exit status code.
@@ -235,7 +241,12 @@ impl Grid {
         }
         let socket_paths: Vec<[PathBuf; 2]> = ids
             .iter()
-            .map(|id| [wires.pru_socket(*id, Pru::Pru0), wires.pru_socket(*id, Pru::Pru1)])
+            .map(|id| {
+                [
+                    wires.pru_socket(*id, Pru::Pru0),
+                    wires.pru_socket(*id, Pru::Pru1),
+                ]
+            })
             .collect();
         let sim = wires.start().expect("start PRU emulation");
         let mut grid = Grid {
@@ -292,7 +303,12 @@ impl Grid {
     pub fn wait_present(&self, i: usize, dir: Dir) {
         let t = &self.tiles[i];
         let ok = wait_for(DEADLINE, || t.dir_status(dir, "peer") == "present");
-        assert!(ok, "{} never saw a neighbour at {dir}; log:\n{}", t.name, t.log_text());
+        assert!(
+            ok,
+            "{} never saw a neighbour at {dir}; log:\n{}",
+            t.name,
+            t.log_text()
+        );
     }
 
     /// Wait until both ends of a pair see each other.
@@ -358,7 +374,10 @@ pub fn read_data(f: &fs::File, teps: &mut Vec<Vec<u8>>) -> Vec<u8> {
     let end = Instant::now() + DEADLINE;
     loop {
         let left = end.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "no data packet before the deadline; TEPs seen: {teps:02x?}");
+        assert!(
+            !left.is_zero(),
+            "no data packet before the deadline; TEPs seen: {teps:02x?}"
+        );
         if poll_fd(f, libc::POLLIN, left.as_millis() as i32) & libc::POLLIN == 0 {
             continue;
         }

@@ -17,7 +17,11 @@ mod grid;
 use grid::Geometry;
 
 #[derive(Debug, Parser)]
-#[command(name = "tile-sim", version, about = "Run a grid of simulated T2 tiles, one real itcd each")]
+#[command(
+    name = "tile-sim",
+    version,
+    about = "Run a grid of simulated T2 tiles, one real itcd each"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -118,13 +122,21 @@ fn run(args: RunArgs) -> Result<(), String> {
         ..LinkParams::default()
     };
     let mut wires = Wires::new(&sockets, params);
-    let ids: Vec<TileId> = geo.tiles().map(|(r, c)| wires.add_tile(&Geometry::name(r, c))).collect();
+    let ids: Vec<TileId> = geo
+        .tiles()
+        .map(|(r, c)| wires.add_tile(&Geometry::name(r, c)))
+        .collect();
     for (a, dir, b) in geo.links() {
         wires.connect(ids[geo.index(a)], dir, ids[geo.index(b)]);
     }
     let socket_paths: Vec<[PathBuf; 2]> = ids
         .iter()
-        .map(|id| [wires.pru_socket(*id, Pru::Pru0), wires.pru_socket(*id, Pru::Pru1)])
+        .map(|id| {
+            [
+                wires.pru_socket(*id, Pru::Pru0),
+                wires.pru_socket(*id, Pru::Pru1),
+            ]
+        })
         .collect();
 
     // Signals are handled synchronously from here on; children get the
@@ -133,9 +145,12 @@ fn run(args: RunArgs) -> Result<(), String> {
     mask.add(Signal::SIGINT);
     mask.add(Signal::SIGTERM);
     mask.add(Signal::SIGCHLD);
-    mask.thread_block().map_err(|e| format!("blocking signals: {e}"))?;
+    mask.thread_block()
+        .map_err(|e| format!("blocking signals: {e}"))?;
 
-    let sim = wires.start().map_err(|e| format!("starting the PRU emulation: {e}"))?;
+    let sim = wires
+        .start()
+        .map_err(|e| format!("starting the PRU emulation: {e}"))?;
     let mut tiles = Vec::new();
     for (i, (r, c)) in geo.tiles().enumerate() {
         let name = Geometry::name(r, c);
@@ -158,7 +173,9 @@ fn run(args: RunArgs) -> Result<(), String> {
             .arg(&args.log_level)
             .stdin(Stdio::null());
         unblock_in_child(&mut cmd);
-        let child = cmd.spawn().map_err(|e| format!("starting {}: {e}", itcd.display()))?;
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", itcd.display()))?;
         tiles.push(Tile {
             name,
             mount,
@@ -168,7 +185,11 @@ fn run(args: RunArgs) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     for t in &tiles {
         if !wait_served(&t.mount, deadline) {
-            eprintln!("tile-sim: {} did not come up at {}", t.name, t.mount.display());
+            eprintln!(
+                "tile-sim: {} did not come up at {}",
+                t.name,
+                t.mount.display()
+            );
         }
     }
     println!("{:<8} {:>8}  mount", "tile", "pid");
@@ -180,12 +201,18 @@ fn run(args: RunArgs) -> Result<(), String> {
         "{} tiles, {} links, rate {}, PRU sockets in {}; Ctrl-C to stop",
         tiles.len(),
         geo.links().count(),
-        if args.rate == 0 { "unlimited".to_string() } else { format!("{} bit/s", args.rate) },
+        if args.rate == 0 {
+            "unlimited".to_string()
+        } else {
+            format!("{} bit/s", args.rate)
+        },
         sockets.display()
     );
 
     loop {
-        let sig = mask.wait().map_err(|e| format!("waiting for signals: {e}"))?;
+        let sig = mask
+            .wait()
+            .map_err(|e| format!("waiting for signals: {e}"))?;
         if sig == Signal::SIGCHLD {
             for t in tiles.iter_mut() {
                 if let Some(child) = t.child.as_mut() {
@@ -202,7 +229,10 @@ fn run(args: RunArgs) -> Result<(), String> {
     eprintln!("tile-sim: stopping {} tiles", tiles.len());
     for t in &tiles {
         if let Some(child) = &t.child {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                Signal::SIGTERM,
+            );
         }
     }
     for t in tiles.iter_mut() {
@@ -211,7 +241,9 @@ fn run(args: RunArgs) -> Result<(), String> {
             loop {
                 match child.try_wait() {
                     Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(10)),
+                    Ok(None) if Instant::now() < end => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
                     _ => {
                         eprintln!("tile-sim: {} did not stop; killing it", t.name);
                         let _ = child.kill();
@@ -235,8 +267,12 @@ fn unblock_in_child(cmd: &mut Command) {
     unsafe {
         cmd.pre_exec(|| {
             let empty = SigSet::empty();
-            nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&empty), None)
-                .map_err(std::io::Error::from)
+            nix::sys::signal::sigprocmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&empty),
+                None,
+            )
+            .map_err(std::io::Error::from)
         });
     }
 }
