@@ -74,6 +74,8 @@ pub struct Server {
     poll_handles: HashMap<Fh, u64>,
     /// Opens waiting for a just-closed holder's release, with deadlines.
     parked_opens: Vec<(Request, Instant)>,
+    /// Accepted writes whose replies wait for [`Server::finish_writes`].
+    accepted: Vec<(Request, u32)>,
     changed: Vec<Fh>,
     scratch: Vec<u8>,
 }
@@ -101,6 +103,7 @@ impl Server {
             parked: HashMap::new(),
             poll_handles: HashMap::new(),
             parked_opens: Vec::new(),
+            accepted: Vec::new(),
             changed: Vec::new(),
             scratch: Vec::with_capacity(4096),
         })
@@ -109,6 +112,18 @@ impl Server {
     /// Number of requests currently parked (blocked readers and writers).
     pub fn parked_count(&self) -> usize {
         self.parked.values().map(VecDeque::len).sum::<usize>() + self.parked_opens.len()
+    }
+
+    /// Answer the writes accepted since the last call. The caller first
+    /// moves the written packets on (e.g. to the link), so the writer is
+    /// woken only after its packet has left: on one CPU this keeps the
+    /// writer from running ahead of the daemon.
+    pub fn finish_writes(&mut self) {
+        for (req, n) in self.accepted.drain(..) {
+            let mut out = WriteOut::default();
+            out.size(n);
+            reply(&req, out);
+        }
     }
 
     /// When [`Server::expire`] has something to do.
@@ -158,6 +173,7 @@ impl Server {
             for &fh in &changed {
                 self.retry_parked(fh, backend);
                 if let Some(&kh) = self.poll_handles.get(&fh) {
+                    tracing::trace!("poll wakeup for handle {fh} kh {kh}");
                     if let Err(e) = self.notifier.poll_wakeup(kh) {
                         tracing::debug!("poll wakeup for handle {fh}: {e}");
                     }
@@ -165,6 +181,7 @@ impl Server {
             }
         }
         self.changed = changed;
+        self.finish_writes();
         if !self.parked_opens.is_empty() {
             let waiting = std::mem::take(&mut self.parked_opens);
             for (req, deadline) in waiting {
@@ -181,12 +198,20 @@ impl Server {
         };
         while let Some(parked) = queue.pop_front() {
             let outcome = match &parked {
-                Parked::Read(req) => try_read(req, backend, &mut self.scratch),
+                Parked::Read(req) => try_read(req, backend, &mut self.scratch).map(|()| 0),
                 Parked::Write(req) => try_write(req, backend),
             };
-            if outcome == Err(Errno::EAGAIN) {
-                queue.push_front(parked);
-                break;
+            match outcome {
+                Err(Errno::EAGAIN) => {
+                    queue.push_front(parked);
+                    break;
+                }
+                Ok(n) => {
+                    if let Parked::Write(req) = parked {
+                        self.accepted.push((req, n));
+                    }
+                }
+                Err(_) => {}
             }
         }
         if queue.is_empty() {
@@ -247,6 +272,7 @@ impl Server {
                 let nonblock = op.flags() as i32 & libc::O_NONBLOCK != 0;
                 let fh = op.fh();
                 match try_write(&req, backend) {
+                    Ok(n) => self.accepted.push((req, n)),
                     Err(Errno::EAGAIN) if !nonblock => {
                         self.parked
                             .entry(fh)
@@ -263,7 +289,9 @@ impl Server {
                     self.poll_handles.insert(fh, kh);
                 }
                 let mut out = PollOut::default();
-                out.revents(backend.poll(fh).revents() & (op.events() | libc::POLLERR as u32));
+                let revents = backend.poll(fh).revents() & (op.events() | libc::POLLERR as u32);
+                tracing::trace!("poll handle {fh} kh {:?}: {revents:#x}", op.kh());
+                out.revents(revents);
                 reply(&req, out);
             }
             Operation::Interrupt(op) => {
@@ -451,7 +479,7 @@ fn try_read(req: &Request, backend: &mut dyn Backend, scratch: &mut Vec<u8>) -> 
     }
 }
 
-fn try_write(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
+fn try_write(req: &Request, backend: &mut dyn Backend) -> Result<u32, Errno> {
     let Ok(Operation::Write(op, mut data)) = req.operation() else {
         reply_err(req, Errno::EINVAL);
         return Err(Errno::EINVAL);
@@ -462,12 +490,7 @@ fn try_write(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
         return Err(Errno::EINVAL);
     }
     match backend.write(op.fh(), op.offset(), &buf) {
-        Ok(n) => {
-            let mut out = WriteOut::default();
-            out.size(n);
-            reply(req, out);
-            Ok(())
-        }
+        Ok(n) => Ok(n),
         Err(Errno::EAGAIN) => Err(Errno::EAGAIN),
         Err(e) => {
             reply_err(req, e);

@@ -185,61 +185,86 @@ fn percentiles(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
     (at(0.5), at(0.9), at(0.99))
 }
 
+/// Discard whatever is still queued for `f`.
+fn drain(f: &mut fs::File) {
+    let fd = f.as_raw_fd();
+    let mut buf = [0u8; 256];
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pfd is a valid pollfd for the duration of the call.
+        if unsafe { libc::poll(&mut pfd, 1, 50) } <= 0 {
+            return;
+        }
+        let _ = f.read(&mut buf);
+    }
+}
+
 fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
     let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
     let mut buf = [0u8; 256];
     let mut pkt = vec![0xa0u8; PAYLOAD];
-    // Throughput: a writer thread streams, this thread reads.
-    let writer = {
-        let mut tx = tx.try_clone().expect("dup");
-        let pkt = pkt.clone();
+    // Throughput: a writer thread streams; a reader thread does blocking
+    // reads. The link is a datagram link (no end-to-end flow control), so
+    // the figure is packets delivered per second of the stream, and any
+    // loss is reported beside it.
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let last_rx = std::sync::Arc::new(std::sync::Mutex::new(Instant::now()));
+    let reader = {
+        let mut rx = rx.try_clone().expect("dup");
+        let received = received.clone();
+        let last_rx = last_rx.clone();
         std::thread::spawn(move || {
-            for _ in 0..packets {
-                tx.write_all(&pkt).expect("write packet");
+            let mut buf = [0u8; 256];
+            loop {
+                read_data(&mut rx, &mut buf);
+                if buf[1] == 0xff {
+                    return;
+                }
+                received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if let Ok(mut t) = last_rx.lock() {
+                    *t = Instant::now();
+                }
             }
         })
     };
     let t = Instant::now();
-    let mut got = 0;
-    // Packets lost to overrun under overload are counted by itcd; a reader
-    // deadline keeps the bench finite.
-    let end = t + Duration::from_secs(30);
-    let rfd = rx.as_raw_fd();
-    while got < packets && Instant::now() < end {
-        let mut pfd = libc::pollfd {
-            fd: rfd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: pfd is a valid pollfd for the duration of the call.
-        if unsafe { libc::poll(&mut pfd, 1, 200) } <= 0 {
-            continue;
-        }
-        if read_data(&mut rx, &mut buf) > 0 {
-            got += 1;
-        }
+    pkt[1] = 0;
+    for _ in 0..packets {
+        tx.write_all(&pkt).expect("write packet");
     }
-    let el = t.elapsed();
-    writer.join().expect("writer");
-    if got < packets {
-        println!("    (tree delivered {got} of {packets}; the rest were dropped and counted)");
-    }
-    let pps = got as f64 / el.as_secs_f64();
-    // Drain stragglers.
-    let drain_end = Instant::now() + Duration::from_millis(300);
-    while Instant::now() < drain_end {
-        let mut pfd = libc::pollfd {
-            fd: rfd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: as above.
-        if unsafe { libc::poll(&mut pfd, 1, 50) } <= 0 {
+    // Wait until the stream has drained: nothing new for 200 ms.
+    let mut seen = 0;
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = received.load(std::sync::atomic::Ordering::Relaxed);
+        if now == seen {
             break;
         }
-        let _ = rx.read(&mut buf);
+        seen = now;
     }
+    let end = *last_rx.lock().expect("clock");
+    let got = received.load(std::sync::atomic::Ordering::Relaxed);
+    let pps = got as f64 / end.duration_since(t).as_secs_f64();
+    if got < packets {
+        println!(
+            "    (tree delivered {got} of {packets}: {:.1}% dropped and counted in the status files)",
+            100.0 * (packets - got) as f64 / packets as f64
+        );
+    }
+    // Stop the reader with end markers (one may be dropped too).
+    pkt[1] = 0xff;
+    while !reader.is_finished() {
+        tx.write_all(&pkt).expect("end marker");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    reader.join().expect("reader");
+    pkt[1] = 0;
+    drain(&mut rx);
 
     // Latency: ping-pong, one-way = round trip / 2.
     let echo = {

@@ -243,6 +243,7 @@ impl Daemon {
                         Ok(Progress::Idle) => break,
                         Ok(Progress::More) => {
                             self.flush_all();
+                            self.server.finish_writes();
                             if n == BATCH {
                                 self.more[0] = true;
                             }
