@@ -65,8 +65,11 @@ fn resolve_group(name: Option<&str>) -> Result<u32, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // polyfuse warns about every FUSE opcode newer than it knows (they are
+    // answered ENOSYS and the kernel falls back): keep that out of the log.
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(format!("{},polyfuse=error", cli.log_level))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,polyfuse=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

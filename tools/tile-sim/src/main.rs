@@ -64,8 +64,8 @@ struct RunArgs {
     /// The itcd binary (default: next to tile-sim, else from PATH).
     #[arg(long)]
     itcd: Option<PathBuf>,
-    /// itcd log level.
-    #[arg(long, default_value = "info")]
+    /// itcd log level (info shows links and neighbours coming and going).
+    #[arg(long, default_value = "warn")]
     log_level: String,
 }
 
@@ -89,7 +89,10 @@ fn find_itcd(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
     std::env::split_paths(&path)
         .map(|d| d.join("itcd"))
         .find(|p| p.is_file())
-        .ok_or_else(|| "itcd not found next to tile-sim or in PATH (build it: cargo build --release -p itcio, or pass --itcd)".to_string())
+        .ok_or_else(|| {
+            "itcd not found next to tile-sim or in PATH (build both: cargo build --release; or pass --itcd)"
+                .to_string()
+        })
 }
 
 fn wait_served(mount: &Path, deadline: Instant) -> bool {
