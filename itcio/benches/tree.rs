@@ -380,12 +380,50 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
     );
 }
 
+/// CPU ticks (user + system) and resident KiB of a process.
+fn proc_usage(pid: u32) -> (u64, u64) {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    (ticks, rss)
+}
+
+/// Budgets: two idle daemons (hellos every 200 ms) together, CPU share of
+/// one core over 10 s; and resident memory.
+fn idle_budget() {
+    let pair = start_pair("idle");
+    let pids: Vec<u32> = pair.children.iter().map(|c| c.id()).collect();
+    let before: u64 = pids.iter().map(|p| proc_usage(*p).0).sum();
+    let span = Duration::from_secs(10);
+    std::thread::sleep(span);
+    let after: u64 = pids.iter().map(|p| proc_usage(*p).0).sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let share = (after - before) as f64 / hz / span.as_secs_f64() * 100.0;
+    let rss: Vec<u64> = pids.iter().map(|p| proc_usage(*p).1).collect();
+    println!(
+        "idle: two itcd with hellos every 200 ms use {share:.2}% of one core together (budget < 2%); \
+         resident memory {} KiB and {} KiB (budget < 16 MiB each)",
+        rss[0], rss[1]
+    );
+}
+
 fn main() {
     // `cargo test --benches` passes --bench-less args; only run when asked.
     if std::env::args().any(|a| a == "--list") {
         return;
     }
     core_route();
+    idle_budget();
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
     through_the_tree("pinned to CPU 0", &[0]);
     through_the_tree("unpinned", &(0..ncpu).collect::<Vec<_>>());

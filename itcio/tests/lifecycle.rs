@@ -353,6 +353,33 @@ fn start_up_errors_name_what_to_check() {
 }
 
 #[test]
+fn missing_dev_fuse_is_explained() {
+    // A private mount namespace in which /dev is an empty tmpfs: /dev/fuse
+    // is gone for itcd alone.
+    let dir = TempDir::new("nofuse");
+    let pru = RawPru::bind(dir.0.join("p"));
+    let sock = pru.path.display().to_string();
+    let mount = dir.0.join("m");
+    std::fs::create_dir_all(&mount).unwrap();
+    let m = mount.display().to_string();
+    let script = format!(
+        "mount -t tmpfs none /dev && exec {} --pru0 {sock} --pru1 {sock} --mount {m}",
+        env!("CARGO_BIN_EXE_itcd")
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/dev/fuse") && err.contains("modprobe fuse"),
+        "{err}"
+    );
+}
+
+#[test]
 fn lost_pru_devices_take_links_down_and_are_reopened() {
     let mut g = Grid::start(GridSpec::pair());
     g.wait_pair();
