@@ -1,0 +1,103 @@
+//! `tile-sim ctl`: sends one request to a running grid's control socket
+//! (see [`crate::ctl`]) and prints the answer.
+//!
+//! Exit status: 0 when the answer is `ok` (its lines go to stdout), 1 when
+//! it is `error: MESSAGE` (printed to stderr as `tile-sim: MESSAGE`) or the
+//! exchange fails, 2 when no `tile-sim` runs at the directory.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::ctl;
+use crate::tiles::{START_DEADLINE, STOP_DEADLINE};
+
+/// How long to wait for an answer: the slowest request (a stop that ends
+/// in SIGKILL) plus a margin.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(
+    2 * STOP_DEADLINE.as_secs() + START_DEADLINE.as_secs() + ctl::IO_TIMEOUT.as_secs(),
+);
+
+/// Why a request got no `ok`.
+enum Failure {
+    /// No grid runs at the directory.
+    NotRunning(String),
+    /// The grid answered with an error, or the exchange broke.
+    Failed(String),
+}
+
+/// Sends `words` as one request to the grid at `dir`; prints the answer.
+pub fn run(dir: &Path, words: &[String]) -> ExitCode {
+    match exchange(dir, words) {
+        Ok(lines) => {
+            let mut out = io::stdout().lock();
+            for line in lines {
+                if writeln!(out, "{line}").is_err() {
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Failed(message)) => {
+            eprintln!("tile-sim: {message}");
+            ExitCode::from(1)
+        }
+        Err(Failure::NotRunning(message)) => {
+            eprintln!("tile-sim: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn exchange(dir: &Path, words: &[String]) -> Result<Vec<String>, Failure> {
+    let request = words.join(" ");
+    if request.contains(['\n', '\r']) {
+        return Err(Failure::Failed(
+            "a request is one line; drop the line breaks".to_string(),
+        ));
+    }
+    let path = ctl::socket_path(dir);
+    let shown = path.display();
+    let stream = UnixStream::connect(&path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => Failure::NotRunning(format!(
+            "no tile-sim running at {} (no {shown})",
+            dir.display()
+        )),
+        io::ErrorKind::ConnectionRefused => Failure::NotRunning(format!(
+            "no tile-sim running at {} ({shown} is left from one that is gone)",
+            dir.display()
+        )),
+        _ => Failure::Failed(format!("{shown}: {e}")),
+    })?;
+    let broken = |e: io::Error| Failure::Failed(format!("{shown}: {e}"));
+    stream
+        .set_read_timeout(Some(ANSWER_TIMEOUT))
+        .map_err(broken)?;
+    stream
+        .set_write_timeout(Some(ctl::IO_TIMEOUT))
+        .map_err(broken)?;
+    (&stream)
+        .write_all(format!("{request}\n").as_bytes())
+        .map_err(broken)?;
+    let mut lines = BufReader::new(&stream).lines();
+    let first = match lines.next() {
+        Some(line) => line.map_err(broken)?,
+        None => {
+            return Err(Failure::Failed(format!(
+                "tile-sim at {} closed the connection without answering",
+                dir.display()
+            )))
+        }
+    };
+    if let Some(message) = first.strip_prefix("error: ") {
+        return Err(Failure::Failed(message.to_string()));
+    }
+    if first != "ok" {
+        return Err(Failure::Failed(format!(
+            "unexpected answer from {shown}: {first:?}"
+        )));
+    }
+    lines.collect::<Result<Vec<_>, _>>().map_err(broken)
+}

@@ -1,0 +1,224 @@
+//! `tile-sim run`: builds the grid, starts one `itcd` per tile, serves the
+//! control socket, and stays in the foreground until SIGINT or SIGTERM;
+//! then stops every `itcd`, makes sure nothing stays mounted, and returns.
+//!
+//! The main thread handles signals only, read from a signalfd: SIGINT and
+//! SIGTERM stop the grid; SIGCHLD collects `itcd`s that exited and reports
+//! those that died on their own. Control requests are served on their own
+//! thread ([`crate::ctl`]); both threads share [`State`] behind one lock.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use itcio::sim::{LinkParams, TileId, Wires};
+use itcio::Pru;
+use nix::errno::Errno;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+use crate::ctl::Control;
+use crate::grid::Geometry;
+use crate::state::{Shared, State};
+use crate::tiles::{Launch, Tile};
+
+/// Options of `tile-sim run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Rows of tiles.
+    #[arg(long, default_value_t = 2)]
+    rows: usize,
+    /// Columns of tiles.
+    #[arg(long, default_value_t = 2)]
+    cols: usize,
+    /// Directory for the mounts (DIR/r{row}c{col}), the emulated PRU
+    /// sockets and the control socket (DIR/.sim).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Link speed in bits per second; 0 is unlimited.
+    #[arg(long, default_value_t = 2_500_000)]
+    rate: u64,
+    /// One-way link latency in microseconds.
+    #[arg(long, default_value_t = 0)]
+    latency: u64,
+    /// Probability that a packet is lost on a wire.
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Probability that a packet arrives damaged (EROR set).
+    #[arg(long, default_value_t = 0.0)]
+    corrupt: f64,
+    /// Hello interval of every itcd, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    hello: u64,
+    /// The itcd binary (default: next to tile-sim, else from PATH).
+    #[arg(long)]
+    itcd: Option<PathBuf>,
+    /// itcd log level (info shows links and neighbours coming and going).
+    #[arg(long, default_value = "warn")]
+    log_level: String,
+}
+
+fn find_itcd(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
+    if let Some(p) = explicit {
+        return Ok(p);
+    }
+    if let Ok(me) = std::env::current_exe() {
+        let beside = me.with_file_name("itcd");
+        if beside.is_file() {
+            return Ok(beside);
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("itcd"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            "itcd not found next to tile-sim or in PATH (build both: cargo build --release; or pass --itcd)"
+                .to_string()
+        })
+}
+
+/// Runs the grid until SIGINT or SIGTERM.
+pub fn run(args: RunArgs) -> Result<(), String> {
+    if args.rows == 0 || args.cols == 0 {
+        return Err("--rows and --cols must be at least 1".into());
+    }
+    if !(0.0..=1.0).contains(&args.loss) || !(0.0..=1.0).contains(&args.corrupt) {
+        return Err("--loss and --corrupt are probabilities between 0 and 1".into());
+    }
+    if args.hello == 0 {
+        return Err("--hello must be at least 1 ms".into());
+    }
+    let itcd = find_itcd(args.itcd.clone())?;
+    fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
+    // Absolute paths, so that they work from any directory (NOTIFY_SOCKET).
+    let dir = fs::canonicalize(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
+    let sockets = dir.join(".sim");
+    fs::create_dir_all(&sockets).map_err(|e| format!("{}: {e}", sockets.display()))?;
+    // Before anything else in DIR is touched: another tile-sim may own it.
+    let mut control = Control::bind(&dir)?;
+
+    let geo = Geometry::new(args.rows, args.cols);
+    let params = LinkParams {
+        rate_bps: args.rate,
+        latency: Duration::from_micros(args.latency),
+        loss: args.loss,
+        corrupt: args.corrupt,
+        ..LinkParams::default()
+    };
+    let mut wires = Wires::new(&sockets, params);
+    let ids: Vec<TileId> = geo
+        .tiles()
+        .map(|(r, c)| wires.add_tile(&Geometry::name(r, c)))
+        .collect();
+    for (a, dir, b) in geo.links() {
+        wires.connect(ids[geo.index(a)], dir, ids[geo.index(b)]);
+    }
+    let mut tiles = Vec::with_capacity(ids.len());
+    for (id, (r, c)) in ids.iter().zip(geo.tiles()) {
+        let name = Geometry::name(r, c);
+        let mount = dir.join(&name);
+        fs::create_dir_all(&mount).map_err(|e| format!("{}: {e}", mount.display()))?;
+        let mut itcd_args: Vec<OsString> = Vec::new();
+        let mut arg = |k: &str, v: OsString| itcd_args.extend([k.into(), v]);
+        arg("--pru0", wires.pru_socket(*id, Pru::Pru0).into());
+        arg("--pru1", wires.pru_socket(*id, Pru::Pru1).into());
+        arg("--mount", mount.clone().into());
+        arg("--name", name.clone().into());
+        arg("--hello-ms", args.hello.to_string().into());
+        arg("--absent-ms", (args.hello * 7 / 2).to_string().into());
+        arg("--log-level", args.log_level.clone().into());
+        let launch = Launch {
+            itcd: itcd.clone(),
+            args: itcd_args,
+        };
+        let ready = sockets.join(format!("{name}.ready"));
+        tiles.push(Tile::new(name, *id, mount, launch, ready));
+    }
+
+    // Signals are read from a signalfd from here on; every thread started
+    // later inherits the mask, and children get an empty one back.
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGINT);
+    mask.add(Signal::SIGTERM);
+    mask.add(Signal::SIGCHLD);
+    mask.thread_block()
+        .map_err(|e| format!("blocking signals: {e}"))?;
+    let signals =
+        SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).map_err(|e| format!("signalfd: {e}"))?;
+
+    let sim = wires
+        .start()
+        .map_err(|e| format!("starting the PRU emulation: {e}"))?;
+    let shared = Shared::new(State {
+        tiles,
+        sim,
+        stopping: false,
+    });
+    let started = shared
+        .start_all()
+        .and_then(|failed| control.serve(Arc::clone(&shared)).map(|()| failed));
+    let failed = match started {
+        Ok(failed) => failed,
+        Err(e) => {
+            shared.stop_all();
+            return Err(e);
+        }
+    };
+    for (name, why) in failed {
+        eprintln!("tile-sim: {name} did not come up: {why}");
+    }
+    print_table(&shared, &geo, &args, &dir);
+
+    let result = wait_for_stop(&signals, &shared);
+    let count = shared.lock().tiles.len();
+    eprintln!("tile-sim: stopping {count} tiles");
+    shared.stop_all();
+    // Ends the control thread, which holds the other reference to `shared`.
+    drop(control);
+    // The last reference: stops the wire emulation and removes its sockets.
+    drop(shared);
+    let _ = fs::remove_dir(&sockets);
+    result
+}
+
+fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path) {
+    let state = shared.lock();
+    println!("{:<8} {:>8}  mount", "tile", "pid");
+    for t in &state.tiles {
+        let pid = t.pid().map_or_else(|| "-".to_string(), |p| p.to_string());
+        println!("{:<8} {:>8}  {}", t.name, pid, t.mount.display());
+    }
+    println!(
+        "{} tiles, {} links, rate {}, PRU sockets in {}; Ctrl-C to stop",
+        state.tiles.len(),
+        geo.links().count(),
+        if args.rate == 0 {
+            "unlimited".to_string()
+        } else {
+            format!("{} bit/s", args.rate)
+        },
+        dir.join(".sim").display()
+    );
+    println!("control: tile-sim ctl --dir {} list", dir.display());
+}
+
+/// Reports `itcd`s that die until SIGINT or SIGTERM arrives.
+fn wait_for_stop(signals: &SignalFd, shared: &Shared) -> Result<(), String> {
+    loop {
+        let info = match signals.read_signal() {
+            Ok(Some(info)) => info,
+            Ok(None) | Err(Errno::EINTR) => continue,
+            Err(e) => return Err(format!("reading signals: {e}")),
+        };
+        if info.ssi_signo == Signal::SIGCHLD as u32 {
+            for (name, status) in shared.reap() {
+                eprintln!("tile-sim: itcd of {name} exited: {status}");
+            }
+            continue;
+        }
+        return Ok(());
+    }
+}
