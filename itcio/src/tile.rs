@@ -328,6 +328,12 @@ impl Tile {
         self.stats[i].rx_svc.count(buf.len());
         let was_compatible = self.compatible(dir);
         let change = self.neighbours[i].hello(hello.name, hello.physics, now);
+        if change == Some(Change::Connected) {
+            // Answer a new neighbour at once: it may have missed our hellos
+            // (it started after our link came up) and should not wait a
+            // whole interval to see us.
+            self.queue_hello(dir);
+        }
         if change.is_none() && was_compatible != self.compatible(dir) {
             // Writability of MFM files depends on compatibility.
             self.mark_packet_files();
