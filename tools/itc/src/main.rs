@@ -5,6 +5,7 @@
 //! itc [--mount DIR] send --dir D (--mfm | --svc NN) [--hex HEX | TEXT...] [--count N]
 //! itc [--mount DIR] recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS] [--text]
 //! itc [--mount DIR] events [--dir D]
+//! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
 //! itc [--mount DIR] physics [ID]
 //! ```
 //!
@@ -21,6 +22,7 @@ use itcio::Dir;
 
 mod cmd_events;
 mod cmd_physics;
+mod cmd_ping;
 mod cmd_recv;
 mod cmd_send;
 mod cmd_status;
@@ -30,6 +32,7 @@ mod hex;
 mod json;
 mod output;
 mod packet_file;
+mod rtt;
 mod show;
 mod signals;
 mod text_file;
@@ -99,6 +102,21 @@ enum Cmd {
         /// Only events of this direction.
         #[arg(long, value_name = "D")]
         dir: Option<Dir>,
+    },
+    /// Measure round-trip times to a neighbour with the echo service.
+    Ping {
+        /// The neighbour's direction.
+        #[arg(value_name = "D")]
+        dir: Dir,
+        /// Stop after N requests [default: until interrupted].
+        #[arg(short = 'c', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
+        /// Seconds between requests.
+        #[arg(short = 'i', value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+        interval: Duration,
+        /// Seconds to wait for replies after the last request.
+        #[arg(short = 'W', value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+        wait: Duration,
     },
     /// Print this tile's physics id, or set it to ID.
     Physics {
@@ -178,6 +196,20 @@ fn run(cli: Cli) -> Result<u8, Error> {
             },
         ),
         Cmd::Events { dir } => cmd_events::run(&tree, dir),
+        Cmd::Ping {
+            dir,
+            count,
+            interval,
+            wait,
+        } => cmd_ping::run(
+            &tree,
+            cmd_ping::Options {
+                dir,
+                count,
+                interval,
+                wait,
+            },
+        ),
         Cmd::Physics { id } => cmd_physics::run(&tree, id.as_deref()),
     }
 }
