@@ -1,0 +1,61 @@
+//! `itc recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS]
+//! [--text]`: packets as they arrive on `itc/...` or `tile/<D>/...`, one
+//! line each (see [`crate::show`]), tile events included.
+//!
+//! Ends after `count` data packets (status 0), at the timeout or on
+//! SIGINT (status 1 if fewer than `count` arrived, else 0).
+
+use std::time::{Duration, SystemTime};
+
+use itcio::wire::MAX_PACKET_LEN;
+use itcio::Dir;
+
+use crate::decode::{decode, Item};
+use crate::errors::Error;
+use crate::packet_file::{deadline_after, Access, PacketFile, Wait};
+use crate::tree::{Kind, Tree};
+use crate::{output, show};
+
+/// What `itc recv` was asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// MFM or a service.
+    pub kind: Kind,
+    /// `tile/<D>/...` rather than `itc/...`.
+    pub scope: Option<Dir>,
+    /// Data packets to wait for.
+    pub count: Option<u64>,
+    /// How long to wait in all.
+    pub timeout: Option<Duration>,
+    /// Payloads as text rather than hex.
+    pub text: bool,
+}
+
+/// Runs `itc recv`.
+pub fn run(tree: &Tree, opts: Options) -> Result<u8, Error> {
+    let path = tree.packet_file(opts.kind, opts.scope);
+    let mut file = PacketFile::open(&path, tree.root(), Access::Read)?;
+    let deadline = deadline_after(opts.timeout);
+    // One byte more than a packet, so a longer one is noticed, not cut.
+    let mut buf = [0u8; MAX_PACKET_LEN + 1];
+    let mut got = 0u64;
+    loop {
+        if opts.count.is_some_and(|c| got >= c) {
+            return Ok(0);
+        }
+        match file.recv(&mut buf, deadline)? {
+            Wait::Done(n) => {
+                let item = decode(&buf[..n], opts.scope);
+                if matches!(item, Item::Data { .. }) {
+                    got += 1;
+                }
+                let time = show::timestamp(SystemTime::now());
+                output::line(&show::packet_line(&time, &item, opts.text))?;
+            }
+            Wait::TimedOut | Wait::Interrupted => {
+                let short = opts.count.is_some_and(|c| got < c);
+                return Ok(u8::from(short));
+            }
+        }
+    }
+}

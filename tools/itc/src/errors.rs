@@ -1,0 +1,222 @@
+//! What can go wrong in `itc`, and the one-line messages people see.
+//!
+//! Every failure on a file of the tree names the file and says what the
+//! errno means for that file ([`explain`] is the only place that knows);
+//! the errno's symbolic name ends the line so scripts and searches find it.
+//! Every error exits with status 2, except a closed standard output, which
+//! ends the program quietly.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+
+/// The exit status for usage and I/O errors.
+pub const EXIT_ERROR: u8 = 2;
+
+/// A failure that ends the command.
+#[derive(Debug)]
+pub enum Error {
+    /// Opening, reading or writing a file of the tree failed.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The mount point, named in hints.
+        mount: PathBuf,
+        /// What the system call reported.
+        source: io::Error,
+    },
+    /// A file of the tree ended where a packet was expected.
+    Eof(PathBuf),
+    /// A text file of the tree lacks something `itc` relies on.
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is missing or wrong.
+        what: String,
+    },
+    /// The command line asks for something impossible.
+    Usage(String),
+    /// Waiting for SIGINT could not be set up.
+    Signals(Errno),
+    /// Standard output could not be written (other than a closed pipe).
+    Stdout(io::Error),
+    /// Standard output was closed by its reader (`itc events | head -1`).
+    StdoutClosed,
+}
+
+impl Error {
+    /// A failed system call on `path`, a file under `mount`.
+    pub fn file(path: &Path, mount: &Path, source: io::Error) -> Error {
+        Error::File {
+            path: path.to_path_buf(),
+            mount: mount.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The errno of a failed system call, if this is one.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::File { source, .. } => source.raw_os_error().map(Errno::from_raw),
+            _ => None,
+        }
+    }
+
+    /// The process exit status for this error.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Error::StdoutClosed => 0,
+            _ => EXIT_ERROR,
+        }
+    }
+
+    /// Whether the error is reported at all (a closed pipe is not).
+    pub fn is_quiet(&self) -> bool {
+        matches!(self, Error::StdoutClosed)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::File {
+                path,
+                mount,
+                source,
+            } => match source.raw_os_error() {
+                Some(raw) => write!(
+                    f,
+                    "{}: {}",
+                    path.display(),
+                    explain(Errno::from_raw(raw), path, mount)
+                ),
+                None => write!(f, "{}: {source}", path.display()),
+            },
+            Error::Eof(path) => write!(
+                f,
+                "{}: end of file where a packet was expected: did itcd stop?",
+                path.display()
+            ),
+            Error::Malformed { path, what } => write!(f, "{}: {what}", path.display()),
+            Error::Usage(msg) => f.write_str(msg),
+            Error::Signals(e) => write!(f, "setting up SIGINT handling: {}", e.desc()),
+            Error::Stdout(e) => write!(f, "standard output: {e}"),
+            Error::StdoutClosed => f.write_str("standard output closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What `errno` means for `path`, a file of the tree mounted at `mount`,
+/// ending with the errno's name in parentheses.
+pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
+    let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let mfm = file == "mfm";
+    let meaning = match errno {
+        Errno::ENOENT => format!(
+            "no such file: is itcd running and mounted at {}?",
+            mount.display()
+        ),
+        Errno::ENOTDIR => format!(
+            "not a directory on the way: is itcd mounted at {}?",
+            mount.display()
+        ),
+        Errno::ENOTCONN => format!(
+            "itcd is gone but its mount remains: restart itcd, or unmount with fusermount3 -u {}",
+            mount.display()
+        ),
+        Errno::EHOSTUNREACH if mfm => {
+            "no neighbour with the same physics in that direction".to_string()
+        }
+        Errno::EHOSTUNREACH => "no neighbour in that direction".to_string(),
+        Errno::EBUSY => "busy: another process has this file open".to_string(),
+        Errno::ESTALE => "stale after a physics change, reopen".to_string(),
+        Errno::EMSGSIZE => "packet too long: at most 255 bytes including the header".to_string(),
+        Errno::EINVAL if file == "physics" => {
+            "not a valid physics id: at most 64 bytes of UTF-8, no control characters".to_string()
+        }
+        Errno::EINVAL => "packet header not valid for this file".to_string(),
+        Errno::EACCES | Errno::EPERM => {
+            "permission denied: join the itc group (or run as root) to use the tree".to_string()
+        }
+        Errno::EAGAIN => "would block: nothing to read or no room to write".to_string(),
+        Errno::EINTR => "interrupted".to_string(),
+        other => lower_first(other.desc()),
+    };
+    format!("{meaning} ({errno:?})")
+}
+
+/// `desc` with its first letter in lower case, as the rest of the line,
+/// unless it starts an abbreviation ("I/O error").
+fn lower_first(desc: &str) -> String {
+    let mut chars = desc.chars();
+    match (chars.next(), chars.next()) {
+        (Some(first), Some(second)) if second.is_lowercase() => {
+            first.to_lowercase().chain(desc.chars().skip(1)).collect()
+        }
+        _ => desc.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(errno: Errno, path: &str) -> String {
+        Error::file(
+            Path::new(path),
+            Path::new("/run/itc"),
+            io::Error::from_raw_os_error(errno as i32),
+        )
+        .to_string()
+    }
+
+    #[test]
+    fn names_the_file_the_meaning_and_the_errno() {
+        assert_eq!(
+            line(Errno::EHOSTUNREACH, "/run/itc/tile/ET/svc/02"),
+            "/run/itc/tile/ET/svc/02: no neighbour in that direction (EHOSTUNREACH)"
+        );
+        assert_eq!(
+            line(Errno::EBUSY, "/run/itc/itc/mfm"),
+            "/run/itc/itc/mfm: busy: another process has this file open (EBUSY)"
+        );
+        assert_eq!(
+            line(Errno::ENOENT, "/run/itc/itc/status"),
+            "/run/itc/itc/status: no such file: is itcd running and mounted at /run/itc? (ENOENT)"
+        );
+        assert_eq!(
+            line(Errno::ESTALE, "/run/itc/itc/mfm"),
+            "/run/itc/itc/mfm: stale after a physics change, reopen (ESTALE)"
+        );
+    }
+
+    #[test]
+    fn einval_depends_on_the_file() {
+        assert!(line(Errno::EINVAL, "/run/itc/itc/svc/20")
+            .ends_with("packet header not valid for this file (EINVAL)"));
+        assert!(line(Errno::EINVAL, "/run/itc/itc/physics").contains("physics id"));
+    }
+
+    #[test]
+    fn permission_errors_mention_the_group() {
+        assert!(line(Errno::EACCES, "/run/itc/itc/mfm").contains("itc group"));
+        assert!(line(Errno::EPERM, "/run/itc/itc/mfm").ends_with("(EPERM)"));
+    }
+
+    #[test]
+    fn other_errnos_use_the_system_text() {
+        assert_eq!(line(Errno::EIO, "/x"), "/x: I/O error (EIO)");
+        assert_eq!(line(Errno::ENODEV, "/x"), "/x: no such device (ENODEV)");
+    }
+
+    #[test]
+    fn a_closed_pipe_is_quiet_and_not_a_failure() {
+        assert!(Error::StdoutClosed.is_quiet());
+        assert_eq!(Error::StdoutClosed.exit_status(), 0);
+        assert_eq!(Error::Usage("x".into()).exit_status(), EXIT_ERROR);
+    }
+}

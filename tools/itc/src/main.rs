@@ -1,0 +1,282 @@
+//! `itc`: the command line for `itcd`'s tree, for people and scripts.
+//!
+//! ```text
+//! itc [--mount DIR] status [--json]
+//! itc [--mount DIR] send --dir D (--mfm | --svc NN) [--hex HEX | TEXT...] [--count N]
+//! itc [--mount DIR] recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS] [--text]
+//! itc [--mount DIR] events [--dir D]
+//! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
+//! itc [--mount DIR] physics [ID]
+//! ```
+//!
+//! DIR defaults to `$ITC_MOUNT`, else `/run/itc`. Errors are one line on
+//! stderr naming the file and what its errno means; they exit with status
+//! 2, as do usage errors. SIGINT ends waits cleanly (see [`signals`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use itcio::Dir;
+
+mod cmd_events;
+mod cmd_physics;
+mod cmd_ping;
+mod cmd_recv;
+mod cmd_send;
+mod cmd_status;
+mod decode;
+mod errors;
+mod hex;
+mod json;
+mod output;
+mod packet_file;
+mod rtt;
+mod show;
+mod signals;
+mod text_file;
+mod tree;
+
+use errors::Error;
+use tree::{Kind, Tree};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "itc",
+    version,
+    about = "Look at and use the T2 tile's intertile links through itcd's tree"
+)]
+struct Cli {
+    /// Where itcd's tree is mounted [default: $ITC_MOUNT, else /run/itc]
+    #[arg(long, global = true, value_name = "DIR")]
+    mount: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Show link, neighbour and counters for the six directions.
+    Status {
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send one packet (or --count of them) to the neighbour at --dir.
+    Send {
+        /// The neighbour's direction (ET SE SW WT NW NE).
+        #[arg(long, value_name = "D")]
+        dir: Dir,
+        #[command(flatten)]
+        kind: KindArgs,
+        /// Payload as hex digits; blanks are allowed ("de ad be ef").
+        #[arg(long, value_name = "HEX", conflicts_with = "text")]
+        hex: Option<String>,
+        /// How many times to send the packet.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        count: u64,
+        /// Payload as text; the words are joined by single spaces.
+        #[arg(value_name = "TEXT")]
+        text: Vec<String>,
+    },
+    /// Print packets as they arrive, one line each.
+    Recv {
+        #[command(flatten)]
+        kind: KindArgs,
+        /// Only packets from this direction (tile/<D>/...), else all (itc/...).
+        #[arg(long, value_name = "D")]
+        dir: Option<Dir>,
+        /// Exit after this many data packets.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
+        /// Give up after this many seconds (exit 1 if fewer than --count came).
+        #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+        timeout: Option<Duration>,
+        /// Show payloads as text rather than hex.
+        #[arg(long)]
+        text: bool,
+    },
+    /// Follow neighbour events (Connect, Disconnect) until interrupted.
+    Events {
+        /// Only events of this direction.
+        #[arg(long, value_name = "D")]
+        dir: Option<Dir>,
+    },
+    /// Measure round-trip times to a neighbour with the echo service.
+    Ping {
+        /// The neighbour's direction.
+        #[arg(value_name = "D")]
+        dir: Dir,
+        /// Stop after N requests [default: until interrupted].
+        #[arg(short = 'c', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
+        /// Seconds between requests.
+        #[arg(short = 'i', value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+        interval: Duration,
+        /// Seconds to wait for replies after the last request.
+        #[arg(short = 'W', value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+        wait: Duration,
+    },
+    /// Print this tile's physics id, or set it to ID.
+    Physics {
+        /// The new physics id (empty to clear).
+        #[arg(value_name = "ID")]
+        id: Option<String>,
+    },
+}
+
+/// MFM or one service.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct KindArgs {
+    /// MFM traffic.
+    #[arg(long)]
+    mfm: bool,
+    /// Service NN (2..=63).
+    #[arg(long, value_name = "NN", value_parser = tree::parse_service)]
+    svc: Option<u8>,
+}
+
+impl KindArgs {
+    fn kind(&self) -> Kind {
+        match self.svc {
+            Some(n) => Kind::Svc(n),
+            None => Kind::Mfm,
+        }
+    }
+}
+
+/// The longest wait `itc` accepts, in seconds (about 31 years).
+const MAX_SECS: f64 = 1e9;
+
+/// Parses non-negative seconds, fractions allowed (`0.2`).
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(0.0..=MAX_SECS).contains(&secs) {
+        return Err(format!("`{text}` is not between 0 and {MAX_SECS} seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn run(cli: Cli) -> Result<u8, Error> {
+    let tree = Tree::locate(cli.mount);
+    signals::install().map_err(Error::Signals)?;
+    match cli.cmd {
+        Cmd::Status { json } => cmd_status::run(&tree, json),
+        Cmd::Send {
+            dir,
+            kind,
+            hex,
+            count,
+            text,
+        } => {
+            let payload = match hex {
+                Some(h) => hex::parse(&h).map_err(|e| Error::Usage(format!("--hex: {e}")))?,
+                None => text.join(" ").into_bytes(),
+            };
+            cmd_send::run(&tree, dir, kind.kind(), &payload, count)
+        }
+        Cmd::Recv {
+            kind,
+            dir,
+            count,
+            timeout,
+            text,
+        } => cmd_recv::run(
+            &tree,
+            cmd_recv::Options {
+                kind: kind.kind(),
+                scope: dir,
+                count,
+                timeout,
+                text,
+            },
+        ),
+        Cmd::Events { dir } => cmd_events::run(&tree, dir),
+        Cmd::Ping {
+            dir,
+            count,
+            interval,
+            wait,
+        } => cmd_ping::run(
+            &tree,
+            cmd_ping::Options {
+                dir,
+                count,
+                interval,
+                wait,
+            },
+        ),
+        Cmd::Physics { id } => cmd_physics::run(&tree, id.as_deref()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(status) => ExitCode::from(status),
+        Err(e) => {
+            if !e.is_quiet() {
+                eprintln!("itc: {e}");
+            }
+            ExitCode::from(e.exit_status())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_seconds() {
+        assert_eq!(parse_secs("0.2"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_secs("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("NaN").is_err());
+        assert!(parse_secs("inf").is_err());
+        assert!(parse_secs("x").is_err());
+    }
+
+    #[test]
+    fn send_needs_a_direction_and_one_kind() {
+        assert!(Cli::try_parse_from(["itc", "send", "--svc", "20", "hi"]).is_err());
+        assert!(Cli::try_parse_from(["itc", "send", "--dir", "ET", "hi"]).is_err());
+        assert!(
+            Cli::try_parse_from(["itc", "send", "--dir", "ET", "--mfm", "--svc", "20"]).is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["itc", "send", "--dir", "ET", "--mfm", "--hex", "00", "x"])
+                .is_err()
+        );
+        let cli = Cli::try_parse_from([
+            "itc", "--mount", "/m", "send", "--dir", "et", "--svc", "20", "a", "b",
+        ])
+        .unwrap();
+        match cli.cmd {
+            Cmd::Send {
+                dir, kind, text, ..
+            } => {
+                assert_eq!(dir, Dir::ET);
+                assert_eq!(kind.kind(), Kind::Svc(20));
+                assert_eq!(text, ["a", "b"]);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn mount_is_global() {
+        let cli = Cli::try_parse_from(["itc", "status", "--mount", "/x"]).unwrap();
+        assert_eq!(cli.mount, Some(PathBuf::from("/x")));
+    }
+}

@@ -1,0 +1,176 @@
+//! One open packet or events file of the tree: one `read()` is one packet,
+//! one `write()` sends one packet.
+//!
+//! The file is opened with `O_NONBLOCK`; every wait happens in `ppoll`
+//! with SIGINT let in (see [`crate::signals`]), so waiting for a packet, for
+//! room to write, or for a deadline ends at once on Ctrl-C. Errors name the
+//! file (see [`crate::errors`]).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{ppoll, PollFd, PollFlags};
+use nix::sys::time::TimeSpec;
+
+use crate::errors::Error;
+use crate::{output, signals};
+
+/// How a wait for a file ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait<T> {
+    /// The operation completed.
+    Done(T),
+    /// The deadline passed first.
+    TimedOut,
+    /// SIGINT arrived.
+    Interrupted,
+}
+
+/// Which directions of traffic the file is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reading packets or events.
+    Read,
+    /// Writing packets.
+    Write,
+    /// Both (`itc ping`).
+    ReadWrite,
+}
+
+/// An open packet or events file.
+#[derive(Debug)]
+pub struct PacketFile {
+    file: File,
+    path: PathBuf,
+    mount: PathBuf,
+}
+
+impl PacketFile {
+    /// Opens `path`, a file of the tree mounted at `mount`.
+    pub fn open(path: &Path, mount: &Path, access: Access) -> Result<PacketFile, Error> {
+        let file = OpenOptions::new()
+            .read(access != Access::Write)
+            .write(access != Access::Read)
+            .custom_flags(nix::libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| Error::file(path, mount, e))?;
+        Ok(PacketFile {
+            file,
+            path: path.to_path_buf(),
+            mount: mount.to_path_buf(),
+        })
+    }
+
+    /// Reads one packet into `buf` and returns its length, waiting until
+    /// one is queued, `deadline` passes, or SIGINT arrives.
+    pub fn recv(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> Result<Wait<usize>, Error> {
+        loop {
+            match self.wait(PollFlags::POLLIN, deadline)? {
+                Wait::Done(()) => {}
+                Wait::TimedOut => return Ok(Wait::TimedOut),
+                Wait::Interrupted => return Ok(Wait::Interrupted),
+            }
+            match self.file.read(buf) {
+                Ok(0) => return Err(Error::Eof(self.path.clone())),
+                Ok(n) => return Ok(Wait::Done(n)),
+                Err(e) if retry(&e) => continue,
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+    }
+
+    /// Writes `packet` with one `write()`, waiting for room until SIGINT
+    /// arrives.
+    pub fn send(&mut self, packet: &[u8]) -> Result<Wait<()>, Error> {
+        loop {
+            match self.wait(PollFlags::POLLOUT, None)? {
+                Wait::Done(()) => {}
+                Wait::TimedOut => return Ok(Wait::TimedOut),
+                Wait::Interrupted => return Ok(Wait::Interrupted),
+            }
+            match self.file.write(packet) {
+                Ok(_) => return Ok(Wait::Done(())),
+                Err(e) if retry(&e) => continue,
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+    }
+
+    /// Waits until the file is ready for `events` (or reports an error,
+    /// which the following read or write returns). A pipe on standard
+    /// output whose reader went away ends the wait with
+    /// [`Error::StdoutClosed`], so `itc events | head -1` does not wait
+    /// for one more event to notice.
+    fn wait(&self, events: PollFlags, deadline: Option<Instant>) -> Result<Wait<()>, Error> {
+        let stdout = io::stdout();
+        let watch_stdout = output::is_pipe();
+        loop {
+            if signals::interrupted() {
+                return Ok(Wait::Interrupted);
+            }
+            let timeout = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    Some(TimeSpec::from_duration(left))
+                }
+                None => None,
+            };
+            let mut fds = vec![PollFd::new(self.file.as_fd(), events)];
+            if watch_stdout {
+                // No events asked: only POLLERR or POLLHUP can come back.
+                fds.push(PollFd::new(stdout.as_fd(), PollFlags::empty()));
+            }
+            match ppoll(&mut fds, timeout, signals::wait_mask()) {
+                Ok(0) => {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(Wait::TimedOut);
+                    }
+                }
+                Ok(_) => {
+                    let closed = PollFlags::POLLERR | PollFlags::POLLHUP;
+                    if fds
+                        .get(1)
+                        .and_then(|fd| fd.revents())
+                        .is_some_and(|r| r.intersects(closed))
+                    {
+                        return Err(Error::StdoutClosed);
+                    }
+                    if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+                        return Ok(Wait::Done(()));
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(self.error(io::Error::from(e))),
+            }
+        }
+    }
+
+    fn error(&self, e: io::Error) -> Error {
+        Error::file(&self.path, &self.mount, e)
+    }
+}
+
+/// Whether a failed read or write should wait and try again: the packet or
+/// the room `ppoll` reported went elsewhere, or a signal other than SIGINT
+/// interrupted the call.
+fn retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// A deadline `after` from now; none if `after` is none or too far away to
+/// matter.
+pub fn deadline_after(after: Option<Duration>) -> Option<Instant> {
+    after.and_then(|d| Instant::now().checked_add(d))
+}

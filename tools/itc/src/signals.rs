@@ -1,0 +1,56 @@
+//! SIGINT as a request to stop, never lost.
+//!
+//! [`install`] sets a handler without `SA_RESTART` that only raises a flag,
+//! then blocks SIGINT. The signal is let in only while `itc` waits for a
+//! file of the tree in `ppoll` ([`wait_mask`]), so a Ctrl-C either ends
+//! that wait with `EINTR` or stays pending until the next one: it cannot
+//! slip in between checking the flag and starting to wait. Files are read
+//! and written only once `ppoll` reports them ready, with `O_NONBLOCK`, so
+//! no system call blocks while SIGINT is held back.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use nix::errno::Errno;
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+/// Raised by the SIGINT handler.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The signal mask to wait with: the one the program started with,
+/// SIGINT let in.
+static WAIT_MASK: OnceLock<SigSet> = OnceLock::new();
+
+extern "C" fn on_sigint(_signal: nix::libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Installs the SIGINT handler and blocks SIGINT outside waits.
+pub fn install() -> Result<(), Errno> {
+    let action = SigAction::new(
+        SigHandler::Handler(on_sigint),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic, which is
+    // async-signal-safe, and it replaces no handler another part of the
+    // program relies on.
+    unsafe { sigaction(Signal::SIGINT, &action) }?;
+    let mut block = SigSet::empty();
+    block.add(Signal::SIGINT);
+    let mut old = block.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)?;
+    old.remove(Signal::SIGINT);
+    let _ = WAIT_MASK.set(old);
+    Ok(())
+}
+
+/// Whether SIGINT has arrived.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// The mask for `ppoll`: SIGINT deliverable. `None` (keep the current
+/// mask) if [`install`] has not run.
+pub fn wait_mask() -> Option<SigSet> {
+    WAIT_MASK.get().copied()
+}

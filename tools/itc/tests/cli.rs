@@ -1,0 +1,596 @@
+//! End-to-end tests of `itc` as a user runs it: each test starts the real
+//! `tile-sim` (a 1x2 grid of real `itcd` processes on real FUSE mounts) in
+//! its own directory, waits until both tiles see each other, and runs the
+//! real `itc` binary against the trees.
+//!
+//! `tile-sim` and `itcd` must sit next to the `itc` binary under test;
+//! `cargo test --workspace` (or `cargo build --workspace` before
+//! `cargo test -p itc`) puts them there. Every grid is stopped with SIGTERM
+//! by a guard, also when a test fails, and the guard checks that nothing
+//! is left mounted. Tests wait on conditions with deadlines, never for a
+//! fixed time, and may run in parallel.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// How long any condition or command may take.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Waits until `f` holds or `timeout` passes; returns whether it held.
+fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(25));
+    }
+}
+
+/// The binaries under test, all in the directory of `itc`.
+struct Bins {
+    itc: PathBuf,
+    tile_sim: PathBuf,
+    itcd: PathBuf,
+}
+
+fn bins() -> Bins {
+    let itc = PathBuf::from(env!("CARGO_BIN_EXE_itc"));
+    let dir = itc.parent().expect("itc has a directory").to_path_buf();
+    let bins = Bins {
+        itc,
+        tile_sim: dir.join("tile-sim"),
+        itcd: dir.join("itcd"),
+    };
+    for p in [&bins.tile_sim, &bins.itcd] {
+        assert!(
+            p.is_file(),
+            "{} is missing: build the whole workspace first \
+             (cargo build --workspace, or run cargo test --workspace)",
+            p.display()
+        );
+    }
+    bins
+}
+
+/// A fresh directory name for one test.
+fn unique_dir(tag: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::env::temp_dir().join(format!(
+        "itc-cli-{tag}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ))
+}
+
+/// Mount points at or below `dir`.
+fn mounts_under(dir: &Path) -> Vec<String> {
+    let prefix = dir.to_string_lossy().into_owned();
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| *m == prefix || m.starts_with(&format!("{prefix}/")))
+        .map(str::to_string)
+        .collect()
+}
+
+fn signal(pid: u32, sig: Signal) {
+    let _ = kill(Pid::from_raw(pid as i32), sig);
+}
+
+/// Waits for `child` until the deadline; kills it if it is still running.
+fn wait_child(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let end = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
+/// A running `tile-sim run --rows 1 --cols 2` and its directory; stopped
+/// and checked on drop.
+struct Grid {
+    bins: Bins,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Grid {
+    /// Starts the grid and waits until r0c0 sees r0c1 at ET and r0c1 sees
+    /// r0c0 at WT.
+    fn start(tag: &str) -> Grid {
+        let bins = bins();
+        let dir = unique_dir(tag);
+        fs::create_dir_all(&dir).expect("create test directory");
+        let log = fs::File::create(dir.join("tile-sim.log")).expect("log file");
+        let child = Command::new(&bins.tile_sim)
+            .args(["run", "--rows", "1", "--cols", "2", "--rate", "0"])
+            .args(["--hello", "100", "--dir"])
+            .arg(dir.join("grid"))
+            .arg("--itcd")
+            .arg(&bins.itcd)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start tile-sim");
+        let grid = Grid {
+            bins,
+            dir,
+            child: Some(child),
+        };
+        let present = |tile: &str, d: &str| {
+            fs::read_to_string(grid.mount(tile).join(format!("tile/{d}/status")))
+                .is_ok_and(|s| s.lines().any(|l| l == "peer: present"))
+        };
+        assert!(
+            wait_for(DEADLINE, || present("r0c0", "ET") && present("r0c1", "WT")),
+            "the tiles never saw each other; tile-sim log:\n{}",
+            grid.log()
+        );
+        grid
+    }
+
+    fn mount(&self, tile: &str) -> PathBuf {
+        self.dir.join("grid").join(tile)
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("tile-sim.log")).unwrap_or_default()
+    }
+
+    /// `itc --mount <tile's mount> ARGS`, not yet waited for.
+    fn itc(&self, tile: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bins.itc);
+        cmd.arg("--mount").arg(self.mount(tile)).args(args);
+        cmd.env_remove("ITC_MOUNT").stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `itc` on `tile` to completion (within the deadline).
+    fn run(&self, tile: &str, args: &[&str]) -> Output {
+        run(self.itc(tile, args))
+    }
+
+    /// Stops tile-sim with SIGTERM and waits for it.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), Signal::SIGTERM);
+            if wait_child(&mut child, DEADLINE).is_none() {
+                // tile-sim hung: stop its itcds by the pids it printed.
+                for pid in self
+                    .log()
+                    .lines()
+                    .filter(|l| l.starts_with('r'))
+                    .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u32>().ok())
+                {
+                    signal(pid, Signal::SIGKILL);
+                }
+                for m in mounts_under(&self.dir) {
+                    let _ = Command::new("fusermount3").args(["-u", "-z", &m]).status();
+                }
+                if !std::thread::panicking() {
+                    panic!("tile-sim did not stop on SIGTERM; log:\n{}", self.log());
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Grid {
+    fn drop(&mut self) {
+        self.stop();
+        let left = mounts_under(&self.dir);
+        if left.is_empty() {
+            let _ = fs::remove_dir_all(&self.dir);
+        } else {
+            for m in &left {
+                let _ = Command::new("fusermount3").args(["-u", "-z", m]).status();
+            }
+            if !std::thread::panicking() {
+                panic!("still mounted after tile-sim stopped: {left:?}");
+            }
+        }
+    }
+}
+
+/// Runs a command to completion, killing it and failing at the deadline.
+fn run(mut cmd: Command) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start itc");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(out) => out.expect("wait for itc"),
+        Err(_) => {
+            signal(pid, Signal::SIGKILL);
+            panic!("{cmd:?} did not finish in {DEADLINE:?}");
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A spawned, long-running `itc` with its stdout read line by line.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn spawn(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start itc");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running { child, lines }
+    }
+
+    fn next_line(&self) -> String {
+        self.lines
+            .recv_timeout(DEADLINE)
+            .expect("a line from itc before the deadline")
+    }
+
+    /// Waits until the process has `path` open.
+    fn wait_open(&self, path: &Path) {
+        let fds = PathBuf::from(format!("/proc/{}/fd", self.child.id()));
+        let has_open = || {
+            fs::read_dir(&fds).is_ok_and(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .any(|e| fs::read_link(e.path()).is_ok_and(|l| l == path))
+            })
+        };
+        assert!(
+            wait_for(DEADLINE, has_open),
+            "itc never opened {}",
+            path.display()
+        );
+    }
+
+    /// Waits for the exit; returns the status code and the rest of stdout
+    /// and stderr.
+    fn finish(mut self) -> (Option<i32>, Vec<String>, String) {
+        let status = wait_child(&mut self.child, DEADLINE).expect("itc exits before the deadline");
+        let rest = self.lines.iter().collect();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        (status.code(), rest, err)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Whether `s` looks like `2026-11-22T01:02:03.456Z`.
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 24
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[19] == b'.'
+        && b[23] == b'Z'
+        && humantime::parse_rfc3339(s).is_ok()
+}
+
+#[test]
+fn status_shows_the_neighbour() {
+    let grid = Grid::start("status");
+    let out = grid.run("r0c0", &["status"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.starts_with("tile r0c0"), "{stdout}");
+    let et: Vec<&str> = stdout
+        .lines()
+        .find(|l| l.starts_with("ET "))
+        .expect("an ET row")
+        .split_whitespace()
+        .collect();
+    assert_eq!(&et[..5], ["ET", "up", "present", "r0c1", "compatible"]);
+    let se = stdout
+        .lines()
+        .find(|l| l.starts_with("SE "))
+        .expect("SE row");
+    assert!(se.contains("absent"), "{se}");
+    assert_eq!(
+        stdout.lines().count(),
+        8,
+        "title, header, six rows:\n{stdout}"
+    );
+
+    let out = grid.run("r0c0", &["status", "--json"]);
+    let json = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(json.starts_with("{\"tile\":\"r0c0\""), "{json}");
+    assert!(
+        json.contains(
+            "{\"dir\":\"ET\",\"link\":\"up\",\"peer\":\"present\",\"name\":\"r0c1\",\"physics\":\"compatible\""
+        ),
+        "{json}"
+    );
+    assert_eq!(json.lines().count(), 1);
+
+    // $ITC_MOUNT stands in for --mount.
+    let mut cmd = Command::new(&grid.bins.itc);
+    cmd.arg("status").env("ITC_MOUNT", grid.mount("r0c1"));
+    let out = run(cmd);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("WT ") && l.contains("present") && l.contains("r0c0")),
+        "{stdout}{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn send_and_recv_text() {
+    let grid = Grid::start("sendrecv");
+    let recv = Running::spawn(grid.itc(
+        "r0c1",
+        &[
+            "recv",
+            "--svc",
+            "20",
+            "--count",
+            "1",
+            "--text",
+            "--timeout",
+            "20",
+        ],
+    ));
+    recv.wait_open(&grid.mount("r0c1").join("itc/svc/20"));
+    let out = grid.run("r0c0", &["send", "--dir", "ET", "--svc", "20", "hello"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+
+    let first = recv.next_line();
+    let (time, rest) = first.split_once(' ').expect("time and event");
+    assert!(is_timestamp(time), "{first}");
+    assert_eq!(rest, "WT event Connect");
+    let data = recv.next_line();
+    assert!(data.ends_with(" WT svc20 5 hello"), "{data}");
+    let (code, rest, err) = recv.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[test]
+fn send_and_recv_hex_mfm_from_one_direction() {
+    let grid = Grid::start("mfm");
+    let recv = Running::spawn(grid.itc(
+        "r0c1",
+        &[
+            "recv",
+            "--mfm",
+            "--dir",
+            "WT",
+            "--count",
+            "2",
+            "--timeout",
+            "20",
+        ],
+    ));
+    recv.wait_open(&grid.mount("r0c1").join("tile/WT/mfm"));
+    let out = grid.run(
+        "r0c0",
+        &[
+            "send", "--dir", "ET", "--mfm", "--hex", "de ad 01", "--count", "2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(recv.next_line().ends_with(" WT event Connect"));
+    for _ in 0..2 {
+        let line = recv.next_line();
+        assert!(line.ends_with(" WT mfm 3 de ad 01"), "{line}");
+    }
+    let (code, _, err) = recv.finish();
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn recv_times_out_with_status_1() {
+    let grid = Grid::start("timeout");
+    let out = grid.run(
+        "r0c0",
+        &["recv", "--svc", "21", "--count", "1", "--timeout", "0.3"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.trim_end().ends_with(" ET event Connect"), "{stdout}");
+}
+
+#[test]
+fn second_reader_gets_busy() {
+    let grid = Grid::start("busy");
+    let first = Running::spawn(grid.itc("r0c0", &["recv", "--svc", "22", "--timeout", "20"]));
+    let path = grid.mount("r0c0").join("itc/svc/22");
+    first.wait_open(&path);
+    let out = grid.run("r0c0", &["recv", "--svc", "22"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "itc: {}: busy: another process has this file open (EBUSY)\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn ping_gets_three_replies() {
+    let grid = Grid::start("ping");
+    let out = grid.run("r0c1", &["ping", "WT", "-c", "3", "-i", "0.2"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.starts_with("PING r0c0 (WT)"), "{stdout}");
+    let replies: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(" bytes from r0c0 (WT): seq="))
+        .collect();
+    assert_eq!(replies.len(), 3, "{stdout}");
+    for (i, r) in replies.iter().enumerate() {
+        assert!(r.contains(&format!("seq={} time=", i + 1)), "{r}");
+        assert!(r.ends_with(" ms"), "{r}");
+    }
+    assert!(stdout.contains("--- WT ping statistics ---"), "{stdout}");
+    assert!(
+        stdout.contains("3 packets transmitted, 3 received, 0% packet loss"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rtt min/avg/max/mdev = "), "{stdout}");
+}
+
+#[test]
+fn ping_without_neighbour_fails() {
+    let grid = Grid::start("unreach");
+    let out = grid.run("r0c0", &["ping", "SE", "-c", "1"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(2));
+    let path = grid.mount("r0c0").join("tile/SE/svc/02");
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "itc: {}: no neighbour in that direction (EHOSTUNREACH)\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn events_start_with_connect_and_end_quietly_on_sigint() {
+    let grid = Grid::start("events");
+    let events = Running::spawn(grid.itc("r0c0", &["events"]));
+    let first = events.next_line();
+    let (time, rest) = first.split_once(' ').expect("time and event");
+    assert!(is_timestamp(time), "{first}");
+    assert_eq!(rest, "ET Connect");
+    // Blocked waiting for the next event: SIGINT ends it at once.
+    signal(events.child.id(), Signal::SIGINT);
+    let (code, rest, err) = events.finish();
+    assert_eq!(code, Some(0));
+    assert!(rest.is_empty(), "{rest:?}");
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn physics_is_set_and_read_back() {
+    let grid = Grid::start("physics");
+    let out = grid.run("r0c0", &["physics"]);
+    assert_eq!(text(&out.stdout), "\n");
+    let out = grid.run("r0c0", &["physics", "foo"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = grid.run("r0c0", &["physics"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "foo\n");
+    // The neighbour learns it from the next hello.
+    let incompatible = || {
+        let out = grid.run("r0c1", &["status"]);
+        text(&out.stdout)
+            .lines()
+            .any(|l| l.starts_with("WT ") && l.contains(" incompatible "))
+    };
+    assert!(wait_for(DEADLINE, incompatible));
+
+    let out = grid.run("r0c0", &["physics", "a\tb"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).ends_with("(EINVAL)\n"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn wrong_mount_is_explained() {
+    let bins = bins();
+    let nowhere = unique_dir("nowhere");
+    let out = run({
+        let mut cmd = Command::new(&bins.itc);
+        cmd.arg("--mount").arg(&nowhere).arg("status");
+        cmd
+    });
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "itc: {d}/itc/status: no such file: is itcd running and mounted at {d}? (ENOENT)\n",
+            d = nowhere.display()
+        )
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let bins = bins();
+    for args in [
+        &["send", "--svc", "20", "hi"][..],
+        &["send", "--dir", "ET", "--svc", "1", "hi"],
+        &["send", "--dir", "XX", "--mfm"],
+        &["send", "--dir", "ET", "--mfm", "--hex", "abc"],
+        &["recv"],
+        &["ping", "ET", "-i", "-1"],
+    ] {
+        let mut cmd = Command::new(&bins.itc);
+        cmd.args(["--mount", "/nonexistent"]).args(args);
+        let out = run(cmd);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+}
