@@ -25,6 +25,12 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll};
 use tracing::{debug, error, info, warn};
 
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use std::os::fd::{AsFd, AsRawFd};
+
 use super::handle::Shared;
 use super::msg::{self, Bounce, Status, MAX_PACKET};
 use super::pru::{self, Outgoing, PruEndpoint, Socket};
@@ -119,11 +125,30 @@ impl Engine {
     /// socket by dropping them.
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(EVENTS_PER_TURN);
+        // epoll's timeout counts whole milliseconds; a link at 2.5 Mbit/s
+        // needs microseconds. Deadlines are kept by a timerfd instead.
+        let clock = match PreciseClock::new(&self.poll) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warn!("no timerfd ({e}); wire timing rounds up to milliseconds");
+                None
+            }
+        };
         loop {
-            let timeout = self
+            let next = self
                 .timers
                 .next_deadline()
                 .map(|at| at.saturating_duration_since(Instant::now()));
+            let timeout = match (&clock, next) {
+                (Some(c), Some(d)) if !d.is_zero() => {
+                    if c.arm(d) {
+                        None
+                    } else {
+                        Some(d)
+                    }
+                }
+                (_, next) => next,
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
@@ -132,6 +157,12 @@ impl Engine {
                 break;
             }
             for event in events.iter() {
+                if event.token() == CLOCK {
+                    if let Some(c) = &clock {
+                        c.clear();
+                    }
+                    continue;
+                }
                 let Some((p, socket)) = pru::socket_of(event.token()) else {
                     continue; // the waker: commands are read below
                 };
@@ -396,5 +427,46 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// The token of the timerfd; far from the PRU sockets' tokens.
+const CLOCK: Token = Token(usize::MAX);
+
+/// A one-shot timerfd registered with the loop: wakes it at a deadline
+/// with nanosecond resolution.
+struct PreciseClock {
+    fd: TimerFd,
+}
+
+impl PreciseClock {
+    fn new(poll: &Poll) -> std::io::Result<PreciseClock> {
+        let fd = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )
+        .map_err(std::io::Error::from)?;
+        poll.registry().register(
+            &mut SourceFd(&fd.as_fd().as_raw_fd()),
+            CLOCK,
+            Interest::READABLE,
+        )?;
+        Ok(PreciseClock { fd })
+    }
+
+    /// Fire once after `after`; false if the timer could not be set.
+    fn arm(&self, after: Duration) -> bool {
+        self.fd
+            .set(
+                Expiration::OneShot(TimeSpec::from_duration(after)),
+                TimerSetTimeFlags::empty(),
+            )
+            .is_ok()
+    }
+
+    /// Consume an expiry so the descriptor stops being readable.
+    fn clear(&self) {
+        let mut buf = [0u8; 8];
+        let _ = nix::unistd::read(self.fd.as_fd().as_raw_fd(), &mut buf);
     }
 }
