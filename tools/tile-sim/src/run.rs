@@ -24,6 +24,15 @@ use crate::grid::Geometry;
 use crate::state::{Shared, State};
 use crate::tiles::{Launch, Tile};
 
+/// How the links between tiles are emulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LinkModel {
+    /// Packet level: rate, latency, loss, corruption.
+    Packet,
+    /// The PRU firmware built for the host, bit by bit on simulated wires.
+    Firmware,
+}
+
 /// Options of `tile-sim run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -37,6 +46,11 @@ pub struct RunArgs {
     /// sockets and the control socket (DIR/.sim).
     #[arg(long)]
     dir: PathBuf,
+    /// How links are emulated: `packet` (whole packets with rate, latency,
+    /// loss and corruption) or `firmware` (the PRU firmware bit by bit;
+    /// not available yet).
+    #[arg(long, value_enum, default_value_t = LinkModel::Packet)]
+    link: LinkModel,
     /// Link speed in bits per second; 0 is unlimited.
     #[arg(long, default_value_t = 2_500_000)]
     rate: u64,
@@ -84,6 +98,9 @@ fn find_itcd(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
 pub fn run(args: RunArgs) -> Result<(), String> {
     if args.rows == 0 || args.cols == 0 {
         return Err("--rows and --cols must be at least 1".into());
+    }
+    if args.link == LinkModel::Firmware {
+        return Err("--link firmware needs the host build of pru-firmware, which does not exist yet; use --link packet".into());
     }
     if !(0.0..=1.0).contains(&args.loss) || !(0.0..=1.0).contains(&args.corrupt) {
         return Err("--loss and --corrupt are probabilities between 0 and 1".into());
