@@ -98,6 +98,11 @@ pub struct DirStats {
     pub overruns: u64,
     /// Hellos received.
     pub hellos: u64,
+    /// Frame errors the PRU reported on this link (`0xc3 'F'`): bad CRC,
+    /// abort, misaligned delimiter or over-long frame; each loses sync.
+    pub frame_errors: u64,
+    /// Clock timeouts the PRU reported on this link (`0xc3 'T'`).
+    pub timeouts: u64,
     drops: [u64; DropReason::ALL.len()],
 }
 

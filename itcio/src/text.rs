@@ -55,6 +55,8 @@ pub fn dir_status(tile: &Tile, dir: Dir) -> Vec<u8> {
     let _ = writeln!(out, "tx_svc_bytes: {}", s.tx_svc.bytes);
     let _ = writeln!(out, "hellos: {}", s.hellos);
     let _ = writeln!(out, "overruns: {}", s.overruns);
+    let _ = writeln!(out, "frame_errors: {}", s.frame_errors);
+    let _ = writeln!(out, "timeouts: {}", s.timeouts);
     for reason in DropReason::ALL {
         let _ = writeln!(out, "drop_{}: {}", reason.name(), s.drops(reason));
     }

@@ -233,6 +233,11 @@ impl Tile {
             LinkCode::SyncGained | LinkCode::FrameError | LinkCode::Timeout => {
                 match Dir::from_dir8(ls.arg) {
                     Ok(dir) if dir.pru() == pru => {
+                        match ls.code {
+                            LinkCode::FrameError => self.stats[dir.index()].frame_errors += 1,
+                            LinkCode::Timeout => self.stats[dir.index()].timeouts += 1,
+                            _ => {}
+                        }
                         self.set_link(dir, ls.code == LinkCode::SyncGained)
                     }
                     _ => self.tile_stats.pru_malformed[pru.index()] += 1,
