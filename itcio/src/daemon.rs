@@ -180,7 +180,7 @@ impl Daemon {
             .register(
                 &mut SourceFd(&dev.as_raw_fd()),
                 PRU_TOKENS[i],
-                Interest::READABLE | Interest::WRITABLE,
+                Interest::READABLE,
             )
             .map_err(Error::Poll)?;
         dev.send(&[])
@@ -221,8 +221,9 @@ impl Daemon {
                     }
                     t => {
                         if let Some(i) = PRU_TOKENS.iter().position(|p| *p == t) {
-                            if event.is_writable() {
+                            if event.is_writable() && !self.prus[i].writable {
                                 self.prus[i].writable = true;
+                                self.watch_writable(i, false);
                             }
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
                                 pru_ready[i] = true;
@@ -353,12 +354,33 @@ impl Daemon {
                     tracing::debug!("PRU{i} device full; {dir} waits");
                     self.tile.unpop_outbound(dir, mfm, packet);
                     self.prus[i].writable = false;
+                    self.watch_writable(i, true);
                 }
                 Err(e) => {
                     self.tile.send_failed(dir);
                     self.lose_pru(pru, &e.to_string());
                 }
             }
+        }
+    }
+
+    /// Ask for writable events only while a send is blocked: otherwise every
+    /// message the PRU side consumes would wake the loop for nothing.
+    fn watch_writable(&mut self, i: usize, on: bool) {
+        let Some(dev) = &self.prus[i].dev else {
+            return;
+        };
+        let interest = if on {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if let Err(e) = self.poll.registry().reregister(
+            &mut SourceFd(&dev.as_raw_fd()),
+            PRU_TOKENS[i],
+            interest,
+        ) {
+            tracing::warn!("PRU{i}: cannot change event interest: {e}");
         }
     }
 
