@@ -380,21 +380,26 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
     );
 }
 
-/// CPU ticks (user + system) and resident KiB of a process.
+/// CPU time (nanoseconds, all threads) and resident KiB of a process.
 fn proc_usage(pid: u32) -> (u64, u64) {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let mut ns = 0;
+    if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let stat = fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+            ns += stat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let rss = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0);
-    (ticks, rss)
+    (ns, rss)
 }
 
 /// Budgets: two idle daemons (hellos every 200 ms) together, CPU share of
@@ -406,12 +411,10 @@ fn idle_budget() {
     let span = Duration::from_secs(10);
     std::thread::sleep(span);
     let after: u64 = pids.iter().map(|p| proc_usage(*p).0).sum();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let share = (after - before) as f64 / hz / span.as_secs_f64() * 100.0;
+    let share = (after - before) as f64 / 1e9 / span.as_secs_f64() * 100.0;
     let rss: Vec<u64> = pids.iter().map(|p| proc_usage(*p).1).collect();
     println!(
-        "idle: two itcd with hellos every 200 ms use {share:.2}% of one core together (budget < 2%); \
+        "idle: two itcd with hellos every 200 ms use {share:.3}% of one core together (budget < 2%); \
          resident memory {} KiB and {} KiB (budget < 16 MiB each)",
         rss[0], rss[1]
     );
