@@ -79,6 +79,11 @@ struct HandTile {
 }
 
 fn hand_tile(extra: &[&str]) -> HandTile {
+    hand_tile_named("--name=H", "H", extra)
+}
+
+/// `hand_tile` with `name_arg` for `--name`; `name` is what `itc/self` must show.
+fn hand_tile_named(name_arg: &str, name: &str, extra: &[&str]) -> HandTile {
     let dir = TempDir::new("hand");
     let mut pru0 = RawPru::bind(dir.0.join("p0"));
     let mut pru1 = RawPru::bind(dir.0.join("p1"));
@@ -91,8 +96,7 @@ fn hand_tile(extra: &[&str]) -> HandTile {
         &pru1.path.display().to_string(),
         "--mount",
         &mount.display().to_string(),
-        "--name",
-        "H",
+        name_arg,
         "--log-level",
         "debug",
     ]
@@ -101,7 +105,7 @@ fn hand_tile(extra: &[&str]) -> HandTile {
     .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
     let mut tile = TileProc {
-        name: "H".into(),
+        name: name.into(),
         mount,
         child: None,
         args,
@@ -261,6 +265,15 @@ fn blocked_writers_die_promptly_and_block_while_the_queue_is_full() {
             "writer: signal {sig} took {took:?}"
         );
     }
+}
+
+#[test]
+fn empty_name_means_the_host_name() {
+    // itcd.service passes --name=$ITCD_NAME, empty unless /etc/default/itcd
+    // sets it; TileProc::start waits until itc/self shows the host name.
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    let t = hand_tile_named("--name=", &host, &[]);
+    assert_eq!(t.tile.status_value("itc/self", "name"), host);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use itcio::tile::{Config, MAX_NAME_LEN, MAX_PHYSICS_LEN};
 
 /// The T2 intertile daemon: links, neighbours and the /run/itc tree.
 #[derive(Debug, Parser)]
-#[command(name = "itcd", version, about)]
+#[command(name = "itcd", version)]
 struct Cli {
     /// PRU 0 device (ET, SE, SW): rpmsg character device or seqpacket socket.
     #[arg(long, value_name = "PATH", default_value = "/dev/rpmsg_pru30")]
@@ -23,7 +23,7 @@ struct Cli {
     /// Where to mount the tree.
     #[arg(long, value_name = "DIR", default_value = "/run/itc")]
     mount: PathBuf,
-    /// This tile's name, sent to neighbours (default: the host name).
+    /// This tile's name, sent to neighbours (default, or if empty: the host name).
     #[arg(long)]
     name: Option<String>,
     /// Initial physics id (can be changed through itc/physics).
@@ -76,7 +76,8 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
-    let name = cli.name.unwrap_or_else(|| {
+    // An empty --name counts as none, so a unit can always pass --name=$VAR.
+    let name = cli.name.filter(|n| !n.is_empty()).unwrap_or_else(|| {
         nix::unistd::gethostname()
             .ok()
             .and_then(|h| h.into_string().ok())

@@ -1,0 +1,742 @@
+//! The operating-system packaging in `udev/`, checked with the tools a tile
+//! runs it with: `systemd-analyze`, `systemd-tmpfiles`, `systemd-sysusers`,
+//! `udevadm`, `dpkg-deb`, `man` and `shellcheck`.
+//!
+//! Each test builds the package from the workspace's debug `itcd` and `itc`
+//! with `udev/build-deb.sh --bin-dir` into its own temporary directory and
+//! checks the files as packaged. Nothing touches the machine: tmpfiles and
+//! sysusers run with `--root` in a temporary directory, and the udev rules
+//! and maintainer scripts run in a private mount namespace (`unshare -m`, so
+//! as root, like the FUSE tests) over tmpfs copies of `/dev` and `/run`. A
+//! missing tool fails its test with the Debian package to install;
+//! `.ci/run` installs them all.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The workspace root.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
+}
+
+/// The directory of this build's `itcd` and `itc` (`target/debug`): this
+/// test runs from `target/debug/deps`.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .to_path_buf();
+    for bin in ["itcd", "itc"] {
+        assert!(
+            dir.join(bin).is_file(),
+            "{} is missing: build the whole workspace first \
+             (cargo build --workspace, or run cargo test --workspace)",
+            dir.join(bin).display()
+        );
+    }
+    dir
+}
+
+/// Fail unless `tool` is on PATH, naming the Debian package that has it.
+fn require(tool: &str, package: &str) {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .any(|d| d.join(tool).is_file());
+    assert!(found, "{tool} not found: apt-get install {package}");
+}
+
+/// A temporary directory, removed when dropped (also when a test panics).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "itc-packaging-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("temporary directory");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Run `cmd`; panic with its output unless it succeeds.
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `bash udev/build-deb.sh --bin-dir target/debug OUT`, returning the .deb.
+fn build_deb(out: &Path) -> PathBuf {
+    require("dpkg-deb", "dpkg");
+    require("readelf", "binutils");
+    require("dpkg-architecture", "dpkg-dev");
+    let built = run(Command::new("bash")
+        .arg(workspace().join("udev/build-deb.sh"))
+        .arg("--bin-dir")
+        .arg(bin_dir())
+        .arg(out)
+        // The debug binaries are large; xz at its default level takes
+        // seconds where gzip -1 takes a fraction of one.
+        .env("DPKG_DEB_COMPRESSOR_TYPE", "gzip")
+        .env("DPKG_DEB_COMPRESSOR_LEVEL", "1"));
+    let deb = PathBuf::from(stdout(&built).trim());
+    assert!(deb.is_file(), "build-deb.sh printed {deb:?}, not a file");
+    deb
+}
+
+/// A freshly built package, its files unpacked under `root` and its control
+/// files under `control`.
+struct Package {
+    tmp: TempDir,
+    deb: PathBuf,
+    root: PathBuf,
+    control: PathBuf,
+}
+
+fn package(tag: &str) -> Package {
+    let tmp = TempDir::new(tag);
+    let deb = build_deb(&tmp.0.join("out"));
+    let root = tmp.0.join("root");
+    let control = tmp.0.join("control");
+    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
+    run(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(&control));
+    Package {
+        tmp,
+        deb,
+        root,
+        control,
+    }
+}
+
+/// The machine's Debian architecture.
+fn host_arch() -> String {
+    stdout(&run(Command::new("dpkg").arg("--print-architecture")))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn package_holds_the_binaries_rules_unit_and_man_pages() {
+    let p = package("contents");
+
+    // dpkg-deb --info parses the archive and lists the control members.
+    let info = stdout(&run(Command::new("dpkg-deb").arg("--info").arg(&p.deb)));
+    for member in [
+        "control",
+        "conffiles",
+        "md5sums",
+        "postinst",
+        "prerm",
+        "postrm",
+    ] {
+        assert!(
+            info.contains(member),
+            "no {member} in dpkg-deb --info:\n{info}"
+        );
+    }
+
+    let field = |name: &str| {
+        stdout(&run(Command::new("dpkg-deb")
+            .arg("-f")
+            .arg(&p.deb)
+            .arg(name)))
+        .trim()
+        .to_string()
+    };
+    assert_eq!(field("Package"), "t2-itc");
+    assert_eq!(field("Version"), env!("CARGO_PKG_VERSION"));
+    assert_eq!(field("Architecture"), host_arch());
+    let depends = field("Depends");
+    assert!(depends.contains("fuse3"), "Depends: {depends}");
+    assert!(depends.contains("libc6 (>= 2."), "Depends: {depends}");
+
+    // dpkg-deb -c: "MODE OWNER/GROUP SIZE DATE TIME ./PATH".
+    let listing = stdout(&run(Command::new("dpkg-deb").arg("-c").arg(&p.deb)));
+    let entry = |path: &str| {
+        listing
+            .lines()
+            .find(|l| l.ends_with(&format!(" ./{path}")))
+            .unwrap_or_else(|| panic!("{path} is not in the package:\n{listing}"))
+            .to_string()
+    };
+    let expected = [
+        ("usr/sbin/itcd", "-rwxr-xr-x"),
+        ("usr/bin/itc", "-rwxr-xr-x"),
+        ("usr/lib/udev/rules.d/60-itc.rules", "-rw-r--r--"),
+        ("usr/lib/systemd/system/itcd.service", "-rw-r--r--"),
+        ("usr/lib/tmpfiles.d/itc.conf", "-rw-r--r--"),
+        ("usr/lib/sysusers.d/itc.conf", "-rw-r--r--"),
+        ("etc/default/itcd", "-rw-r--r--"),
+        ("usr/share/man/man8/itcd.8.gz", "-rw-r--r--"),
+        ("usr/share/man/man1/itc.1.gz", "-rw-r--r--"),
+        ("usr/share/doc/t2-itc/copyright", "-rw-r--r--"),
+    ];
+    for (path, mode) in expected {
+        let line = entry(path);
+        assert!(line.starts_with(mode), "{path}: {line}");
+    }
+    for line in listing.lines() {
+        assert!(line.contains(" root/root "), "not owned by root: {line}");
+    }
+
+    // The packaged files are the repository's.
+    for (packaged, source) in [
+        ("usr/lib/udev/rules.d/60-itc.rules", "udev/60-itc.rules"),
+        ("usr/lib/systemd/system/itcd.service", "udev/itcd.service"),
+        ("usr/lib/tmpfiles.d/itc.conf", "udev/itc.tmpfiles"),
+        ("usr/lib/sysusers.d/itc.conf", "udev/itc.sysusers"),
+        ("etc/default/itcd", "udev/itcd.default"),
+    ] {
+        assert_eq!(
+            fs::read(p.root.join(packaged)).unwrap(),
+            fs::read(workspace().join(source)).unwrap(),
+            "{packaged} differs from {source}"
+        );
+    }
+
+    // dpkg keeps an administrator's edits of conffiles, and md5sums matches.
+    let conffiles = fs::read_to_string(p.control.join("conffiles")).unwrap();
+    assert_eq!(conffiles, "/etc/default/itcd\n");
+    run(Command::new("md5sum")
+        .args(["--check", "--quiet", "--strict"])
+        .arg(p.control.join("md5sums"))
+        .current_dir(&p.root));
+    for script in ["postinst", "prerm", "postrm"] {
+        let mode = fs::metadata(p.control.join(script)).unwrap().mode();
+        assert_eq!(mode & 0o777, 0o755, "{script} mode {mode:o}");
+    }
+
+    // The packaged binaries are the ones built, and run.
+    let version = format!("itcd {}", env!("CARGO_PKG_VERSION"));
+    let out = run(Command::new(p.root.join("usr/sbin/itcd")).arg("--version"));
+    assert_eq!(stdout(&out).trim(), version);
+    run(Command::new(p.root.join("usr/bin/itc")).arg("--version"));
+}
+
+#[test]
+fn man_pages_render_and_cover_every_subcommand() {
+    require("man", "man-db");
+    let p = package("man");
+    let render = |page: &str| {
+        let out = run(Command::new("man")
+            .args(["--warnings", "--local-file"])
+            .arg(p.root.join(page))
+            // Plain ASCII, wide enough that no option is wrapped.
+            .env("LC_ALL", "C")
+            .env("MANWIDTH", "200")
+            .env("MANPAGER", "cat"));
+        assert_eq!(stderr(&out), "", "{page}: warnings");
+        stdout(&out)
+    };
+    let itcd = render("usr/share/man/man8/itcd.8.gz");
+    for text in [
+        "itcd - T2 intertile daemon",
+        "--pru0 <PATH>",
+        "--pru1 <PATH>",
+        "--mount <DIR>",
+        "--name <NAME>",
+        "--physics <PHYSICS>",
+        "--log-level",
+        "/etc/default/itcd",
+    ] {
+        assert!(itcd.contains(text), "itcd(8) lacks {text:?}:\n{itcd}");
+    }
+    let itc = render("usr/share/man/man1/itc.1.gz");
+    for sub in ["status", "send", "recv", "events", "ping", "physics"] {
+        let heading = format!("itc {sub}");
+        assert!(itc.contains(&heading), "itc(1) lacks {heading:?}:\n{itc}");
+    }
+    assert!(itc.contains("ITC_MOUNT"), "itc(1) lacks ITC_MOUNT");
+}
+
+/// The unit as packaged, with ExecStart pointing at the unpacked `itcd`
+/// (systemd-analyze verify checks that the binary exists).
+fn unit_for_verify(p: &Package) -> PathBuf {
+    let unit = fs::read_to_string(p.root.join("usr/lib/systemd/system/itcd.service")).unwrap();
+    let itcd = p.root.join("usr/sbin/itcd");
+    assert!(unit.contains("ExecStart=/usr/sbin/itcd "), "{unit}");
+    let rewritten = unit.replace(
+        "ExecStart=/usr/sbin/itcd ",
+        &format!("ExecStart={} ", itcd.display()),
+    );
+    let dir = p.tmp.0.join("verify");
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("itcd.service");
+    fs::write(&path, rewritten).unwrap();
+    path
+}
+
+#[test]
+fn unit_passes_systemd_analyze_verify() {
+    require("systemd-analyze", "systemd");
+    require("man", "man-db");
+    let p = package("verify");
+    let unit = unit_for_verify(&p);
+    // verify also looks up Documentation=man:... pages: find the packaged ones.
+    let out = run(Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .env("MANPATH", p.root.join("usr/share/man")));
+    // An unknown or misspelt key is only a warning: require silence.
+    assert_eq!(
+        format!("{}{}", stdout(&out), stderr(&out)),
+        "",
+        "systemd-analyze verify complained"
+    );
+
+    // A guard against loosened hardening: systemd's own exposure score
+    // (0 best, 10 worst) is 3.7 now; fail above 4.5.
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--threshold=45", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze security");
+    assert!(
+        out.status.success(),
+        "exposure above 4.5:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+/// `key=value` settings of a unit file, in order, comments dropped.
+fn settings(unit: &str) -> Vec<(String, String)> {
+    unit.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('['))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn unit_stays_in_the_host_mount_namespace() {
+    // Any of these gives the service its own mount namespace, whose mounts
+    // never propagate to the host (systemd.exec(5)): /run/itc would be
+    // mounted for itcd alone. PrivateUsers= would void CAP_SYS_ADMIN.
+    const OWN_NAMESPACE: &[&str] = &[
+        "ProtectSystem",
+        "ProtectHome",
+        "PrivateTmp",
+        "PrivateDevices",
+        "PrivateMounts",
+        "PrivateNetwork",
+        "PrivateIPC",
+        "PrivateUsers",
+        "ProtectKernelTunables",
+        "ProtectKernelModules",
+        "ProtectKernelLogs",
+        "ProtectControlGroups",
+        "ProtectProc",
+        "ProcSubset",
+        "ReadOnlyPaths",
+        "ReadWritePaths",
+        "InaccessiblePaths",
+        "ExecPaths",
+        "NoExecPaths",
+        "BindPaths",
+        "BindReadOnlyPaths",
+        "TemporaryFileSystem",
+        "RootDirectory",
+        "RootImage",
+        "MountAPIVFS",
+        "MountFlags",
+        "LogNamespace",
+        "DynamicUser",
+    ];
+    let unit = fs::read_to_string(workspace().join("udev/itcd.service")).unwrap();
+    let set = settings(&unit);
+    for (key, value) in &set {
+        let off = matches!(value.as_str(), "" | "no" | "false" | "0" | "off");
+        assert!(
+            !OWN_NAMESPACE.contains(&key.as_str()) || off,
+            "itcd.service sets {key}={value}, which hides its mount from the host"
+        );
+    }
+    let get = |key: &str| -> Vec<&str> {
+        set.iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert_eq!(get("Type"), ["notify"]);
+    assert_eq!(get("Restart"), ["on-failure"]);
+    assert_eq!(get("CapabilityBoundingSet"), ["CAP_SYS_ADMIN"]);
+    // fusermount3's auto_unmount helper needs a short-lived mount namespace
+    // to unmount after itcd dies; every other kind stays refused.
+    assert_eq!(get("RestrictNamespaces"), ["mnt"]);
+    assert_eq!(
+        get("ConditionPathExists"),
+        ["/dev/itc-pru0", "/dev/itc-pru1"]
+    );
+    let devices = get("DeviceAllow");
+    assert!(devices.contains(&"/dev/fuse rw"), "{devices:?}");
+    assert!(devices.contains(&"char-rpmsg_pru rw"), "{devices:?}");
+    let exec = get("ExecStart").join(" ");
+    for arg in [
+        "--pru0 /dev/itc-pru0",
+        "--pru1 /dev/itc-pru1",
+        "--mount /run/itc",
+    ] {
+        assert!(exec.contains(arg), "ExecStart lacks {arg}: {exec}");
+    }
+}
+
+#[test]
+fn tmpfiles_and_sysusers_entries_apply_to_a_temp_root() {
+    require("systemd-tmpfiles", "systemd");
+    require("systemd-sysusers", "systemd");
+    let p = package("tmpfiles");
+
+    // With --root both read their files from ROOT/usr/lib/*.d, so this runs
+    // the packaged entries, and writes only under ROOT.
+    let dry = run(Command::new("systemd-sysusers")
+        .arg(format!("--root={}", p.root.display()))
+        .arg("--dry-run")
+        .arg("itc.conf"));
+    assert!(
+        stderr(&dry).contains("Creating group 'itc'"),
+        "{}",
+        stderr(&dry)
+    );
+    assert!(!p.root.join("etc/group").exists(), "--dry-run wrote");
+    run(Command::new("systemd-sysusers")
+        .arg(format!("--root={}", p.root.display()))
+        .arg("itc.conf"));
+    let group = fs::read_to_string(p.root.join("etc/group")).unwrap();
+    assert!(
+        group.lines().any(|l| l.starts_with("itc:x:")),
+        "no itc in {group}"
+    );
+
+    run(Command::new("systemd-tmpfiles")
+        .arg(format!("--root={}", p.root.display()))
+        .arg("--create")
+        .arg("itc.conf"));
+    let run_itc = fs::metadata(p.root.join("run/itc")).unwrap();
+    assert!(run_itc.is_dir());
+    assert_eq!(run_itc.permissions().mode() & 0o7777, 0o755);
+    for (link, target) in [("dev/itc", "/run/itc/itc"), ("dev/tile", "/run/itc/tile")] {
+        let found = fs::read_link(p.root.join(link)).unwrap_or_else(|e| panic!("{link}: {e}"));
+        assert_eq!(found, Path::new(target), "{link}");
+    }
+}
+
+/// In a private mount namespace, with tmpfs over /dev, /run,
+/// /etc/udev/rules.d and /sys/devices/virtual: install the rules, make
+/// fake sysfs entries and nodes for rpmsg_pru30, 31 and 32, and let
+/// `udevadm test` run the rules on each.
+const UDEV_SCRIPT: &str = r#"
+set -euo pipefail
+rules=$1 work=$2
+mount -t tmpfs tmpfs /etc/udev/rules.d
+cp "$rules" /etc/udev/rules.d/
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /dev
+mknod -m 0666 /dev/null c 1 3
+mount -t tmpfs tmpfs /sys/devices/virtual
+if ! getent group itc >/dev/null; then
+    cp /etc/group "$work/group"
+    echo "itc:x:64123:" >>"$work/group"
+    mount --bind "$work/group" /etc/group
+fi
+for n in 30 31 32; do
+    d=/sys/devices/virtual/rpmsg_pru/rpmsg_pru$n
+    mkdir -p "$d"
+    printf 'MAJOR=241\nMINOR=%s\nDEVNAME=rpmsg_pru%s\n' "$n" "$n" >"$d/uevent"
+    echo "241:$n" >"$d/dev"
+    ln -s ../../../../class/rpmsg_pru "$d/subsystem"
+    mknod -m 0600 "/dev/rpmsg_pru$n" c 241 "$n"
+    echo "@@section rpmsg_pru$n"
+    # The tmpfs is not sysfs; this documented switch lets udev use it.
+    SYSTEMD_DEVICE_VERIFY_SYSFS=0 udevadm test --action=add "$d" 2>&1
+    echo "node: $(stat -c '%a %G' "/dev/rpmsg_pru$n")"
+    echo "links: $(find /dev -maxdepth 1 -type l -printf '%f->%l ' | sort)"
+done
+"#;
+
+#[test]
+fn udev_rules_give_the_pru_devices_group_mode_links_and_a_want() {
+    require("udevadm", "udev");
+    require("unshare", "util-linux");
+    let p = package("udev");
+    assert!(
+        Path::new("/etc/udev/rules.d").is_dir(),
+        "/etc/udev/rules.d is missing: apt-get install udev"
+    );
+    let out = run(Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            UDEV_SCRIPT,
+            "bash",
+        ])
+        .arg(p.root.join("usr/lib/udev/rules.d/60-itc.rules"))
+        .arg(&p.tmp.0));
+    let text = stdout(&out);
+    let section = |name: &str| -> String {
+        let start = text
+            .find(&format!("@@section {name}\n"))
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"));
+        let rest = &text[start + "@@section ".len()..];
+        rest[..rest.find("@@section ").unwrap_or(rest.len())].to_string()
+    };
+
+    // udev reports what it could not parse, with file and line.
+    for line in text.lines().filter(|l| l.contains("60-itc.rules")) {
+        let lower = line.to_lowercase();
+        for bad in ["invalid", "ignoring", "unknown", "error", "fail"] {
+            assert!(!lower.contains(bad), "udev on the rules: {line}");
+        }
+    }
+
+    for (n, link) in [(30, "itc-pru0"), (31, "itc-pru1")] {
+        let s = section(&format!("rpmsg_pru{n}"));
+        assert!(s.contains(&format!("DEVLINKS=/dev/{link}\n")), "{s}");
+        assert!(s.contains("SYSTEMD_WANTS=itcd.service\n"), "{s}");
+        assert!(
+            s.lines()
+                .any(|l| l.starts_with("TAGS=") && l.contains(":systemd:")),
+            "{s}"
+        );
+        assert!(s.contains("node: 660 itc\n"), "{s}");
+        assert!(s.contains(&format!("{link}->rpmsg_pru{n} ")), "{s}");
+    }
+    // Another PRU channel is none of the rules' business.
+    let s = section("rpmsg_pru32");
+    assert!(!s.contains("SYSTEMD_WANTS="), "{s}");
+    assert!(!s.contains("DEVLINKS="), "{s}");
+    assert!(s.contains("node: 600 root\n"), "{s}");
+}
+
+/// In a private mount namespace, with FAKE_RUN bound over /run and tmpfs
+/// over /dev: run a maintainer script with every system command it may call
+/// replaced by a stub that logs its arguments.
+const SCRIPT_RUNNER: &str = r#"
+set -euo pipefail
+fake_run=$1 stubs=$2 script=$3
+shift 3
+mount --bind "$fake_run" /run
+mount -t tmpfs tmpfs /dev
+mknod -m 0666 /dev/null c 1 3
+ln -s /run/itc/itc /dev/itc
+ln -s /elsewhere /dev/tile
+PATH=$stubs:$PATH bash "$script" "$@"
+echo "dev: $(find /dev -maxdepth 1 -type l -printf '%f ' | sort)"
+"#;
+
+/// Commands the maintainer scripts call on the system.
+const STUBBED: &[&str] = &[
+    "systemd-sysusers",
+    "systemd-tmpfiles",
+    "systemctl",
+    "udevadm",
+    "deb-systemd-helper",
+    "deb-systemd-invoke",
+    "groupadd",
+];
+
+struct ScriptRun {
+    calls: Vec<String>,
+    stdout: String,
+    run_itc_left: bool,
+}
+
+/// Run DEBIAN/`script` with `args`; `running` says whether /run looks like
+/// a booted systemd with udevd, or a chroot.
+fn run_maintainer_script(p: &Package, script: &str, args: &[&str], running: bool) -> ScriptRun {
+    require("unshare", "util-linux");
+    let dir = TempDir::new(&format!("{script}-{running}"));
+    let stubs = dir.0.join("stubs");
+    let log = dir.0.join("calls");
+    fs::create_dir_all(&stubs).unwrap();
+    for name in STUBBED {
+        let stub = stubs.join(name);
+        fs::write(
+            &stub,
+            format!("#!/bin/sh\necho \"{name} $*\" >>'{}'\n", log.display()),
+        )
+        .unwrap();
+        fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let fake_run = dir.0.join("run");
+    fs::create_dir_all(fake_run.join("itc")).unwrap();
+    let _udev_control = if running {
+        fs::create_dir_all(fake_run.join("systemd/system")).unwrap();
+        fs::create_dir_all(fake_run.join("udev")).unwrap();
+        Some(UnixListener::bind(fake_run.join("udev/control")).unwrap())
+    } else {
+        None
+    };
+    let out = run(Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            SCRIPT_RUNNER,
+            "bash",
+        ])
+        .arg(&fake_run)
+        .arg(&stubs)
+        .arg(p.control.join(script))
+        .args(args));
+    let calls = fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    ScriptRun {
+        calls,
+        stdout: stdout(&out),
+        run_itc_left: fake_run.join("itc").exists(),
+    }
+}
+
+#[test]
+fn maintainer_scripts_leave_the_running_system_alone_in_a_chroot() {
+    let p = package("scripts-chroot");
+    // Only the group and the enablement symlinks: no running manager or
+    // udevd to talk to, and /run and /dev are rebuilt at boot anyway.
+    let r = run_maintainer_script(&p, "postinst", &["configure"], false);
+    assert_eq!(
+        r.calls,
+        [
+            "systemd-sysusers /usr/lib/sysusers.d/itc.conf",
+            "deb-systemd-helper --quiet was-enabled itcd.service",
+            "deb-systemd-helper enable itcd.service",
+        ]
+    );
+    let r = run_maintainer_script(&p, "prerm", &["remove"], false);
+    assert_eq!(r.calls, Vec::<String>::new());
+    let r = run_maintainer_script(&p, "postrm", &["purge"], false);
+    assert_eq!(r.calls, ["deb-systemd-helper purge itcd.service"]);
+}
+
+#[test]
+fn maintainer_scripts_apply_everything_on_a_running_system() {
+    let p = package("scripts-running");
+    let fresh = run_maintainer_script(&p, "postinst", &["configure"], true);
+    assert_eq!(
+        fresh.calls,
+        [
+            "systemd-sysusers /usr/lib/sysusers.d/itc.conf",
+            "deb-systemd-helper --quiet was-enabled itcd.service",
+            "deb-systemd-helper enable itcd.service",
+            "systemd-tmpfiles --create /usr/lib/tmpfiles.d/itc.conf",
+            "systemctl daemon-reload",
+            "udevadm control --reload",
+            "udevadm trigger --action=add --subsystem-match=rpmsg_pru --sysname-match=rpmsg_pru3[01]",
+            "udevadm settle --timeout=10",
+            "deb-systemd-invoke start itcd.service",
+        ]
+    );
+    // An upgrade restarts itcd for the new binary.
+    let upgrade = run_maintainer_script(&p, "postinst", &["configure", "0.0.1"], true);
+    assert_eq!(
+        upgrade.calls.last().map(String::as_str),
+        Some("deb-systemd-invoke restart itcd.service")
+    );
+    // prerm stops it on removal only; an upgrade keeps it running.
+    let r = run_maintainer_script(&p, "prerm", &["remove"], true);
+    assert_eq!(r.calls, ["deb-systemd-invoke stop itcd.service"]);
+    let r = run_maintainer_script(&p, "prerm", &["upgrade", "0.2.0"], true);
+    assert_eq!(r.calls, Vec::<String>::new());
+    // postrm forgets the unit and rules, and removes the links into
+    // /run/itc and the mount point; a link it did not make stays.
+    let r = run_maintainer_script(&p, "postrm", &["remove"], true);
+    assert_eq!(
+        r.calls,
+        ["systemctl daemon-reload", "udevadm control --reload"]
+    );
+    assert!(r.stdout.contains("dev: tile \n"), "{}", r.stdout);
+    assert!(!r.run_itc_left, "/run/itc was left");
+}
+
+#[test]
+fn build_deb_refuses_binaries_for_another_architecture() {
+    let tmp = TempDir::new("arch");
+    let bins = tmp.0.join("bins");
+    fs::create_dir_all(&bins).unwrap();
+    // Small ELF files that claim another machine (e_machine, at byte 18)
+    // than this one, for which the package is built.
+    let host = host_arch();
+    let (machine, shown) = if host.starts_with("arm") {
+        (62u16, "X86-64")
+    } else {
+        (40u16, "ARM")
+    };
+    let mut elf = fs::read("/bin/true").unwrap();
+    elf[18..20].copy_from_slice(&machine.to_le_bytes());
+    for name in ["itcd", "itc"] {
+        fs::write(bins.join(name), &elf).unwrap();
+        fs::set_permissions(bins.join(name), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = Command::new("bash")
+        .arg(workspace().join("udev/build-deb.sh"))
+        .arg("--bin-dir")
+        .arg(&bins)
+        .arg(tmp.0.join("out"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "packaged {shown} binaries as {host}");
+    let err = stderr(&out);
+    assert!(
+        err.contains(shown) && err.contains(&format!("not {host}")),
+        "{err}"
+    );
+    assert!(!tmp.0.join("out").exists(), "wrote a package anyway");
+}
+
+#[test]
+fn shell_scripts_pass_shellcheck() {
+    require("shellcheck", "shellcheck");
+    let ws = workspace();
+    run(Command::new("shellcheck")
+        .arg(ws.join("udev/build-deb.sh"))
+        .arg(ws.join("udev/render-man.sh"))
+        .arg(ws.join("udev/deb/postinst"))
+        .arg(ws.join("udev/deb/prerm"))
+        .arg(ws.join("udev/deb/postrm"))
+        .arg(ws.join(".ci/run")));
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Build the t2-itc Debian package: itcd and itc, the udev rules, the systemd
+# unit, tmpfiles and sysusers entries, /etc/default/itcd, man pages and the
+# maintainer scripts.
+#
+#   bash udev/build-deb.sh [--target TRIPLE] [--bin-dir DIR] [--arch ARCH]
+#                          [--version VERSION] OUTDIR
+#
+#   --target TRIPLE  cargo build --release --target TRIPLE and package
+#                    target/TRIPLE/release (armv7-unknown-linux-gnueabihf for
+#                    the tile); without it, this machine's target/release.
+#   --bin-dir DIR    package the itcd and itc already in DIR; no cargo run
+#                    (the tests pass target/debug).
+#   --arch ARCH      Debian architecture; default: the one TRIPLE names, else
+#                    this machine's (dpkg --print-architecture). The binaries'
+#                    ELF headers must match it.
+#   --version V      package version; default: the workspace's.
+#
+# Writes OUTDIR/t2-itc_VERSION_ARCH.deb and prints its path. Needs cargo,
+# dpkg-deb and readelf (dpkg-dev, binutils); no debhelper, and no root: the
+# files are owned by root in the package (dpkg-deb --root-owner-group).
+set -euo pipefail
+# Modes in the package come from install(1) and mkdir, so fix the umask.
+umask 022
+
+usage() {
+    echo "usage: build-deb.sh [--target TRIPLE] [--bin-dir DIR] [--arch ARCH] [--version V] OUTDIR" >&2
+    exit 2
+}
+
+target='' bin_dir='' arch='' version='' outdir=''
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+    --target) target=${2:?--target needs a triple}; shift 2 ;;
+    --bin-dir) bin_dir=${2:?--bin-dir needs a directory}; shift 2 ;;
+    --arch) arch=${2:?--arch needs a Debian architecture}; shift 2 ;;
+    --version) version=${2:?--version needs a version}; shift 2 ;;
+    -h | --help) usage ;;
+    -*) echo "build-deb.sh: unknown option $1" >&2; usage ;;
+    *) [ -z "$outdir" ] || usage; outdir=$1; shift ;;
+    esac
+done
+[ -n "$outdir" ] || usage
+
+die() {
+    echo "build-deb.sh: $*" >&2
+    exit 1
+}
+
+for tool in dpkg-deb readelf; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool not found (apt-get install dpkg-dev binutils)"
+done
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+package=t2-itc
+
+# The Debian architecture a Rust target triple builds for.
+triple_arch() {
+    case "$1" in
+    x86_64-*-linux-gnu) echo amd64 ;;
+    i?86-*-linux-gnu) echo i386 ;;
+    aarch64-*-linux-gnu) echo arm64 ;;
+    armv7-*-linux-gnueabihf | arm-*-linux-gnueabihf | thumbv7neon-*-linux-gnueabihf) echo armhf ;;
+    arm-*-linux-gnueabi | armv5te-*-linux-gnueabi) echo armel ;;
+    *) return 1 ;;
+    esac
+}
+
+# The ELF machine number (e_machine) that an architecture's binaries carry.
+arch_machine() {
+    case "$1" in
+    amd64) echo 62 ;;
+    i386) echo 3 ;;
+    arm64) echo 183 ;;
+    armhf | armel) echo 40 ;;
+    *) return 1 ;;
+    esac
+}
+
+if [ -z "$arch" ]; then
+    if [ -n "$target" ]; then
+        arch=$(triple_arch "$target") || die "no Debian architecture known for $target: pass --arch"
+    else
+        arch=$(dpkg --print-architecture)
+    fi
+fi
+want_machine=$(arch_machine "$arch") || die "unsupported architecture $arch"
+
+if [ -z "$version" ]; then
+    # [workspace.package] version in the root Cargo.toml.
+    version=$(awk '/^\[/ {in_ws = ($0 == "[workspace.package]")}
+                   in_ws && $1 == "version" {gsub(/"/, "", $3); print $3; exit}' "$root/Cargo.toml")
+    [ -n "$version" ] || die "no version in $root/Cargo.toml: pass --version"
+fi
+
+cargo_build() { # cargo_build [--target TRIPLE]: release itcd and itc
+    (cd "$root" && cargo build --release --locked -p itcio -p itc --bin itcd --bin itc "$@") >&2
+}
+
+if [ -z "$bin_dir" ]; then
+    if [ -n "$target" ]; then
+        cargo_build --target "$target"
+        bin_dir=$target_dir/$target/release
+    else
+        cargo_build
+        bin_dir=$target_dir/release
+    fi
+fi
+
+for bin in itcd itc; do
+    [ -x "$bin_dir/$bin" ] || die "$bin_dir/$bin is missing (build it, or drop --bin-dir to let this script build)"
+    # readelf reads any architecture's ELF, so this also checks cross builds.
+    machine=$(readelf -h "$bin_dir/$bin" 2>/dev/null | awk -F: '$1 ~ /Machine/ {gsub(/^ +/, "", $2); print $2}')
+    num=$(od -An -t u2 -j 18 -N 2 "$bin_dir/$bin" | tr -d ' ')
+    [ "$num" = "$want_machine" ] || die "$bin_dir/$bin is built for ${machine:-an unknown machine}, not $arch (pass --arch, or --target to build for $arch)"
+done
+
+# Man pages come from the binaries' --help, so they need binaries that run
+# here: the packaged ones, else (a cross build) this machine's release build.
+help_dir=$bin_dir
+if ! "$help_dir/itcd" --version >/dev/null 2>&1 || ! "$help_dir/itc" --version >/dev/null 2>&1; then
+    echo "build-deb.sh: $bin_dir does not run here; rendering man pages from a host build" >&2
+    cargo_build
+    help_dir=$target_dir/release
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pkg=$work/$package
+
+# The files, at the paths Debian 12 looks in (/usr/lib, merged /usr).
+install -D -m 0755 "$bin_dir/itcd" "$pkg/usr/sbin/itcd"
+install -D -m 0755 "$bin_dir/itc" "$pkg/usr/bin/itc"
+install -D -m 0644 "$here/60-itc.rules" "$pkg/usr/lib/udev/rules.d/60-itc.rules"
+install -D -m 0644 "$here/itcd.service" "$pkg/usr/lib/systemd/system/itcd.service"
+install -D -m 0644 "$here/itc.tmpfiles" "$pkg/usr/lib/tmpfiles.d/itc.conf"
+install -D -m 0644 "$here/itc.sysusers" "$pkg/usr/lib/sysusers.d/itc.conf"
+install -D -m 0644 "$here/itcd.default" "$pkg/etc/default/itcd"
+
+# Drop the DWARF (the release profile keeps line tables for local debugging)
+# but keep the symbol table, so a panic's backtrace still names functions.
+# A cross build needs the target's strip (binutils-arm-linux-gnueabihf comes
+# with gcc-arm-linux-gnueabihf); without one the binaries ship unstripped.
+gnu_type=$(dpkg-architecture -a "$arch" -qDEB_HOST_GNU_TYPE 2>/dev/null || true)
+strip_tool=''
+if [ -n "$gnu_type" ] && command -v "$gnu_type-strip" >/dev/null 2>&1; then
+    strip_tool=$gnu_type-strip
+elif [ "$arch" = "$(dpkg --print-architecture)" ] && command -v strip >/dev/null 2>&1; then
+    strip_tool="strip"
+fi
+if [ -n "$strip_tool" ]; then
+    "$strip_tool" --strip-debug "$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc"
+else
+    echo "build-deb.sh: no strip for $arch found; binaries keep their debug information" >&2
+fi
+
+man=$pkg/usr/share/man
+mkdir -p "$man/man8" "$man/man1"
+bash "$here/render-man.sh" "$help_dir/itcd" 8 "T2 intertile daemon" "$here/man/itcd.tail" >"$man/man8/itcd.8"
+bash "$here/render-man.sh" "$help_dir/itc" 1 "command line for the T2 intertile tree" "$here/man/itc.tail" >"$man/man1/itc.1"
+gzip -9n "$man/man8/itcd.8" "$man/man1/itc.1"
+
+doc=$pkg/usr/share/doc/$package
+mkdir -p "$doc"
+cat >"$doc/copyright" <<EOF
+T2 intertile stack: itcd, itc, udev rules and systemd units.
+License: MIT OR Apache-2.0
+EOF
+
+# Shared libraries the binaries link, as package dependencies. The glibc
+# version is the newest symbol version they use, so installing on an older
+# release fails with a clear dependency error instead of at run time.
+libs=$(readelf -d "$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u)
+glibc=$(readelf -V "$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)
+depends="fuse3"
+for lib in $libs; do
+    case "$lib" in
+    libc.so.6 | ld-linux*.so.* | libm.so.6 | libpthread.so.0 | libdl.so.2 | librt.so.1) ;;
+    libgcc_s.so.1) depends="$depends, libgcc-s1" ;;
+    *) die "the binaries need $lib: add its package to build-deb.sh's Depends" ;;
+    esac
+done
+depends="$depends, libc6 (>= ${glibc:-2.17})"
+
+installed_size=$(du -sk --apparent-size "$pkg" | cut -f1)
+mkdir -p "$pkg/DEBIAN"
+cat >"$pkg/DEBIAN/control" <<EOF
+Package: $package
+Version: $version
+Architecture: $arch
+Maintainer: ${DEBFULLNAME:-T2 tile developers} <${DEBEMAIL:-t2-tile@localhost}>
+Installed-Size: $installed_size
+Depends: $depends
+Recommends: systemd, udev
+Section: misc
+Priority: optional
+Description: T2 tile intertile daemon and tools
+ itcd talks to the T2 tile's two PRUs over their rpmsg devices, tracks the
+ six intertile links and neighbours, and serves them as files under /run/itc
+ (also /dev/itc and /dev/tile). itc is its command line: status, send,
+ recv, events, ping, physics.
+ .
+ udev starts itcd.service when both PRU devices appear; options are in
+ /etc/default/itcd. Members of group itc may use the tree.
+EOF
+# /etc/default/itcd is the administrator's: dpkg keeps their edits (and
+# tracks its checksum itself, so md5sums leaves /etc out).
+echo /etc/default/itcd >"$pkg/DEBIAN/conffiles"
+for script in postinst prerm postrm; do
+    install -m 0755 "$here/deb/$script" "$pkg/DEBIAN/$script"
+done
+(cd "$pkg" && find . \( -path ./DEBIAN -o -path ./etc \) -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) >"$pkg/DEBIAN/md5sums"
+
+mkdir -p "$outdir"
+deb=$outdir/${package}_${version}_$arch.deb
+dpkg-deb --build --root-owner-group "$pkg" "$deb" >&2
+echo "$deb"
