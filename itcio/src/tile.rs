@@ -380,11 +380,16 @@ impl Tile {
             ),
             Carries::Events => return,
         };
-        let fh = self
-            .exclusive
-            .get(&tile_kind)
-            .or_else(|| self.exclusive.get(&itc_kind));
-        let Some(&fh) = fh else {
+        // A just-closed holder (flushed, release on its way) takes nothing
+        // more: the packet goes where it would go once the release lands.
+        let open = |kind| {
+            self.exclusive
+                .get(&kind)
+                .copied()
+                .filter(|fh| !self.flushed.contains(fh))
+        };
+        let fh = open(tile_kind).or_else(|| open(itc_kind));
+        let Some(fh) = fh else {
             self.stats[i].drop_packet(DropReason::NoReader);
             return;
         };
