@@ -82,9 +82,12 @@
 
 /* Output register R30: per prudir a clock and a data bit. Input register
  * R31: the same bits carry the neighbour's clock and data. */
-#define ITC_FW_PIN_CLK(prudir) (1u << (2u * (prudir)))
-#define ITC_FW_PIN_DATA(prudir) (1u << (2u * (prudir) + 1u))
-#define ITC_FW_PIN_MASK 0x3fu
+#define ITC_FW_PINS_PER_DIR 2
+#define ITC_FW_PIN_CLK_BIT 0
+#define ITC_FW_PIN_DATA_BIT 1
+#define ITC_FW_PIN_CLK(prudir) (1u << (ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_CLK_BIT))
+#define ITC_FW_PIN_DATA(prudir) (1u << (ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_DATA_BIT))
+#define ITC_FW_PIN_MASK 0x3f
 
 /* --- Defaults ------------------------------------------------------------ */
 
