@@ -96,8 +96,9 @@
 /* Bit times between monitor reports: one second at 2.5 Mbit/s. */
 #define ITC_FW_DEFAULT_MONITOR_BITS 2500000
 /* Bit times a host packet may wait for room in a full ring before it is
- * bounced "queue full": long enough for a 255-byte frame to drain. */
-#define ITC_FW_DEFAULT_HOLD_BITS 4096
+ * bounced "queue full": long enough for a whole ring (1024 bytes, ~10k
+ * line bits) to drain, so a link that is moving never bounces. */
+#define ITC_FW_DEFAULT_HOLD_BITS 16384
 
 /* Directions of PRU 0 and PRU 1 by prudir, as dir8 values (SPEC section 1). */
 #define ITC_FW_PRU0_DIR8 {2, 3, 5} /* ET SE SW */
