@@ -47,7 +47,7 @@ mod handle;
 mod msg;
 mod pru;
 mod rng;
-mod seqpacket;
+pub mod seqpacket;
 mod stats;
 mod timers;
 mod wire;

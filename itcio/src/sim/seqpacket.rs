@@ -19,7 +19,7 @@ use nix::sys::socket::{
 };
 
 /// The longest socket path, in bytes: `sun_path` holds 108 including the NUL.
-pub(crate) const MAX_PATH: usize = 107;
+pub const MAX_PATH: usize = 107;
 
 /// Pending connections the kernel holds before `accept`; hosts are few.
 const BACKLOG: i32 = 4;
@@ -30,14 +30,14 @@ fn flags() -> SockFlag {
 
 /// A bound, listening seqpacket socket.
 #[derive(Debug)]
-pub(crate) struct SeqListener {
+pub struct SeqListener {
     fd: OwnedFd,
 }
 
 impl SeqListener {
     /// Creates the socket, binds it to `path` (which must not exist) and
     /// listens.
-    pub(crate) fn bind(path: &Path) -> io::Result<SeqListener> {
+    pub fn bind(path: &Path) -> io::Result<SeqListener> {
         let fd = socket(AddressFamily::Unix, SockType::SeqPacket, flags(), None)?;
         let addr = UnixAddr::new(path)?;
         bind(fd.as_raw_fd(), &addr)?;
@@ -46,7 +46,7 @@ impl SeqListener {
     }
 
     /// Accepts one pending connection; `WouldBlock` when there is none.
-    pub(crate) fn accept(&self) -> io::Result<SeqConn> {
+    pub fn accept(&self) -> io::Result<SeqConn> {
         let raw = accept4(self.fd.as_raw_fd(), flags())?;
         // SAFETY: accept4 just returned this descriptor and nothing else
         // refers to it, so the OwnedFd is its only owner and closes it once.
@@ -57,27 +57,27 @@ impl SeqListener {
 
 /// One accepted host connection.
 #[derive(Debug)]
-pub(crate) struct SeqConn {
+pub struct SeqConn {
     fd: OwnedFd,
 }
 
 impl SeqConn {
     /// Sends one message; `WouldBlock` when the host's queue is full. Never
     /// raises SIGPIPE: a gone host is an `EPIPE` error.
-    pub(crate) fn send(&self, msg: &[u8]) -> io::Result<usize> {
+    pub fn send(&self, msg: &[u8]) -> io::Result<usize> {
         let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
         Ok(send(self.fd.as_raw_fd(), msg, flags)?)
     }
 
     /// Receives one message into `buf`, truncating a longer one to
     /// `buf.len()`; `WouldBlock` when there is none.
-    pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         Ok(recv(self.fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT)?)
     }
 
     /// True once the host has closed its end (or shut down writing), so a
     /// 0-byte read is end-of-file rather than an empty message.
-    pub(crate) fn peer_closed(&self) -> bool {
+    pub fn peer_closed(&self) -> bool {
         let mut pfd = libc::pollfd {
             fd: self.fd.as_raw_fd(),
             events: libc::POLLRDHUP,

@@ -14,13 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use itcio::sim::{LinkParams, TileId, Wires};
-use itcio::Pru;
+use itcio::{Dir, Pru};
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::ctl::Control;
+use crate::fw_links::{self, FwGrid, FwParams};
 use crate::grid::Geometry;
+use crate::links::Links;
 use crate::state::{Shared, State};
 use crate::tiles::{Launch, Tile};
 
@@ -47,8 +49,9 @@ pub struct RunArgs {
     #[arg(long)]
     dir: PathBuf,
     /// How links are emulated: `packet` (whole packets with rate, latency,
-    /// loss and corruption) or `firmware` (the PRU firmware bit by bit;
-    /// not available yet).
+    /// loss and corruption) or `firmware` (the PRU firmware's host build,
+    /// bit by bit; --rate throttles busy wires, --corrupt is per bit,
+    /// --latency and --loss do not apply).
     #[arg(long, value_enum, default_value_t = LinkModel::Packet)]
     link: LinkModel,
     /// Link speed in bits per second; 0 is unlimited.
@@ -60,7 +63,8 @@ pub struct RunArgs {
     /// Probability that a packet is lost on a wire.
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
-    /// Probability that a packet arrives damaged (EROR set).
+    /// Probability that a packet arrives damaged (EROR set); with
+    /// `--link firmware`, that each bit on a wire is flipped.
     #[arg(long, default_value_t = 0.0)]
     corrupt: f64,
     /// Hello interval of every itcd, in milliseconds.
@@ -99,8 +103,8 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     if args.rows == 0 || args.cols == 0 {
         return Err("--rows and --cols must be at least 1".into());
     }
-    if args.link == LinkModel::Firmware {
-        return Err("--link firmware needs the host build of pru-firmware, which does not exist yet; use --link packet".into());
+    if args.link == LinkModel::Firmware && (args.loss > 0.0 || args.latency > 0) {
+        return Err("--loss and --latency apply to --link packet only; with --link firmware use --corrupt (per bit) and --rate".into());
     }
     if !(0.0..=1.0).contains(&args.loss) || !(0.0..=1.0).contains(&args.corrupt) {
         return Err("--loss and --corrupt are probabilities between 0 and 1".into());
@@ -125,13 +129,18 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         corrupt: args.corrupt,
         ..LinkParams::default()
     };
-    let mut wires = Wires::new(&sockets, params);
-    let ids: Vec<TileId> = geo
-        .tiles()
-        .map(|(r, c)| wires.add_tile(&Geometry::name(r, c)))
+    let names: Vec<String> = geo.tiles().map(|(r, c)| Geometry::name(r, c)).collect();
+    let ids: Vec<TileId> = (0..names.len()).map(TileId).collect();
+    let links: Vec<(usize, Dir, usize)> = geo
+        .links()
+        .map(|(a, dir, b)| (geo.index(a), dir, geo.index(b)))
         .collect();
-    for (a, dir, b) in geo.links() {
-        wires.connect(ids[geo.index(a)], dir, ids[geo.index(b)]);
+    let mut wires = Wires::new(&sockets, params);
+    for name in &names {
+        wires.add_tile(name);
+    }
+    for &(a, dir, b) in &links {
+        wires.connect(ids[a], dir, ids[b]);
     }
     let mut tiles = Vec::with_capacity(ids.len());
     for (id, (r, c)) in ids.iter().zip(geo.tiles()) {
@@ -140,8 +149,14 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         fs::create_dir_all(&mount).map_err(|e| format!("{}: {e}", mount.display()))?;
         let mut itcd_args: Vec<OsString> = Vec::new();
         let mut arg = |k: &str, v: OsString| itcd_args.extend([k.into(), v]);
-        arg("--pru0", wires.pru_socket(*id, Pru::Pru0).into());
-        arg("--pru1", wires.pru_socket(*id, Pru::Pru1).into());
+        arg(
+            "--pru0",
+            fw_links::socket_path(&sockets, &name, Pru::Pru0).into(),
+        );
+        arg(
+            "--pru1",
+            fw_links::socket_path(&sockets, &name, Pru::Pru1).into(),
+        );
         arg("--mount", mount.clone().into());
         arg("--name", name.clone().into());
         arg("--hello-ms", args.hello.to_string().into());
@@ -166,9 +181,24 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     let signals =
         SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).map_err(|e| format!("signalfd: {e}"))?;
 
-    let sim = wires
-        .start()
-        .map_err(|e| format!("starting the PRU emulation: {e}"))?;
+    let sim = match args.link {
+        LinkModel::Packet => Links::Packet(
+            wires
+                .start()
+                .map_err(|e| format!("starting the PRU emulation: {e}"))?,
+        ),
+        LinkModel::Firmware => {
+            let fw = FwParams {
+                rate_bps: args.rate,
+                corrupt: args.corrupt,
+                seed: u64::from(std::process::id()),
+            };
+            Links::Firmware(
+                FwGrid::start(&sockets, &names, &links, fw)
+                    .map_err(|e| format!("starting the firmware emulation: {e}"))?,
+            )
+        }
+    };
     let shared = Shared::new(State {
         tiles,
         sim,
@@ -209,9 +239,13 @@ fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path) {
         println!("{:<8} {:>8}  {}", t.name, pid, t.mount.display());
     }
     println!(
-        "{} tiles, {} links, rate {}, PRU sockets in {}; Ctrl-C to stop",
+        "{} tiles, {} {} links, rate {}, PRU sockets in {}; Ctrl-C to stop",
         state.tiles.len(),
         geo.links().count(),
+        match args.link {
+            LinkModel::Packet => "packet",
+            LinkModel::Firmware => "firmware",
+        },
         if args.rate == 0 {
             "unlimited".to_string()
         } else {

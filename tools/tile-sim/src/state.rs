@@ -10,8 +10,7 @@ use std::process::ExitStatus;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use itcio::sim::SimHandle;
-
+use crate::links::Links;
 use crate::mounts;
 use crate::tiles::{self, Starting, Tile, START_DEADLINE, STOP_DEADLINE};
 
@@ -21,7 +20,7 @@ pub struct State {
     /// Every tile, in grid order.
     pub tiles: Vec<Tile>,
     /// The emulated PRUs and wires.
-    pub sim: SimHandle,
+    pub sim: Links,
     /// Set when the grid is shutting down.
     pub stopping: bool,
 }

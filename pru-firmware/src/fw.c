@@ -1,0 +1,262 @@
+/*
+ * fw.c - one bit time of the firmware, and its side of the host messages
+ * (docs/pru-messages.md).
+ *
+ * A step samples every input, advances every transmitter by one bit, takes
+ * at most one message from the host, and counts down the monitor report.
+ * Before the host's first (empty) message nothing is sent to it: received
+ * packets are discarded and status changes are only remembered, to be
+ * reported when the host starts.
+ */
+#include <string.h>
+
+#include "fw.h"
+
+static const uint8_t dir8_table[2][ITC_FW_DIRS] = {
+    ITC_FW_PRU0_DIR8,
+    ITC_FW_PRU1_DIR8,
+};
+
+uint8_t itc_fw_dir8(unsigned pru, unsigned prudir)
+{
+    if (pru > 1 || prudir >= ITC_FW_DIRS)
+        return 0xff;
+    return dir8_table[pru][prudir];
+}
+
+void itc_fw_config_default(struct itc_fw_config *cfg)
+{
+    cfg->timeout_bits = ITC_FW_DEFAULT_TIMEOUT_BITS;
+    cfg->monitor_bits = ITC_FW_DEFAULT_MONITOR_BITS;
+    cfg->hold_bits = ITC_FW_DEFAULT_HOLD_BITS;
+}
+
+void fw_init(struct itc_fw *fw, unsigned pru, const struct itc_fw_config *cfg)
+{
+    unsigned d;
+
+    memset(fw, 0, sizeof(*fw));
+    fw->pru = (uint8_t)pru;
+    if (cfg)
+        fw->cfg = *cfg;
+    else
+        itc_fw_config_default(&fw->cfg);
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        tx_init(&fw->tx[d]);
+        rx_init(&fw->rx[d]);
+    }
+    hal_init(&fw->hal);
+}
+
+/* Sends to the host if it has started; a full host side loses the message
+ * (the periodic monitor report repairs lost status). */
+static void send_local(struct itc_fw *fw, const uint8_t *msg, uint16_t len)
+{
+    if (!fw->started)
+        return;
+    if (hal_send(&fw->hal, msg, len) != 0)
+        fw->stats.status_lost++;
+}
+
+void fw_send_status(struct itc_fw *fw, uint8_t code, uint8_t arg)
+{
+    uint8_t msg[ITC_FW_STATUS_LEN];
+
+    msg[0] = ITC_FW_MSG_LINK_STATUS;
+    msg[1] = code;
+    msg[2] = arg;
+    send_local(fw, msg, sizeof(msg));
+}
+
+void fw_deliver(struct itc_fw *fw, unsigned prudir, uint16_t len)
+{
+    struct itc_rx *rx = &fw->rx[prudir];
+    struct itc_fw_dir_stats *st = &fw->stats.dir[prudir];
+    uint8_t hdr = rx->buf[0];
+
+    /* Only routed packets cross a link; anything else is not ours to pass
+     * on. */
+    if ((hdr & ITC_FW_HDR_KIND_MASK) != ITC_FW_HDR_ROUTED) {
+        st->not_routed++;
+        return;
+    }
+    if (!fw->started)
+        return;
+    /* Keep kind and MFMT; DIR becomes where it came from; EROR is never
+     * set on a delivered packet (damaged frames are not delivered). */
+    hdr &= (uint8_t)(ITC_FW_HDR_KIND_MASK | ITC_FW_HDR_MFMT);
+    hdr |= itc_fw_dir8(fw->pru, prudir);
+    if (rx->lost)
+        hdr |= ITC_FW_HDR_OVRN;
+    rx->buf[0] = hdr;
+    if (hal_send(&fw->hal, rx->buf, len) != 0) {
+        rx->lost = 1;
+        st->host_overruns++;
+        return;
+    }
+    rx->lost = 0;
+    st->packets_received++;
+}
+
+static void bounce(struct itc_fw *fw, uint8_t reason, const uint8_t *pkt, uint16_t len)
+{
+    uint8_t msg[ITC_FW_MAX_HOST_MSG];
+
+    msg[0] = ITC_FW_MSG_BOUNCE;
+    msg[1] = reason;
+    memcpy(&msg[2], pkt, len);
+    send_local(fw, msg, (uint16_t)(len + 2));
+}
+
+/* The host (re)started: say where every direction stands. A restarted
+ * host (itcd reopening the device) gets the same picture as a new one. */
+static void start(struct itc_fw *fw)
+{
+    unsigned d;
+
+    fw->started = 1;
+    fw->stats.started = 1;
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        uint8_t dir8 = itc_fw_dir8(fw->pru, d);
+
+        if (fw->rx[d].synced)
+            fw_send_status(fw, ITC_FW_STATUS_SYNC, dir8);
+        else if (fw->rx[d].timed_out)
+            fw_send_status(fw, ITC_FW_STATUS_TIMEOUT, dir8);
+    }
+    fw_send_status(fw, ITC_FW_STATUS_MONITOR, fw->stats.sync_bitmap);
+    fw->monitor_left = fw->cfg.monitor_bits;
+}
+
+static int prudir_of(const struct itc_fw *fw, uint8_t dir8)
+{
+    unsigned d;
+
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        if (itc_fw_dir8(fw->pru, d) == dir8)
+            return (int)d;
+    }
+    return -1;
+}
+
+/* Places the held packet in its ring, or bounces it. */
+static void place_held(struct itc_fw *fw)
+{
+    struct itc_hold *h = &fw->hold;
+    struct itc_fw_dir_stats *st = &fw->stats.dir[h->prudir];
+
+    if (!fw->rx[h->prudir].synced) {
+        st->bounced_no_sync++;
+        bounce(fw, ITC_FW_BOUNCE_NO_SYNC, h->bytes, h->len);
+        h->full = 0;
+        return;
+    }
+    if (tx_enqueue(&fw->tx[h->prudir], h->bytes, h->len) == 0) {
+        h->full = 0;
+        return;
+    }
+    /* Waiting here, rather than bouncing at once, leaves later host
+     * messages in the host's queue: the host sees back-pressure instead of
+     * losses while a ring drains at the line rate. */
+    if (h->waited++ >= fw->cfg.hold_bits) {
+        st->bounced_full++;
+        bounce(fw, ITC_FW_BOUNCE_QUEUE_FULL, h->bytes, h->len);
+        h->full = 0;
+    }
+}
+
+static void take_host_message(struct itc_fw *fw)
+{
+    struct itc_hold *h = &fw->hold;
+    uint16_t len = 0;
+    int prudir;
+
+    if (h->full) {
+        place_held(fw);
+        return;
+    }
+    if (!hal_recv(&fw->hal, h->bytes, &len))
+        return;
+    if (len == 0) {
+        start(fw);
+        return;
+    }
+    if (!fw->started || len > ITC_FW_MAX_PACKET ||
+        (h->bytes[0] & ITC_FW_HDR_KIND_MASK) != ITC_FW_HDR_ROUTED) {
+        /* No local or non-standard commands are defined yet. */
+        fw->stats.host_ignored++;
+        return;
+    }
+    prudir = prudir_of(fw, h->bytes[0] & ITC_FW_HDR_DIR_MASK);
+    if (prudir < 0) {
+        /* Not one of this PRU's directions: no link, so no sync. */
+        bounce(fw, ITC_FW_BOUNCE_NO_SYNC, h->bytes, len);
+        return;
+    }
+    h->full = 1;
+    h->prudir = (uint8_t)prudir;
+    h->len = len;
+    h->waited = 0;
+    place_held(fw);
+}
+
+static void monitor_tick(struct itc_fw *fw, uint32_t bits)
+{
+    if (!fw->started || fw->cfg.monitor_bits == 0)
+        return;
+    if (fw->monitor_left > bits) {
+        fw->monitor_left -= bits;
+        return;
+    }
+    fw_send_status(fw, ITC_FW_STATUS_MONITOR, fw->stats.sync_bitmap);
+    fw->monitor_left = fw->cfg.monitor_bits;
+}
+
+void fw_step(struct itc_fw *fw)
+{
+    uint32_t in = hal_read_pins(&fw->hal);
+    uint32_t out = 0;
+    unsigned d;
+
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        rx_sample(fw, d, (in & ITC_FW_PIN_CLK(d)) ? 1 : 0, (in & ITC_FW_PIN_DATA(d)) ? 1 : 0);
+    }
+    take_host_message(fw);
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        struct itc_tx *tx = &fw->tx[d];
+        uint8_t was_closing = tx->closing;
+
+        if (tx_next_bit(tx))
+            out |= ITC_FW_PIN_DATA(d);
+        if (tx->clk)
+            out |= ITC_FW_PIN_CLK(d);
+        if (was_closing && !tx->closing)
+            fw->stats.dir[d].frames_sent++;
+    }
+    hal_write_pins(&fw->hal, out);
+    monitor_tick(fw, 1);
+}
+
+int fw_quiescent(const struct itc_fw *fw)
+{
+    unsigned d;
+
+    if (fw->hold.full || hal_recv_pending(&fw->hal))
+        return 0;
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        const struct itc_rx *rx = &fw->rx[d];
+
+        if (!tx_idle(&fw->tx[d]))
+            return 0;
+        /* A receiver counting toward a timeout, or hunting on a live
+         * wire, is about to report something. */
+        if (!rx->timed_out && (!rx->synced || rx->quiet != 0))
+            return 0;
+    }
+    return 1;
+}
+
+void fw_advance_idle(struct itc_fw *fw, uint32_t bits)
+{
+    monitor_tick(fw, bits);
+}

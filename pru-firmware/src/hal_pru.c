@@ -1,0 +1,86 @@
+/*
+ * hal_pru.c - the HAL on the PRU: pins are the R30 (out) and R31 (in)
+ * registers, host messages go through the PRU support package's rpmsg
+ * transport. Built only by `make pru` (pru-gcc or TI clpru); not compiled
+ * on the host.
+ */
+#include <pru_intc.h>
+#include <rsc_types.h>
+
+#include "hal.h"
+
+volatile register uint32_t __R30;
+volatile register uint32_t __R31;
+
+/* Host-to-PRU kick: interrupt bit of R31 set by the ARM's mailbox event. */
+#define HOST_INT ((uint32_t)1 << 30)
+#define TO_ARM_HOST 16
+#define FROM_ARM_HOST 17
+#define CHAN_NAME "rpmsg-pru"
+#define CHAN_DESC "T2 intertile links"
+#ifndef CHAN_PORT
+#define CHAN_PORT 30 /* 31 on PRU1: /dev/rpmsg_pru30, /dev/rpmsg_pru31 */
+#endif
+#define VIRTIO_CONFIG_S_DRIVER_OK 4
+
+/* The resource table (src/resource_table.h, written for the board
+ * build) declares the rpmsg vdev and its two vrings. */
+#include "resource_table.h"
+
+void hal_init(struct itc_hal *hal)
+{
+    /* The resource table's vdev status says when Linux is ready. */
+    volatile uint8_t *status = &resourceTable.rpmsg_vdev.status;
+
+    while (!(*status & VIRTIO_CONFIG_S_DRIVER_OK))
+        ;
+    pru_rpmsg_init(&hal->transport, &resourceTable.rpmsg_vring0,
+                   &resourceTable.rpmsg_vring1, TO_ARM_HOST, FROM_ARM_HOST);
+    while (pru_rpmsg_channel(RPMSG_NS_CREATE, &hal->transport, CHAN_NAME, CHAN_DESC,
+                             CHAN_PORT) != PRU_RPMSG_SUCCESS)
+        ;
+    hal->have_src = 0;
+}
+
+uint32_t hal_read_pins(struct itc_hal *hal)
+{
+    (void)hal;
+    return __R31;
+}
+
+void hal_write_pins(struct itc_hal *hal, uint32_t r30)
+{
+    (void)hal;
+    /* Only the link pins belong to the firmware. */
+    __R30 = (__R30 & ~ITC_FW_PIN_MASK) | (r30 & ITC_FW_PIN_MASK);
+}
+
+int hal_send(struct itc_hal *hal, const uint8_t *msg, uint16_t len)
+{
+    if (!hal->have_src)
+        return -1;
+    return pru_rpmsg_send(&hal->transport, hal->dst, hal->src, (void *)msg, len) ==
+                   PRU_RPMSG_SUCCESS
+               ? 0
+               : -1;
+}
+
+int hal_recv(struct itc_hal *hal, uint8_t *buf, uint16_t *len)
+{
+    if (!(__R31 & HOST_INT))
+        return 0;
+    if (pru_rpmsg_receive(&hal->transport, &hal->src, &hal->dst, buf, len) !=
+        PRU_RPMSG_SUCCESS) {
+        /* Nothing left: clear the kick until the host writes again. */
+        CT_INTC.SICR_bit.STS_CLR_IDX = FROM_ARM_HOST;
+        return 0;
+    }
+    hal->have_src = 1;
+    return 1;
+}
+
+int hal_recv_pending(const struct itc_hal *hal)
+{
+    (void)hal;
+    return (__R31 & HOST_INT) != 0;
+}

@@ -1,0 +1,200 @@
+/*
+ * link_rx.c - the receiving half of a link: clock edges to bits, bits to
+ * frames, frames to packets or frame errors.
+ *
+ * Hunting (no sync), the receiver only looks for a delimiter: six 1s then
+ * a 0. The first one gains sync ('P'). In sync, line bits are unstuffed
+ * into the frame buffer; a delimiter ends the frame, which is delivered if
+ * it is whole bytes, at least one packet byte plus FCS, and its FCS checks.
+ * Anything else is a frame error ('F'), and sync is lost until the next
+ * delimiter. Seven 1s in a row (an abort) and a frame longer than
+ * ITC_FW_MAX_FRAME are frame errors as soon as they are seen.
+ *
+ * A delimiter is only recognised at its sixth 1, when its leading 0 and
+ * five 1s have already been read as data. So the last data 0 and the 1s
+ * after it are held back ("pending") and committed only once a later bit
+ * shows they were data.
+ */
+#include <string.h>
+
+#include "fw.h"
+
+/* A delimiter's leading 0 and the five 1s read as data before it. */
+#define FLAG_PENDING 6
+
+void rx_init(struct itc_rx *rx)
+{
+    memset(rx, 0, sizeof(*rx));
+}
+
+static void start_frame(struct itc_rx *rx)
+{
+    rx->nbits = 0;
+    rx->pending = 0;
+    rx->ones = 0;
+}
+
+void rx_lose_sync(struct itc_rx *rx)
+{
+    rx->synced = 0;
+    start_frame(rx);
+}
+
+static uint8_t dir8_of(const struct itc_fw *fw, unsigned prudir)
+{
+    return itc_fw_dir8(fw->pru, prudir);
+}
+
+static void frame_error(struct itc_fw *fw, unsigned prudir, uint32_t *counter)
+{
+    (*counter)++;
+    rx_lose_sync(&fw->rx[prudir]);
+    fw->stats.sync_bitmap &= (uint8_t)~(1u << dir8_of(fw, prudir));
+    fw_send_status(fw, ITC_FW_STATUS_FRAME, dir8_of(fw, prudir));
+}
+
+/* Appends one data bit; 0 if it did not fit (an over-long frame). */
+static int commit_bit(struct itc_rx *rx, uint8_t bit)
+{
+    uint16_t byte = (uint16_t)(rx->nbits >> 3);
+    uint8_t mask = (uint8_t)(1u << (rx->nbits & 7u));
+
+    if (byte >= ITC_FW_MAX_FRAME)
+        return 0;
+    if (bit)
+        rx->buf[byte] |= mask;
+    else
+        rx->buf[byte] &= (uint8_t)~mask;
+    rx->nbits++;
+    return 1;
+}
+
+/* Commits the held-back bits: a 0 followed by pending - 1 ones. */
+static int commit_pending(struct itc_rx *rx)
+{
+    uint8_t i;
+
+    for (i = 0; i < rx->pending; i++) {
+        if (!commit_bit(rx, i == 0 ? 0 : 1))
+            return 0;
+    }
+    rx->pending = 0;
+    return 1;
+}
+
+static void end_frame(struct itc_fw *fw, unsigned prudir)
+{
+    struct itc_rx *rx = &fw->rx[prudir];
+    struct itc_fw_dir_stats *st = &fw->stats.dir[prudir];
+    uint16_t bytes = (uint16_t)(rx->nbits >> 3);
+    uint16_t fcs;
+
+    if (rx->nbits == 0 && rx->pending == FLAG_PENDING) {
+        start_frame(rx); /* delimiters while idle */
+        return;
+    }
+    /* Bits that are not whole bytes, or a delimiter whose leading 0 was
+     * not a data bit (it followed five 1s), mean the frame and the
+     * delimiter are out of step. */
+    if ((rx->nbits & 7u) != 0 || rx->pending != FLAG_PENDING) {
+        frame_error(fw, prudir, &st->misaligned);
+        return;
+    }
+    if (bytes < 1 + ITC_FW_FCS_LEN) {
+        frame_error(fw, prudir, &st->runts);
+        return;
+    }
+    fcs = (uint16_t)(rx->buf[bytes - 2] | (rx->buf[bytes - 1] << 8));
+    if (itc_fw_crc16(rx->buf, (size_t)(bytes - ITC_FW_FCS_LEN)) != fcs) {
+        frame_error(fw, prudir, &st->crc_errors);
+        return;
+    }
+    fw_deliver(fw, prudir, (uint16_t)(bytes - ITC_FW_FCS_LEN));
+    start_frame(rx);
+}
+
+static void hunt_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
+{
+    struct itc_rx *rx = &fw->rx[prudir];
+
+    if (bit) {
+        if (rx->ones < 8)
+            rx->ones++;
+        return;
+    }
+    if (rx->ones == 6) {
+        rx->synced = 1;
+        fw->stats.dir[prudir].syncs++;
+        fw->stats.sync_bitmap |= (uint8_t)(1u << dir8_of(fw, prudir));
+        start_frame(rx);
+        fw_send_status(fw, ITC_FW_STATUS_SYNC, dir8_of(fw, prudir));
+        return;
+    }
+    rx->ones = 0;
+}
+
+static void sync_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
+{
+    struct itc_rx *rx = &fw->rx[prudir];
+    struct itc_fw_dir_stats *st = &fw->stats.dir[prudir];
+
+    if (bit) {
+        rx->ones++;
+        if (rx->ones >= 7) {
+            frame_error(fw, prudir, &st->aborts);
+            rx->ones = 7; /* hunting resumes after the next 0 */
+            return;
+        }
+        if (rx->ones == 6)
+            return; /* not data: a delimiter or an abort */
+        if (rx->pending > 0) {
+            rx->pending++;
+        } else if (!commit_bit(rx, 1)) {
+            frame_error(fw, prudir, &st->overlong);
+        }
+        return;
+    }
+    if (rx->ones == 6) {
+        end_frame(fw, prudir);
+        return;
+    }
+    if (rx->ones == ITC_FW_STUFF_AFTER) {
+        /* A stuffed 0: the five 1s before it were data after all. */
+        rx->ones = 0;
+        if (!commit_pending(rx))
+            frame_error(fw, prudir, &st->overlong);
+        return;
+    }
+    rx->ones = 0;
+    if (!commit_pending(rx)) {
+        frame_error(fw, prudir, &st->overlong);
+        return;
+    }
+    rx->pending = 1;
+}
+
+void rx_sample(struct itc_fw *fw, unsigned prudir, uint8_t clk, uint8_t data)
+{
+    struct itc_rx *rx = &fw->rx[prudir];
+    uint8_t dir8 = dir8_of(fw, prudir);
+
+    if (clk == rx->last_clk) {
+        if (fw->cfg.timeout_bits == 0 || rx->timed_out)
+            return;
+        if (++rx->quiet >= fw->cfg.timeout_bits) {
+            rx->timed_out = 1;
+            fw->stats.dir[prudir].timeouts++;
+            rx_lose_sync(rx);
+            fw->stats.sync_bitmap &= (uint8_t)~(1u << dir8);
+            fw_send_status(fw, ITC_FW_STATUS_TIMEOUT, dir8);
+        }
+        return;
+    }
+    rx->last_clk = clk;
+    rx->quiet = 0;
+    rx->timed_out = 0;
+    if (rx->synced)
+        sync_bit(fw, prudir, data);
+    else
+        hunt_bit(fw, prudir, data);
+}

@@ -1,0 +1,706 @@
+/*
+ * test_fw.c - unit tests of the firmware's host build: CRC, framing and
+ * stuffing, sync, every frame error, timeouts, host-side overflow (OVRN)
+ * and bounces. Bit streams for the receiver are built here by a small
+ * encoder of the test's own, so a bug shared by the firmware's transmitter
+ * and receiver cannot hide.
+ *
+ * Prints one line per failed check and "N passed, N failed" at the end;
+ * exits non-zero if anything failed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "itc_fw.h"
+
+static int passed;
+static int failed;
+
+#define CHECK(cond)                                                         \
+    do {                                                                    \
+        if (cond) {                                                         \
+            passed++;                                                       \
+        } else {                                                            \
+            failed++;                                                       \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
+        }                                                                   \
+    } while (0)
+
+/* --- A reference encoder: line bits for the receiver under test ---------- */
+
+#define MAX_BITS 8192
+
+struct bits {
+    uint8_t b[MAX_BITS];
+    int n;
+    int ones;
+};
+
+static void put_raw(struct bits *s, int bit)
+{
+    if (s->n < MAX_BITS)
+        s->b[s->n++] = (uint8_t)bit;
+}
+
+static void put_flag(struct bits *s)
+{
+    int i;
+
+    for (i = 0; i < 8; i++)
+        put_raw(s, (ITC_FW_FLAG >> i) & 1);
+    s->ones = 0;
+}
+
+static void put_byte(struct bits *s, uint8_t byte)
+{
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        int bit = (byte >> i) & 1;
+
+        put_raw(s, bit);
+        s->ones = bit ? s->ones + 1 : 0;
+        if (s->ones == 5) {
+            put_raw(s, 0);
+            s->ones = 0;
+        }
+    }
+}
+
+/* Flag, bytes, FCS (optionally wrong), flag. */
+static void put_frame(struct bits *s, const uint8_t *p, int len, int bad_fcs)
+{
+    uint16_t fcs = itc_fw_crc16(p, (size_t)len);
+    int i;
+
+    if (bad_fcs)
+        fcs ^= 0x0100;
+    put_flag(s);
+    for (i = 0; i < len; i++)
+        put_byte(s, p[i]);
+    put_byte(s, (uint8_t)(fcs & 0xff));
+    put_byte(s, (uint8_t)(fcs >> 8));
+    put_flag(s);
+}
+
+/* --- Driving one instance ----------------------------------------------- */
+
+struct drive {
+    struct itc_fw *fw;
+    unsigned clk; /* per prudir */
+};
+
+static struct itc_fw_config test_config(void)
+{
+    struct itc_fw_config cfg;
+
+    itc_fw_config_default(&cfg);
+    /* Long enough that the directions a test leaves still do not report
+     * timeouts in between; test_timeout shortens it. */
+    cfg.timeout_bits = 100000;
+    cfg.monitor_bits = 0;
+    return cfg;
+}
+
+/* One bit on prudir `d`'s input (clock toggles), others keep still. */
+static void feed(struct drive *dv, unsigned d, int bit)
+{
+    uint32_t in = 0;
+
+    dv->clk ^= 1u << d;
+    if (dv->clk & (1u << d))
+        in |= ITC_FW_PIN_CLK(d);
+    if (bit)
+        in |= ITC_FW_PIN_DATA(d);
+    itc_fw_set_inputs(dv->fw, in);
+    itc_fw_step(dv->fw);
+}
+
+static void feed_bits(struct drive *dv, unsigned d, const struct bits *s)
+{
+    int i;
+
+    for (i = 0; i < s->n; i++)
+        feed(dv, d, s->b[i]);
+}
+
+static void feed_flags(struct drive *dv, unsigned d, int n)
+{
+    struct bits s = {{0}, 0, 0};
+    int i;
+
+    for (i = 0; i < n; i++)
+        put_flag(&s);
+    feed_bits(dv, d, &s);
+}
+
+static void start_host(struct itc_fw *fw)
+{
+    CHECK(itc_fw_push_host(fw, NULL, 0) == 0);
+}
+
+/* Pops every message; returns how many, the last one in `last`. */
+static int drain(struct itc_fw *fw, uint8_t *last, int *last_len)
+{
+    uint8_t buf[ITC_FW_MAX_HOST_MSG];
+    int n = 0;
+    int len;
+
+    while ((len = itc_fw_pop_host(fw, buf, sizeof(buf))) >= 0) {
+        n++;
+        if (last) {
+            memcpy(last, buf, (size_t)len);
+            *last_len = len;
+        }
+    }
+    return n;
+}
+
+/* Finds a status message CODE ARG among the pending messages (all are
+ * consumed); packets go to `pkts` if given. */
+struct seen {
+    int status[256][256];
+    int npkts;
+    uint8_t pkt[64][ITC_FW_MAX_HOST_MSG];
+    int pkt_len[64];
+};
+
+static void collect(struct itc_fw *fw, struct seen *sn)
+{
+    uint8_t buf[ITC_FW_MAX_HOST_MSG];
+    int len;
+
+    while ((len = itc_fw_pop_host(fw, buf, sizeof(buf))) >= 0) {
+        if (len == ITC_FW_STATUS_LEN && buf[0] == ITC_FW_MSG_LINK_STATUS) {
+            sn->status[buf[1]][buf[2]]++;
+        } else if (sn->npkts < 64) {
+            memcpy(sn->pkt[sn->npkts], buf, (size_t)len);
+            sn->pkt_len[sn->npkts++] = len;
+        }
+    }
+}
+
+static struct drive new_drive(unsigned pru)
+{
+    struct itc_fw_config cfg = test_config();
+    struct drive dv;
+
+    dv.fw = itc_fw_new(pru, &cfg);
+    dv.clk = 0;
+    return dv;
+}
+
+/* --- Tests ----------------------------------------------------------------- */
+
+static void test_crc(void)
+{
+    const uint8_t check[] = "123456789";
+    uint8_t framed[11];
+    uint16_t fcs, residue;
+
+    CHECK(itc_fw_crc16(check, 9) == ITC_FW_CRC_CHECK);
+    CHECK(itc_fw_crc16(check, 0) == 0x0000);
+    /* Appended low byte first, the CRC over data + FCS (without the final
+     * xor) is the constant residue 0xf0b8. */
+    memcpy(framed, check, 9);
+    fcs = itc_fw_crc16(check, 9);
+    framed[9] = (uint8_t)(fcs & 0xff);
+    framed[10] = (uint8_t)(fcs >> 8);
+    residue = (uint16_t)(itc_fw_crc16(framed, 11) ^ ITC_FW_CRC_XOROUT);
+    CHECK(residue == 0xf0b8u);
+}
+
+static void test_dir8_table(void)
+{
+    CHECK(itc_fw_dir8(0, 0) == 2 && itc_fw_dir8(0, 1) == 3 && itc_fw_dir8(0, 2) == 5);
+    CHECK(itc_fw_dir8(1, 0) == 6 && itc_fw_dir8(1, 1) == 7 && itc_fw_dir8(1, 2) == 1);
+    CHECK(itc_fw_dir8(2, 0) == 0xff && itc_fw_dir8(0, 3) == 0xff);
+}
+
+/* The transmitter's line bits: delimiters while idle, at most five data 1s
+ * in a row, and the reference decoding gives packet + FCS back. */
+static void test_tx_stuffing(void)
+{
+    struct itc_fw_config cfg = test_config();
+    struct itc_fw *fw = itc_fw_new(0, &cfg);
+    uint8_t pkt[40];
+    uint8_t line[4096];
+    int n = 0, i, clk = 0, run = 0, max_run = 0;
+
+    memset(pkt, 0xff, sizeof(pkt)); /* worst case for stuffing */
+    pkt[0] = 0x80 | 2;
+    start_host(fw);
+    /* Sync on ET first, or the packet bounces "no sync". */
+    {
+        struct drive dv = {fw, 0};
+        feed_flags(&dv, 0, 3);
+    }
+    drain(fw, NULL, NULL);
+    CHECK(itc_fw_push_host(fw, pkt, sizeof(pkt)) == 0);
+    for (i = 0; i < 1200 && n < (int)sizeof(line); i++) {
+        uint32_t out;
+
+        itc_fw_step(fw);
+        out = itc_fw_outputs(fw);
+        /* One clock edge per step, and the data beside it. */
+        CHECK(((out & ITC_FW_PIN_CLK(0)) != 0) != clk);
+        clk = (out & ITC_FW_PIN_CLK(0)) != 0;
+        line[n++] = (out & ITC_FW_PIN_DATA(0)) ? 1 : 0;
+    }
+    /* Find the frame: after the first delimiter that is followed by data. */
+    {
+        uint8_t bytes[64];
+        int nbits = 0, ones = 0, in_frame = 0, got = -1;
+        int start = -1;
+
+        for (i = 0; i < n; i++) {
+            run = line[i] ? run + 1 : 0;
+            if (run > max_run)
+                max_run = run;
+        }
+        CHECK(max_run == 6); /* only delimiters have six */
+        memset(bytes, 0, sizeof(bytes));
+        for (i = 0; i + 8 <= n; i++) {
+            int j, is_flag = 1;
+
+            for (j = 0; j < 8; j++)
+                is_flag &= line[i + j] == ((ITC_FW_FLAG >> j) & 1);
+            if (is_flag) {
+                if (i + 16 <= n) {
+                    int next_flag = 1;
+                    for (j = 0; j < 8; j++)
+                        next_flag &= line[i + 8 + j] == ((ITC_FW_FLAG >> j) & 1);
+                    if (!next_flag) {
+                        start = i + 8;
+                        break;
+                    }
+                }
+            }
+        }
+        CHECK(start > 0);
+        for (i = start; start > 0 && i < n; i++) {
+            if (line[i]) {
+                ones++;
+                if (ones == 6) { /* closing delimiter */
+                    nbits -= 5;  /* its leading 0 and five 1s were taken */
+                    nbits -= 1;
+                    got = nbits;
+                    break;
+                }
+                bytes[nbits >> 3] |= (uint8_t)(1u << (nbits & 7));
+                nbits++;
+            } else {
+                if (ones == 5) {
+                    ones = 0;
+                    continue; /* stuffed */
+                }
+                ones = 0;
+                nbits++;
+            }
+            in_frame = 1;
+        }
+        CHECK(in_frame);
+        CHECK(got == (int)(sizeof(pkt) + 2) * 8);
+        CHECK(memcmp(bytes, pkt, sizeof(pkt)) == 0);
+        CHECK(itc_fw_crc16(bytes, sizeof(pkt)) ==
+              (uint16_t)(bytes[sizeof(pkt)] | (bytes[sizeof(pkt) + 1] << 8)));
+    }
+    itc_fw_free(fw);
+}
+
+/* Sync is gained at the first delimiter and reported once the host has
+ * started; the start message reports where things stand. */
+static void test_sync_and_start(void)
+{
+    struct drive dv = new_drive(1);
+    struct seen *sn = calloc(1, sizeof(*sn));
+
+    feed_flags(&dv, 0, 2);
+    CHECK(itc_fw_host_pending(dv.fw) == 0); /* not started: silent */
+    start_host(dv.fw);
+    feed_flags(&dv, 0, 1);
+    collect(dv.fw, sn);
+    CHECK(sn->status[ITC_FW_STATUS_SYNC][6] == 1);                /* WT */
+    CHECK(sn->status[ITC_FW_STATUS_MONITOR][1u << 6] == 1);       /* bitmap */
+    CHECK(sn->status[ITC_FW_STATUS_SYNC][7] == 0);
+    itc_fw_free(dv.fw);
+    free(sn);
+}
+
+static void test_good_packet_and_dir_rewrite(void)
+{
+    struct drive dv = new_drive(0);
+    struct bits s = {{0}, 0, 0};
+    uint8_t pkt[] = {0x80 | 0x20 | 0x10 | 0x08 | 6, 1, 2, 0x7e, 0xff, 0x1f};
+    uint8_t got[ITC_FW_MAX_HOST_MSG];
+    int len = -1;
+
+    start_host(dv.fw);
+    feed_flags(&dv, 1, 2); /* SE */
+    drain(dv.fw, NULL, NULL);
+    put_frame(&s, pkt, sizeof(pkt), 0);
+    feed_bits(&dv, 1, &s);
+    CHECK(drain(dv.fw, got, &len) == 1);
+    CHECK(len == (int)sizeof(pkt));
+    /* Routed, MFMT kept, OVRN and EROR cleared, DIR = SE (3). */
+    CHECK(got[0] == (0x80 | 0x20 | 3));
+    CHECK(memcmp(got + 1, pkt + 1, sizeof(pkt) - 1) == 0);
+    itc_fw_free(dv.fw);
+}
+
+/* Feeds a damaged frame after sync; checks it is not delivered, that 'F' is
+ * reported, that sync comes back and a good frame after it gets through. */
+static void check_frame_error(const char *what, struct bits *bad, size_t counter_offset)
+{
+    struct drive dv = new_drive(0);
+    struct seen *sn = calloc(1, sizeof(*sn));
+    struct bits good = {{0}, 0, 0};
+    uint8_t pkt[] = {0x80 | 2, 0x14, 'o', 'k'};
+    struct itc_fw_stats st;
+    uint32_t count;
+
+    start_host(dv.fw);
+    feed_flags(&dv, 2, 2); /* SW */
+    feed_bits(&dv, 2, bad);
+    feed_flags(&dv, 2, 2);
+    put_frame(&good, pkt, sizeof(pkt), 0);
+    feed_bits(&dv, 2, &good);
+    collect(dv.fw, sn);
+    itc_fw_get_stats(dv.fw, &st);
+    memcpy(&count, (const uint8_t *)&st.dir[2] + counter_offset, sizeof(count));
+    if (count != 1)
+        printf("  (%s: counter %u)\n", what, count);
+    CHECK(count == 1);
+    CHECK(sn->status[ITC_FW_STATUS_FRAME][5] == 1);
+    CHECK(sn->status[ITC_FW_STATUS_SYNC][5] == 2); /* first and regained */
+    CHECK(sn->npkts == 1);                          /* only the good one */
+    CHECK(sn->npkts == 1 && sn->pkt[0][0] == (0x80 | 5) && sn->pkt_len[0] == 4);
+    itc_fw_free(dv.fw);
+    free(sn);
+}
+
+static void test_frame_errors(void)
+{
+    uint8_t pkt[20];
+    struct bits s;
+    int i;
+
+    for (i = 0; i < 20; i++)
+        pkt[i] = (uint8_t)(i * 37);
+    pkt[0] = 0x80 | 2;
+
+    memset(&s, 0, sizeof(s));
+    put_frame(&s, pkt, sizeof(pkt), 1);
+    check_frame_error("bad crc", &s, offsetof(struct itc_fw_dir_stats, crc_errors));
+
+    /* Abort: seven 1s in the middle of a frame. */
+    memset(&s, 0, sizeof(s));
+    put_flag(&s);
+    put_byte(&s, pkt[0]);
+    put_byte(&s, pkt[1]);
+    for (i = 0; i < 7; i++)
+        put_raw(&s, 1);
+    put_raw(&s, 0);
+    check_frame_error("abort", &s, offsetof(struct itc_fw_dir_stats, aborts));
+
+    /* Misaligned: one extra data bit before the closing delimiter. */
+    memset(&s, 0, sizeof(s));
+    put_frame(&s, pkt, sizeof(pkt), 0);
+    s.n -= 8;
+    put_raw(&s, 0);
+    put_flag(&s);
+    check_frame_error("misaligned", &s, offsetof(struct itc_fw_dir_stats, misaligned));
+
+    /* Over-long: 300 bytes between delimiters. */
+    {
+        static uint8_t big[300];
+        memset(big, 0x55, sizeof(big));
+        big[0] = 0x80 | 2;
+        memset(&s, 0, sizeof(s));
+        put_frame(&s, big, sizeof(big), 0);
+        check_frame_error("overlong", &s, offsetof(struct itc_fw_dir_stats, overlong));
+    }
+
+    /* Runt: one byte between delimiters. */
+    memset(&s, 0, sizeof(s));
+    put_flag(&s);
+    put_byte(&s, 0x82);
+    put_flag(&s);
+    check_frame_error("runt", &s, offsetof(struct itc_fw_dir_stats, runts));
+}
+
+/* The longest packet passes; one byte more is over-long. */
+static void test_max_length(void)
+{
+    struct drive dv = new_drive(0);
+    static uint8_t pkt[ITC_FW_MAX_PACKET];
+    static struct bits s;
+    uint8_t got[ITC_FW_MAX_HOST_MSG];
+    int len = -1;
+
+    memset(pkt, 0xaa, sizeof(pkt));
+    pkt[0] = 0x80 | 2;
+    start_host(dv.fw);
+    feed_flags(&dv, 0, 2);
+    drain(dv.fw, NULL, NULL);
+    memset(&s, 0, sizeof(s));
+    put_frame(&s, pkt, sizeof(pkt), 0);
+    feed_bits(&dv, 0, &s);
+    CHECK(drain(dv.fw, got, &len) == 1);
+    CHECK(len == ITC_FW_MAX_PACKET && memcmp(got + 1, pkt + 1, ITC_FW_MAX_PACKET - 1) == 0);
+    itc_fw_free(dv.fw);
+}
+
+static void test_timeout(void)
+{
+    struct itc_fw_config cfg = test_config();
+    struct drive dv;
+    struct seen *sn = calloc(1, sizeof(*sn));
+    struct itc_fw_stats st;
+    int i;
+
+    cfg.timeout_bits = 64;
+    dv.fw = itc_fw_new(0, &cfg);
+    dv.clk = 0;
+
+    start_host(dv.fw);
+    feed_flags(&dv, 0, 2);
+    /* Keep SE and SW's clocks still; ET keeps going. */
+    for (i = 0; i < 200; i++)
+        feed(&dv, 0, (ITC_FW_FLAG >> (i % 8)) & 1);
+    collect(dv.fw, sn);
+    CHECK(sn->status[ITC_FW_STATUS_TIMEOUT][3] == 1); /* SE, once */
+    CHECK(sn->status[ITC_FW_STATUS_TIMEOUT][5] == 1); /* SW */
+    CHECK(sn->status[ITC_FW_STATUS_TIMEOUT][2] == 0); /* ET has a clock */
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.dir[1].timeouts == 1 && st.dir[0].timeouts == 0);
+    CHECK(st.sync_bitmap == (1u << 2));
+    /* ET's clock stops after sync: timeout, sync lost. */
+    for (i = 0; i < 100; i++)
+        itc_fw_step(dv.fw);
+    memset(sn, 0, sizeof(*sn));
+    collect(dv.fw, sn);
+    CHECK(sn->status[ITC_FW_STATUS_TIMEOUT][2] == 1);
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.sync_bitmap == 0);
+    /* A quiescent check: everything timed out and idle. */
+    CHECK(itc_fw_quiescent(dv.fw));
+    itc_fw_free(dv.fw);
+    free(sn);
+}
+
+/* Packets that find the host side full are lost; the next one delivered
+ * carries OVRN, and only that one. */
+static void test_overflow_ovrn(void)
+{
+    struct drive dv = new_drive(0);
+    struct bits s;
+    uint8_t pkt[] = {0x80 | 2, 0x14, 0};
+    uint8_t buf[ITC_FW_MAX_HOST_MSG];
+    struct itc_fw_stats st;
+    int i, len, seen_ovrn = 0, pkts = 0;
+
+    start_host(dv.fw);
+    feed_flags(&dv, 0, 2);
+    drain(dv.fw, NULL, NULL);
+    for (i = 0; i < ITC_FW_TO_HOST_SLOTS + 3; i++) {
+        memset(&s, 0, sizeof(s));
+        pkt[2] = (uint8_t)i;
+        put_frame(&s, pkt, sizeof(pkt), 0);
+        feed_bits(&dv, 0, &s);
+    }
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.dir[0].host_overruns == 3);
+    CHECK(drain(dv.fw, NULL, NULL) == ITC_FW_TO_HOST_SLOTS);
+    for (i = 0; i < 2; i++) {
+        memset(&s, 0, sizeof(s));
+        pkt[2] = (uint8_t)(100 + i);
+        put_frame(&s, pkt, sizeof(pkt), 0);
+        feed_bits(&dv, 0, &s);
+    }
+    while ((len = itc_fw_pop_host(dv.fw, buf, sizeof(buf))) >= 0) {
+        pkts++;
+        if (buf[0] & ITC_FW_HDR_OVRN) {
+            seen_ovrn++;
+            CHECK(buf[2] == 100);
+        }
+    }
+    CHECK(pkts == 2);
+    CHECK(seen_ovrn == 1);
+    itc_fw_free(dv.fw);
+}
+
+static void test_bounce_no_sync(void)
+{
+    struct drive dv = new_drive(0);
+    uint8_t to_et[] = {0x80 | 2, 0x14, 'x'};
+    uint8_t to_wt[] = {0x80 | 6, 0x14, 'y'}; /* PRU1's direction */
+    uint8_t local[] = {0xc1, 1};
+    uint8_t buf[ITC_FW_MAX_HOST_MSG];
+    struct itc_fw_stats st;
+    int len;
+
+    CHECK(itc_fw_push_host(dv.fw, to_et, sizeof(to_et)) == 0); /* before start */
+    itc_fw_step(dv.fw);
+    CHECK(itc_fw_host_pending(dv.fw) == 0);
+    start_host(dv.fw);
+    itc_fw_step(dv.fw);
+    drain(dv.fw, NULL, NULL);
+    CHECK(itc_fw_push_host(dv.fw, to_et, sizeof(to_et)) == 0);
+    CHECK(itc_fw_push_host(dv.fw, to_wt, sizeof(to_wt)) == 0);
+    CHECK(itc_fw_push_host(dv.fw, local, sizeof(local)) == 0);
+    itc_fw_step(dv.fw);
+    len = itc_fw_pop_host(dv.fw, buf, sizeof(buf));
+    CHECK(len == 5 && buf[0] == ITC_FW_MSG_BOUNCE && buf[1] == ITC_FW_BOUNCE_NO_SYNC &&
+          memcmp(buf + 2, to_et, 3) == 0);
+    itc_fw_step(dv.fw);
+    len = itc_fw_pop_host(dv.fw, buf, sizeof(buf));
+    CHECK(len == 5 && buf[0] == ITC_FW_MSG_BOUNCE && buf[1] == ITC_FW_BOUNCE_NO_SYNC &&
+          memcmp(buf + 2, to_wt, 3) == 0);
+    itc_fw_step(dv.fw);
+    CHECK(itc_fw_pop_host(dv.fw, buf, sizeof(buf)) < 0);
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.host_ignored == 2 && st.dir[0].bounced_no_sync == 1);
+    /* Too long for a packet: refused at the door. */
+    {
+        static uint8_t big[ITC_FW_MAX_PACKET + 1];
+        CHECK(itc_fw_push_host(dv.fw, big, sizeof(big)) < 0);
+    }
+    itc_fw_free(dv.fw);
+}
+
+/* With no hold time, packets beyond the ring's room bounce "queue full";
+ * every packet is either sent or bounced. */
+static void test_bounce_queue_full(void)
+{
+    struct itc_fw_config cfg = test_config();
+    struct drive dv;
+    static uint8_t pkt[ITC_FW_MAX_PACKET];
+    uint8_t buf[ITC_FW_MAX_HOST_MSG];
+    struct itc_fw_stats st;
+    int i, pushed = 0, bounced = 0, len;
+
+    cfg.hold_bits = 0;
+    dv.fw = itc_fw_new(0, &cfg);
+    dv.clk = 0;
+    memset(pkt, 0x11, sizeof(pkt));
+    pkt[0] = 0x80 | 2;
+    start_host(dv.fw);
+    feed_flags(&dv, 0, 2);
+    drain(dv.fw, NULL, NULL);
+    for (i = 0; i < 10; i++) {
+        if (itc_fw_push_host(dv.fw, pkt, sizeof(pkt)) == 0)
+            pushed++;
+        feed(&dv, 0, 0);
+        feed(&dv, 0, 1);
+    }
+    while (itc_fw_push_host(dv.fw, NULL, 0) != 0)
+        feed(&dv, 0, 0);
+    while ((len = itc_fw_pop_host(dv.fw, buf, sizeof(buf))) >= 0) {
+        if (buf[0] == ITC_FW_MSG_BOUNCE) {
+            CHECK(buf[1] == ITC_FW_BOUNCE_QUEUE_FULL && len == ITC_FW_MAX_PACKET + 2);
+            bounced++;
+        }
+    }
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(pushed == 10);
+    /* One in the frame being sent, four in the ring. */
+    CHECK(bounced == 5);
+    CHECK(st.dir[0].bounced_full == 5);
+    itc_fw_free(dv.fw);
+}
+
+/* Two instances wired to each other: PRU0 of one tile faces PRU1 of its
+ * neighbour with the same prudir (ET-WT, SE-NW, SW-NE). */
+static void test_pair(void)
+{
+    struct itc_fw_config cfg = test_config();
+    struct itc_fw *a = itc_fw_new(0, &cfg);
+    struct itc_fw *b = itc_fw_new(1, &cfg);
+    static uint8_t pkt[ITC_FW_MAX_PACKET];
+    uint8_t buf[ITC_FW_MAX_HOST_MSG];
+    int sent = 0, got = 0, ok = 1, step, len;
+    unsigned seed = 12345;
+
+    start_host(a);
+    start_host(b);
+    for (step = 0; step < 400000 && got < 100; step++) {
+        itc_fw_step(a);
+        itc_fw_step(b);
+        itc_fw_set_inputs(b, itc_fw_outputs(a));
+        itc_fw_set_inputs(a, itc_fw_outputs(b));
+        if (step > 100 && sent < 100) {
+            int n = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % ITC_FW_MAX_PACKET;
+            int i;
+
+            pkt[0] = 0x80 | 3; /* SE: arrives at b's NW */
+            for (i = 1; i < n; i++)
+                pkt[i] = (uint8_t)(sent + i);
+            if (n > 1)
+                pkt[1] = (uint8_t)sent;
+            if (itc_fw_push_host(a, pkt, (size_t)n) == 0)
+                sent++;
+        }
+        while (itc_fw_pop_host(a, buf, sizeof(buf)) >= 0)
+            CHECK(buf[0] == ITC_FW_MSG_LINK_STATUS); /* no bounces */
+        while ((len = itc_fw_pop_host(b, buf, sizeof(buf))) >= 0) {
+            if (buf[0] == ITC_FW_MSG_LINK_STATUS)
+                continue;
+            if (buf[0] != (0x80 | 7) || (len > 1 && buf[1] != (uint8_t)got))
+                ok = 0;
+            got++;
+        }
+    }
+    CHECK(sent == 100);
+    CHECK(got == 100);
+    CHECK(ok);
+    itc_fw_free(a);
+    itc_fw_free(b);
+}
+
+static void test_monitor(void)
+{
+    struct itc_fw_config cfg = test_config();
+    struct drive dv;
+    struct seen *sn = calloc(1, sizeof(*sn));
+    int i;
+
+    cfg.monitor_bits = 50;
+    dv.fw = itc_fw_new(0, &cfg);
+    dv.clk = 0;
+    start_host(dv.fw);
+    for (i = 0; i < 160; i++)
+        feed(&dv, 0, (ITC_FW_FLAG >> (i % 8)) & 1);
+    collect(dv.fw, sn);
+    /* The report at start, then every 50 bit times (the first with no
+     * sync yet, the others with ET). */
+    CHECK(sn->status[ITC_FW_STATUS_MONITOR][0] == 1);
+    CHECK(sn->status[ITC_FW_STATUS_MONITOR][1u << 2] == 3);
+    memset(sn, 0, sizeof(*sn));
+    itc_fw_advance_idle(dv.fw, 49);
+    collect(dv.fw, sn);
+    CHECK(sn->status[ITC_FW_STATUS_MONITOR][1u << 2] == 1);
+    itc_fw_free(dv.fw);
+    free(sn);
+}
+
+int main(void)
+{
+    test_crc();
+    test_dir8_table();
+    test_tx_stuffing();
+    test_sync_and_start();
+    test_good_packet_and_dir_rewrite();
+    test_frame_errors();
+    test_max_length();
+    test_timeout();
+    test_overflow_ovrn();
+    test_bounce_no_sync();
+    test_bounce_queue_full();
+    test_pair();
+    test_monitor();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
