@@ -380,15 +380,14 @@ impl Tile {
             ),
             Carries::Events => return,
         };
-        // A just-closed holder (flushed, release on its way) takes nothing
-        // more: the packet goes where it would go once the release lands.
-        let open = |kind| {
-            self.exclusive
-                .get(&kind)
-                .copied()
-                .filter(|fh| !self.flushed.contains(fh))
-        };
-        let fh = open(tile_kind).or_else(|| open(itc_kind));
+        // A flushed holder still counts: FUSE_FLUSH also comes when a forked
+        // child's exec closes its inherited copy, so it does not mean the
+        // owner is done.
+        let fh = self
+            .exclusive
+            .get(&tile_kind)
+            .or_else(|| self.exclusive.get(&itc_kind))
+            .copied();
         let Some(fh) = fh else {
             self.stats[i].drop_packet(DropReason::NoReader);
             return;

@@ -77,7 +77,7 @@ fn mfm_packets_cross_one_per_read_with_direction_rewritten() {
     }
     let mut teps = Vec::new();
     for p in &payloads {
-        let got = read_data(&rx, &mut teps);
+        let got = read_data_or(&rx, &mut teps, || g.dump());
         assert_eq!(got[0], mfm_hdr(Dir::WT), "arrived from WT");
         assert_eq!(&got[1..], &p[..]);
     }
@@ -111,9 +111,12 @@ fn service_packets_route_to_tile_file_before_itc_file() {
         libc::EAGAIN,
         "itc file gets nothing"
     );
-    drop(tile);
-    write_packet(&tx, &[svc_hdr(Dir::ET), 20, b'2']).unwrap();
-    assert_eq!(next_packet(&itc), vec![svc_hdr(Dir::WT), 20, b'2']);
+    // With no tile file open for a service, the itc file takes it.
+    let tx21 = open(&g.tile(0).path("itc/svc/21"), O_RDWR).unwrap();
+    let itc21 = open(&g.tile(1).path("itc/svc/21"), O_NB).unwrap();
+    assert_eq!(next_packet(&itc21), vec![0xc4, 0x01, Dir::WT.dir8()]);
+    write_packet(&tx21, &[svc_hdr(Dir::ET), 21, b'2']).unwrap();
+    assert_eq!(next_packet(&itc21), vec![svc_hdr(Dir::WT), 21, b'2']);
 }
 
 #[test]
@@ -179,7 +182,8 @@ fn reads_block_or_fail_eagain_and_small_buffers_keep_the_packet() {
     // A blocking reader is woken by the next packet.
     let path = g.tile(1).path("itc/svc/31");
     let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
+    let (got_tx, got_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let f = open(&path, O_RDWR).unwrap();
         // SAFETY: gettid has no preconditions.
         tid_tx.send(unsafe { libc::gettid() }).unwrap();
@@ -187,7 +191,7 @@ fn reads_block_or_fail_eagain_and_small_buffers_keep_the_packet() {
         while first[0] == 0xc4 {
             first = read_packet(&f, 256).unwrap();
         }
-        first
+        let _ = got_tx.send(first);
     });
     let tx31 = open(&g.tile(0).path("itc/svc/31"), O_RDWR).unwrap();
     let tid = tid_rx.recv().unwrap();
@@ -197,7 +201,12 @@ fn reads_block_or_fail_eagain_and_small_buffers_keep_the_packet() {
         "reader blocked in read()"
     );
     write_packet(&tx31, &[svc_hdr(Dir::ET), 31, 0xee]).unwrap();
-    assert_eq!(reader.join().unwrap(), vec![svc_hdr(Dir::WT), 31, 0xee]);
+    // The deadline is kept here: a reader still blocked at the end is
+    // released when the grid stops.
+    let got = got_rx
+        .recv_timeout(DEADLINE)
+        .unwrap_or_else(|_| panic!("the blocked reader got nothing\n{}", g.dump()));
+    assert_eq!(got, vec![svc_hdr(Dir::WT), 31, 0xee]);
 }
 
 #[test]

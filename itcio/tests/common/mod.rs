@@ -224,7 +224,7 @@ impl GridSpec {
             params: LinkParams::default(),
             extra_args: vec![vec![], vec![]],
             hello_ms: 100,
-            absent_ms: 600,
+            absent_ms: 2000,
         }
     }
 }
@@ -311,6 +311,26 @@ impl Grid {
         );
     }
 
+    /// Every tile's status files and log, for failure messages.
+    pub fn dump(&self) -> String {
+        let mut out = String::new();
+        for t in &self.tiles {
+            out.push_str(&format!(
+                "--- {} itc/status\n{}",
+                t.name,
+                t.read_to_string("itc/status")
+            ));
+            for d in Dir::ALL {
+                let st = t.read_to_string(&format!("tile/{d}/status"));
+                if st.contains("link: up") || st.contains("drop_") && !st.contains("peer: absent") {
+                    out.push_str(&format!("--- {} tile/{d}/status\n{st}", t.name));
+                }
+            }
+            out.push_str(&format!("--- {} log\n{}", t.name, t.log_text()));
+        }
+        out
+    }
+
     /// Wait until both ends of a pair see each other.
     pub fn wait_pair(&self) {
         self.wait_present(0, Dir::ET);
@@ -371,12 +391,22 @@ pub fn poll_fd(f: &fs::File, events: i16, timeout_ms: i32) -> i16 {
 /// Read packets until one that is not a TEP arrives (TEPs are returned in
 /// `teps`); blocking reads with the given deadline via poll.
 pub fn read_data(f: &fs::File, teps: &mut Vec<Vec<u8>>) -> Vec<u8> {
+    read_data_or(f, teps, String::new)
+}
+
+/// [`read_data`], adding `context()` to the failure message.
+pub fn read_data_or(
+    f: &fs::File,
+    teps: &mut Vec<Vec<u8>>,
+    context: impl Fn() -> String,
+) -> Vec<u8> {
     let end = Instant::now() + DEADLINE;
     loop {
         let left = end.saturating_duration_since(Instant::now());
         assert!(
             !left.is_zero(),
-            "no data packet before the deadline; TEPs seen: {teps:02x?}"
+            "no data packet before the deadline; TEPs seen: {teps:02x?}\n{}",
+            context()
         );
         if poll_fd(f, libc::POLLIN, left.as_millis() as i32) & libc::POLLIN == 0 {
             continue;
