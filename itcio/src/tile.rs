@@ -21,7 +21,8 @@ use crate::stats::{DirStats, DropReason};
 use crate::text;
 use crate::wire::{
     self, BounceReason, BounceRepr, EchoOp, EchoRepr, HeaderRepr, HelloRepr, LinkCode,
-    LinkStatusRepr, LocalType, Packet, TepEvent, MAX_PACKET_LEN, SVC_ECHO, SVC_HELLO,
+    LinkStatusRepr, LocalType, Packet, TepEvent, HELLO_FLAG_ASK, MAX_PACKET_LEN, SVC_ECHO,
+    SVC_HELLO,
 };
 
 /// Longest physics id or tile name, in bytes.
@@ -333,10 +334,11 @@ impl Tile {
         self.stats[i].rx_svc.count(buf.len());
         let was_compatible = self.compatible(dir);
         let change = self.neighbours[i].hello(hello.name, hello.physics, now);
-        if change == Some(Change::Connected) {
-            // Answer a new neighbour at once: it may have missed our hellos
-            // (it started after our link came up) and should not wait a
-            // whole interval to see us.
+        let asked = hello.flags & HELLO_FLAG_ASK != 0;
+        if self.neighbours[i].link_up() && (asked || change == Some(Change::Connected)) {
+            // Answer at once a neighbour that asks, or that just appeared
+            // (it may have missed our hellos): neither should wait a whole
+            // interval to see us.
             self.queue_hello(dir);
         }
         if change.is_none() && was_compatible != self.compatible(dir) {
@@ -455,9 +457,18 @@ impl Tile {
     // ---- hellos and timers ----------------------------------------------
 
     fn queue_hello(&mut self, dir: Dir) {
+        // Ask for an answer while the neighbour is not present here: after
+        // a frame error or a restart this side should not wait a whole
+        // hello interval for the far side's next hello.
+        let flags = if self.neighbours[dir.index()].present() {
+            0
+        } else {
+            HELLO_FLAG_ASK
+        };
         let hello = HelloRepr {
             name: &self.cfg.name,
             physics: &self.physics,
+            flags,
         };
         let mut out = vec![0u8; hello.buffer_len()];
         match hello.emit(&mut out, dir) {

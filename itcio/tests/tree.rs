@@ -521,3 +521,37 @@ fn mount_options(path: &std::path::Path) -> String {
         .map(str::to_string)
         .unwrap_or_default()
 }
+
+#[test]
+fn neighbour_returns_after_a_one_sided_sync_loss_without_waiting_for_its_hello() {
+    let mut spec = GridSpec::pair();
+    // Hellos every 5 s: presence after a restore must not wait for them.
+    spec.hello_ms = 5000;
+    spec.absent_ms = 20000;
+    let g = Grid::start(spec);
+    g.wait_pair();
+    // Only B's PRU reports a frame error (sync lost, then regained): A
+    // never saw the link go down, so only B's hello can ask A to answer.
+    for _ in 0..3 {
+        let sim = g.sim();
+        sim.inject(g.ids[1], itcio::Pru::Pru1, vec![0xc3, b'F', Dir::WT.dir8()]);
+        eventually!(
+            g.tile(1).dir_status(Dir::WT, "peer") == "absent",
+            "B lost sync"
+        );
+        assert_eq!(
+            g.tile(0).dir_status(Dir::ET, "peer"),
+            "present",
+            "A saw nothing"
+        );
+        sim.inject(g.ids[1], itcio::Pru::Pru1, vec![0xc3, b'P', Dir::WT.dir8()]);
+        let quick = wait_for(std::time::Duration::from_secs(2), || {
+            g.tile(1).dir_status(Dir::WT, "peer") == "present"
+        });
+        assert!(
+            quick,
+            "B sees A again within 2 s, not after A's next hello\n{}",
+            g.dump()
+        );
+    }
+}

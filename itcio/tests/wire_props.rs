@@ -209,7 +209,7 @@ proptest! {
         physics in short_str(MAX_PHYSICS_LEN),
         dir in any_dir(),
     ) {
-        let r = HelloRepr { name: &name, physics: &physics };
+        let r = HelloRepr { name: &name, physics: &physics, flags: 0 };
         let mut buf = [0xffu8; MAX_PACKET_LEN];
         let n = r.emit(&mut buf, dir).unwrap();
         prop_assert_eq!(n, r.buffer_len());

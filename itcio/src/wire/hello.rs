@@ -26,6 +26,9 @@ pub const HELLO_VERSION: u8 = 1;
 pub const MAX_NAME_LEN: usize = 64;
 /// The longest physics id in a hello, in bytes.
 pub const MAX_PHYSICS_LEN: usize = 64;
+/// Flag: the sender does not see the receiver as present (it just gained
+/// sync, or started) and asks for a hello back at once.
+pub const HELLO_FLAG_ASK: u8 = 0x01;
 
 /// Offset of the VERSION byte in the packet.
 const VERSION: usize = 2;
@@ -39,6 +42,9 @@ pub struct HelloRepr<'a> {
     pub name: &'a str,
     /// The sender's physics id; empty by default.
     pub physics: &'a str,
+    /// Flag bits ([`HELLO_FLAG_ASK`]); an optional byte after the physics
+    /// id, absent (0) in version 1 hellos that predate it.
+    pub flags: u8,
 }
 
 /// Reads a length-prefixed string at `at`, failing with offsets relative to
@@ -76,8 +82,13 @@ impl<'a> HelloRepr<'a> {
             return Err(Error::BadVersion(version));
         }
         let (name, next) = read_str(bytes, NAME_LEN, MAX_NAME_LEN)?;
-        let (physics, _) = read_str(bytes, next, MAX_PHYSICS_LEN)?;
-        Ok(HelloRepr { name, physics })
+        let (physics, next) = read_str(bytes, next, MAX_PHYSICS_LEN)?;
+        let flags = bytes.get(next).copied().unwrap_or(0);
+        Ok(HelloRepr {
+            name,
+            physics,
+            flags,
+        })
     }
 
     /// Fails with [`Error::FieldTooLong`] if a string is over its maximum.
@@ -99,7 +110,7 @@ impl<'a> HelloRepr<'a> {
 
     /// Length of the encoded packet, header included.
     pub const fn buffer_len(&self) -> usize {
-        NAME_LEN + 1 + self.name.len() + 1 + self.physics.len()
+        NAME_LEN + 1 + self.name.len() + 1 + self.physics.len() + (self.flags != 0) as usize
     }
 
     /// Writes the whole packet, routed to `dir`, to the start of `buf` and
@@ -116,6 +127,9 @@ impl<'a> HelloRepr<'a> {
             buf[at] = s.len() as u8;
             buf[at + 1..at + 1 + s.len()].copy_from_slice(s.as_bytes());
             at += 1 + s.len();
+        }
+        if self.flags != 0 {
+            buf[at] = self.flags;
         }
         Ok(len)
     }
@@ -146,10 +160,26 @@ mod tests {
             r,
             HelloRepr {
                 name: "r0c1",
-                physics: "abc"
+                physics: "abc",
+                flags: 0,
             }
         );
         assert_eq!(r.buffer_len(), HELLO.len());
+    }
+
+    #[test]
+    fn ask_flag_round_trips_and_is_absent_when_clear() {
+        let r = HelloRepr {
+            name: "a",
+            physics: "",
+            flags: HELLO_FLAG_ASK,
+        };
+        let mut buf = [0u8; 16];
+        let n = r.emit(&mut buf, Dir::ET).unwrap();
+        assert_eq!(&buf[..n], &[0x82, 0x01, 0x01, 0x01, b'a', 0x00, 0x01]);
+        assert_eq!(parse(&buf[..n]), Ok(r));
+        let plain = HelloRepr { flags: 0, ..r };
+        assert_eq!(plain.buffer_len(), n - 1, "no flags byte when clear");
     }
 
     #[test]
@@ -160,14 +190,15 @@ mod tests {
             0x01, // VERSION 1
             0x00, // name length 0
             0x00, // physics length 0
-            0xde, // later extension, ignored
+            0xde, // flags (unknown bits kept for the caller to ignore)
             0xad, // later extension, ignored
         ];
         assert_eq!(
             parse(&bytes),
             Ok(HelloRepr {
                 name: "",
-                physics: ""
+                physics: "",
+                flags: 0xde,
             })
         );
     }
@@ -239,6 +270,7 @@ mod tests {
         let r = HelloRepr {
             name: "r0c1",
             physics: "abc",
+            flags: 0,
         };
         assert_eq!(r.emit(&mut buf, Dir::WT), Ok(12));
         assert_eq!(&buf[..12], &HELLO);
@@ -252,6 +284,7 @@ mod tests {
         let r = HelloRepr {
             name: &long,
             physics: "",
+            flags: 0,
         };
         assert_eq!(
             r.emit(&mut buf, Dir::ET),
@@ -260,6 +293,7 @@ mod tests {
         let r = HelloRepr {
             name: "",
             physics: &long,
+            flags: 0,
         };
         assert_eq!(
             r.emit(&mut buf, Dir::ET),
@@ -268,6 +302,7 @@ mod tests {
         let r = HelloRepr {
             name: "ab",
             physics: "",
+            flags: 0,
         };
         assert_eq!(
             r.emit(&mut buf[..6], Dir::ET),
@@ -278,6 +313,7 @@ mod tests {
         let r = HelloRepr {
             name: &max,
             physics: &max,
+            flags: 0,
         };
         assert_eq!(r.emit(&mut buf, Dir::ET), Ok(133));
         assert_eq!(parse(&buf[..133]), Ok(r));

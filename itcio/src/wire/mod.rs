@@ -38,7 +38,7 @@ mod tep;
 
 pub use bounce::{BounceReason, BounceRepr};
 pub use echo::{EchoOp, EchoRepr, ECHO_HEADER_LEN, MAX_ECHO_PAYLOAD};
-pub use hello::{HelloRepr, HELLO_VERSION, MAX_NAME_LEN, MAX_PHYSICS_LEN};
+pub use hello::{HelloRepr, HELLO_FLAG_ASK, HELLO_VERSION, MAX_NAME_LEN, MAX_PHYSICS_LEN};
 pub use link_status::{LinkCode, LinkStatusRepr, LINK_STATUS_LEN};
 pub use packet::{
     check_user_write, field, HeaderRepr, LocalType, Packet, RoutedHeader, MAX_SERVICE, SVC_ECHO,
