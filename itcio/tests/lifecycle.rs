@@ -72,10 +72,12 @@ fn itcd(args: &[&str]) -> Command {
 
 /// A tile whose PRUs are `RawPru`s: neighbour at ET made present by hand.
 struct HandTile {
-    _dir: TempDir,
+    // Field order is drop order: stop the daemon and unmount before the
+    // directory holding the mount and the sockets is removed.
+    tile: TileProc,
     pru0: RawPru,
     _pru1: RawPru,
-    tile: TileProc,
+    _dir: TempDir,
 }
 
 fn hand_tile(extra: &[&str]) -> HandTile {
@@ -120,10 +122,10 @@ fn hand_tile_named(name_arg: &str, name: &str, extra: &[&str]) -> HandTile {
     tile.start();
     let (pru0, pru1) = starter.join().unwrap();
     HandTile {
-        _dir: dir,
+        tile,
         pru0,
         _pru1: pru1,
-        tile,
+        _dir: dir,
     }
 }
 
