@@ -335,6 +335,10 @@ impl Tile {
         let was_compatible = self.compatible(dir);
         let change = self.neighbours[i].hello(hello.name, hello.physics, now);
         let asked = hello.flags & HELLO_FLAG_ASK != 0;
+        tracing::debug!(
+            "{dir}: hello from {:?} (ask {asked}, change {change:?})",
+            hello.name
+        );
         if self.neighbours[i].link_up() && (asked || change == Some(Change::Connected)) {
             // Answer at once a neighbour that asks, or that just appeared
             // (it may have missed our hellos): neither should wait a whole
