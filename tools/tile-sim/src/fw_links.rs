@@ -45,6 +45,8 @@ use pru_firmware::{data_pin, default_config, dir_pins, Firmware, MAX_HOST_MSG, M
 
 /// Steps between looks at the sockets and the clock.
 const BATCH: u32 = 512;
+/// Most batches run in one turn to catch up with the wall clock.
+const CATCH_UP_BATCHES: u32 = 16;
 /// Messages held for a host whose socket is full.
 const HOST_BACKLOG: usize = 64;
 /// Bit rate used to credit idle wall time to the firmware's timers.
@@ -279,13 +281,23 @@ impl Sim {
             self.host_io();
             if busy {
                 if let Some((start, bits)) = busy_since.as_mut() {
-                    let ahead = self.params.rate_bps > 0
-                        && Duration::from_secs_f64(*bits as f64 / self.params.rate_bps as f64)
-                            > start.elapsed();
-                    if !ahead {
+                    // epoll sleeps in whole milliseconds, longer than one
+                    // batch at the real rate: catch up to the wall clock
+                    // (a bounded number of batches per turn) so the rate
+                    // holds on average.
+                    for _ in 0..CATCH_UP_BATCHES {
+                        let ahead = self.params.rate_bps > 0
+                            && Duration::from_secs_f64(*bits as f64 / self.params.rate_bps as f64)
+                                > start.elapsed();
+                        if ahead {
+                            break;
+                        }
                         self.kick = self.kick.saturating_sub(1);
                         self.run_batch();
                         *bits += u64::from(BATCH);
+                        if self.params.rate_bps == 0 {
+                            break;
+                        }
                     }
                 }
             } else {
