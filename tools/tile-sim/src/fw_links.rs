@@ -300,6 +300,10 @@ impl Sim {
                         }
                     }
                 }
+                // Hand what the batches delivered to the hosts now: the
+                // loop may go idle next and sleep until something else
+                // wakes it.
+                self.host_io();
             } else {
                 let credit = idle_since.elapsed().as_secs_f64() * NOMINAL_BPS as f64;
                 if credit >= 1.0 {
