@@ -202,9 +202,9 @@ fn two_hundred_packets_cross_intact_and_in_order() {
 
 #[test]
 fn corruption_never_delivers_a_damaged_packet() {
-    // Every frame error takes r0c1's link down and its neighbour away
-    // until r0c0's next hello, so the rate is kept low enough for traffic
-    // to get through between errors.
+    // Every frame error takes r0c1's link down and its neighbour away for
+    // a hello round trip (the hello ASK flag), so some packets are lost
+    // as `absent`; none may arrive damaged or out of order.
     let grid = Grid::start("corrupt", &["--corrupt", "0.00001", "--rate", "0"]);
     let errors = |g: &Grid| {
         g.status("r0c1", "WT", "frame_errors")
