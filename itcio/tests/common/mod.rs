@@ -14,25 +14,10 @@ use std::time::{Duration, Instant};
 
 use itcio::sim::{LinkParams, SimHandle, TileId, Wires};
 use itcio::{Dir, Pru};
+pub use test_support::{is_mounted, wait_for};
 
 /// Default deadline for conditions in tests.
 pub const DEADLINE: Duration = Duration::from_secs(10);
-
-/// Wait until `f` holds or the deadline passes; returns whether it held.
-pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(25));
-    }
-}
 
 /// Assert a condition becomes true before the default deadline.
 #[macro_export]
@@ -68,15 +53,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
-}
-
-/// Whether something is mounted exactly at `path`.
-pub fn is_mounted(path: &Path) -> bool {
-    let canon = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.split(' ').nth(4) == Some(&*canon.to_string_lossy()))
 }
 
 /// Lazily unmount whatever is at `path`.

@@ -20,25 +20,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use test_support::{mounts_under, wait_for};
 
 /// How long any condition or command may take.
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Waits until `f` holds or `timeout` passes; returns whether it held.
-fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(25));
-    }
-}
 
 /// The binaries under test, all in the directory of `itc`.
 struct Bins {
@@ -74,18 +59,6 @@ fn unique_dir(tag: &str) -> PathBuf {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst)
     ))
-}
-
-/// Mount points at or below `dir`.
-fn mounts_under(dir: &Path) -> Vec<String> {
-    let prefix = dir.to_string_lossy().into_owned();
-    fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .filter(|m| *m == prefix || m.starts_with(&format!("{prefix}/")))
-        .map(str::to_string)
-        .collect()
 }
 
 fn signal(pid: u32, sig: Signal) {
@@ -188,7 +161,10 @@ impl Grid {
                     signal(pid, Signal::SIGKILL);
                 }
                 for m in mounts_under(&self.dir) {
-                    let _ = Command::new("fusermount3").args(["-u", "-z", &m]).status();
+                    let _ = Command::new("fusermount3")
+                        .args(["-u", "-z"])
+                        .arg(&m)
+                        .status();
                 }
                 if !std::thread::panicking() {
                     panic!("tile-sim did not stop on SIGTERM; log:\n{}", self.log());
@@ -206,7 +182,10 @@ impl Drop for Grid {
             let _ = fs::remove_dir_all(&self.dir);
         } else {
             for m in &left {
-                let _ = Command::new("fusermount3").args(["-u", "-z", m]).status();
+                let _ = Command::new("fusermount3")
+                    .args(["-u", "-z"])
+                    .arg(m)
+                    .status();
             }
             if !std::thread::panicking() {
                 panic!("still mounted after tile-sim stopped: {left:?}");

@@ -11,31 +11,16 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use test_support::{mounts_under, wait_for};
 
 const TILE_SIM: &str = env!("CARGO_BIN_EXE_tile-sim");
 
 /// Deadline for every awaited condition; generous, as tests share the CPU.
 const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Waits until `f` holds or `timeout` passes; returns whether it held.
-fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(25));
-    }
-}
 
 /// A directory of its own for each test.
 fn scratch(tag: &str) -> PathBuf {
@@ -45,17 +30,6 @@ fn scratch(tag: &str) -> PathBuf {
     let _ = fs::remove_dir_all(&base);
     fs::create_dir_all(&base).expect("create the test directory");
     fs::canonicalize(&base).expect("canonical test directory")
-}
-
-/// Every mount point at or below `dir`.
-fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let table = fs::read_to_string("/proc/self/mountinfo").expect("read /proc/self/mountinfo");
-    table
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(PathBuf::from)
-        .filter(|m| m.starts_with(dir))
-        .collect()
 }
 
 /// Whether `pid` is a live `itcd` of the grid in `dir`.

@@ -6,40 +6,16 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use test_support::{mounts_under, wait_for};
 
 const TILE_SIM: &str = env!("CARGO_BIN_EXE_tile-sim");
 const DEADLINE: Duration = Duration::from_secs(30);
-
-fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(25));
-    }
-}
-
-fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let table = fs::read_to_string("/proc/self/mountinfo").expect("read /proc/self/mountinfo");
-    table
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(PathBuf::from)
-        .filter(|m| m.starts_with(dir))
-        .collect()
-}
 
 /// A running 1x2 firmware grid; stopped and removed on drop.
 struct Grid {
