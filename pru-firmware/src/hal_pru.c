@@ -9,13 +9,33 @@
 
 #include "hal.h"
 
+#if !defined(ITC_PRU) || (ITC_PRU != 0 && ITC_PRU != 1)
+#error "ITC_PRU must be defined as 0 or 1"
+#endif
+
 volatile register uint32_t __R30;
 volatile register uint32_t __R31;
 
-/* Host-to-PRU kick: interrupt bit of R31 set by the ARM's mailbox event. */
-#define HOST_INT ((uint32_t)1 << 30)
-#define TO_ARM_HOST 16
-#define FROM_ARM_HOST 17
+/*
+ * rpmsg kicks through the PRU-ICSS INTC, one pair of system events per
+ * PRU. Each event has its own channel, and channel n drives host interrupt
+ * n: hosts 0 and 1 are R31 bits 30 and 31 of the PRUs, hosts 2..9 go to
+ * the ARM. The resource table (resource_table.h) asks the kernel for this
+ * mapping; the device tree's pru nodes name the same events.
+ */
+#if ITC_PRU == 0
+#define TO_ARM_HOST 16     /* PRU0 to ARM: vring kick */
+#define FROM_ARM_HOST 17   /* ARM to PRU0: message waiting */
+#define TO_ARM_CHANNEL 2   /* to the ARM through host interrupt 2 */
+#define FROM_ARM_CHANNEL 0 /* to PRU0 through host interrupt 0 */
+#else
+#define TO_ARM_HOST 18
+#define FROM_ARM_HOST 19
+#define TO_ARM_CHANNEL 3
+#define FROM_ARM_CHANNEL 1
+#endif
+/* Host-to-PRU kick: the R31 bit of host interrupt FROM_ARM_CHANNEL. */
+#define HOST_INT ((uint32_t)1 << (30 + FROM_ARM_CHANNEL))
 #define CHAN_NAME "rpmsg-pru"
 #define CHAN_DESC "T2 intertile links"
 #ifndef CHAN_PORT

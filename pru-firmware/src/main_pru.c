@@ -11,10 +11,17 @@
 
 #include "fw.h"
 
-#ifndef ITC_PRU
-#define ITC_PRU 0
+#if !defined(ITC_PRU) || (ITC_PRU != 0 && ITC_PRU != 1)
+#error "ITC_PRU must be defined as 0 or 1"
 #endif
 #define CYCLES_PER_BIT 80u
+
+/* Each PRU's cycle counter is in its own control registers. */
+#if ITC_PRU == 0
+#define OWN_CTRL PRU0_CTRL
+#else
+#define OWN_CTRL PRU1_CTRL
+#endif
 
 static struct itc_fw fw;
 
@@ -23,11 +30,11 @@ int main(void)
     uint32_t next;
 
     fw_init(&fw, ITC_PRU, 0);
-    PRU0_CTRL.CTRL_bit.CTR_EN = 1;
-    next = PRU0_CTRL.CYCLE + CYCLES_PER_BIT;
+    OWN_CTRL.CTRL_bit.CTR_EN = 1;
+    next = OWN_CTRL.CYCLE + CYCLES_PER_BIT;
     for (;;) {
         fw_step(&fw);
-        while ((int32_t)(PRU0_CTRL.CYCLE - next) < 0)
+        while ((int32_t)(OWN_CTRL.CYCLE - next) < 0)
             ;
         next += CYCLES_PER_BIT;
     }
