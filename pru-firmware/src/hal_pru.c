@@ -43,8 +43,7 @@ volatile register uint32_t __R31;
 #endif
 #define VIRTIO_CONFIG_S_DRIVER_OK 4
 
-/* The resource table (src/resource_table.h, written for the board
- * build) declares the rpmsg vdev and its two vrings. */
+/* The resource table: the rpmsg vdev, its two vrings, the INTC mapping. */
 #include "resource_table.h"
 
 void hal_init(struct itc_hal *hal)
