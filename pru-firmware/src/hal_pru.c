@@ -13,8 +13,15 @@
 #error "ITC_PRU must be defined as 0 or 1"
 #endif
 
+/* The pin registers. */
+#if defined(__TI_COMPILER_VERSION__)
 volatile register uint32_t __R30;
 volatile register uint32_t __R31;
+#else
+/* pru-gcc (GCC 12 and later) */
+extern volatile __regio_symbol uint32_t __R30;
+extern volatile __regio_symbol uint32_t __R31;
+#endif
 
 /*
  * rpmsg kicks through the PRU-ICSS INTC, one pair of system events per
