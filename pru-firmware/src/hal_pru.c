@@ -1,8 +1,9 @@
 /*
  * hal_pru.c - the HAL on the PRU: pins are the R30 (out) and R31 (in)
  * registers, host messages go through the PRU support package's rpmsg
- * transport. Built only by `make pru` (pru-gcc or TI clpru); not compiled
- * on the host.
+ * transport. Built by `make pru` (pru-gcc or TI clpru); `make pru-check`
+ * compiles it with the host compiler against declarations of the support
+ * package (tests/ssp-stub/) to catch type and signature errors.
  */
 #include <pru_intc.h>
 #include <rsc_types.h>
@@ -14,7 +15,11 @@
 #endif
 
 /* The pin registers. */
-#if defined(__TI_COMPILER_VERSION__)
+#if defined(ITC_PRU_HOST_CHECK)
+/* make pru-check: plain variables stand in for the registers. */
+static volatile uint32_t __R30;
+static volatile uint32_t __R31;
+#elif defined(__TI_COMPILER_VERSION__)
 volatile register uint32_t __R30;
 volatile register uint32_t __R31;
 #else

@@ -1,6 +1,7 @@
 /*
  * main_pru.c - the PRU entry point: one firmware instance in static memory,
- * stepped once per bit time. Built only by `make pru`.
+ * stepped once per bit time. Built by `make pru`; `make pru-check` compiles
+ * it with the host compiler against declarations of the support package.
  *
  * The bit time is set by the loop's cycle count: at 200 MHz, 80 cycles per
  * step give 2.5 Mbit/s. The loop waits on the cycle counter so that the

@@ -1,5 +1,6 @@
-//! Runs the firmware's C unit tests (`make -C pru-firmware test`) as part of
-//! `cargo test`, so one command runs every test of the project.
+//! Runs the firmware's C checks as part of `cargo test`, so one command runs
+//! every test of the project: the C unit tests (`make -C pru-firmware test`)
+//! and the host compile of the PRU sources (`make -C pru-firmware pru-check`).
 
 use std::process::Command;
 
@@ -23,4 +24,23 @@ fn c_unit_tests_pass() {
         .unwrap_or_default();
     assert!(summary.ends_with(" 0 failed"), "C tests: {summary:?}");
     println!("C unit tests: {summary}");
+}
+
+/// `hal_pru.c`, `main_pru.c` and the shared sources, built for PRU0 and
+/// PRU1 by the host compiler against `tests/ssp-stub/` (the PRU support
+/// package's declarations) with `-Werror`; `resource_table.h` asserts its
+/// layout at compile time. Fails when any of them stops compiling.
+#[test]
+fn board_sources_compile_against_ssp_declarations() {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("make")
+        .args(["-C", dir, "pru-check"])
+        .output()
+        .expect("run make (install make and a C compiler)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "make -C pru-firmware pru-check failed:\n{stdout}\n{stderr}"
+    );
 }
