@@ -134,20 +134,23 @@ impl Engine {
                 None
             }
         };
+        // The deadline the timerfd is set for: re-arming it every turn
+        // would cost a system call per packet.
+        let mut armed: Option<Instant> = None;
         loop {
-            let next = self
-                .timers
-                .next_deadline()
-                .map(|at| at.saturating_duration_since(Instant::now()));
-            let timeout = match (&clock, next) {
-                (Some(c), Some(d)) if !d.is_zero() => {
-                    if c.arm(d) {
+            let now = Instant::now();
+            let timeout = match (&clock, self.timers.next_deadline()) {
+                (_, None) => None,
+                (Some(_), Some(at)) if at > now && armed.is_some_and(|a| a <= at) => None,
+                (Some(c), Some(at)) if at > now => {
+                    if c.arm(at - now) {
+                        armed = Some(at);
                         None
                     } else {
-                        Some(d)
+                        Some(at - now)
                     }
                 }
-                (_, next) => next,
+                (_, Some(at)) => Some(at.saturating_duration_since(now)),
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
@@ -161,6 +164,7 @@ impl Engine {
                     if let Some(c) = &clock {
                         c.clear();
                     }
+                    armed = None;
                     continue;
                 }
                 let Some((p, socket)) = pru::socket_of(event.token()) else {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::Waker;
 use tracing::{error, warn};
@@ -28,6 +28,9 @@ struct Published {
     /// The number of the last command applied.
     applied: u64,
     running: bool,
+    /// Threads waiting on `changed`: the loop publishes every turn and
+    /// wakes nobody (no futex call) while this is zero.
+    waiters: usize,
 }
 
 /// State shared between the loop and the handle.
@@ -45,6 +48,7 @@ impl Shared {
                 stats,
                 applied: 0,
                 running: true,
+                waiters: 0,
             }),
             changed: Condvar::new(),
         })
@@ -61,8 +65,27 @@ impl Shared {
         let mut state = self.lock();
         state.stats.clone_from(stats);
         state.applied = applied;
+        let waiting = state.waiters > 0;
         drop(state);
-        self.changed.notify_all();
+        if waiting {
+            self.changed.notify_all();
+        }
+    }
+
+    /// Waits for the next publication, at most `timeout`.
+    fn wait<'a>(
+        &self,
+        mut state: MutexGuard<'a, Published>,
+        timeout: Duration,
+    ) -> MutexGuard<'a, Published> {
+        state.waiters += 1;
+        let mut state = self
+            .changed
+            .wait_timeout(state, timeout)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
+        state.waiters -= 1;
+        state
     }
 
     /// Marks the loop stopped when dropped, however the loop ended.
@@ -194,12 +217,7 @@ impl SimHandle {
             if now >= deadline {
                 return false;
             }
-            state = self
-                .shared
-                .changed
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            state = self.shared.wait(state, deadline - now);
         }
     }
 
@@ -255,11 +273,7 @@ impl SimHandle {
         }
         let mut state = self.shared.lock();
         while state.running && state.applied < number {
-            state = self
-                .shared
-                .changed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            state = self.shared.wait(state, Duration::from_secs(3600));
         }
     }
 
