@@ -90,6 +90,38 @@ impl Drop for Pair {
     }
 }
 
+impl Pair {
+    /// The bench process and the itcd processes.
+    fn pids(&self) -> Vec<u32> {
+        let mut pids = vec![std::process::id()];
+        pids.extend(self.children.iter().map(Child::id));
+        pids
+    }
+}
+
+/// Voluntary and involuntary context switches of every thread of `pids`.
+fn context_switches(pids: &[u32]) -> [u64; 2] {
+    let mut total = [0; 2];
+    for pid in pids {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let status = fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            for line in status.lines() {
+                let (key, value) = line.split_once(':').unwrap_or_default();
+                let i = match key {
+                    "voluntary_ctxt_switches" => 0,
+                    "nonvoluntary_ctxt_switches" => 1,
+                    _ => continue,
+                };
+                total[i] += value.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
 fn status_has(mount: &Path, rel: &str, needle: &str) -> bool {
     fs::read_to_string(mount.join(rel)).is_ok_and(|s| s.contains(needle))
 }
@@ -173,6 +205,9 @@ fn read_data(f: &mut fs::File, buf: &mut [u8]) -> usize {
 }
 
 struct Figures {
+    /// Context switches per ping-pong round trip, voluntary and preempted,
+    /// over every process and thread taking part.
+    switches: [f64; 2],
     pps: f64,
     p50: Duration,
     p90: Duration,
@@ -256,6 +291,14 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
             100.0 * (packets - got) as f64 / packets as f64
         );
     }
+    for (m, d) in [(&pair.mounts[0], "ET"), (&pair.mounts[1], "WT")] {
+        let st = fs::read_to_string(m.join(format!("tile/{d}/status"))).unwrap_or_default();
+        let drops: Vec<&str> = st
+            .lines()
+            .filter(|l| l.starts_with("drop_") && !l.ends_with(": 0"))
+            .collect();
+        println!("    {d} status: {drops:?}");
+    }
     // Stop the reader with end markers (one may be dropped too).
     pkt[1] = 0xff;
     while !reader.is_finished() {
@@ -267,6 +310,9 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     drain(&mut rx);
 
     // Latency: ping-pong, one-way = round trip / 2.
+    let switches_before = context_switches(&pair.pids());
+    // The echo thread lives until its switches are counted.
+    let (counted, wait_counted) = std::sync::mpsc::channel::<()>();
     let echo = {
         let mut rx = rx.try_clone().expect("dup");
         std::thread::spawn(move || {
@@ -275,6 +321,7 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
                 let n = read_data(&mut rx, &mut buf);
                 rx.write_all(&buf[..n]).expect("echo back");
             }
+            let _ = wait_counted.recv();
         })
     };
     let mut lat = Vec::with_capacity(rounds);
@@ -285,9 +332,18 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
         read_data(&mut tx, &mut buf);
         lat.push(t.elapsed() / 2);
     }
+    let switches_after = context_switches(&pair.pids());
+    drop(counted);
     echo.join().expect("echo thread");
+    let per_round = |i: usize| (switches_after[i] - switches_before[i]) as f64 / rounds as f64;
     let (p50, p90, p99) = percentiles(lat);
-    Figures { pps, p50, p90, p99 }
+    Figures {
+        switches: [per_round(0), per_round(1)],
+        pps,
+        p50,
+        p90,
+        p99,
+    }
 }
 
 fn raw_figures(packets: usize, rounds: usize) -> Figures {
@@ -318,6 +374,8 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
     }
     let pps = packets as f64 / t.elapsed().as_secs_f64();
     writer.join().expect("writer");
+    let switches_before = context_switches(&[std::process::id()]);
+    let (counted, wait_counted) = std::sync::mpsc::channel::<()>();
     let echo = {
         let mut b = b.try_clone().expect("dup");
         std::thread::spawn(move || {
@@ -326,6 +384,7 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
                 let n = b.read(&mut buf).expect("recv");
                 b.write_all(&buf[..n]).expect("send");
             }
+            let _ = wait_counted.recv();
         })
     };
     let mut lat = Vec::with_capacity(rounds);
@@ -336,9 +395,18 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
         assert_eq!(n, PAYLOAD);
         lat.push(t.elapsed() / 2);
     }
+    let switches_after = context_switches(&[std::process::id()]);
+    drop(counted);
     echo.join().expect("echo thread");
+    let per_round = |i: usize| (switches_after[i] - switches_before[i]) as f64 / rounds as f64;
     let (p50, p90, p99) = percentiles(lat);
-    Figures { pps, p50, p90, p99 }
+    Figures {
+        switches: [per_round(0), per_round(1)],
+        pps,
+        p50,
+        p90,
+        p99,
+    }
 }
 
 fn set_cpus(cpus: &[usize]) {
@@ -359,6 +427,7 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
     let rounds = 2_000;
     let raw = raw_figures(packets, rounds);
     let pair = start_pair(label);
+    let fuse_rtt = fuse_round_trip(&pair, rounds * 5);
     let tree = tree_figures(&pair, packets, rounds);
     drop(pair);
     println!("{label}:");
@@ -378,6 +447,44 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
         raw.p99,
         tree.p50.as_secs_f64() / raw.p50.as_secs_f64()
     );
+    println!(
+        "  context switches per round trip: tree {:.1} ({:.1} preempted), raw {:.1} ({:.1} preempted)",
+        tree.switches[0] + tree.switches[1],
+        tree.switches[1],
+        raw.switches[0] + raw.switches[1],
+        raw.switches[1],
+    );
+    // Each packet through the tree is one FUSE write and one FUSE read,
+    // both synchronous; a round trip is four. Whatever the daemons do,
+    // these bound the figures above.
+    let ceiling = 1.0 / (2.0 * fuse_rtt.as_secs_f64());
+    println!(
+        "  one FUSE request round trip (p50, EAGAIN read): {fuse_rtt:?}; two per packet cap the tree at \
+         {ceiling:.0} packets/s ({:.3}x raw), four per round trip floor the one-way latency at {:?} ({:.1}x raw)",
+        ceiling / raw.pps,
+        fuse_rtt * 2,
+        (fuse_rtt * 2).as_secs_f64() / raw.p50.as_secs_f64()
+    );
+}
+
+/// The p50 of `n` round trips of a nonblocking read that fails EAGAIN:
+/// one FUSE request to an `itcd` and its answer, with no packet work.
+fn fuse_round_trip(pair: &Pair, n: usize) -> Duration {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(pair.mounts[0].join("tile/SE/mfm"))
+        .expect("open an unconnected direction");
+    let mut buf = [0u8; 256];
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        // SAFETY: buf is valid for writes of its length.
+        let r = unsafe { libc::read(f.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        v.push(t.elapsed());
+        assert!(r < 0, "a packet on an unconnected direction");
+    }
+    percentiles(v).0
 }
 
 /// CPU time (nanoseconds, all threads) and resident KiB of a process.
@@ -422,12 +529,25 @@ fn idle_budget() {
 
 fn main() {
     // `cargo test --benches` passes --bench-less args; only run when asked.
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
         return;
     }
-    core_route();
-    idle_budget();
+    // `cargo bench --bench tree -- pinned` runs only the sections whose
+    // names are given (core, idle, pinned, unpinned).
+    let words: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let wanted = |name: &str| words.is_empty() || words.iter().any(|w| w.as_str() == name);
+    if wanted("core") {
+        core_route();
+    }
+    if wanted("idle") {
+        idle_budget();
+    }
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
-    through_the_tree("pinned to CPU 0", &[0]);
-    through_the_tree("unpinned", &(0..ncpu).collect::<Vec<_>>());
+    if wanted("pinned") {
+        through_the_tree("pinned to CPU 0", &[0]);
+    }
+    if wanted("unpinned") {
+        through_the_tree("unpinned", &(0..ncpu).collect::<Vec<_>>());
+    }
 }
