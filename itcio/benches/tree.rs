@@ -205,6 +205,8 @@ fn read_data(f: &mut fs::File, buf: &mut [u8]) -> usize {
 }
 
 struct Figures {
+    /// How the throughput stream lost packets, if it did.
+    loss: String,
     /// Context switches per ping-pong round trip, voluntary and preempted,
     /// over every process and thread taking part.
     switches: [f64; 2],
@@ -241,7 +243,6 @@ fn drain(f: &mut fs::File) {
 fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
     let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
-    let mut buf = [0u8; 256];
     let mut pkt = vec![0xa0u8; PAYLOAD];
     // Throughput: a writer thread streams; a reader thread does blocking
     // reads. The link is a datagram link (no end-to-end flow control), so
@@ -285,19 +286,22 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     let end = *last_rx.lock().expect("clock");
     let got = received.load(std::sync::atomic::Ordering::Relaxed);
     let pps = got as f64 / end.duration_since(t).as_secs_f64();
+    // Where the stream lost packets, from the status files.
+    let mut loss = String::new();
     if got < packets {
-        println!(
-            "    (tree delivered {got} of {packets}: {:.1}% dropped and counted in the status files)",
+        loss = format!(
+            "delivered {got} of {packets} ({:.1}% dropped:",
             100.0 * (packets - got) as f64 / packets as f64
         );
-    }
-    for (m, d) in [(&pair.mounts[0], "ET"), (&pair.mounts[1], "WT")] {
-        let st = fs::read_to_string(m.join(format!("tile/{d}/status"))).unwrap_or_default();
-        let drops: Vec<&str> = st
-            .lines()
-            .filter(|l| l.starts_with("drop_") && !l.ends_with(": 0"))
-            .collect();
-        println!("    {d} status: {drops:?}");
+        for (m, d) in [(&pair.mounts[0], "ET"), (&pair.mounts[1], "WT")] {
+            let st = fs::read_to_string(m.join(format!("tile/{d}/status"))).unwrap_or_default();
+            for l in st.lines() {
+                if l.starts_with("drop_") && !l.ends_with(": 0") {
+                    loss += &format!(" {d} {l}");
+                }
+            }
+        }
+        loss += ")";
     }
     // Stop the reader with end markers (one may be dropped too).
     pkt[1] = 0xff;
@@ -309,41 +313,55 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     pkt[1] = 0;
     drain(&mut rx);
 
-    // Latency: ping-pong, one-way = round trip / 2.
-    let switches_before = context_switches(&pair.pids());
-    // The echo thread lives until its switches are counted.
-    let (counted, wait_counted) = std::sync::mpsc::channel::<()>();
-    let echo = {
-        let mut rx = rx.try_clone().expect("dup");
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 256];
-            for _ in 0..rounds {
-                let n = read_data(&mut rx, &mut buf);
-                rx.write_all(&buf[..n]).expect("echo back");
-            }
-            let _ = wait_counted.recv();
-        })
-    };
-    let mut lat = Vec::with_capacity(rounds);
-    for i in 0..rounds {
-        pkt[1] = i as u8;
-        let t = Instant::now();
-        tx.write_all(&pkt).expect("ping");
-        read_data(&mut tx, &mut buf);
-        lat.push(t.elapsed() / 2);
-    }
-    let switches_after = context_switches(&pair.pids());
-    drop(counted);
-    echo.join().expect("echo thread");
-    let per_round = |i: usize| (switches_after[i] - switches_before[i]) as f64 / rounds as f64;
+    let (lat, switches) = ping_pong(&pair.pids(), rounds, tx, rx);
     let (p50, p90, p99) = percentiles(lat);
     Figures {
-        switches: [per_round(0), per_round(1)],
+        loss,
+        switches,
         pps,
         p50,
         p90,
         p99,
     }
+}
+
+/// Ping-pong: `rounds` packets written to `ping`, echoed by a thread from
+/// `echo`, each read back from `ping`. Returns the one-way latencies (round
+/// trip / 2) and the voluntary and preempted context switches per round
+/// trip over every thread of `pids`.
+fn ping_pong(
+    pids: &[u32],
+    rounds: usize,
+    mut ping: fs::File,
+    mut echo: fs::File,
+) -> (Vec<Duration>, [f64; 2]) {
+    let before = context_switches(pids);
+    // The echo thread lives until its switches are counted.
+    let (counted, wait_counted) = std::sync::mpsc::channel::<()>();
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        for _ in 0..rounds {
+            let n = read_data(&mut echo, &mut buf);
+            echo.write_all(&buf[..n]).expect("echo back");
+        }
+        let _ = wait_counted.recv();
+    });
+    let mut pkt = vec![0xa0u8; PAYLOAD];
+    let mut buf = [0u8; 256];
+    let mut lat = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        pkt[1] = i as u8;
+        let t = Instant::now();
+        ping.write_all(&pkt).expect("ping");
+        let n = read_data(&mut ping, &mut buf);
+        assert_eq!(n, PAYLOAD, "pong length");
+        lat.push(t.elapsed() / 2);
+    }
+    let after = context_switches(pids);
+    drop(counted);
+    echo.join().expect("echo thread");
+    let per_round = |i: usize| (after[i] - before[i]) as f64 / rounds as f64;
+    (lat, [per_round(0), per_round(1)])
 }
 
 fn raw_figures(packets: usize, rounds: usize) -> Figures {
@@ -354,7 +372,7 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
         SockFlag::SOCK_CLOEXEC,
     )
     .expect("socketpair");
-    let mut a = fs::File::from(a);
+    let a = fs::File::from(a);
     let mut b = fs::File::from(b);
     let pkt = vec![0xa0u8; PAYLOAD];
     let mut buf = [0u8; 256];
@@ -374,34 +392,11 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
     }
     let pps = packets as f64 / t.elapsed().as_secs_f64();
     writer.join().expect("writer");
-    let switches_before = context_switches(&[std::process::id()]);
-    let (counted, wait_counted) = std::sync::mpsc::channel::<()>();
-    let echo = {
-        let mut b = b.try_clone().expect("dup");
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 256];
-            for _ in 0..rounds {
-                let n = b.read(&mut buf).expect("recv");
-                b.write_all(&buf[..n]).expect("send");
-            }
-            let _ = wait_counted.recv();
-        })
-    };
-    let mut lat = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let t = Instant::now();
-        a.write_all(&pkt).expect("ping");
-        let n = a.read(&mut buf).expect("pong");
-        assert_eq!(n, PAYLOAD);
-        lat.push(t.elapsed() / 2);
-    }
-    let switches_after = context_switches(&[std::process::id()]);
-    drop(counted);
-    echo.join().expect("echo thread");
-    let per_round = |i: usize| (switches_after[i] - switches_before[i]) as f64 / rounds as f64;
+    let (lat, switches) = ping_pong(&[std::process::id()], rounds, a, b);
     let (p50, p90, p99) = percentiles(lat);
     Figures {
-        switches: [per_round(0), per_round(1)],
+        loss: String::new(),
+        switches,
         pps,
         p50,
         p90,
@@ -437,6 +432,9 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
         raw.pps,
         tree.pps / raw.pps
     );
+    if !tree.loss.is_empty() {
+        println!("    the tree {}", tree.loss);
+    }
     println!(
         "  one-way latency p50/p90/p99: tree {:?}/{:?}/{:?}, raw {:?}/{:?}/{:?}, p50 ratio {:.1}x (target <= 5x)",
         tree.p50,
