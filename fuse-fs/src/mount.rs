@@ -11,6 +11,8 @@ use std::process::Command;
 
 use polyfuse::{KernelConfig, Session};
 
+use crate::mountinfo;
+
 /// Why the tree could not be mounted; each message says what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -87,35 +89,9 @@ fn find_fusermount() -> Result<PathBuf, MountError> {
         .ok_or_else(|| MountError::NoFusermount(io::Error::from(io::ErrorKind::NotFound)))
 }
 
-/// The file system type mounted exactly at `path`, if any.
-fn mounted_type(path: &Path) -> Option<String> {
-    let canon = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let table = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mut found = None;
-    for line in table.lines() {
-        // id parent major:minor root mountpoint opts ... - fstype source super
-        let fields: Vec<&str> = line.split(' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == "-") else {
-            continue;
-        };
-        if fields.len() > 4 && unescape(fields[4]) == canon.as_os_str().to_string_lossy() {
-            found = fields.get(sep + 1).map(|s| s.to_string());
-        }
-    }
-    found
-}
-
-fn unescape(field: &str) -> String {
-    field
-        .replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
-}
-
 /// If a FUSE mount whose daemon is gone sits at `path`, detach it.
 fn recover_stale(path: &Path) -> Result<(), MountError> {
-    let Some(fstype) = mounted_type(path) else {
+    let Some(fstype) = mountinfo::fstype_at(path) else {
         return Ok(());
     };
     match crate::sys::statfs_errno(path) {
