@@ -1,5 +1,6 @@
 //! Mounting the tree: checks that explain failures, recovery of a stale
-//! mount left by a crashed daemon, and the polyfuse session set-up.
+//! mount left by a crashed daemon, the polyfuse session set-up, and
+//! detaching a mount (also for tools and tests that clean up after `itcd`).
 //!
 //! The mount goes through `fusermount3` with `auto_unmount`, so a daemon
 //! that dies for any reason (even SIGKILL) leaves no mount behind.
@@ -7,7 +8,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use polyfuse::{KernelConfig, Session};
 
@@ -100,16 +101,40 @@ fn recover_stale(path: &Path) -> Result<(), MountError> {
                 "removing stale mount at {} left by a dead daemon",
                 path.display()
             );
-            let lazy = Command::new("fusermount3")
-                .arg("-u")
-                .arg("-z")
-                .arg(path)
-                .status();
-            if !matches!(lazy, Ok(s) if s.success()) {
-                crate::sys::detach(path).map_err(|e| MountError::Stale(path.to_path_buf(), e))?;
-            }
+            detach(path).map_err(|e| MountError::Stale(path.to_path_buf(), e))?;
             Ok(())
         }
         _ => Err(MountError::Busy(path.to_path_buf(), fstype)),
+    }
+}
+
+/// Lazily unmount (detach) whatever is mounted at `path`: directly where
+/// privileged, else through `fusermount3 -u -z`. Nothing mounted there,
+/// before or after a failed attempt, is success.
+pub fn detach(path: &Path) -> io::Result<()> {
+    if !mountinfo::is_mounted(path) {
+        return Ok(());
+    }
+    match crate::sys::detach(path) {
+        Ok(()) => return Ok(()),
+        // EINVAL: no longer a mount point (its helper removed it meanwhile).
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+        Err(e) => return Err(e),
+    }
+    let status = Command::new("fusermount3")
+        .arg("-u")
+        .arg("-z")
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| io::Error::new(e.kind(), format!("running fusermount3: {e}")))?;
+    if status.success() || !mountinfo::is_mounted(path) {
+        Ok(())
+    } else {
+        let shown = path.display();
+        Err(io::Error::other(format!(
+            "fusermount3 -u -z {shown} failed ({status})"
+        )))
     }
 }

@@ -3,10 +3,8 @@
 //! stopped and unmounted in `Drop`, also when the test fails.
 #![allow(dead_code)]
 
-use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use itcio::sim::{LinkParams, SimHandle, TileId, Wires};
 use itcio::{Dir, Pru};
-pub use test_support::{is_mounted, wait_for};
+pub use test_support::wait_for;
 
 /// Default deadline for conditions in tests.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -52,22 +50,6 @@ fn rand_u64() -> u128 {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Lazily unmount whatever is at `path`.
-pub fn force_unmount(path: &Path) {
-    let _ = Command::new("fusermount3")
-        .arg("-u")
-        .arg("-z")
-        .arg(path)
-        .stderr(Stdio::null())
-        .status();
-    if is_mounted(path) {
-        if let Ok(c) = CString::new(path.as_os_str().as_bytes()) {
-            // SAFETY: c is a valid NUL-terminated path for the call's duration.
-            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        }
     }
 }
 
@@ -165,9 +147,7 @@ impl TileProc {
 impl Drop for TileProc {
     fn drop(&mut self) {
         self.stop();
-        if is_mounted(&self.mount) {
-            force_unmount(&self.mount);
-        }
+        let _ = test_support::detach(&self.mount);
     }
 }
 

@@ -3,8 +3,10 @@
 //! Tests wait for conditions with a deadline, never for a fixed time, and
 //! check the mount table to prove they leave nothing mounted.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub use fuse_fs::mount::detach;
 pub use fuse_fs::mountinfo::{is_mounted, mount_points, mounts_under};
 
 /// Wait until `f` holds or `timeout` passes; returns whether it held.
@@ -22,6 +24,18 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(25));
     }
+}
+
+/// Lazily unmount everything mounted at or below `dir`, for guards that
+/// clean up after a test; returns what was mounted there.
+pub fn unmount_all_under(dir: &Path) -> Vec<PathBuf> {
+    let mounted = mounts_under(dir);
+    for m in &mounted {
+        // A parent's lazy unmount takes its children along; they are then
+        // no longer mounted, which is success.
+        let _ = detach(m);
+    }
+    mounted
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use test_support::{mounts_under, wait_for};
+use test_support::{mounts_under, unmount_all_under, wait_for};
 
 const TILE_SIM: &str = env!("CARGO_BIN_EXE_tile-sim");
 
@@ -273,9 +273,7 @@ impl Drop for Grid {
             }
         }
         // Mounts of itcds that are going away, or of a broken run.
-        for m in mounts_under(&self.dir) {
-            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
-        }
+        unmount_all_under(&self.dir);
         let _ = fs::remove_dir_all(&self.base);
     }
 }

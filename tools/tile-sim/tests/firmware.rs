@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use test_support::{mounts_under, wait_for};
+use test_support::{unmount_all_under, wait_for};
 
 const TILE_SIM: &str = env!("CARGO_BIN_EXE_tile-sim");
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -88,9 +88,7 @@ impl Drop for Grid {
                 let _ = child.wait();
             }
         }
-        for m in mounts_under(&self.dir) {
-            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
-        }
+        unmount_all_under(&self.dir);
         let _ = fs::remove_dir_all(&self.base);
     }
 }
