@@ -633,20 +633,21 @@ fn run_maintainer_script(p: &Package, script: &str, args: &[&str], running: bool
     }
 }
 
+/// What `postinst configure` runs in a chroot and on a running system alike:
+/// the group, and the enablement symlinks.
+const POSTINST_ANYWHERE: [&str; 3] = [
+    "systemd-sysusers /usr/lib/sysusers.d/itc.conf",
+    "deb-systemd-helper --quiet was-enabled itcd.service",
+    "deb-systemd-helper enable itcd.service",
+];
+
 #[test]
 fn maintainer_scripts_leave_the_running_system_alone_in_a_chroot() {
     let p = package("scripts-chroot");
     // Only the group and the enablement symlinks: no running manager or
     // udevd to talk to, and /run and /dev are rebuilt at boot anyway.
     let r = run_maintainer_script(&p, "postinst", &["configure"], false);
-    assert_eq!(
-        r.calls,
-        [
-            "systemd-sysusers /usr/lib/sysusers.d/itc.conf",
-            "deb-systemd-helper --quiet was-enabled itcd.service",
-            "deb-systemd-helper enable itcd.service",
-        ]
-    );
+    assert_eq!(r.calls, POSTINST_ANYWHERE);
     let r = run_maintainer_script(&p, "prerm", &["remove"], false);
     assert_eq!(r.calls, Vec::<String>::new());
     let r = run_maintainer_script(&p, "postrm", &["purge"], false);
@@ -657,19 +658,17 @@ fn maintainer_scripts_leave_the_running_system_alone_in_a_chroot() {
 fn maintainer_scripts_apply_everything_on_a_running_system() {
     let p = package("scripts-running");
     let fresh = run_maintainer_script(&p, "postinst", &["configure"], true);
+    let running_only = [
+        "systemd-tmpfiles --create /usr/lib/tmpfiles.d/itc.conf",
+        "systemctl daemon-reload",
+        "udevadm control --reload",
+        "udevadm trigger --action=add --subsystem-match=rpmsg_pru --sysname-match=rpmsg_pru3[01]",
+        "udevadm settle --timeout=10",
+        "deb-systemd-invoke start itcd.service",
+    ];
     assert_eq!(
         fresh.calls,
-        [
-            "systemd-sysusers /usr/lib/sysusers.d/itc.conf",
-            "deb-systemd-helper --quiet was-enabled itcd.service",
-            "deb-systemd-helper enable itcd.service",
-            "systemd-tmpfiles --create /usr/lib/tmpfiles.d/itc.conf",
-            "systemctl daemon-reload",
-            "udevadm control --reload",
-            "udevadm trigger --action=add --subsystem-match=rpmsg_pru --sysname-match=rpmsg_pru3[01]",
-            "udevadm settle --timeout=10",
-            "deb-systemd-invoke start itcd.service",
-        ]
+        [POSTINST_ANYWHERE.as_slice(), &running_only].concat()
     );
     // An upgrade restarts itcd for the new binary.
     let upgrade = run_maintainer_script(&p, "postinst", &["configure", "0.0.1"], true);
