@@ -83,10 +83,7 @@ impl TileProc {
 
     /// Value of `key` in a `key: value` file.
     pub fn status_value(&self, rel: &str, key: &str) -> String {
-        let text = self.read_to_string(rel);
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}: ")).map(str::to_string))
-            .unwrap_or_default()
+        test_support::status_value(&self.path(rel), key)
     }
 
     pub fn dir_status(&self, dir: Dir, key: &str) -> String {

@@ -3,6 +3,7 @@
 //! Tests wait for conditions with a deadline, never for a fixed time, and
 //! check the mount table to prove they leave nothing mounted.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,16 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(25));
     }
+}
+
+/// The value of `key` in a file of `key: value` lines (the tree's status
+/// files); empty when the file cannot be read or has no such line.
+pub fn status_value(file: &Path, key: &str) -> String {
+    let text = fs::read_to_string(file).unwrap_or_default();
+    let prefix = format!("{key}: ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// Lazily unmount everything mounted at or below `dir`, for guards that
@@ -50,5 +61,16 @@ mod tests {
             n == 3
         }));
         assert!(!wait_for(Duration::from_millis(20), || false));
+    }
+
+    #[test]
+    fn status_value_finds_the_key_or_nothing() {
+        let file = std::env::temp_dir().join(format!("test-support-status-{}", std::process::id()));
+        fs::write(&file, "peer: present\nlink: up\npeer_name: B\n").unwrap();
+        assert_eq!(status_value(&file, "link"), "up");
+        assert_eq!(status_value(&file, "peer"), "present");
+        assert_eq!(status_value(&file, "name"), "");
+        fs::remove_file(&file).unwrap();
+        assert_eq!(status_value(&file, "link"), "");
     }
 }
