@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod mount;
+pub mod mountinfo;
 pub mod server;
 mod sys;
 pub mod tree;

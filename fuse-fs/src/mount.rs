@@ -1,5 +1,6 @@
 //! Mounting the tree: checks that explain failures, recovery of a stale
-//! mount left by a crashed daemon, and the polyfuse session set-up.
+//! mount left by a crashed daemon, the polyfuse session set-up, and
+//! detaching a mount (also for tools and tests that clean up after `itcd`).
 //!
 //! The mount goes through `fusermount3` with `auto_unmount`, so a daemon
 //! that dies for any reason (even SIGKILL) leaves no mount behind.
@@ -7,9 +8,11 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use polyfuse::{KernelConfig, Session};
+
+use crate::mountinfo;
 
 /// Why the tree could not be mounted; each message says what to check.
 #[derive(Debug, thiserror::Error)]
@@ -87,35 +90,9 @@ fn find_fusermount() -> Result<PathBuf, MountError> {
         .ok_or_else(|| MountError::NoFusermount(io::Error::from(io::ErrorKind::NotFound)))
 }
 
-/// The file system type mounted exactly at `path`, if any.
-fn mounted_type(path: &Path) -> Option<String> {
-    let canon = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let table = fs::read_to_string("/proc/self/mountinfo").ok()?;
-    let mut found = None;
-    for line in table.lines() {
-        // id parent major:minor root mountpoint opts ... - fstype source super
-        let fields: Vec<&str> = line.split(' ').collect();
-        let Some(sep) = fields.iter().position(|f| *f == "-") else {
-            continue;
-        };
-        if fields.len() > 4 && unescape(fields[4]) == canon.as_os_str().to_string_lossy() {
-            found = fields.get(sep + 1).map(|s| s.to_string());
-        }
-    }
-    found
-}
-
-fn unescape(field: &str) -> String {
-    field
-        .replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
-}
-
 /// If a FUSE mount whose daemon is gone sits at `path`, detach it.
 fn recover_stale(path: &Path) -> Result<(), MountError> {
-    let Some(fstype) = mounted_type(path) else {
+    let Some(fstype) = mountinfo::fstype_at(path) else {
         return Ok(());
     };
     match crate::sys::statfs_errno(path) {
@@ -124,16 +101,40 @@ fn recover_stale(path: &Path) -> Result<(), MountError> {
                 "removing stale mount at {} left by a dead daemon",
                 path.display()
             );
-            let lazy = Command::new("fusermount3")
-                .arg("-u")
-                .arg("-z")
-                .arg(path)
-                .status();
-            if !matches!(lazy, Ok(s) if s.success()) {
-                crate::sys::detach(path).map_err(|e| MountError::Stale(path.to_path_buf(), e))?;
-            }
+            detach(path).map_err(|e| MountError::Stale(path.to_path_buf(), e))?;
             Ok(())
         }
         _ => Err(MountError::Busy(path.to_path_buf(), fstype)),
+    }
+}
+
+/// Lazily unmount (detach) whatever is mounted at `path`: directly where
+/// privileged, else through `fusermount3 -u -z`. Nothing mounted there,
+/// before or after a failed attempt, is success.
+pub fn detach(path: &Path) -> io::Result<()> {
+    if !mountinfo::is_mounted(path) {
+        return Ok(());
+    }
+    match crate::sys::detach(path) {
+        Ok(()) => return Ok(()),
+        // EINVAL: no longer a mount point (its helper removed it meanwhile).
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+        Err(e) => return Err(e),
+    }
+    let status = Command::new("fusermount3")
+        .arg("-u")
+        .arg("-z")
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| io::Error::new(e.kind(), format!("running fusermount3: {e}")))?;
+    if status.success() || !mountinfo::is_mounted(path) {
+        Ok(())
+    } else {
+        let shown = path.display();
+        Err(io::Error::other(format!(
+            "fusermount3 -u -z {shown} failed ({status})"
+        )))
     }
 }

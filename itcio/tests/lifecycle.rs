@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use itcio::Dir;
+use test_support::is_mounted;
 
 /// A bare PRU endpoint the test drives by hand: a seqpacket listener and
 /// the connection `itcd` makes to it.

@@ -7,6 +7,7 @@
 //! apart. Every raw call of the emulator is in this file.
 
 use std::io;
+use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
@@ -28,10 +29,35 @@ fn flags() -> SockFlag {
     SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC
 }
 
-/// A bound, listening seqpacket socket.
+/// A non-blocking seqpacket socket; `K` ([`Listening`] or [`Connected`])
+/// says which calls it has. Registers with mio through its descriptor.
 #[derive(Debug)]
-pub struct SeqListener {
+pub struct SeqSocket<K> {
     fd: OwnedFd,
+    kind: PhantomData<K>,
+}
+
+/// The kind of a bound, listening socket.
+#[derive(Debug)]
+pub enum Listening {}
+
+/// The kind of an accepted connection.
+#[derive(Debug)]
+pub enum Connected {}
+
+/// A bound, listening seqpacket socket.
+pub type SeqListener = SeqSocket<Listening>;
+
+/// One accepted host connection.
+pub type SeqConn = SeqSocket<Connected>;
+
+impl<K> SeqSocket<K> {
+    fn new(fd: OwnedFd) -> SeqSocket<K> {
+        SeqSocket {
+            fd,
+            kind: PhantomData,
+        }
+    }
 }
 
 impl SeqListener {
@@ -42,7 +68,7 @@ impl SeqListener {
         let addr = UnixAddr::new(path)?;
         bind(fd.as_raw_fd(), &addr)?;
         listen(&fd, Backlog::new(BACKLOG)?)?;
-        Ok(SeqListener { fd })
+        Ok(SeqListener::new(fd))
     }
 
     /// Accepts one pending connection; `WouldBlock` when there is none.
@@ -51,14 +77,8 @@ impl SeqListener {
         // SAFETY: accept4 just returned this descriptor and nothing else
         // refers to it, so the OwnedFd is its only owner and closes it once.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        Ok(SeqConn { fd })
+        Ok(SeqConn::new(fd))
     }
-}
-
-/// One accepted host connection.
-#[derive(Debug)]
-pub struct SeqConn {
-    fd: OwnedFd,
 }
 
 impl SeqConn {
@@ -98,31 +118,7 @@ impl SeqConn {
     }
 }
 
-impl Source for SeqListener {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        SourceFd(&self.fd.as_raw_fd()).deregister(registry)
-    }
-}
-
-impl Source for SeqConn {
+impl<K> Source for SeqSocket<K> {
     fn register(
         &mut self,
         registry: &Registry,

@@ -3,10 +3,8 @@
 //! stopped and unmounted in `Drop`, also when the test fails.
 #![allow(dead_code)]
 
-use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use itcio::sim::{LinkParams, SimHandle, TileId, Wires};
 use itcio::{Dir, Pru};
-pub use test_support::{is_mounted, wait_for};
+pub use test_support::wait_for;
 
 /// Default deadline for conditions in tests.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -55,22 +53,6 @@ impl Drop for TempDir {
     }
 }
 
-/// Lazily unmount whatever is at `path`.
-pub fn force_unmount(path: &Path) {
-    let _ = Command::new("fusermount3")
-        .arg("-u")
-        .arg("-z")
-        .arg(path)
-        .stderr(Stdio::null())
-        .status();
-    if is_mounted(path) {
-        if let Ok(c) = CString::new(path.as_os_str().as_bytes()) {
-            // SAFETY: c is a valid NUL-terminated path for the call's duration.
-            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        }
-    }
-}
-
 pub fn signal(pid: u32, sig: i32) {
     // SAFETY: kill(2) with a pid this test started; no memory involved.
     unsafe { libc::kill(pid as i32, sig) };
@@ -101,10 +83,7 @@ impl TileProc {
 
     /// Value of `key` in a `key: value` file.
     pub fn status_value(&self, rel: &str, key: &str) -> String {
-        let text = self.read_to_string(rel);
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}: ")).map(str::to_string))
-            .unwrap_or_default()
+        test_support::status_value(&self.path(rel), key)
     }
 
     pub fn dir_status(&self, dir: Dir, key: &str) -> String {
@@ -165,9 +144,7 @@ impl TileProc {
 impl Drop for TileProc {
     fn drop(&mut self) {
         self.stop();
-        if is_mounted(&self.mount) {
-            force_unmount(&self.mount);
-        }
+        let _ = test_support::detach(&self.mount);
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use test_support::{mounts_under, wait_for};
+use test_support::{unmount_all_under, wait_for};
 
 /// How long any condition or command may take.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -160,12 +160,7 @@ impl Grid {
                 {
                     signal(pid, Signal::SIGKILL);
                 }
-                for m in mounts_under(&self.dir) {
-                    let _ = Command::new("fusermount3")
-                        .args(["-u", "-z"])
-                        .arg(&m)
-                        .status();
-                }
+                unmount_all_under(&self.dir);
                 if !std::thread::panicking() {
                     panic!("tile-sim did not stop on SIGTERM; log:\n{}", self.log());
                 }
@@ -177,19 +172,11 @@ impl Grid {
 impl Drop for Grid {
     fn drop(&mut self) {
         self.stop();
-        let left = mounts_under(&self.dir);
+        let left = unmount_all_under(&self.dir);
         if left.is_empty() {
             let _ = fs::remove_dir_all(&self.dir);
-        } else {
-            for m in &left {
-                let _ = Command::new("fusermount3")
-                    .args(["-u", "-z"])
-                    .arg(m)
-                    .status();
-            }
-            if !std::thread::panicking() {
-                panic!("still mounted after tile-sim stopped: {left:?}");
-            }
+        } else if !std::thread::panicking() {
+            panic!("still mounted after tile-sim stopped: {left:?}");
         }
     }
 }

@@ -78,6 +78,23 @@ impl Drop for TempDir {
     }
 }
 
+/// `bash -c script` in a private mount namespace, so that the script's bind
+/// mounts over system paths end with it; the caller adds its arguments.
+fn bash_in_private_mounts(script: &str) -> Command {
+    require("unshare", "util-linux");
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "bash",
+        "-c",
+        script,
+        "bash",
+    ]);
+    cmd
+}
+
 /// Run `cmd`; panic with its output unless it succeeds.
 fn run(cmd: &mut Command) -> Output {
     let out = cmd
@@ -494,22 +511,12 @@ done
 #[test]
 fn udev_rules_give_the_pru_devices_group_mode_links_and_a_want() {
     require("udevadm", "udev");
-    require("unshare", "util-linux");
     let p = package("udev");
     assert!(
         Path::new("/etc/udev/rules.d").is_dir(),
         "/etc/udev/rules.d is missing: apt-get install udev"
     );
-    let out = run(Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "bash",
-            "-c",
-            UDEV_SCRIPT,
-            "bash",
-        ])
+    let out = run(bash_in_private_mounts(UDEV_SCRIPT)
         .arg(p.root.join("usr/lib/udev/rules.d/60-itc.rules"))
         .arg(&p.tmp.0));
     let text = stdout(&out);
@@ -584,7 +591,6 @@ struct ScriptRun {
 /// Run DEBIAN/`script` with `args`; `running` says whether /run looks like
 /// a booted systemd with udevd, or a chroot.
 fn run_maintainer_script(p: &Package, script: &str, args: &[&str], running: bool) -> ScriptRun {
-    require("unshare", "util-linux");
     let dir = TempDir::new(&format!("{script}-{running}"));
     let stubs = dir.0.join("stubs");
     let log = dir.0.join("calls");
@@ -607,16 +613,7 @@ fn run_maintainer_script(p: &Package, script: &str, args: &[&str], running: bool
     } else {
         None
     };
-    let out = run(Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "bash",
-            "-c",
-            SCRIPT_RUNNER,
-            "bash",
-        ])
+    let out = run(bash_in_private_mounts(SCRIPT_RUNNER)
         .arg(&fake_run)
         .arg(&stubs)
         .arg(p.control.join(script))
@@ -633,20 +630,21 @@ fn run_maintainer_script(p: &Package, script: &str, args: &[&str], running: bool
     }
 }
 
+/// What `postinst configure` runs in a chroot and on a running system alike:
+/// the group, and the enablement symlinks.
+const POSTINST_ANYWHERE: [&str; 3] = [
+    "systemd-sysusers /usr/lib/sysusers.d/itc.conf",
+    "deb-systemd-helper --quiet was-enabled itcd.service",
+    "deb-systemd-helper enable itcd.service",
+];
+
 #[test]
 fn maintainer_scripts_leave_the_running_system_alone_in_a_chroot() {
     let p = package("scripts-chroot");
     // Only the group and the enablement symlinks: no running manager or
     // udevd to talk to, and /run and /dev are rebuilt at boot anyway.
     let r = run_maintainer_script(&p, "postinst", &["configure"], false);
-    assert_eq!(
-        r.calls,
-        [
-            "systemd-sysusers /usr/lib/sysusers.d/itc.conf",
-            "deb-systemd-helper --quiet was-enabled itcd.service",
-            "deb-systemd-helper enable itcd.service",
-        ]
-    );
+    assert_eq!(r.calls, POSTINST_ANYWHERE);
     let r = run_maintainer_script(&p, "prerm", &["remove"], false);
     assert_eq!(r.calls, Vec::<String>::new());
     let r = run_maintainer_script(&p, "postrm", &["purge"], false);
@@ -657,19 +655,17 @@ fn maintainer_scripts_leave_the_running_system_alone_in_a_chroot() {
 fn maintainer_scripts_apply_everything_on_a_running_system() {
     let p = package("scripts-running");
     let fresh = run_maintainer_script(&p, "postinst", &["configure"], true);
+    let running_only = [
+        "systemd-tmpfiles --create /usr/lib/tmpfiles.d/itc.conf",
+        "systemctl daemon-reload",
+        "udevadm control --reload",
+        "udevadm trigger --action=add --subsystem-match=rpmsg_pru --sysname-match=rpmsg_pru3[01]",
+        "udevadm settle --timeout=10",
+        "deb-systemd-invoke start itcd.service",
+    ];
     assert_eq!(
         fresh.calls,
-        [
-            "systemd-sysusers /usr/lib/sysusers.d/itc.conf",
-            "deb-systemd-helper --quiet was-enabled itcd.service",
-            "deb-systemd-helper enable itcd.service",
-            "systemd-tmpfiles --create /usr/lib/tmpfiles.d/itc.conf",
-            "systemctl daemon-reload",
-            "udevadm control --reload",
-            "udevadm trigger --action=add --subsystem-match=rpmsg_pru --sysname-match=rpmsg_pru3[01]",
-            "udevadm settle --timeout=10",
-            "deb-systemd-invoke start itcd.service",
-        ]
+        [POSTINST_ANYWHERE.as_slice(), &running_only].concat()
     );
     // An upgrade restarts itcd for the new binary.
     let upgrade = run_maintainer_script(&p, "postinst", &["configure", "0.0.1"], true);

@@ -7,6 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub use fuse_fs::mount::detach;
+pub use fuse_fs::mountinfo::{is_mounted, mount_points, mounts_under};
+
 /// Wait until `f` holds or `timeout` passes; returns whether it held.
 /// Polls with a backoff from 1 ms to 25 ms.
 pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
@@ -24,39 +27,26 @@ pub fn wait_for(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// Undo the octal escapes of `/proc/self/mountinfo` (space, tab, newline,
-/// backslash).
-fn unescape(field: &str) -> String {
-    field
-        .replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
-}
-
-/// Every mount point of this process's mount namespace.
-pub fn mount_points() -> Vec<PathBuf> {
-    fs::read_to_string("/proc/self/mountinfo")
+/// The value of `key` in a file of `key: value` lines (the tree's status
+/// files); empty when the file cannot be read or has no such line.
+pub fn status_value(file: &Path, key: &str) -> String {
+    let text = fs::read_to_string(file).unwrap_or_default();
+    let prefix = format!("{key}: ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
         .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|m| PathBuf::from(unescape(m)))
-        .collect()
 }
 
-/// Mount points at or below `dir`.
-pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
-    let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    mount_points()
-        .into_iter()
-        .filter(|m| m.starts_with(&dir))
-        .collect()
-}
-
-/// Whether something is mounted exactly at `path`.
-pub fn is_mounted(path: &Path) -> bool {
-    let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    mount_points().contains(&path)
+/// Lazily unmount everything mounted at or below `dir`, for guards that
+/// clean up after a test; returns what was mounted there.
+pub fn unmount_all_under(dir: &Path) -> Vec<PathBuf> {
+    let mounted = mounts_under(dir);
+    for m in &mounted {
+        // A parent's lazy unmount takes its children along; they are then
+        // no longer mounted, which is success.
+        let _ = detach(m);
+    }
+    mounted
 }
 
 #[cfg(test)]
@@ -74,9 +64,13 @@ mod tests {
     }
 
     #[test]
-    fn the_root_is_mounted_and_escapes_are_undone() {
-        assert!(is_mounted(Path::new("/")));
-        assert!(mounts_under(Path::new("/")).contains(&PathBuf::from("/")));
-        assert_eq!(unescape("a\\040b\\134c"), "a b\\c");
+    fn status_value_finds_the_key_or_nothing() {
+        let file = std::env::temp_dir().join(format!("test-support-status-{}", std::process::id()));
+        fs::write(&file, "peer: present\nlink: up\npeer_name: B\n").unwrap();
+        assert_eq!(status_value(&file, "link"), "up");
+        assert_eq!(status_value(&file, "peer"), "present");
+        assert_eq!(status_value(&file, "name"), "");
+        fs::remove_file(&file).unwrap();
+        assert_eq!(status_value(&file, "link"), "");
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use test_support::{mounts_under, wait_for};
+use test_support::{mounts_under, status_value, unmount_all_under, wait_for};
 
 const TILE_SIM: &str = env!("CARGO_BIN_EXE_tile-sim");
 
@@ -188,11 +188,10 @@ impl Grid {
 
     /// The value of `key` in `DIR/TILE/tile/D/status`, empty if unreadable.
     fn status(&self, tile: &str, dir: &str, key: &str) -> String {
-        let path = self.dir.join(tile).join("tile").join(dir).join("status");
-        let text = fs::read_to_string(path).unwrap_or_default();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}: ")).map(str::to_string))
-            .unwrap_or_default()
+        status_value(
+            &self.dir.join(tile).join("tile").join(dir).join("status"),
+            key,
+        )
     }
 
     fn await_status(&self, tile: &str, dir: &str, key: &str, value: &str) {
@@ -273,9 +272,7 @@ impl Drop for Grid {
             }
         }
         // Mounts of itcds that are going away, or of a broken run.
-        for m in mounts_under(&self.dir) {
-            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
-        }
+        unmount_all_under(&self.dir);
         let _ = fs::remove_dir_all(&self.base);
     }
 }

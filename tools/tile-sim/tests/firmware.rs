@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use test_support::{mounts_under, wait_for};
+use test_support::{status_value, unmount_all_under, wait_for};
 
 const TILE_SIM: &str = env!("CARGO_BIN_EXE_tile-sim");
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -62,11 +62,10 @@ impl Grid {
     }
 
     fn status(&self, tile: &str, dir: &str, key: &str) -> String {
-        let path = self.dir.join(tile).join("tile").join(dir).join("status");
-        let text = fs::read_to_string(path).unwrap_or_default();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}: ")).map(str::to_string))
-            .unwrap_or_default()
+        status_value(
+            &self.dir.join(tile).join("tile").join(dir).join("status"),
+            key,
+        )
     }
 
     fn open(&self, tile: &str, rel: &str, write: bool) -> File {
@@ -88,9 +87,7 @@ impl Drop for Grid {
                 let _ = child.wait();
             }
         }
-        for m in mounts_under(&self.dir) {
-            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
-        }
+        unmount_all_under(&self.dir);
         let _ = fs::remove_dir_all(&self.base);
     }
 }
