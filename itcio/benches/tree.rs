@@ -79,12 +79,7 @@ impl Drop for Pair {
             let _ = c.wait();
         }
         for m in &self.mounts {
-            let _ = Command::new("fusermount3")
-                .arg("-u")
-                .arg("-z")
-                .arg(m)
-                .stderr(Stdio::null())
-                .status();
+            let _ = fuse_fs::mount::detach(m);
         }
         let _ = fs::remove_dir_all(&self.base);
     }
