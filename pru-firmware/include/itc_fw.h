@@ -30,6 +30,10 @@
 #define ITC_FW_MAX_FRAME (ITC_FW_MAX_PACKET + ITC_FW_FCS_LEN)
 /* Longest message to the host: a bounce, 0xc5 REASON + a whole packet. */
 #define ITC_FW_MAX_HOST_MSG (ITC_FW_MAX_PACKET + 2)
+/* Longest message rpmsg carries from the host: a 512-byte buffer less its
+ * 16-byte header. The firmware receives whole messages up to this length
+ * and ignores (counts, never truncates) any longer than a packet. */
+#define ITC_FW_MAX_RPMSG_MSG 496
 /* Links per PRU. */
 #define ITC_FW_DIRS 3
 /* Outbound ring per direction, in bytes: each packet takes 1 + its length,
@@ -131,7 +135,8 @@ struct itc_fw_dir_stats {
 /* Counters of one firmware instance. */
 struct itc_fw_stats {
     struct itc_fw_dir_stats dir[ITC_FW_DIRS];
-    uint32_t host_ignored;  /* host messages that were not routed packets */
+    uint32_t host_ignored;  /* host messages that were not routed packets
+                             * (including any longer than a packet) */
     uint32_t status_lost;   /* status or bounce messages the host lost */
     uint8_t sync_bitmap;    /* bit dir8 set for each direction with sync */
     uint8_t started;        /* the host has sent its start message */
@@ -165,9 +170,10 @@ void itc_fw_set_inputs(struct itc_fw *fw, uint32_t r31);
 /* The output register R30 as the last step left it. */
 uint32_t itc_fw_outputs(const struct itc_fw *fw);
 
-/* Queues one message from the host (0..=ITC_FW_MAX_PACKET bytes; the first
- * must be empty). 0 on success, -1 if the queue is full or `len` is too
- * long. */
+/* Queues one message from the host (0..=ITC_FW_MAX_RPMSG_MSG bytes, as
+ * rpmsg carries; the first must be empty, and one longer than
+ * ITC_FW_MAX_PACKET is ignored and counted as host_ignored). 0 on success,
+ * -1 if the queue is full or `len` is longer than rpmsg allows. */
 int itc_fw_push_host(struct itc_fw *fw, const uint8_t *msg, size_t len);
 /* Takes the oldest message for the host into `buf` (`cap` bytes; a longer
  * message is truncated). Its length, or -1 if there is none. */

@@ -30,6 +30,9 @@ pub use sys::itc_fw_stats as Stats;
 pub const MAX_PACKET: usize = sys::ITC_FW_MAX_PACKET as usize;
 /// Longest message to the host (a bounce).
 pub const MAX_HOST_MSG: usize = sys::ITC_FW_MAX_HOST_MSG as usize;
+/// Longest message from the host that rpmsg carries; the firmware ignores
+/// (and counts) any longer than [`MAX_PACKET`].
+pub const MAX_RPMSG_MSG: usize = sys::ITC_FW_MAX_RPMSG_MSG as usize;
 /// Links per PRU.
 pub const DIRS: usize = sys::ITC_FW_DIRS as usize;
 
@@ -83,7 +86,7 @@ pub enum Error {
     OutOfMemory,
     /// The host-to-firmware queue is full; try after more steps.
     Full,
-    /// The message is longer than a packet.
+    /// The message is longer than rpmsg carries.
     TooLong(usize),
 }
 
@@ -93,7 +96,9 @@ impl fmt::Display for Error {
             Error::BadPru(p) => write!(f, "PRU {p} does not exist (0 or 1)"),
             Error::OutOfMemory => f.write_str("out of memory for a firmware instance"),
             Error::Full => f.write_str("the firmware's host queue is full"),
-            Error::TooLong(n) => write!(f, "message of {n} bytes is longer than {MAX_PACKET}"),
+            Error::TooLong(n) => {
+                write!(f, "message of {n} bytes is longer than rpmsg's {MAX_RPMSG_MSG}")
+            }
         }
     }
 }
@@ -147,9 +152,11 @@ impl Firmware {
         unsafe { sys::itc_fw_outputs(self.raw.as_ptr()) }
     }
 
-    /// Queues one message from the host (the first must be empty).
+    /// Queues one message from the host (the first must be empty). As on
+    /// the board, a message longer than a packet (up to
+    /// [`MAX_RPMSG_MSG`]) reaches the firmware, which ignores it.
     pub fn push_host(&mut self, msg: &[u8]) -> Result<(), Error> {
-        if msg.len() > MAX_PACKET {
+        if msg.len() > MAX_RPMSG_MSG {
             return Err(Error::TooLong(msg.len()));
         }
         // SAFETY: raw is live and exclusively borrowed; the pointer and
@@ -239,7 +246,14 @@ mod tests {
             Some(Error::BadPru(2))
         );
         let mut fw = Firmware::new(0, &default_config()).unwrap();
-        assert_eq!(fw.push_host(&[0u8; 256]), Err(Error::TooLong(256)));
+        assert_eq!(fw.push_host(&[0u8; 497]), Err(Error::TooLong(497)));
         assert_eq!(fw.pop_host(), None);
+        // Longer than a packet but within rpmsg: taken and ignored.
+        fw.push_host(&[]).unwrap();
+        fw.push_host(&[0x82; MAX_RPMSG_MSG]).unwrap();
+        for _ in 0..4 {
+            fw.step();
+        }
+        assert_eq!(fw.stats().host_ignored, 1);
     }
 }

@@ -165,6 +165,13 @@ static void place_held(struct itc_fw *fw)
     }
 }
 
+/* hal_recv copies whole messages, up to the rpmsg maximum, into the hold
+ * buffer: the length rule below can only be applied after that. */
+typedef char fw_assert_hold_fits_rpmsg[sizeof(((struct itc_hold *)0)->bytes) >=
+                                               ITC_FW_MAX_RPMSG_MSG
+                                           ? 1
+                                           : -1];
+
 static void take_host_message(struct itc_fw *fw)
 {
     struct itc_hold *h = &fw->hold;
@@ -183,7 +190,8 @@ static void take_host_message(struct itc_fw *fw)
     }
     if (!fw->started || len > ITC_FW_MAX_PACKET ||
         (h->bytes[0] & ITC_FW_HDR_KIND_MASK) != ITC_FW_HDR_ROUTED) {
-        /* No local or non-standard commands are defined yet. */
+        /* No local or non-standard commands are defined yet; a message
+         * longer than a packet is none, and is never cut down to one. */
         fw->stats.host_ignored++;
         return;
     }

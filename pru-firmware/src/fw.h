@@ -54,13 +54,15 @@ struct itc_rx {
     uint8_t lost;
 };
 
-/* A message taken from the host, waiting for room in its ring. */
+/* A message taken from the host, waiting for room in its ring. `bytes` is
+ * also where hal_recv puts each message, so it holds the longest rpmsg
+ * message, not just the longest packet. */
 struct itc_hold {
     uint8_t full;
     uint8_t prudir;
     uint16_t len;
     uint32_t waited;
-    uint8_t bytes[ITC_FW_MAX_PACKET];
+    uint8_t bytes[ITC_FW_MAX_RPMSG_MSG];
 };
 
 struct itc_fw {

@@ -96,6 +96,9 @@ int hal_send(struct itc_hal *hal, const uint8_t *msg, uint16_t len)
                : -1;
 }
 
+/* `buf` holds ITC_FW_MAX_RPMSG_MSG bytes: pru_rpmsg_receive copies the
+ * whole message, as long as the host made it (up to that), before anyone
+ * can look at its length. */
 int hal_recv(struct itc_hal *hal, uint8_t *buf, uint16_t *len)
 {
     if (!(__R31 & HOST_INT))

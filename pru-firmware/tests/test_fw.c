@@ -563,11 +563,40 @@ static void test_bounce_no_sync(void)
     CHECK(itc_fw_pop_host(dv.fw, buf, sizeof(buf)) < 0);
     itc_fw_get_stats(dv.fw, &st);
     CHECK(st.host_ignored == 2 && st.dir[0].bounced_no_sync == 1);
-    /* Too long for a packet: refused at the door. */
-    {
-        static uint8_t big[ITC_FW_MAX_PACKET + 1];
-        CHECK(itc_fw_push_host(dv.fw, big, sizeof(big)) < 0);
-    }
+    itc_fw_free(dv.fw);
+}
+
+/* rpmsg carries up to 496 bytes: a longer message cannot be sent at all;
+ * one longer than a packet arrives whole and is ignored and counted, never
+ * cut down to a packet (routed to a direction with sync, it would go out). */
+static void test_host_message_too_long(void)
+{
+    struct drive dv = new_drive(0);
+    static uint8_t big[ITC_FW_MAX_RPMSG_MSG + 1];
+    struct itc_fw_stats st;
+
+    memset(big, 0x33, sizeof(big));
+    big[0] = 0x80 | 2;
+    start_host(dv.fw);
+    feed_flags(&dv, 0, 2); /* ET has sync */
+    drain(dv.fw, NULL, NULL);
+    CHECK(itc_fw_push_host(dv.fw, big, ITC_FW_MAX_RPMSG_MSG + 1) < 0);
+    CHECK(itc_fw_push_host(dv.fw, big, ITC_FW_MAX_RPMSG_MSG) == 0);
+    CHECK(itc_fw_push_host(dv.fw, big, ITC_FW_MAX_PACKET + 1) == 0);
+    feed_flags(&dv, 0, 1);
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.host_ignored == 2);
+    CHECK(st.dir[0].bounced_full == 0 && st.dir[0].bounced_no_sync == 0);
+    CHECK(itc_fw_host_pending(dv.fw) == 0);
+    /* Nothing went out on ET. */
+    feed_flags(&dv, 0, 500);
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.dir[0].frames_sent == 0);
+    /* The longest packet does go out. */
+    CHECK(itc_fw_push_host(dv.fw, big, ITC_FW_MAX_PACKET) == 0);
+    feed_flags(&dv, 0, 500);
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.dir[0].frames_sent == 1 && st.host_ignored == 2);
     itc_fw_free(dv.fw);
 }
 
@@ -698,6 +727,7 @@ int main(void)
     test_timeout();
     test_overflow_ovrn();
     test_bounce_no_sync();
+    test_host_message_too_long();
     test_bounce_queue_full();
     test_pair();
     test_monitor();
