@@ -19,6 +19,7 @@ struct itc_hal {
     uint16_t src;     /* the host's rpmsg address, learnt from its messages */
     uint16_t dst;     /* our channel's address */
     uint8_t have_src; /* nothing can be sent before the host wrote once */
+    uint8_t draining; /* kick cleared, queue not yet found empty */
 };
 #else
 /* One message slot of the host build's queue to the host. */

@@ -233,10 +233,47 @@ static void test_long_messages(void)
     CHECK(m.bad_send == 0);
 }
 
+/* A host write that lands after the firmware found the queue empty, but
+ * before it would clear the kick, must still be received. */
+static void test_kick_during_empty_receive(void)
+{
+    boot();
+    host_write(NULL, 0); /* start */
+    step(1);
+    CHECK(count_out(ITC_FW_MSG_LINK_STATUS, ITC_FW_STATUS_MONITOR) == 1);
+    /* A second start (it repeats the report) arrives during the next
+     * receive that finds nothing. */
+    m.late.len = 0;
+    m.have_late = 1;
+    step(10);
+    CHECK(!m.have_late); /* the race did happen */
+    CHECK(count_out(ITC_FW_MSG_LINK_STATUS, ITC_FW_STATUS_MONITOR) == 2);
+    /* And once everything is taken, the kick is cleared and stays so. */
+    CHECK(m.kick == 0 && m.nin == 0);
+}
+
+/* Several messages behind one kick: all are taken, one per step. */
+static void test_drain_behind_one_kick(void)
+{
+    static const uint8_t local[] = {0xc1, 1};
+
+    boot();
+    host_write(NULL, 0);
+    host_write(local, sizeof(local));
+    host_write(local, sizeof(local));
+    host_write(local, sizeof(local));
+    step(8);
+    CHECK(m.nin == 0);
+    CHECK(fw.stats.host_ignored == 3);
+    CHECK(m.kick == 0);
+}
+
 int main(void)
 {
     test_start();
     test_long_messages();
+    test_kick_during_empty_receive();
+    test_drain_behind_one_kick();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
