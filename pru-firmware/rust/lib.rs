@@ -97,7 +97,10 @@ impl fmt::Display for Error {
             Error::OutOfMemory => f.write_str("out of memory for a firmware instance"),
             Error::Full => f.write_str("the firmware's host queue is full"),
             Error::TooLong(n) => {
-                write!(f, "message of {n} bytes is longer than rpmsg's {MAX_RPMSG_MSG}")
+                write!(
+                    f,
+                    "message of {n} bytes is longer than rpmsg's {MAX_RPMSG_MSG}"
+                )
             }
         }
     }
