@@ -84,14 +84,32 @@
 
 /* --- Pins --------------------------------------------------------------- */
 
-/* Output register R30: per prudir a clock and a data bit. Input register
- * R31: the same bits carry the neighbour's clock and data. */
+/* Output register R30 carries, per prudir, the link's outgoing clock and
+ * data from bit ITC_FW_PIN_OUT_BASE; input register R31 the neighbour's
+ * clock and data from bit ITC_FW_PIN_IN_BASE. On the AM335x, R30 bit n and
+ * R31 bit n of one PRU are the same ball in two pinmux modes, so a bit can
+ * be an output or an input, never both: the two sets are disjoint, and
+ * within the bits a PRU brings out (R30 0..15, R31 0..16). Not checked
+ * against the T2 cape; see README.md, "Pins". */
 #define ITC_FW_PINS_PER_DIR 2
 #define ITC_FW_PIN_CLK_BIT 0
 #define ITC_FW_PIN_DATA_BIT 1
-#define ITC_FW_PIN_CLK(prudir) (1u << (ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_CLK_BIT))
-#define ITC_FW_PIN_DATA(prudir) (1u << (ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_DATA_BIT))
-#define ITC_FW_PIN_MASK 0x3f
+#define ITC_FW_PIN_OUT_BASE 0 /* R30 bits 0..5 */
+#define ITC_FW_PIN_IN_BASE 8  /* R31 bits 8..13 */
+#define ITC_FW_PIN_OUT_CLK(prudir)                                          \
+    (1u << (ITC_FW_PIN_OUT_BASE + ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_CLK_BIT))
+#define ITC_FW_PIN_OUT_DATA(prudir)                                         \
+    (1u << (ITC_FW_PIN_OUT_BASE + ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_DATA_BIT))
+#define ITC_FW_PIN_IN_CLK(prudir)                                           \
+    (1u << (ITC_FW_PIN_IN_BASE + ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_CLK_BIT))
+#define ITC_FW_PIN_IN_DATA(prudir)                                          \
+    (1u << (ITC_FW_PIN_IN_BASE + ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_DATA_BIT))
+/* All the link bits of each register (fw.c asserts they match the above). */
+#define ITC_FW_PIN_OUT_MASK 0x003f
+#define ITC_FW_PIN_IN_MASK 0x3f00
+/* The bits each register brings out of a PRU. */
+#define ITC_FW_R30_PINS 0x0000ffff
+#define ITC_FW_R31_PINS 0x0001ffff
 
 /* --- Defaults ------------------------------------------------------------ */
 

@@ -9,8 +9,9 @@
 //! [`Firmware::push_host`] and come out with [`Firmware::pop_host`].
 //!
 //! Wiring two tiles: PRU 0 of one faces PRU 1 of the other on the same
-//! prudir, and both use the same pin layout, so copying one instance's
-//! outputs (masked by [`dir_pins`]) to the other's inputs connects them.
+//! prudir. Outputs (R30) and inputs (R31) are on different bits (on the
+//! AM335x a bit number is one ball, so it cannot be both), and [`wire`]
+//! maps one instance's outputs of a prudir to the other's input bits.
 
 use std::fmt;
 use std::ptr::NonNull;
@@ -36,19 +37,46 @@ pub const MAX_RPMSG_MSG: usize = sys::ITC_FW_MAX_RPMSG_MSG as usize;
 /// Links per PRU.
 pub const DIRS: usize = sys::ITC_FW_DIRS as usize;
 
-/// The clock pin of `prudir` in R30 and R31.
-pub const fn clk_pin(prudir: usize) -> u32 {
-    1 << (sys::ITC_FW_PINS_PER_DIR as usize * prudir + sys::ITC_FW_PIN_CLK_BIT as usize)
+const PINS_PER_DIR: usize = sys::ITC_FW_PINS_PER_DIR as usize;
+const CLK_BIT: usize = sys::ITC_FW_PIN_CLK_BIT as usize;
+const DATA_BIT: usize = sys::ITC_FW_PIN_DATA_BIT as usize;
+const OUT_BASE: usize = sys::ITC_FW_PIN_OUT_BASE as usize;
+const IN_BASE: usize = sys::ITC_FW_PIN_IN_BASE as usize;
+
+/// The clock bit of `prudir` in the output register R30.
+pub const fn out_clk_pin(prudir: usize) -> u32 {
+    1 << (OUT_BASE + PINS_PER_DIR * prudir + CLK_BIT)
 }
 
-/// The data pin of `prudir` in R30 and R31.
-pub const fn data_pin(prudir: usize) -> u32 {
-    1 << (sys::ITC_FW_PINS_PER_DIR as usize * prudir + sys::ITC_FW_PIN_DATA_BIT as usize)
+/// The data bit of `prudir` in the output register R30.
+pub const fn out_data_pin(prudir: usize) -> u32 {
+    1 << (OUT_BASE + PINS_PER_DIR * prudir + DATA_BIT)
 }
 
-/// Both pins of `prudir`.
-pub const fn dir_pins(prudir: usize) -> u32 {
-    clk_pin(prudir) | data_pin(prudir)
+/// Both output bits of `prudir`.
+pub const fn out_pins(prudir: usize) -> u32 {
+    out_clk_pin(prudir) | out_data_pin(prudir)
+}
+
+/// The clock bit of `prudir` in the input register R31.
+pub const fn in_clk_pin(prudir: usize) -> u32 {
+    1 << (IN_BASE + PINS_PER_DIR * prudir + CLK_BIT)
+}
+
+/// The data bit of `prudir` in the input register R31.
+pub const fn in_data_pin(prudir: usize) -> u32 {
+    1 << (IN_BASE + PINS_PER_DIR * prudir + DATA_BIT)
+}
+
+/// Both input bits of `prudir`.
+pub const fn in_pins(prudir: usize) -> u32 {
+    in_clk_pin(prudir) | in_data_pin(prudir)
+}
+
+/// The wire of `prudir`: the input bits (R31) the facing end sees, given
+/// this end's output register `r30`. Facing ends use the same prudir.
+pub const fn wire(r30: u32, prudir: usize) -> u32 {
+    ((r30 & out_pins(prudir)) >> OUT_BASE) << IN_BASE
 }
 
 /// The dir8 of `prudir` on PRU `pru`; `None` if either is out of range.
@@ -234,9 +262,19 @@ mod tests {
         assert_eq!(MAX_PACKET, 255);
         assert_eq!(MAX_HOST_MSG, 257);
         assert_eq!(
-            dir_pins(0) | dir_pins(1) | dir_pins(2),
-            sys::ITC_FW_PIN_MASK
+            out_pins(0) | out_pins(1) | out_pins(2),
+            sys::ITC_FW_PIN_OUT_MASK
         );
+        assert_eq!(
+            in_pins(0) | in_pins(1) | in_pins(2),
+            sys::ITC_FW_PIN_IN_MASK
+        );
+        assert_eq!(sys::ITC_FW_PIN_OUT_MASK & sys::ITC_FW_PIN_IN_MASK, 0);
+        for d in 0..DIRS {
+            assert_eq!(wire(out_clk_pin(d), d), in_clk_pin(d));
+            assert_eq!(wire(out_data_pin(d), d), in_data_pin(d));
+            assert_eq!(wire(!out_pins(d), d), 0);
+        }
         assert_eq!(dir8(0, 0), Some(2));
         assert_eq!(dir8(1, 2), Some(1));
         assert_eq!(dir8(2, 0), None);

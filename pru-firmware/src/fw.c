@@ -12,6 +12,19 @@
 
 #include "fw.h"
 
+/* The pin map of itc_fw.h: the masks hold exactly the link bits, outputs
+ * and inputs are disjoint (R30 bit n and R31 bit n share a ball), and all
+ * are bits the PRU brings out. */
+#define FW_ASSERT(name, cond) typedef char fw_assert_##name[(cond) ? 1 : -1]
+#define FW_OUT_BITS(d) (ITC_FW_PIN_OUT_CLK(d) | ITC_FW_PIN_OUT_DATA(d))
+#define FW_IN_BITS(d) (ITC_FW_PIN_IN_CLK(d) | ITC_FW_PIN_IN_DATA(d))
+FW_ASSERT(three_dirs, ITC_FW_DIRS == 3);
+FW_ASSERT(out_mask, (FW_OUT_BITS(0) | FW_OUT_BITS(1) | FW_OUT_BITS(2)) == ITC_FW_PIN_OUT_MASK);
+FW_ASSERT(in_mask, (FW_IN_BITS(0) | FW_IN_BITS(1) | FW_IN_BITS(2)) == ITC_FW_PIN_IN_MASK);
+FW_ASSERT(disjoint, (ITC_FW_PIN_OUT_MASK & ITC_FW_PIN_IN_MASK) == 0);
+FW_ASSERT(out_brought_out, (ITC_FW_PIN_OUT_MASK & ~ITC_FW_R30_PINS) == 0);
+FW_ASSERT(in_brought_out, (ITC_FW_PIN_IN_MASK & ~ITC_FW_R31_PINS) == 0);
+
 static const uint8_t dir8_table[2][ITC_FW_DIRS] = {
     ITC_FW_PRU0_DIR8,
     ITC_FW_PRU1_DIR8,
@@ -167,10 +180,7 @@ static void place_held(struct itc_fw *fw)
 
 /* hal_recv copies whole messages, up to the rpmsg maximum, into the hold
  * buffer: the length rule below can only be applied after that. */
-typedef char fw_assert_hold_fits_rpmsg[sizeof(((struct itc_hold *)0)->bytes) >=
-                                               ITC_FW_MAX_RPMSG_MSG
-                                           ? 1
-                                           : -1];
+FW_ASSERT(hold_fits_rpmsg, sizeof(((struct itc_hold *)0)->bytes) >= ITC_FW_MAX_RPMSG_MSG);
 
 static void take_host_message(struct itc_fw *fw)
 {
@@ -227,7 +237,8 @@ void fw_step(struct itc_fw *fw)
     unsigned d;
 
     for (d = 0; d < ITC_FW_DIRS; d++) {
-        rx_sample(fw, d, (in & ITC_FW_PIN_CLK(d)) ? 1 : 0, (in & ITC_FW_PIN_DATA(d)) ? 1 : 0);
+        rx_sample(fw, d, (in & ITC_FW_PIN_IN_CLK(d)) ? 1 : 0,
+                  (in & ITC_FW_PIN_IN_DATA(d)) ? 1 : 0);
     }
     take_host_message(fw);
     for (d = 0; d < ITC_FW_DIRS; d++) {
@@ -235,9 +246,9 @@ void fw_step(struct itc_fw *fw)
         uint8_t was_closing = tx->closing;
 
         if (tx_next_bit(tx))
-            out |= ITC_FW_PIN_DATA(d);
+            out |= ITC_FW_PIN_OUT_DATA(d);
         if (tx->clk)
-            out |= ITC_FW_PIN_CLK(d);
+            out |= ITC_FW_PIN_OUT_CLK(d);
         if (was_closing && !tx->closing)
             fw->stats.dir[d].frames_sent++;
     }

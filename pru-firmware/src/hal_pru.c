@@ -84,7 +84,7 @@ void hal_write_pins(struct itc_hal *hal, uint32_t r30)
 {
     (void)hal;
     /* Only the link pins belong to the firmware. */
-    __R30 = (__R30 & ~ITC_FW_PIN_MASK) | (r30 & ITC_FW_PIN_MASK);
+    __R30 = (__R30 & ~ITC_FW_PIN_OUT_MASK) | (r30 & ITC_FW_PIN_OUT_MASK);
 }
 
 int hal_send(struct itc_hal *hal, const uint8_t *msg, uint16_t len)

@@ -111,11 +111,18 @@ static void feed(struct drive *dv, unsigned d, int bit)
 
     dv->clk ^= 1u << d;
     if (dv->clk & (1u << d))
-        in |= ITC_FW_PIN_CLK(d);
+        in |= ITC_FW_PIN_IN_CLK(d);
     if (bit)
-        in |= ITC_FW_PIN_DATA(d);
+        in |= ITC_FW_PIN_IN_DATA(d);
     itc_fw_set_inputs(dv->fw, in);
     itc_fw_step(dv->fw);
+}
+
+/* The facing end's input register, given one end's outputs: the same
+ * prudir's clock and data moved from the output bits to the input bits. */
+static uint32_t wired(uint32_t r30)
+{
+    return ((r30 & ITC_FW_PIN_OUT_MASK) >> ITC_FW_PIN_OUT_BASE) << ITC_FW_PIN_IN_BASE;
 }
 
 static void feed_bits(struct drive *dv, unsigned d, const struct bits *s)
@@ -245,9 +252,9 @@ static void test_tx_stuffing(void)
         itc_fw_step(fw);
         out = itc_fw_outputs(fw);
         /* One clock edge per step, and the data beside it. */
-        CHECK(((out & ITC_FW_PIN_CLK(0)) != 0) != clk);
-        clk = (out & ITC_FW_PIN_CLK(0)) != 0;
-        line[n++] = (out & ITC_FW_PIN_DATA(0)) ? 1 : 0;
+        CHECK(((out & ITC_FW_PIN_OUT_CLK(0)) != 0) != clk);
+        clk = (out & ITC_FW_PIN_OUT_CLK(0)) != 0;
+        line[n++] = (out & ITC_FW_PIN_OUT_DATA(0)) ? 1 : 0;
     }
     /* Find the frame: after the first delimiter that is followed by data. */
     {
@@ -641,6 +648,49 @@ static void test_bounce_queue_full(void)
     itc_fw_free(dv.fw);
 }
 
+/* Outputs and inputs on disjoint bits: the firmware drives only its output
+ * bits, and reads only its input bits, so noise on every other R31 bit
+ * (including the output bits' numbers) changes nothing. */
+static void test_pin_map(void)
+{
+    struct drive dv = new_drive(0);
+    struct bits s = {{0}, 0, 0};
+    uint8_t pkt[] = {0x80 | 2, 0x14, 'p', 'i', 'n'};
+    struct itc_fw_stats st;
+    unsigned seed = 99;
+    uint32_t driven = 0;
+    int i, d;
+
+    CHECK((ITC_FW_PIN_OUT_MASK & ITC_FW_PIN_IN_MASK) == 0);
+    CHECK((ITC_FW_PIN_OUT_MASK & ~(uint32_t)ITC_FW_R30_PINS) == 0);
+    CHECK((ITC_FW_PIN_IN_MASK & ~(uint32_t)ITC_FW_R31_PINS) == 0);
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        CHECK((ITC_FW_PIN_OUT_CLK(d) & ITC_FW_PIN_OUT_MASK) && (ITC_FW_PIN_OUT_DATA(d) & ITC_FW_PIN_OUT_MASK));
+        CHECK((ITC_FW_PIN_IN_CLK(d) & ITC_FW_PIN_IN_MASK) && (ITC_FW_PIN_IN_DATA(d) & ITC_FW_PIN_IN_MASK));
+        CHECK(wired(ITC_FW_PIN_OUT_CLK(d)) == ITC_FW_PIN_IN_CLK(d));
+        CHECK(wired(ITC_FW_PIN_OUT_DATA(d)) == ITC_FW_PIN_IN_DATA(d));
+    }
+    start_host(dv.fw);
+    put_flag(&s);
+    put_flag(&s);
+    put_frame(&s, pkt, sizeof(pkt), 0);
+    put_flag(&s);
+    for (i = 0; i < s.n; i++) {
+        uint32_t noise = (seed = seed * 1103515245u + 12345u) & ~(uint32_t)ITC_FW_PIN_IN_MASK;
+
+        dv.clk ^= 1u;
+        itc_fw_set_inputs(dv.fw, noise | (dv.clk ? ITC_FW_PIN_IN_CLK(0) : 0) |
+                                     (s.b[i] ? ITC_FW_PIN_IN_DATA(0) : 0));
+        itc_fw_step(dv.fw);
+        driven |= itc_fw_outputs(dv.fw);
+    }
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.dir[0].packets_received == 1 && st.dir[0].syncs == 1);
+    CHECK(st.dir[1].syncs == 0 && st.dir[2].syncs == 0);
+    CHECK(driven == ITC_FW_PIN_OUT_MASK);
+    itc_fw_free(dv.fw);
+}
+
 /* Two instances wired to each other: PRU0 of one tile faces PRU1 of its
  * neighbour with the same prudir (ET-WT, SE-NW, SW-NE). */
 static void test_pair(void)
@@ -658,8 +708,8 @@ static void test_pair(void)
     for (step = 0; step < 400000 && got < 100; step++) {
         itc_fw_step(a);
         itc_fw_step(b);
-        itc_fw_set_inputs(b, itc_fw_outputs(a));
-        itc_fw_set_inputs(a, itc_fw_outputs(b));
+        itc_fw_set_inputs(b, wired(itc_fw_outputs(a)));
+        itc_fw_set_inputs(a, wired(itc_fw_outputs(b)));
         if (step > 100 && sent < 100) {
             int n = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % ITC_FW_MAX_PACKET;
             int i;
@@ -729,6 +779,7 @@ int main(void)
     test_bounce_no_sync();
     test_host_message_too_long();
     test_bounce_queue_full();
+    test_pin_map();
     test_pair();
     test_monitor();
     printf("%d passed, %d failed\n", passed, failed);
