@@ -126,11 +126,32 @@
 #define ITC_FW_PRU0_DIR8 {2, 3, 5} /* ET SE SW */
 #define ITC_FW_PRU1_DIR8 {6, 7, 1} /* WT NW NE */
 
-/* Tunables; itc_fw_config_default fills in the defaults above. */
+/* Steps per transmitted bit in the host build's lockstep simulation: both
+ * ends step together, so the receiver sees every clock edge even when the
+ * clock toggles every step. Two free-running PRUs need at least 2 (the PRU
+ * build uses 3; README.md, "Timing on the PRU"). */
+#define ITC_FW_DEFAULT_TX_STEPS_PER_BIT 1
+/* Most steps per bit (the phase counters are 8-bit). */
+#define ITC_FW_MAX_TX_STEPS_PER_BIT 255
+
+/*
+ * Tunables; itc_fw_config_default fills in the defaults above.
+ *
+ * Each step samples every input once; the receiver takes a bit per clock
+ * edge it sees. The transmitter holds each bit for tx_steps_per_bit steps:
+ * it puts the data out at the bit's first step and toggles its clock
+ * (tx_steps_per_bit - 1) / 2 steps later, so with 3 or more the data leads
+ * the clock edge by a step and stays 2 or more steps after it. A receiver
+ * stepping up to (steps per bit - edge step) times slower than the
+ * transmitter still samples each clock level and reads valid data.
+ * Timeouts, monitor and hold times are in bit times of this end, i.e.
+ * tx_steps_per_bit steps each.
+ */
 struct itc_fw_config {
-    uint32_t timeout_bits; /* 0: never time out */
-    uint32_t monitor_bits; /* 0: no monitor reports */
-    uint32_t hold_bits;    /* 0: bounce at once when a ring is full */
+    uint32_t timeout_bits;     /* 0: never time out */
+    uint32_t monitor_bits;     /* 0: no monitor reports */
+    uint32_t hold_bits;        /* 0: bounce at once when a ring is full */
+    uint32_t tx_steps_per_bit; /* 1..ITC_FW_MAX_TX_STEPS_PER_BIT; 0 means 1 */
 };
 
 /* Counters of one direction. */
@@ -171,7 +192,7 @@ void itc_fw_config_default(struct itc_fw_config *cfg);
 #ifndef ITC_FW_TARGET_PRU
 /*
  * Host build: the firmware as a library, its pins and host messages
- * simulated. The caller owns the clock: each itc_fw_step is one bit time.
+ * simulated. The caller owns the clock: each itc_fw_step is one step.
  */
 struct itc_fw;
 
@@ -180,8 +201,8 @@ struct itc_fw;
 struct itc_fw *itc_fw_new(unsigned pru, const struct itc_fw_config *cfg);
 void itc_fw_free(struct itc_fw *fw);
 
-/* One bit time: take the input pins, run the links and the host side,
- * drive the output pins. */
+/* One step (a bit time when tx_steps_per_bit is 1): take the input pins,
+ * run the links and the host side, drive the output pins. */
 void itc_fw_step(struct itc_fw *fw);
 /* Sets the input register R31 read by the next step. */
 void itc_fw_set_inputs(struct itc_fw *fw, uint32_t r31);
@@ -205,7 +226,8 @@ unsigned itc_fw_host_pending(const struct itc_fw *fw);
  * then stop stepping every instance at once (the wires freeze and resume
  * seamlessly) and account for the wall time with itc_fw_advance_idle. */
 int itc_fw_quiescent(const struct itc_fw *fw);
-/* Advances the firmware's timers by `bits` bit times without touching the
+/* Advances the firmware's timers by `bits` bit times (of tx_steps_per_bit
+ * steps each) without touching the
  * wires (only meaningful while quiescent): monitor reports fall due. */
 void itc_fw_advance_idle(struct itc_fw *fw, uint32_t bits);
 

@@ -99,6 +99,7 @@ pub fn default_config() -> Config {
         timeout_bits: 0,
         monitor_bits: 0,
         hold_bits: 0,
+        tx_steps_per_bit: 0,
     };
     // SAFETY: cfg is a valid, writable struct.
     unsafe { sys::itc_fw_config_default(&mut cfg) };

@@ -739,6 +739,144 @@ static void test_pair(void)
     itc_fw_free(b);
 }
 
+/* --- Two free-running ends: unequal step rates ---------------------------- */
+
+struct drift {
+    int sent[2];   /* packets pushed by A, by B */
+    int got[2];    /* from A (at B), from B (at A): one past the last matched */
+    int delivered[2]; /* packets delivered, from A, from B */
+    int bad[2];    /* delivered packets that matched none sent after the last */
+    uint32_t errors[2]; /* frame errors counted at B, at A */
+};
+
+static uint32_t frame_errors(const struct itc_fw_dir_stats *d)
+{
+    return d->crc_errors + d->aborts + d->misaligned + d->overlong + d->runts;
+}
+
+/* Packet `n` from side `side`: header, service 20, n, then bytes from n. */
+static int drift_packet(int side, int n, uint8_t *p)
+{
+    int len = 3 + (n * 37) % 120, i;
+
+    p[0] = (uint8_t)(0x80 | (side == 0 ? 3 : 7)); /* A's SE, B's NW */
+    p[1] = 20;
+    p[2] = (uint8_t)n;
+    for (i = 3; i < len; i++)
+        p[i] = (uint8_t)(n * 31 + i * 7 + side);
+    return len;
+}
+
+/* A (PRU0) and B (PRU1) wired on prudir 1 (SE-NW), each sending `count`
+ * packets to the other. A steps `ra` times while B steps `rb` times, the
+ * steps interleaved in time order (A's k-th at k * rb, B's j-th at j * ra),
+ * each end's outputs reaching the other's inputs at once. */
+static void run_drift(unsigned spb, unsigned ra, unsigned rb, int count, struct drift *r)
+{
+    struct itc_fw_config cfg = test_config();
+    struct itc_fw *fw[2];
+    uint64_t t[2] = {0, 0};
+    const uint64_t period[2] = {rb, ra};
+    uint8_t pkt[ITC_FW_MAX_HOST_MSG], want[ITC_FW_MAX_HOST_MSG];
+    struct itc_fw_stats st;
+    long steps;
+    int side, len;
+
+    memset(r, 0, sizeof(*r));
+    cfg.tx_steps_per_bit = spb;
+    fw[0] = itc_fw_new(0, &cfg);
+    fw[1] = itc_fw_new(1, &cfg);
+    start_host(fw[0]);
+    start_host(fw[1]);
+    for (steps = 0; steps < 6000000 && (r->got[0] < count || r->got[1] < count); steps++) {
+        side = t[0] <= t[1] ? 0 : 1;
+        itc_fw_step(fw[side]);
+        itc_fw_set_inputs(fw[!side], wired(itc_fw_outputs(fw[side])));
+        t[side] += period[side];
+        itc_fw_get_stats(fw[side], &st);
+        if (r->sent[side] < count && (st.sync_bitmap & (1u << (side == 0 ? 3 : 7)))) {
+            len = drift_packet(side, r->sent[side], pkt);
+            if (itc_fw_push_host(fw[side], pkt, (size_t)len) == 0)
+                r->sent[side]++;
+        }
+        while ((len = itc_fw_pop_host(fw[side], pkt, sizeof(pkt))) >= 0) {
+            int from = !side, wlen;
+
+            if (pkt[0] == ITC_FW_MSG_LINK_STATUS || pkt[0] == ITC_FW_MSG_BOUNCE)
+                continue;
+            r->delivered[from]++;
+            /* Lost packets may be skipped; anything delivered must be
+             * whole: the next or a later packet of the far end. */
+            while (r->got[from] < count) {
+                wlen = drift_packet(from, r->got[from], want);
+                want[0] = (uint8_t)(0x80 | (from == 0 ? 7 : 3)); /* arrival dir */
+                r->got[from]++;
+                if (len == wlen && memcmp(pkt, want, (size_t)len) == 0)
+                    break;
+                if (pkt[2] == (uint8_t)(r->got[from] - 1) || r->got[from] == count) {
+                    r->bad[from]++;
+                    break;
+                }
+            }
+        }
+    }
+    for (side = 0; side < 2; side++) {
+        itc_fw_get_stats(fw[side], &st);
+        r->errors[!side] = frame_errors(&st.dir[1]);
+    }
+    itc_fw_free(fw[0]);
+    itc_fw_free(fw[1]);
+}
+
+/* Two or more steps per bit: the ends' step rates may differ by 5% either
+ * way and every packet still crosses intact, both ways, with no frame
+ * error. Three steps per bit (the PRU build's) tolerates far more. */
+static void test_drift_tolerated(void)
+{
+    static const unsigned ratios[][2] = {{21, 20}, {20, 21}};
+    struct drift r;
+    unsigned spb, i;
+
+    for (spb = 2; spb <= 3; spb++) {
+        for (i = 0; i < 2; i++) {
+            run_drift(spb, ratios[i][0], ratios[i][1], 40, &r);
+            if (r.got[0] != 40 || r.got[1] != 40 || r.errors[0] || r.errors[1])
+                printf("  (drift %u:%u, %u steps/bit: got %d %d, errors %u %u)\n",
+                       ratios[i][0], ratios[i][1], spb, r.got[0], r.got[1], r.errors[0],
+                       r.errors[1]);
+            CHECK(r.sent[0] == 40 && r.sent[1] == 40);
+            CHECK(r.delivered[0] == 40 && r.delivered[1] == 40);
+            CHECK(r.bad[0] == 0 && r.bad[1] == 0);
+            CHECK(r.errors[0] == 0 && r.errors[1] == 0);
+        }
+    }
+    /* One end half as fast again as the other. */
+    run_drift(3, 3, 2, 20, &r);
+    CHECK(r.delivered[0] == 20 && r.delivered[1] == 20 && r.bad[0] == 0 && r.bad[1] == 0);
+    CHECK(r.errors[0] == 0 && r.errors[1] == 0);
+    run_drift(3, 2, 3, 20, &r);
+    CHECK(r.delivered[0] == 20 && r.delivered[1] == 20 && r.bad[0] == 0 && r.bad[1] == 0);
+    CHECK(r.errors[0] == 0 && r.errors[1] == 0);
+}
+
+/* One step per bit (the lockstep simulation's setting) between ends that
+ * drift: the slower receiver misses clock edges. That must show as frame
+ * errors, and nothing damaged may be delivered. */
+static void test_drift_one_step_per_bit_detected(void)
+{
+    struct drift r;
+
+    run_drift(1, 21, 20, 40, &r); /* A faster: B misses A's edges */
+    CHECK(r.errors[0] > 0); /* counted at B */
+    CHECK(r.bad[0] == 0);   /* nothing damaged delivered */
+    /* B to A is clean (though B bounces what it sends while its own
+     * receiver has lost sync). */
+    CHECK(r.got[1] > 0 && r.errors[1] == 0 && r.bad[1] == 0);
+    run_drift(1, 20, 21, 40, &r); /* B faster */
+    CHECK(r.errors[1] > 0 && r.bad[1] == 0);
+    CHECK(r.got[0] > 0 && r.errors[0] == 0 && r.bad[0] == 0);
+}
+
 static void test_monitor(void)
 {
     struct itc_fw_config cfg = test_config();
@@ -782,6 +920,8 @@ int main(void)
     test_pin_map();
     test_pair();
     test_monitor();
+    test_drift_tolerated();
+    test_drift_one_step_per_bit_detected();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }
