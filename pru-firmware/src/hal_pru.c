@@ -55,8 +55,11 @@ extern volatile __regio_symbol uint32_t __R31;
 #endif
 #define VIRTIO_CONFIG_S_DRIVER_OK 4
 
-/* The resource table: the rpmsg vdev, its two vrings, the INTC mapping. */
+/* The resource table: the rpmsg vdev, its two vrings, the INTC mapping as
+ * the TI 4.x kernels read it; and the same PRU-bound mapping as 5.10+
+ * kernels read it, from .pru_irq_map. */
 #include "resource_table.h"
+#include "pru_irq_map.h"
 
 void hal_init(struct itc_hal *hal)
 {

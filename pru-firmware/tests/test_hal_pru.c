@@ -183,6 +183,15 @@ static int count_out(uint8_t b0, uint8_t b1)
 
 /* --- Tests ----------------------------------------------------------------- */
 
+/* The .pru_irq_map bytes of PRU0: type 0, one event, {17, 0, 0}. */
+static void test_irq_map(void)
+{
+    static const uint8_t want[] = {0, 1, 17, 0, 0};
+
+    CHECK(sizeof(itc_pru_irq_map) == sizeof(want));
+    CHECK(memcmp(&itc_pru_irq_map, want, sizeof(want)) == 0);
+}
+
 static void test_start(void)
 {
     boot();
@@ -270,6 +279,7 @@ static void test_drain_behind_one_kick(void)
 
 int main(void)
 {
+    test_irq_map();
     test_start();
     test_long_messages();
     test_kick_during_empty_receive();
