@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use pru_firmware::{default_config, dir_pins, Firmware, MAX_HOST_MSG};
+use pru_firmware::{default_config, wire, Firmware, MAX_HOST_MSG};
 
 /// (dir8, prudir, pru) of the six directions; the facing direction has the
 /// same prudir on the other PRU (SPEC section 1).
@@ -120,7 +120,7 @@ impl Grid {
         for (i, f) in self.fw.iter_mut().enumerate() {
             let mut inputs = 0;
             for &(prudir, them) in &self.faces[i] {
-                inputs |= outs[them] & dir_pins(prudir);
+                inputs |= wire(outs[them], prudir);
             }
             f.set_inputs(inputs);
         }

@@ -30,6 +30,10 @@
 #define ITC_FW_MAX_FRAME (ITC_FW_MAX_PACKET + ITC_FW_FCS_LEN)
 /* Longest message to the host: a bounce, 0xc5 REASON + a whole packet. */
 #define ITC_FW_MAX_HOST_MSG (ITC_FW_MAX_PACKET + 2)
+/* Longest message rpmsg carries from the host: a 512-byte buffer less its
+ * 16-byte header. The firmware receives whole messages up to this length
+ * and ignores (counts, never truncates) any longer than a packet. */
+#define ITC_FW_MAX_RPMSG_MSG 496
 /* Links per PRU. */
 #define ITC_FW_DIRS 3
 /* Outbound ring per direction, in bytes: each packet takes 1 + its length,
@@ -80,14 +84,32 @@
 
 /* --- Pins --------------------------------------------------------------- */
 
-/* Output register R30: per prudir a clock and a data bit. Input register
- * R31: the same bits carry the neighbour's clock and data. */
+/* Output register R30 carries, per prudir, the link's outgoing clock and
+ * data from bit ITC_FW_PIN_OUT_BASE; input register R31 the neighbour's
+ * clock and data from bit ITC_FW_PIN_IN_BASE. On the AM335x, R30 bit n and
+ * R31 bit n of one PRU are the same ball in two pinmux modes, so a bit can
+ * be an output or an input, never both: the two sets are disjoint, and
+ * within the bits a PRU brings out (R30 0..15, R31 0..16). Not checked
+ * against the T2 cape; see README.md, "Pins". */
 #define ITC_FW_PINS_PER_DIR 2
 #define ITC_FW_PIN_CLK_BIT 0
 #define ITC_FW_PIN_DATA_BIT 1
-#define ITC_FW_PIN_CLK(prudir) (1u << (ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_CLK_BIT))
-#define ITC_FW_PIN_DATA(prudir) (1u << (ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_DATA_BIT))
-#define ITC_FW_PIN_MASK 0x3f
+#define ITC_FW_PIN_OUT_BASE 0 /* R30 bits 0..5 */
+#define ITC_FW_PIN_IN_BASE 8  /* R31 bits 8..13 */
+#define ITC_FW_PIN_OUT_CLK(prudir)                                          \
+    (1u << (ITC_FW_PIN_OUT_BASE + ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_CLK_BIT))
+#define ITC_FW_PIN_OUT_DATA(prudir)                                         \
+    (1u << (ITC_FW_PIN_OUT_BASE + ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_DATA_BIT))
+#define ITC_FW_PIN_IN_CLK(prudir)                                           \
+    (1u << (ITC_FW_PIN_IN_BASE + ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_CLK_BIT))
+#define ITC_FW_PIN_IN_DATA(prudir)                                          \
+    (1u << (ITC_FW_PIN_IN_BASE + ITC_FW_PINS_PER_DIR * (prudir) + ITC_FW_PIN_DATA_BIT))
+/* All the link bits of each register (fw.c asserts they match the above). */
+#define ITC_FW_PIN_OUT_MASK 0x003f
+#define ITC_FW_PIN_IN_MASK 0x3f00
+/* The bits each register brings out of a PRU. */
+#define ITC_FW_R30_PINS 0x0000ffff
+#define ITC_FW_R31_PINS 0x0001ffff
 
 /* --- Defaults ------------------------------------------------------------ */
 
@@ -104,11 +126,32 @@
 #define ITC_FW_PRU0_DIR8 {2, 3, 5} /* ET SE SW */
 #define ITC_FW_PRU1_DIR8 {6, 7, 1} /* WT NW NE */
 
-/* Tunables; itc_fw_config_default fills in the defaults above. */
+/* Steps per transmitted bit in the host build's lockstep simulation: both
+ * ends step together, so the receiver sees every clock edge even when the
+ * clock toggles every step. Two free-running PRUs need at least 2 (the PRU
+ * build uses 3; README.md, "Timing on the PRU"). */
+#define ITC_FW_DEFAULT_TX_STEPS_PER_BIT 1
+/* Most steps per bit (the phase counters are 8-bit). */
+#define ITC_FW_MAX_TX_STEPS_PER_BIT 255
+
+/*
+ * Tunables; itc_fw_config_default fills in the defaults above.
+ *
+ * Each step samples every input once; the receiver takes a bit per clock
+ * edge it sees. The transmitter holds each bit for tx_steps_per_bit steps:
+ * it puts the data out at the bit's first step and toggles its clock
+ * (tx_steps_per_bit - 1) / 2 steps later, so with 3 or more the data leads
+ * the clock edge by a step and stays 2 or more steps after it. A receiver
+ * stepping up to (steps per bit - edge step) times slower than the
+ * transmitter still samples each clock level and reads valid data.
+ * Timeouts, monitor and hold times are in bit times of this end, i.e.
+ * tx_steps_per_bit steps each.
+ */
 struct itc_fw_config {
-    uint32_t timeout_bits; /* 0: never time out */
-    uint32_t monitor_bits; /* 0: no monitor reports */
-    uint32_t hold_bits;    /* 0: bounce at once when a ring is full */
+    uint32_t timeout_bits;     /* 0: never time out */
+    uint32_t monitor_bits;     /* 0: no monitor reports */
+    uint32_t hold_bits;        /* 0: bounce at once when a ring is full */
+    uint32_t tx_steps_per_bit; /* 1..ITC_FW_MAX_TX_STEPS_PER_BIT; 0 means 1 */
 };
 
 /* Counters of one direction. */
@@ -131,7 +174,8 @@ struct itc_fw_dir_stats {
 /* Counters of one firmware instance. */
 struct itc_fw_stats {
     struct itc_fw_dir_stats dir[ITC_FW_DIRS];
-    uint32_t host_ignored;  /* host messages that were not routed packets */
+    uint32_t host_ignored;  /* host messages that were not routed packets
+                             * (including any longer than a packet) */
     uint32_t status_lost;   /* status or bounce messages the host lost */
     uint8_t sync_bitmap;    /* bit dir8 set for each direction with sync */
     uint8_t started;        /* the host has sent its start message */
@@ -148,7 +192,7 @@ void itc_fw_config_default(struct itc_fw_config *cfg);
 #ifndef ITC_FW_TARGET_PRU
 /*
  * Host build: the firmware as a library, its pins and host messages
- * simulated. The caller owns the clock: each itc_fw_step is one bit time.
+ * simulated. The caller owns the clock: each itc_fw_step is one step.
  */
 struct itc_fw;
 
@@ -157,17 +201,18 @@ struct itc_fw;
 struct itc_fw *itc_fw_new(unsigned pru, const struct itc_fw_config *cfg);
 void itc_fw_free(struct itc_fw *fw);
 
-/* One bit time: take the input pins, run the links and the host side,
- * drive the output pins. */
+/* One step (a bit time when tx_steps_per_bit is 1): take the input pins,
+ * run the links and the host side, drive the output pins. */
 void itc_fw_step(struct itc_fw *fw);
 /* Sets the input register R31 read by the next step. */
 void itc_fw_set_inputs(struct itc_fw *fw, uint32_t r31);
 /* The output register R30 as the last step left it. */
 uint32_t itc_fw_outputs(const struct itc_fw *fw);
 
-/* Queues one message from the host (0..=ITC_FW_MAX_PACKET bytes; the first
- * must be empty). 0 on success, -1 if the queue is full or `len` is too
- * long. */
+/* Queues one message from the host (0..=ITC_FW_MAX_RPMSG_MSG bytes, as
+ * rpmsg carries; the first must be empty, and one longer than
+ * ITC_FW_MAX_PACKET is ignored and counted as host_ignored). 0 on success,
+ * -1 if the queue is full or `len` is longer than rpmsg allows. */
 int itc_fw_push_host(struct itc_fw *fw, const uint8_t *msg, size_t len);
 /* Takes the oldest message for the host into `buf` (`cap` bytes; a longer
  * message is truncated). Its length, or -1 if there is none. */
@@ -181,7 +226,8 @@ unsigned itc_fw_host_pending(const struct itc_fw *fw);
  * then stop stepping every instance at once (the wires freeze and resume
  * seamlessly) and account for the wall time with itc_fw_advance_idle. */
 int itc_fw_quiescent(const struct itc_fw *fw);
-/* Advances the firmware's timers by `bits` bit times without touching the
+/* Advances the firmware's timers by `bits` bit times (of tx_steps_per_bit
+ * steps each) without touching the
  * wires (only meaningful while quiescent): monitor reports fall due. */
 void itc_fw_advance_idle(struct itc_fw *fw, uint32_t bits);
 

@@ -9,8 +9,9 @@
 //! [`Firmware::push_host`] and come out with [`Firmware::pop_host`].
 //!
 //! Wiring two tiles: PRU 0 of one faces PRU 1 of the other on the same
-//! prudir, and both use the same pin layout, so copying one instance's
-//! outputs (masked by [`dir_pins`]) to the other's inputs connects them.
+//! prudir. Outputs (R30) and inputs (R31) are on different bits (on the
+//! AM335x a bit number is one ball, so it cannot be both), and [`wire`]
+//! maps one instance's outputs of a prudir to the other's input bits.
 
 use std::fmt;
 use std::ptr::NonNull;
@@ -30,22 +31,52 @@ pub use sys::itc_fw_stats as Stats;
 pub const MAX_PACKET: usize = sys::ITC_FW_MAX_PACKET as usize;
 /// Longest message to the host (a bounce).
 pub const MAX_HOST_MSG: usize = sys::ITC_FW_MAX_HOST_MSG as usize;
+/// Longest message from the host that rpmsg carries; the firmware ignores
+/// (and counts) any longer than [`MAX_PACKET`].
+pub const MAX_RPMSG_MSG: usize = sys::ITC_FW_MAX_RPMSG_MSG as usize;
 /// Links per PRU.
 pub const DIRS: usize = sys::ITC_FW_DIRS as usize;
 
-/// The clock pin of `prudir` in R30 and R31.
-pub const fn clk_pin(prudir: usize) -> u32 {
-    1 << (sys::ITC_FW_PINS_PER_DIR as usize * prudir + sys::ITC_FW_PIN_CLK_BIT as usize)
+const PINS_PER_DIR: usize = sys::ITC_FW_PINS_PER_DIR as usize;
+const CLK_BIT: usize = sys::ITC_FW_PIN_CLK_BIT as usize;
+const DATA_BIT: usize = sys::ITC_FW_PIN_DATA_BIT as usize;
+const OUT_BASE: usize = sys::ITC_FW_PIN_OUT_BASE as usize;
+const IN_BASE: usize = sys::ITC_FW_PIN_IN_BASE as usize;
+
+/// The clock bit of `prudir` in the output register R30.
+pub const fn out_clk_pin(prudir: usize) -> u32 {
+    1 << (OUT_BASE + PINS_PER_DIR * prudir + CLK_BIT)
 }
 
-/// The data pin of `prudir` in R30 and R31.
-pub const fn data_pin(prudir: usize) -> u32 {
-    1 << (sys::ITC_FW_PINS_PER_DIR as usize * prudir + sys::ITC_FW_PIN_DATA_BIT as usize)
+/// The data bit of `prudir` in the output register R30.
+pub const fn out_data_pin(prudir: usize) -> u32 {
+    1 << (OUT_BASE + PINS_PER_DIR * prudir + DATA_BIT)
 }
 
-/// Both pins of `prudir`.
-pub const fn dir_pins(prudir: usize) -> u32 {
-    clk_pin(prudir) | data_pin(prudir)
+/// Both output bits of `prudir`.
+pub const fn out_pins(prudir: usize) -> u32 {
+    out_clk_pin(prudir) | out_data_pin(prudir)
+}
+
+/// The clock bit of `prudir` in the input register R31.
+pub const fn in_clk_pin(prudir: usize) -> u32 {
+    1 << (IN_BASE + PINS_PER_DIR * prudir + CLK_BIT)
+}
+
+/// The data bit of `prudir` in the input register R31.
+pub const fn in_data_pin(prudir: usize) -> u32 {
+    1 << (IN_BASE + PINS_PER_DIR * prudir + DATA_BIT)
+}
+
+/// Both input bits of `prudir`.
+pub const fn in_pins(prudir: usize) -> u32 {
+    in_clk_pin(prudir) | in_data_pin(prudir)
+}
+
+/// The wire of `prudir`: the input bits (R31) the facing end sees, given
+/// this end's output register `r30`. Facing ends use the same prudir.
+pub const fn wire(r30: u32, prudir: usize) -> u32 {
+    ((r30 & out_pins(prudir)) >> OUT_BASE) << IN_BASE
 }
 
 /// The dir8 of `prudir` on PRU `pru`; `None` if either is out of range.
@@ -68,6 +99,7 @@ pub fn default_config() -> Config {
         timeout_bits: 0,
         monitor_bits: 0,
         hold_bits: 0,
+        tx_steps_per_bit: 0,
     };
     // SAFETY: cfg is a valid, writable struct.
     unsafe { sys::itc_fw_config_default(&mut cfg) };
@@ -83,7 +115,7 @@ pub enum Error {
     OutOfMemory,
     /// The host-to-firmware queue is full; try after more steps.
     Full,
-    /// The message is longer than a packet.
+    /// The message is longer than rpmsg carries.
     TooLong(usize),
 }
 
@@ -93,7 +125,12 @@ impl fmt::Display for Error {
             Error::BadPru(p) => write!(f, "PRU {p} does not exist (0 or 1)"),
             Error::OutOfMemory => f.write_str("out of memory for a firmware instance"),
             Error::Full => f.write_str("the firmware's host queue is full"),
-            Error::TooLong(n) => write!(f, "message of {n} bytes is longer than {MAX_PACKET}"),
+            Error::TooLong(n) => {
+                write!(
+                    f,
+                    "message of {n} bytes is longer than rpmsg's {MAX_RPMSG_MSG}"
+                )
+            }
         }
     }
 }
@@ -147,9 +184,11 @@ impl Firmware {
         unsafe { sys::itc_fw_outputs(self.raw.as_ptr()) }
     }
 
-    /// Queues one message from the host (the first must be empty).
+    /// Queues one message from the host (the first must be empty). As on
+    /// the board, a message longer than a packet (up to
+    /// [`MAX_RPMSG_MSG`]) reaches the firmware, which ignores it.
     pub fn push_host(&mut self, msg: &[u8]) -> Result<(), Error> {
-        if msg.len() > MAX_PACKET {
+        if msg.len() > MAX_RPMSG_MSG {
             return Err(Error::TooLong(msg.len()));
         }
         // SAFETY: raw is live and exclusively borrowed; the pointer and
@@ -224,9 +263,19 @@ mod tests {
         assert_eq!(MAX_PACKET, 255);
         assert_eq!(MAX_HOST_MSG, 257);
         assert_eq!(
-            dir_pins(0) | dir_pins(1) | dir_pins(2),
-            sys::ITC_FW_PIN_MASK
+            out_pins(0) | out_pins(1) | out_pins(2),
+            sys::ITC_FW_PIN_OUT_MASK
         );
+        assert_eq!(
+            in_pins(0) | in_pins(1) | in_pins(2),
+            sys::ITC_FW_PIN_IN_MASK
+        );
+        assert_eq!(sys::ITC_FW_PIN_OUT_MASK & sys::ITC_FW_PIN_IN_MASK, 0);
+        for d in 0..DIRS {
+            assert_eq!(wire(out_clk_pin(d), d), in_clk_pin(d));
+            assert_eq!(wire(out_data_pin(d), d), in_data_pin(d));
+            assert_eq!(wire(!out_pins(d), d), 0);
+        }
         assert_eq!(dir8(0, 0), Some(2));
         assert_eq!(dir8(1, 2), Some(1));
         assert_eq!(dir8(2, 0), None);
@@ -239,7 +288,14 @@ mod tests {
             Some(Error::BadPru(2))
         );
         let mut fw = Firmware::new(0, &default_config()).unwrap();
-        assert_eq!(fw.push_host(&[0u8; 256]), Err(Error::TooLong(256)));
+        assert_eq!(fw.push_host(&[0u8; 497]), Err(Error::TooLong(497)));
         assert_eq!(fw.pop_host(), None);
+        // Longer than a packet but within rpmsg: taken and ignored.
+        fw.push_host(&[]).unwrap();
+        fw.push_host(&[0x82; MAX_RPMSG_MSG]).unwrap();
+        for _ in 0..4 {
+            fw.step();
+        }
+        assert_eq!(fw.stats().host_ignored, 1);
     }
 }

@@ -1,9 +1,11 @@
 /*
- * fw.c - one bit time of the firmware, and its side of the host messages
+ * fw.c - one step of the firmware, and its side of the host messages
  * (docs/pru-messages.md).
  *
- * A step samples every input, advances every transmitter by one bit, takes
- * at most one message from the host, and counts down the monitor report.
+ * A step samples every input, advances every transmitter by one step of
+ * its bit (tx_steps_per_bit steps: data out at the first, the clock edge
+ * at clk_step), takes at most one message from the host, and counts down
+ * the monitor report.
  * Before the host's first (empty) message nothing is sent to it: received
  * packets are discarded and status changes are only remembered, to be
  * reported when the host starts.
@@ -11,6 +13,19 @@
 #include <string.h>
 
 #include "fw.h"
+
+/* The pin map of itc_fw.h: the masks hold exactly the link bits, outputs
+ * and inputs are disjoint (R30 bit n and R31 bit n share a ball), and all
+ * are bits the PRU brings out. */
+#define FW_ASSERT(name, cond) typedef char fw_assert_##name[(cond) ? 1 : -1]
+#define FW_OUT_BITS(d) (ITC_FW_PIN_OUT_CLK(d) | ITC_FW_PIN_OUT_DATA(d))
+#define FW_IN_BITS(d) (ITC_FW_PIN_IN_CLK(d) | ITC_FW_PIN_IN_DATA(d))
+FW_ASSERT(three_dirs, ITC_FW_DIRS == 3);
+FW_ASSERT(out_mask, (FW_OUT_BITS(0) | FW_OUT_BITS(1) | FW_OUT_BITS(2)) == ITC_FW_PIN_OUT_MASK);
+FW_ASSERT(in_mask, (FW_IN_BITS(0) | FW_IN_BITS(1) | FW_IN_BITS(2)) == ITC_FW_PIN_IN_MASK);
+FW_ASSERT(disjoint, (ITC_FW_PIN_OUT_MASK & ITC_FW_PIN_IN_MASK) == 0);
+FW_ASSERT(out_brought_out, (ITC_FW_PIN_OUT_MASK & ~ITC_FW_R30_PINS) == 0);
+FW_ASSERT(in_brought_out, (ITC_FW_PIN_IN_MASK & ~ITC_FW_R31_PINS) == 0);
 
 static const uint8_t dir8_table[2][ITC_FW_DIRS] = {
     ITC_FW_PRU0_DIR8,
@@ -29,6 +44,14 @@ void itc_fw_config_default(struct itc_fw_config *cfg)
     cfg->timeout_bits = ITC_FW_DEFAULT_TIMEOUT_BITS;
     cfg->monitor_bits = ITC_FW_DEFAULT_MONITOR_BITS;
     cfg->hold_bits = ITC_FW_DEFAULT_HOLD_BITS;
+    cfg->tx_steps_per_bit = ITC_FW_DEFAULT_TX_STEPS_PER_BIT;
+}
+
+uint32_t fw_steps(const struct itc_fw *fw, uint32_t bits)
+{
+    uint64_t steps = (uint64_t)bits * fw->steps_per_bit;
+
+    return steps > UINT32_MAX ? UINT32_MAX : (uint32_t)steps;
 }
 
 void fw_init(struct itc_fw *fw, unsigned pru, const struct itc_fw_config *cfg)
@@ -41,6 +64,18 @@ void fw_init(struct itc_fw *fw, unsigned pru, const struct itc_fw_config *cfg)
         fw->cfg = *cfg;
     else
         itc_fw_config_default(&fw->cfg);
+    if (fw->cfg.tx_steps_per_bit == 0)
+        fw->cfg.tx_steps_per_bit = 1;
+    if (fw->cfg.tx_steps_per_bit > ITC_FW_MAX_TX_STEPS_PER_BIT)
+        fw->cfg.tx_steps_per_bit = ITC_FW_MAX_TX_STEPS_PER_BIT;
+    fw->steps_per_bit = (uint8_t)fw->cfg.tx_steps_per_bit;
+    /* The data goes out at the bit's first step; the clock edge follows
+     * once the data has been out for (steps - 1) / 2 steps, which leaves it
+     * at least as long after the edge. */
+    fw->clk_step = (uint8_t)((fw->steps_per_bit - 1u) / 2u);
+    fw->timeout_steps = fw_steps(fw, fw->cfg.timeout_bits);
+    fw->monitor_steps = fw_steps(fw, fw->cfg.monitor_bits);
+    fw->hold_steps = fw_steps(fw, fw->cfg.hold_bits);
     for (d = 0; d < ITC_FW_DIRS; d++) {
         tx_init(&fw->tx[d]);
         rx_init(&fw->rx[d]);
@@ -125,7 +160,7 @@ static void start(struct itc_fw *fw)
             fw_send_status(fw, ITC_FW_STATUS_TIMEOUT, dir8);
     }
     fw_send_status(fw, ITC_FW_STATUS_MONITOR, fw->stats.sync_bitmap);
-    fw->monitor_left = fw->cfg.monitor_bits;
+    fw->monitor_left = fw->monitor_steps;
 }
 
 static int prudir_of(const struct itc_fw *fw, uint8_t dir8)
@@ -158,12 +193,16 @@ static void place_held(struct itc_fw *fw)
     /* Waiting here, rather than bouncing at once, leaves later host
      * messages in the host's queue: the host sees back-pressure instead of
      * losses while a ring drains at the line rate. */
-    if (h->waited++ >= fw->cfg.hold_bits) {
+    if (h->waited++ >= fw->hold_steps) {
         st->bounced_full++;
         bounce(fw, ITC_FW_BOUNCE_QUEUE_FULL, h->bytes, h->len);
         h->full = 0;
     }
 }
+
+/* hal_recv copies whole messages, up to the rpmsg maximum, into the hold
+ * buffer: the length rule below can only be applied after that. */
+FW_ASSERT(hold_fits_rpmsg, sizeof(((struct itc_hold *)0)->bytes) >= ITC_FW_MAX_RPMSG_MSG);
 
 static void take_host_message(struct itc_fw *fw)
 {
@@ -183,7 +222,8 @@ static void take_host_message(struct itc_fw *fw)
     }
     if (!fw->started || len > ITC_FW_MAX_PACKET ||
         (h->bytes[0] & ITC_FW_HDR_KIND_MASK) != ITC_FW_HDR_ROUTED) {
-        /* No local or non-standard commands are defined yet. */
+        /* No local or non-standard commands are defined yet; a message
+         * longer than a packet is none, and is never cut down to one. */
         fw->stats.host_ignored++;
         return;
     }
@@ -200,16 +240,16 @@ static void take_host_message(struct itc_fw *fw)
     place_held(fw);
 }
 
-static void monitor_tick(struct itc_fw *fw, uint32_t bits)
+static void monitor_tick(struct itc_fw *fw, uint32_t steps)
 {
-    if (!fw->started || fw->cfg.monitor_bits == 0)
+    if (!fw->started || fw->monitor_steps == 0)
         return;
-    if (fw->monitor_left > bits) {
-        fw->monitor_left -= bits;
+    if (fw->monitor_left > steps) {
+        fw->monitor_left -= steps;
         return;
     }
     fw_send_status(fw, ITC_FW_STATUS_MONITOR, fw->stats.sync_bitmap);
-    fw->monitor_left = fw->cfg.monitor_bits;
+    fw->monitor_left = fw->monitor_steps;
 }
 
 void fw_step(struct itc_fw *fw)
@@ -219,20 +259,29 @@ void fw_step(struct itc_fw *fw)
     unsigned d;
 
     for (d = 0; d < ITC_FW_DIRS; d++) {
-        rx_sample(fw, d, (in & ITC_FW_PIN_CLK(d)) ? 1 : 0, (in & ITC_FW_PIN_DATA(d)) ? 1 : 0);
+        rx_sample(fw, d, (in & ITC_FW_PIN_IN_CLK(d)) ? 1 : 0,
+                  (in & ITC_FW_PIN_IN_DATA(d)) ? 1 : 0);
     }
     take_host_message(fw);
     for (d = 0; d < ITC_FW_DIRS; d++) {
         struct itc_tx *tx = &fw->tx[d];
-        uint8_t was_closing = tx->closing;
 
-        if (tx_next_bit(tx))
-            out |= ITC_FW_PIN_DATA(d);
+        if (fw->bit_step == 0) {
+            uint8_t was_closing = tx->closing;
+
+            tx->data = tx_next_bit(tx);
+            if (was_closing && !tx->closing)
+                fw->stats.dir[d].frames_sent++;
+        }
+        if (fw->bit_step == fw->clk_step)
+            tx->clk ^= 1u;
+        if (tx->data)
+            out |= ITC_FW_PIN_OUT_DATA(d);
         if (tx->clk)
-            out |= ITC_FW_PIN_CLK(d);
-        if (was_closing && !tx->closing)
-            fw->stats.dir[d].frames_sent++;
+            out |= ITC_FW_PIN_OUT_CLK(d);
     }
+    if (++fw->bit_step == fw->steps_per_bit)
+        fw->bit_step = 0;
     hal_write_pins(&fw->hal, out);
     monitor_tick(fw, 1);
 }
@@ -248,9 +297,10 @@ int fw_quiescent(const struct itc_fw *fw)
 
         if (!tx_idle(&fw->tx[d]))
             return 0;
-        /* A receiver counting toward a timeout, or hunting on a live
-         * wire, is about to report something. */
-        if (!rx->timed_out && (!rx->synced || rx->quiet != 0))
+        /* A receiver counting toward a timeout (no edge for longer than
+         * a bit), or hunting on a live wire, is about to report
+         * something. */
+        if (!rx->timed_out && (!rx->synced || rx->quiet >= fw->steps_per_bit))
             return 0;
     }
     return 1;
@@ -258,5 +308,5 @@ int fw_quiescent(const struct itc_fw *fw)
 
 void fw_advance_idle(struct itc_fw *fw, uint32_t bits)
 {
-    monitor_tick(fw, bits);
+    monitor_tick(fw, fw_steps(fw, bits));
 }

@@ -35,12 +35,13 @@ struct itc_tx {
     uint8_t nraw;
     uint8_t ones; /* consecutive 1s of data sent, for stuffing */
     uint8_t clk;  /* the clock line's level */
+    uint8_t data; /* the data line's level */
 };
 
 struct itc_rx {
     uint8_t last_clk;
     uint8_t timed_out;
-    uint32_t quiet; /* bit times since the last clock edge */
+    uint32_t quiet; /* steps since the last clock edge */
     uint8_t synced;
     /* Consecutive 1s on the line (saturates above 7). */
     uint8_t ones;
@@ -54,19 +55,30 @@ struct itc_rx {
     uint8_t lost;
 };
 
-/* A message taken from the host, waiting for room in its ring. */
+/* A message taken from the host, waiting for room in its ring. `bytes` is
+ * also where hal_recv puts each message, so it holds the longest rpmsg
+ * message, not just the longest packet. */
 struct itc_hold {
     uint8_t full;
     uint8_t prudir;
     uint16_t len;
     uint32_t waited;
-    uint8_t bytes[ITC_FW_MAX_PACKET];
+    uint8_t bytes[ITC_FW_MAX_RPMSG_MSG];
 };
 
 struct itc_fw {
     uint8_t pru;
     uint8_t started;
     struct itc_fw_config cfg;
+    /* The transmitters' bit: steps per bit, the step of the clock edge,
+     * and this step's place in the bit (all directions in phase). */
+    uint8_t steps_per_bit;
+    uint8_t clk_step;
+    uint8_t bit_step;
+    /* The config's times in steps. */
+    uint32_t timeout_steps;
+    uint32_t monitor_steps;
+    uint32_t hold_steps;
     uint32_t monitor_left;
     struct itc_tx tx[ITC_FW_DIRS];
     struct itc_rx rx[ITC_FW_DIRS];
@@ -82,12 +94,14 @@ void fw_send_status(struct itc_fw *fw, uint8_t code, uint8_t arg);
 void fw_deliver(struct itc_fw *fw, unsigned prudir, uint16_t len);
 int fw_quiescent(const struct itc_fw *fw);
 void fw_advance_idle(struct itc_fw *fw, uint32_t bits);
+/* `bits` bit times in steps, saturating. */
+uint32_t fw_steps(const struct itc_fw *fw, uint32_t bits);
 
 /* link_tx.c */
 void tx_init(struct itc_tx *tx);
 uint16_t tx_room(const struct itc_tx *tx);
 int tx_enqueue(struct itc_tx *tx, const uint8_t *pkt, uint16_t len);
-/* The next line bit; the clock toggles with each. */
+/* The next line bit (the caller toggles the clock). */
 uint8_t tx_next_bit(struct itc_tx *tx);
 int tx_idle(const struct itc_tx *tx);
 

@@ -19,12 +19,19 @@ struct itc_hal {
     uint16_t src;     /* the host's rpmsg address, learnt from its messages */
     uint16_t dst;     /* our channel's address */
     uint8_t have_src; /* nothing can be sent before the host wrote once */
+    uint8_t draining; /* kick cleared, queue not yet found empty */
 };
 #else
-/* One message slot of the host build's queues. */
+/* One message slot of the host build's queue to the host. */
 struct itc_hal_msg {
     uint16_t len;
     uint8_t bytes[ITC_FW_MAX_HOST_MSG];
+};
+
+/* One message slot of the queue from the host: as long as rpmsg allows. */
+struct itc_hal_rpmsg {
+    uint16_t len;
+    uint8_t bytes[ITC_FW_MAX_RPMSG_MSG];
 };
 
 /* A fixed ring of message slots. */
@@ -39,7 +46,7 @@ struct itc_hal {
     struct itc_hal_queue to_host_q;
     struct itc_hal_msg to_host[ITC_FW_TO_HOST_SLOTS];
     struct itc_hal_queue from_host_q;
-    struct itc_hal_msg from_host[ITC_FW_FROM_HOST_SLOTS];
+    struct itc_hal_rpmsg from_host[ITC_FW_FROM_HOST_SLOTS];
 };
 
 /* Used by the host API to feed and drain the queues. */
@@ -52,8 +59,10 @@ uint32_t hal_read_pins(struct itc_hal *hal);
 void hal_write_pins(struct itc_hal *hal, uint32_t r30);
 /* 0 if the message was handed to the host, -1 if there is no room. */
 int hal_send(struct itc_hal *hal, const uint8_t *msg, uint16_t len);
-/* 1 and the message in `buf` (at most ITC_FW_MAX_PACKET bytes kept,
- * `*len` its length) if the host sent one, 0 if not. */
+/* 1 and the whole message in `buf`, which must hold ITC_FW_MAX_RPMSG_MSG
+ * bytes (`*len` its length, up to that), if the host sent one; 0 if not.
+ * The caller applies the length rule: a message longer than
+ * ITC_FW_MAX_PACKET is not a packet. */
 int hal_recv(struct itc_hal *hal, uint8_t *buf, uint16_t *len);
 /* Nonzero if hal_recv would return a message. */
 int hal_recv_pending(const struct itc_hal *hal);

@@ -23,52 +23,50 @@ void hal_write_pins(struct itc_hal *hal, uint32_t r30)
     hal->r30 = r30;
 }
 
-static int queue_put(struct itc_hal_queue *q, struct itc_hal_msg *slots, unsigned nslots,
-                     const uint8_t *msg, uint16_t len)
+/* The slot to fill next, or -1 if the queue is full. */
+static int queue_in(struct itc_hal_queue *q, unsigned nslots)
 {
-    struct itc_hal_msg *slot;
-
-    if (q->count >= nslots || len > ITC_FW_MAX_HOST_MSG)
+    if (q->count >= nslots)
         return -1;
-    slot = &slots[(q->head + q->count) % nslots];
-    slot->len = len;
-    if (len)
-        memcpy(slot->bytes, msg, len);
-    q->count++;
-    return 0;
+    return (int)((q->head + q->count++) % nslots);
 }
 
-/* The oldest message's length (copying at most `cap` bytes), or -1. */
-static int queue_take(struct itc_hal_queue *q, struct itc_hal_msg *slots, unsigned nslots,
-                      uint8_t *buf, uint16_t cap)
+/* The slot to empty next (now free), or -1 if the queue is empty. */
+static int queue_out(struct itc_hal_queue *q, unsigned nslots)
 {
-    struct itc_hal_msg *slot;
-    uint16_t n;
+    int at;
 
     if (q->count == 0)
         return -1;
-    slot = &slots[q->head];
-    n = slot->len < cap ? slot->len : cap;
-    if (n)
-        memcpy(buf, slot->bytes, n);
+    at = q->head;
     q->head = (uint8_t)((q->head + 1u) % nslots);
     q->count--;
-    return slot->len;
+    return at;
 }
 
 int hal_send(struct itc_hal *hal, const uint8_t *msg, uint16_t len)
 {
-    return queue_put(&hal->to_host_q, hal->to_host, ITC_FW_TO_HOST_SLOTS, msg, len);
+    int at;
+
+    if (len > ITC_FW_MAX_HOST_MSG || (at = queue_in(&hal->to_host_q, ITC_FW_TO_HOST_SLOTS)) < 0)
+        return -1;
+    hal->to_host[at].len = len;
+    if (len)
+        memcpy(hal->to_host[at].bytes, msg, len);
+    return 0;
 }
 
+/* Like pru_rpmsg_receive on the board: the whole message, up to the rpmsg
+ * maximum, into `buf`. */
 int hal_recv(struct itc_hal *hal, uint8_t *buf, uint16_t *len)
 {
-    int n = queue_take(&hal->from_host_q, hal->from_host, ITC_FW_FROM_HOST_SLOTS, buf,
-                       ITC_FW_MAX_PACKET);
+    int at = queue_out(&hal->from_host_q, ITC_FW_FROM_HOST_SLOTS);
 
-    if (n < 0)
+    if (at < 0)
         return 0;
-    *len = (uint16_t)n;
+    *len = hal->from_host[at].len;
+    if (*len)
+        memcpy(buf, hal->from_host[at].bytes, *len);
     return 1;
 }
 
@@ -79,12 +77,27 @@ int hal_recv_pending(const struct itc_hal *hal)
 
 int hal_host_push(struct itc_hal *hal, const uint8_t *msg, uint16_t len)
 {
-    if (len > ITC_FW_MAX_PACKET)
+    int at;
+
+    if (len > ITC_FW_MAX_RPMSG_MSG ||
+        (at = queue_in(&hal->from_host_q, ITC_FW_FROM_HOST_SLOTS)) < 0)
         return -1;
-    return queue_put(&hal->from_host_q, hal->from_host, ITC_FW_FROM_HOST_SLOTS, msg, len);
+    hal->from_host[at].len = len;
+    if (len)
+        memcpy(hal->from_host[at].bytes, msg, len);
+    return 0;
 }
 
+/* The oldest message's length (copying at most `cap` bytes), or -1. */
 int hal_host_pop(struct itc_hal *hal, uint8_t *buf, uint16_t cap)
 {
-    return queue_take(&hal->to_host_q, hal->to_host, ITC_FW_TO_HOST_SLOTS, buf, cap);
+    int at = queue_out(&hal->to_host_q, ITC_FW_TO_HOST_SLOTS);
+    uint16_t len;
+
+    if (at < 0)
+        return -1;
+    len = hal->to_host[at].len;
+    if (len)
+        memcpy(buf, hal->to_host[at].bytes, len < cap ? len : cap);
+    return len;
 }

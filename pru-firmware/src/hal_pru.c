@@ -55,8 +55,11 @@ extern volatile __regio_symbol uint32_t __R31;
 #endif
 #define VIRTIO_CONFIG_S_DRIVER_OK 4
 
-/* The resource table: the rpmsg vdev, its two vrings, the INTC mapping. */
+/* The resource table: the rpmsg vdev, its two vrings, the INTC mapping as
+ * the TI 4.x kernels read it; and the same PRU-bound mapping as 5.10+
+ * kernels read it, from .pru_irq_map. */
 #include "resource_table.h"
+#include "pru_irq_map.h"
 
 void hal_init(struct itc_hal *hal)
 {
@@ -71,6 +74,7 @@ void hal_init(struct itc_hal *hal)
                              CHAN_PORT) != PRU_RPMSG_SUCCESS)
         ;
     hal->have_src = 0;
+    hal->draining = 0;
 }
 
 uint32_t hal_read_pins(struct itc_hal *hal)
@@ -83,7 +87,7 @@ void hal_write_pins(struct itc_hal *hal, uint32_t r30)
 {
     (void)hal;
     /* Only the link pins belong to the firmware. */
-    __R30 = (__R30 & ~ITC_FW_PIN_MASK) | (r30 & ITC_FW_PIN_MASK);
+    __R30 = (__R30 & ~ITC_FW_PIN_OUT_MASK) | (r30 & ITC_FW_PIN_OUT_MASK);
 }
 
 int hal_send(struct itc_hal *hal, const uint8_t *msg, uint16_t len)
@@ -96,14 +100,28 @@ int hal_send(struct itc_hal *hal, const uint8_t *msg, uint16_t len)
                : -1;
 }
 
+/*
+ * `buf` holds ITC_FW_MAX_RPMSG_MSG bytes: pru_rpmsg_receive copies the
+ * whole message, as long as the host made it (up to that), before anyone
+ * can look at its length.
+ *
+ * The kick (the host interrupt bit in R31) is cleared before the queue is
+ * read, then the queue is drained, one message per call, until a receive
+ * finds nothing. A host write after the clear sets the kick again; one
+ * before it is found by the draining. Clearing only after an empty receive
+ * would lose a write that lands between the two.
+ */
 int hal_recv(struct itc_hal *hal, uint8_t *buf, uint16_t *len)
 {
-    if (!(__R31 & HOST_INT))
+    if (__R31 & HOST_INT) {
+        CT_INTC.SICR_bit.STS_CLR_IDX = FROM_ARM_HOST;
+        hal->draining = 1;
+    }
+    if (!hal->draining)
         return 0;
     if (pru_rpmsg_receive(&hal->transport, &hal->src, &hal->dst, buf, len) !=
         PRU_RPMSG_SUCCESS) {
-        /* Nothing left: clear the kick until the host writes again. */
-        CT_INTC.SICR_bit.STS_CLR_IDX = FROM_ARM_HOST;
+        hal->draining = 0;
         return 0;
     }
     hal->have_src = 1;
@@ -112,6 +130,5 @@ int hal_recv(struct itc_hal *hal, uint8_t *buf, uint16_t *len)
 
 int hal_recv_pending(const struct itc_hal *hal)
 {
-    (void)hal;
-    return (__R31 & HOST_INT) != 0;
+    return hal->draining || (__R31 & HOST_INT) != 0;
 }

@@ -41,7 +41,7 @@ uint32_t itc_fw_outputs(const struct itc_fw *fw)
 
 int itc_fw_push_host(struct itc_fw *fw, const uint8_t *msg, size_t len)
 {
-    if (len > ITC_FW_MAX_PACKET)
+    if (len > ITC_FW_MAX_RPMSG_MSG)
         return -1;
     return hal_host_push(&fw->hal, msg, (uint16_t)len);
 }

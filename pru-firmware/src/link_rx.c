@@ -179,9 +179,9 @@ void rx_sample(struct itc_fw *fw, unsigned prudir, uint8_t clk, uint8_t data)
     uint8_t dir8 = dir8_of(fw, prudir);
 
     if (clk == rx->last_clk) {
-        if (fw->cfg.timeout_bits == 0 || rx->timed_out)
+        if (fw->timeout_steps == 0 || rx->timed_out)
             return;
-        if (++rx->quiet >= fw->cfg.timeout_bits) {
+        if (++rx->quiet >= fw->timeout_steps) {
             rx->timed_out = 1;
             fw->stats.dir[prudir].timeouts++;
             rx_lose_sync(rx);

@@ -135,7 +135,6 @@ uint8_t tx_next_bit(struct itc_tx *tx)
     bit = (uint8_t)(tx->raw & 1u);
     tx->raw >>= 1;
     tx->nraw--;
-    tx->clk ^= 1u;
     return bit;
 }
 

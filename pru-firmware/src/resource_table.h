@@ -11,8 +11,8 @@
  *     TO_ARM_HOST on TO_ARM_CHANNEL to the ARM, FROM_ARM_HOST on
  *     FROM_ARM_CHANNEL to this PRU's R31 host interrupt bit.
  *     Kernels with the upstream pru_rproc driver (5.10 and later) skip
- *     this entry with a warning and take the mapping from a `.pru_irq_map`
- *     section and the device tree instead; the firmware has none.
+ *     this entry and take the mapping from the `.pru_irq_map` section
+ *     (pru_irq_map.h) and the device tree instead.
  *
  * The kernel reads the table as packed little-endian structs with 32-bit
  * fields and 32-bit PRU addresses; every member here falls on its natural

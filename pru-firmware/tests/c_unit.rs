@@ -1,5 +1,6 @@
 //! Runs the firmware's C checks as part of `cargo test`, so one command runs
-//! every test of the project: the C unit tests (`make -C pru-firmware test`)
+//! every test of the project: the C unit tests (`make -C pru-firmware test`:
+//! the host build, and the PRU build's HAL against a model of the board)
 //! and the host compile of the PRU sources (`make -C pru-firmware pru-check`).
 
 use std::process::Command;
@@ -17,13 +18,14 @@ fn c_unit_tests_pass() {
         out.status.success(),
         "make -C pru-firmware test failed:\n{stdout}\n{stderr}"
     );
-    let summary = stdout
-        .lines()
-        .rev()
-        .find(|l| l.contains(" passed, "))
-        .unwrap_or_default();
-    assert!(summary.ends_with(" 0 failed"), "C tests: {summary:?}");
-    println!("C unit tests: {summary}");
+    // One summary per test program: test_fw (host build), test_hal_pru
+    // (the PRU build's HAL against a model of rpmsg and the INTC).
+    let summaries: Vec<&str> = stdout.lines().filter(|l| l.contains(" passed, ")).collect();
+    assert_eq!(summaries.len(), 2, "C test summaries: {summaries:?}");
+    for summary in &summaries {
+        assert!(summary.ends_with(" 0 failed"), "C tests: {summary:?}");
+    }
+    println!("C unit tests: {summaries:?}");
 }
 
 /// `hal_pru.c`, `main_pru.c` and the shared sources, built for PRU0 and

@@ -1,7 +1,7 @@
 //! Two firmware instances wired to each other in lockstep: PRU 0 of tile A
 //! faces PRU 1 of tile B, so A's ET (prudir 0) is B's WT.
 
-use pru_firmware::{data_pin, default_config, sys, Config, Firmware};
+use pru_firmware::{default_config, in_data_pin, sys, wire, Config, Firmware};
 
 /// A small deterministic generator (xorshift64*), so failures repeat.
 struct Rng(u64);
@@ -65,13 +65,13 @@ impl Pair {
     fn step(&mut self) {
         self.a.step();
         self.b.step();
-        let mut to_b = self.a.outputs();
+        let mut to_b = wire(self.a.outputs(), 0);
         if self.flip > 0.0 && self.rng.chance(self.flip) {
-            to_b ^= data_pin(0);
+            to_b ^= in_data_pin(0);
             self.flips += 1;
         }
         self.b.set_inputs(to_b);
-        self.a.set_inputs(self.b.outputs());
+        self.a.set_inputs(wire(self.b.outputs(), 0));
     }
 }
 

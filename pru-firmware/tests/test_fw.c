@@ -111,11 +111,18 @@ static void feed(struct drive *dv, unsigned d, int bit)
 
     dv->clk ^= 1u << d;
     if (dv->clk & (1u << d))
-        in |= ITC_FW_PIN_CLK(d);
+        in |= ITC_FW_PIN_IN_CLK(d);
     if (bit)
-        in |= ITC_FW_PIN_DATA(d);
+        in |= ITC_FW_PIN_IN_DATA(d);
     itc_fw_set_inputs(dv->fw, in);
     itc_fw_step(dv->fw);
+}
+
+/* The facing end's input register, given one end's outputs: the same
+ * prudir's clock and data moved from the output bits to the input bits. */
+static uint32_t wired(uint32_t r30)
+{
+    return ((r30 & ITC_FW_PIN_OUT_MASK) >> ITC_FW_PIN_OUT_BASE) << ITC_FW_PIN_IN_BASE;
 }
 
 static void feed_bits(struct drive *dv, unsigned d, const struct bits *s)
@@ -245,9 +252,9 @@ static void test_tx_stuffing(void)
         itc_fw_step(fw);
         out = itc_fw_outputs(fw);
         /* One clock edge per step, and the data beside it. */
-        CHECK(((out & ITC_FW_PIN_CLK(0)) != 0) != clk);
-        clk = (out & ITC_FW_PIN_CLK(0)) != 0;
-        line[n++] = (out & ITC_FW_PIN_DATA(0)) ? 1 : 0;
+        CHECK(((out & ITC_FW_PIN_OUT_CLK(0)) != 0) != clk);
+        clk = (out & ITC_FW_PIN_OUT_CLK(0)) != 0;
+        line[n++] = (out & ITC_FW_PIN_OUT_DATA(0)) ? 1 : 0;
     }
     /* Find the frame: after the first delimiter that is followed by data. */
     {
@@ -563,11 +570,40 @@ static void test_bounce_no_sync(void)
     CHECK(itc_fw_pop_host(dv.fw, buf, sizeof(buf)) < 0);
     itc_fw_get_stats(dv.fw, &st);
     CHECK(st.host_ignored == 2 && st.dir[0].bounced_no_sync == 1);
-    /* Too long for a packet: refused at the door. */
-    {
-        static uint8_t big[ITC_FW_MAX_PACKET + 1];
-        CHECK(itc_fw_push_host(dv.fw, big, sizeof(big)) < 0);
-    }
+    itc_fw_free(dv.fw);
+}
+
+/* rpmsg carries up to 496 bytes: a longer message cannot be sent at all;
+ * one longer than a packet arrives whole and is ignored and counted, never
+ * cut down to a packet (routed to a direction with sync, it would go out). */
+static void test_host_message_too_long(void)
+{
+    struct drive dv = new_drive(0);
+    static uint8_t big[ITC_FW_MAX_RPMSG_MSG + 1];
+    struct itc_fw_stats st;
+
+    memset(big, 0x33, sizeof(big));
+    big[0] = 0x80 | 2;
+    start_host(dv.fw);
+    feed_flags(&dv, 0, 2); /* ET has sync */
+    drain(dv.fw, NULL, NULL);
+    CHECK(itc_fw_push_host(dv.fw, big, ITC_FW_MAX_RPMSG_MSG + 1) < 0);
+    CHECK(itc_fw_push_host(dv.fw, big, ITC_FW_MAX_RPMSG_MSG) == 0);
+    CHECK(itc_fw_push_host(dv.fw, big, ITC_FW_MAX_PACKET + 1) == 0);
+    feed_flags(&dv, 0, 1);
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.host_ignored == 2);
+    CHECK(st.dir[0].bounced_full == 0 && st.dir[0].bounced_no_sync == 0);
+    CHECK(itc_fw_host_pending(dv.fw) == 0);
+    /* Nothing went out on ET. */
+    feed_flags(&dv, 0, 500);
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.dir[0].frames_sent == 0);
+    /* The longest packet does go out. */
+    CHECK(itc_fw_push_host(dv.fw, big, ITC_FW_MAX_PACKET) == 0);
+    feed_flags(&dv, 0, 500);
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.dir[0].frames_sent == 1 && st.host_ignored == 2);
     itc_fw_free(dv.fw);
 }
 
@@ -612,6 +648,49 @@ static void test_bounce_queue_full(void)
     itc_fw_free(dv.fw);
 }
 
+/* Outputs and inputs on disjoint bits: the firmware drives only its output
+ * bits, and reads only its input bits, so noise on every other R31 bit
+ * (including the output bits' numbers) changes nothing. */
+static void test_pin_map(void)
+{
+    struct drive dv = new_drive(0);
+    struct bits s = {{0}, 0, 0};
+    uint8_t pkt[] = {0x80 | 2, 0x14, 'p', 'i', 'n'};
+    struct itc_fw_stats st;
+    unsigned seed = 99;
+    uint32_t driven = 0;
+    int i, d;
+
+    CHECK((ITC_FW_PIN_OUT_MASK & ITC_FW_PIN_IN_MASK) == 0);
+    CHECK((ITC_FW_PIN_OUT_MASK & ~(uint32_t)ITC_FW_R30_PINS) == 0);
+    CHECK((ITC_FW_PIN_IN_MASK & ~(uint32_t)ITC_FW_R31_PINS) == 0);
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        CHECK((ITC_FW_PIN_OUT_CLK(d) & ITC_FW_PIN_OUT_MASK) && (ITC_FW_PIN_OUT_DATA(d) & ITC_FW_PIN_OUT_MASK));
+        CHECK((ITC_FW_PIN_IN_CLK(d) & ITC_FW_PIN_IN_MASK) && (ITC_FW_PIN_IN_DATA(d) & ITC_FW_PIN_IN_MASK));
+        CHECK(wired(ITC_FW_PIN_OUT_CLK(d)) == ITC_FW_PIN_IN_CLK(d));
+        CHECK(wired(ITC_FW_PIN_OUT_DATA(d)) == ITC_FW_PIN_IN_DATA(d));
+    }
+    start_host(dv.fw);
+    put_flag(&s);
+    put_flag(&s);
+    put_frame(&s, pkt, sizeof(pkt), 0);
+    put_flag(&s);
+    for (i = 0; i < s.n; i++) {
+        uint32_t noise = (seed = seed * 1103515245u + 12345u) & ~(uint32_t)ITC_FW_PIN_IN_MASK;
+
+        dv.clk ^= 1u;
+        itc_fw_set_inputs(dv.fw, noise | (dv.clk ? ITC_FW_PIN_IN_CLK(0) : 0) |
+                                     (s.b[i] ? ITC_FW_PIN_IN_DATA(0) : 0));
+        itc_fw_step(dv.fw);
+        driven |= itc_fw_outputs(dv.fw);
+    }
+    itc_fw_get_stats(dv.fw, &st);
+    CHECK(st.dir[0].packets_received == 1 && st.dir[0].syncs == 1);
+    CHECK(st.dir[1].syncs == 0 && st.dir[2].syncs == 0);
+    CHECK(driven == ITC_FW_PIN_OUT_MASK);
+    itc_fw_free(dv.fw);
+}
+
 /* Two instances wired to each other: PRU0 of one tile faces PRU1 of its
  * neighbour with the same prudir (ET-WT, SE-NW, SW-NE). */
 static void test_pair(void)
@@ -629,8 +708,8 @@ static void test_pair(void)
     for (step = 0; step < 400000 && got < 100; step++) {
         itc_fw_step(a);
         itc_fw_step(b);
-        itc_fw_set_inputs(b, itc_fw_outputs(a));
-        itc_fw_set_inputs(a, itc_fw_outputs(b));
+        itc_fw_set_inputs(b, wired(itc_fw_outputs(a)));
+        itc_fw_set_inputs(a, wired(itc_fw_outputs(b)));
         if (step > 100 && sent < 100) {
             int n = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % ITC_FW_MAX_PACKET;
             int i;
@@ -658,6 +737,144 @@ static void test_pair(void)
     CHECK(ok);
     itc_fw_free(a);
     itc_fw_free(b);
+}
+
+/* --- Two free-running ends: unequal step rates ---------------------------- */
+
+struct drift {
+    int sent[2];   /* packets pushed by A, by B */
+    int got[2];    /* from A (at B), from B (at A): one past the last matched */
+    int delivered[2]; /* packets delivered, from A, from B */
+    int bad[2];    /* delivered packets that matched none sent after the last */
+    uint32_t errors[2]; /* frame errors counted at B, at A */
+};
+
+static uint32_t frame_errors(const struct itc_fw_dir_stats *d)
+{
+    return d->crc_errors + d->aborts + d->misaligned + d->overlong + d->runts;
+}
+
+/* Packet `n` from side `side`: header, service 20, n, then bytes from n. */
+static int drift_packet(int side, int n, uint8_t *p)
+{
+    int len = 3 + (n * 37) % 120, i;
+
+    p[0] = (uint8_t)(0x80 | (side == 0 ? 3 : 7)); /* A's SE, B's NW */
+    p[1] = 20;
+    p[2] = (uint8_t)n;
+    for (i = 3; i < len; i++)
+        p[i] = (uint8_t)(n * 31 + i * 7 + side);
+    return len;
+}
+
+/* A (PRU0) and B (PRU1) wired on prudir 1 (SE-NW), each sending `count`
+ * packets to the other. A steps `ra` times while B steps `rb` times, the
+ * steps interleaved in time order (A's k-th at k * rb, B's j-th at j * ra),
+ * each end's outputs reaching the other's inputs at once. */
+static void run_drift(unsigned spb, unsigned ra, unsigned rb, int count, struct drift *r)
+{
+    struct itc_fw_config cfg = test_config();
+    struct itc_fw *fw[2];
+    uint64_t t[2] = {0, 0};
+    const uint64_t period[2] = {rb, ra};
+    uint8_t pkt[ITC_FW_MAX_HOST_MSG], want[ITC_FW_MAX_HOST_MSG];
+    struct itc_fw_stats st;
+    long steps;
+    int side, len;
+
+    memset(r, 0, sizeof(*r));
+    cfg.tx_steps_per_bit = spb;
+    fw[0] = itc_fw_new(0, &cfg);
+    fw[1] = itc_fw_new(1, &cfg);
+    start_host(fw[0]);
+    start_host(fw[1]);
+    for (steps = 0; steps < 6000000 && (r->got[0] < count || r->got[1] < count); steps++) {
+        side = t[0] <= t[1] ? 0 : 1;
+        itc_fw_step(fw[side]);
+        itc_fw_set_inputs(fw[!side], wired(itc_fw_outputs(fw[side])));
+        t[side] += period[side];
+        itc_fw_get_stats(fw[side], &st);
+        if (r->sent[side] < count && (st.sync_bitmap & (1u << (side == 0 ? 3 : 7)))) {
+            len = drift_packet(side, r->sent[side], pkt);
+            if (itc_fw_push_host(fw[side], pkt, (size_t)len) == 0)
+                r->sent[side]++;
+        }
+        while ((len = itc_fw_pop_host(fw[side], pkt, sizeof(pkt))) >= 0) {
+            int from = !side, wlen;
+
+            if (pkt[0] == ITC_FW_MSG_LINK_STATUS || pkt[0] == ITC_FW_MSG_BOUNCE)
+                continue;
+            r->delivered[from]++;
+            /* Lost packets may be skipped; anything delivered must be
+             * whole: the next or a later packet of the far end. */
+            while (r->got[from] < count) {
+                wlen = drift_packet(from, r->got[from], want);
+                want[0] = (uint8_t)(0x80 | (from == 0 ? 7 : 3)); /* arrival dir */
+                r->got[from]++;
+                if (len == wlen && memcmp(pkt, want, (size_t)len) == 0)
+                    break;
+                if (pkt[2] == (uint8_t)(r->got[from] - 1) || r->got[from] == count) {
+                    r->bad[from]++;
+                    break;
+                }
+            }
+        }
+    }
+    for (side = 0; side < 2; side++) {
+        itc_fw_get_stats(fw[side], &st);
+        r->errors[!side] = frame_errors(&st.dir[1]);
+    }
+    itc_fw_free(fw[0]);
+    itc_fw_free(fw[1]);
+}
+
+/* Two or more steps per bit: the ends' step rates may differ by 5% either
+ * way and every packet still crosses intact, both ways, with no frame
+ * error. Three steps per bit (the PRU build's) tolerates far more. */
+static void test_drift_tolerated(void)
+{
+    static const unsigned ratios[][2] = {{21, 20}, {20, 21}};
+    struct drift r;
+    unsigned spb, i;
+
+    for (spb = 2; spb <= 3; spb++) {
+        for (i = 0; i < 2; i++) {
+            run_drift(spb, ratios[i][0], ratios[i][1], 40, &r);
+            if (r.got[0] != 40 || r.got[1] != 40 || r.errors[0] || r.errors[1])
+                printf("  (drift %u:%u, %u steps/bit: got %d %d, errors %u %u)\n",
+                       ratios[i][0], ratios[i][1], spb, r.got[0], r.got[1], r.errors[0],
+                       r.errors[1]);
+            CHECK(r.sent[0] == 40 && r.sent[1] == 40);
+            CHECK(r.delivered[0] == 40 && r.delivered[1] == 40);
+            CHECK(r.bad[0] == 0 && r.bad[1] == 0);
+            CHECK(r.errors[0] == 0 && r.errors[1] == 0);
+        }
+    }
+    /* One end half as fast again as the other. */
+    run_drift(3, 3, 2, 20, &r);
+    CHECK(r.delivered[0] == 20 && r.delivered[1] == 20 && r.bad[0] == 0 && r.bad[1] == 0);
+    CHECK(r.errors[0] == 0 && r.errors[1] == 0);
+    run_drift(3, 2, 3, 20, &r);
+    CHECK(r.delivered[0] == 20 && r.delivered[1] == 20 && r.bad[0] == 0 && r.bad[1] == 0);
+    CHECK(r.errors[0] == 0 && r.errors[1] == 0);
+}
+
+/* One step per bit (the lockstep simulation's setting) between ends that
+ * drift: the slower receiver misses clock edges. That must show as frame
+ * errors, and nothing damaged may be delivered. */
+static void test_drift_one_step_per_bit_detected(void)
+{
+    struct drift r;
+
+    run_drift(1, 21, 20, 40, &r); /* A faster: B misses A's edges */
+    CHECK(r.errors[0] > 0); /* counted at B */
+    CHECK(r.bad[0] == 0);   /* nothing damaged delivered */
+    /* B to A is clean (though B bounces what it sends while its own
+     * receiver has lost sync). */
+    CHECK(r.got[1] > 0 && r.errors[1] == 0 && r.bad[1] == 0);
+    run_drift(1, 20, 21, 40, &r); /* B faster */
+    CHECK(r.errors[1] > 0 && r.bad[1] == 0);
+    CHECK(r.got[0] > 0 && r.errors[0] == 0 && r.bad[0] == 0);
 }
 
 static void test_monitor(void)
@@ -698,9 +915,13 @@ int main(void)
     test_timeout();
     test_overflow_ovrn();
     test_bounce_no_sync();
+    test_host_message_too_long();
     test_bounce_queue_full();
+    test_pin_map();
     test_pair();
     test_monitor();
+    test_drift_tolerated();
+    test_drift_one_step_per_bit_detected();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

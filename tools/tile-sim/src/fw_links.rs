@@ -6,8 +6,9 @@
 //!
 //! One thread steps every firmware instance in lockstep: one step is one
 //! bit time on every wire, after which each instance's output pins for a
-//! direction are copied to the facing instance's input pins (PRU 0 of one
-//! tile faces PRU 1 of its neighbour on the same prudir). `--corrupt P`
+//! direction are copied to the facing instance's input pins
+//! (`pru_firmware::wire`; PRU 0 of one tile faces PRU 1 of its neighbour
+//! on the same prudir). `--corrupt P`
 //! flips each data bit on each wire with probability P; a cut wire stops
 //! copying, so both ends lose their clock and report a timeout.
 //!
@@ -41,7 +42,9 @@ use itcio::sim::seqpacket::{SeqConn, SeqListener};
 use itcio::sim::{LinkStats, SimStats, TileStats};
 use itcio::{Dir, Pru};
 use mio::{Events, Interest, Poll, Token, Waker};
-use pru_firmware::{data_pin, default_config, dir_pins, Firmware, MAX_HOST_MSG, MAX_PACKET};
+use pru_firmware::{
+    default_config, in_data_pin, in_pins, wire, Firmware, MAX_HOST_MSG, MAX_PACKET,
+};
 
 /// Steps between looks at the sockets and the clock.
 const BATCH: u32 = 512;
@@ -387,13 +390,14 @@ impl Sim {
                 if w.cut {
                     continue;
                 }
-                let mask = dir_pins(w.dir.prudir() as usize);
+                let prudir = w.dir.prudir() as usize;
+                let mask = in_pins(prudir);
                 let ia = Self::ep_index(w.a, w.dir);
                 let ib = Self::ep_index(w.b, w.dir.opposite());
                 for (from, to) in [(ia, ib), (ib, ia)] {
-                    let mut bits = self.eps[from].fw.outputs() & mask;
+                    let mut bits = wire(self.eps[from].fw.outputs(), prudir);
                     if self.params.corrupt > 0.0 && self.flip() {
-                        bits ^= data_pin(w.dir.prudir() as usize);
+                        bits ^= in_data_pin(prudir);
                     }
                     let to = &mut self.eps[to];
                     to.r31 = (to.r31 & !mask) | bits;
