@@ -200,6 +200,8 @@ fn read_data(f: &mut fs::File, buf: &mut [u8]) -> usize {
 }
 
 struct Figures {
+    /// CPU time of both `itcd` per packet of the stream (tree only).
+    daemon_cpu: Duration,
     /// How the throughput stream lost packets, if it did.
     loss: String,
     /// Context switches per ping-pong round trip, voluntary and preempted,
@@ -263,6 +265,8 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
             }
         })
     };
+    let daemons: Vec<u32> = pair.children.iter().map(Child::id).collect();
+    let cpu_before: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
     let t = Instant::now();
     pkt[1] = 0;
     for _ in 0..packets {
@@ -281,6 +285,11 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     let end = *last_rx.lock().expect("clock");
     let got = received.load(std::sync::atomic::Ordering::Relaxed);
     let pps = got as f64 / end.duration_since(t).as_secs_f64();
+    // Both daemons' CPU time per packet written: what a packet costs the
+    // tiles' CPUs whatever the placement (the reader's and writer's own
+    // system calls not included).
+    let cpu_after: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
+    let daemon_cpu = Duration::from_nanos((cpu_after - cpu_before) / packets as u64);
     // Where the stream lost packets, from the status files.
     let mut loss = String::new();
     if got < packets {
@@ -311,6 +320,7 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     let (lat, switches) = ping_pong(&pair.pids(), rounds, tx, rx);
     let (p50, p90, p99) = percentiles(lat);
     Figures {
+        daemon_cpu,
         loss,
         switches,
         pps,
@@ -390,6 +400,7 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
     let (lat, switches) = ping_pong(&[std::process::id()], rounds, a, b);
     let (p50, p90, p99) = percentiles(lat);
     Figures {
+        daemon_cpu: Duration::ZERO,
         loss: String::new(),
         switches,
         pps,
@@ -430,6 +441,10 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
     if !tree.loss.is_empty() {
         println!("    the tree {}", tree.loss);
     }
+    println!(
+        "    both itcd together used {:?} of CPU per packet of the stream",
+        tree.daemon_cpu
+    );
     println!(
         "  one-way latency p50/p90/p99: tree {:?}/{:?}/{:?}, raw {:?}/{:?}/{:?}, p50 ratio {:.1}x (target <= 5x)",
         tree.p50,
