@@ -13,19 +13,29 @@
 /* Transmitter phases. */
 enum tx_phase {
     TX_IDLE,  /* sending delimiters; a queued packet starts a frame */
-    TX_DATA,  /* sending the frame's bytes, packet then FCS */
+    TX_DATA,  /* sending the packet's bytes, straight from the ring */
+    TX_FCS,   /* sending the FCS, low byte first */
     TX_CLOSE, /* the closing delimiter goes next */
 };
 
+/* The outbound ring: ITC_FW_RING_BYTES of queue, and room besides for the
+ * packet of the frame being sent, whose bytes stay in the ring until they
+ * go out (so no step copies a whole packet). */
+#define TX_RING_SIZE (ITC_FW_RING_BYTES + ITC_FW_MAX_PACKET)
+
 struct itc_tx {
-    /* Outbound ring: packets as [len][bytes...], oldest at head. */
-    uint8_t ring[ITC_FW_RING_BYTES];
+    /* Packets as [len][bytes...], oldest at head; while a frame is being
+     * sent, head is its next unsent byte. */
+    uint8_t ring[TX_RING_SIZE];
     uint16_t head;
     uint16_t count;
-    /* The frame being sent: packet and FCS. */
-    uint8_t frame[ITC_FW_MAX_FRAME];
-    uint16_t len;
-    uint16_t pos;
+    /* Bytes of the frame's packet (TX_DATA) or FCS (TX_FCS) still to go. */
+    uint16_t left;
+    /* The CRC register over the packet bytes sent so far; in TX_FCS, the
+     * FCS bytes not yet sent, next in the low byte. */
+    uint16_t crc;
+    /* Bytes folded into crc since tx_init (tests bound them per step). */
+    uint32_t crc_bytes;
     uint8_t phase;
     /* The bits now on their way out of the closing delimiter: the frame is
      * not complete at the far end until they have left. */
@@ -51,6 +61,11 @@ struct itc_rx {
     /* Unstuffed bits of the current frame committed to buf. */
     uint16_t nbits;
     uint8_t buf[ITC_FW_MAX_FRAME];
+    /* The CRC register over the whole bytes committed to buf, FCS
+     * included: ITC_FW_CRC_RESIDUE at the end of a good frame. */
+    uint16_t crc;
+    /* Bytes folded into crc since rx_init (tests bound them per step). */
+    uint32_t crc_bytes;
     /* A good packet was lost toward the host: mark the next with OVRN. */
     uint8_t lost;
 };
@@ -86,6 +101,15 @@ struct itc_fw {
     struct itc_fw_stats stats;
     struct itc_hal hal;
 };
+
+/* crc16.c: one byte folded into a CRC-16/X-25 register (no final xor):
+ * a table lookup, cheap enough for one per link per step. */
+extern const uint16_t crc16_table[256];
+
+static inline uint16_t crc16_byte(uint16_t crc, uint8_t byte)
+{
+    return (uint16_t)((crc >> 8) ^ crc16_table[(crc ^ byte) & 0xffu]);
+}
 
 /* fw.c */
 void fw_init(struct itc_fw *fw, unsigned pru, const struct itc_fw_config *cfg);

@@ -5,6 +5,9 @@
  * encoder of the test's own, so a bug shared by the firmware's transmitter
  * and receiver cannot hide.
  *
+ * The per-step bound on frame-check work (test_crc_work_per_step) reads the
+ * links' CRC byte counters from the instance's internals (fw.h).
+ *
  * Prints one line per failed check and "N passed, N failed" at the end;
  * exits non-zero if anything failed.
  */
@@ -13,6 +16,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "fw.h"
 #include "itc_fw.h"
 
 static int passed;
@@ -217,6 +221,33 @@ static void test_crc(void)
     framed[10] = (uint8_t)(fcs >> 8);
     residue = (uint16_t)(itc_fw_crc16(framed, 11) ^ ITC_FW_CRC_XOROUT);
     CHECK(residue == 0xf0b8u);
+    CHECK(residue == ITC_FW_CRC_RESIDUE);
+}
+
+/* One byte folded bit by bit, as crc16.c did before its table. */
+static uint16_t crc_byte_bitwise(uint16_t crc, uint8_t byte)
+{
+    int bit;
+
+    crc ^= byte;
+    for (bit = 0; bit < 8; bit++)
+        crc = (uint16_t)((crc & 1u) ? (crc >> 1) ^ ITC_FW_CRC_POLY : crc >> 1);
+    return crc;
+}
+
+/* The table-driven byte update against 8 shift rounds, for every byte
+ * and a spread of registers. */
+static void test_crc_table(void)
+{
+    unsigned i, reg, bad = 0;
+
+    for (i = 0; i < 256; i++) {
+        bad += crc16_table[i] != crc_byte_bitwise((uint16_t)i, 0);
+        for (reg = 0; reg < 0x10000u; reg += 0x0101u)
+            bad += crc16_byte((uint16_t)reg, (uint8_t)i) !=
+                   crc_byte_bitwise((uint16_t)reg, (uint8_t)i);
+    }
+    CHECK(bad == 0);
 }
 
 static void test_dir8_table(void)
@@ -739,6 +770,102 @@ static void test_pair(void)
     itc_fw_free(b);
 }
 
+/* Frame-check work is spread over the steps: two instances wired on all
+ * three links, every direction kept busy both ways with packets up to the
+ * longest (all-ones ones too, for stuffing), and no single itc_fw_step
+ * folds more than one byte into any link's transmit or receive CRC. The
+ * counters are the links' own (fw.h), bumped at every byte update. */
+static void run_crc_work(unsigned spb, long steps, const char *what)
+{
+    struct itc_fw_config cfg = test_config();
+    struct itc_fw *fw[2];
+    static uint8_t pkt[ITC_FW_MAX_PACKET];
+    uint8_t buf[ITC_FW_MAX_HOST_MSG];
+    uint32_t before_tx[ITC_FW_DIRS], before_rx[ITC_FW_DIRS];
+    uint32_t max_tx = 0, max_rx = 0;
+    uint64_t sent_bytes = 0, folded_rx = 0, folded_tx = 0;
+    int delivered = 0, errors = 0, n = 0;
+    unsigned seed = 777;
+    long step;
+    int side, d;
+
+    cfg.tx_steps_per_bit = spb;
+    fw[0] = itc_fw_new(0, &cfg);
+    fw[1] = itc_fw_new(1, &cfg);
+    start_host(fw[0]);
+    start_host(fw[1]);
+    for (step = 0; step < steps; step++) {
+        for (side = 0; side < 2; side++) {
+            struct itc_fw *f = fw[side];
+            struct itc_fw_stats st;
+
+            for (d = 0; d < ITC_FW_DIRS; d++) {
+                before_tx[d] = f->tx[d].crc_bytes;
+                before_rx[d] = f->rx[d].crc_bytes;
+            }
+            itc_fw_step(f);
+            for (d = 0; d < ITC_FW_DIRS; d++) {
+                uint32_t dt = f->tx[d].crc_bytes - before_tx[d];
+                uint32_t dr = f->rx[d].crc_bytes - before_rx[d];
+
+                max_tx = dt > max_tx ? dt : max_tx;
+                max_rx = dr > max_rx ? dr : max_rx;
+            }
+            itc_fw_get_stats(f, &st);
+            /* One packet offered per step, to a direction with sync. */
+            d = n % ITC_FW_DIRS;
+            if (st.sync_bitmap & (1u << itc_fw_dir8((unsigned)side, (unsigned)d))) {
+                int len = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) %
+                                  ITC_FW_MAX_PACKET;
+
+                if (n % 4 == 0)
+                    len = ITC_FW_MAX_PACKET;
+                memset(pkt, n % 3 == 0 ? 0xff : (uint8_t)n, (size_t)len);
+                pkt[0] = (uint8_t)(0x80 | itc_fw_dir8((unsigned)side, (unsigned)d));
+                if (itc_fw_push_host(f, pkt, (size_t)len) == 0)
+                    sent_bytes += (uint64_t)len;
+            }
+            n++;
+            while (itc_fw_pop_host(f, buf, sizeof(buf)) >= 0) {
+                if (buf[0] == ITC_FW_MSG_LINK_STATUS) {
+                    errors += buf[1] == ITC_FW_STATUS_FRAME;
+                    continue;
+                }
+                delivered += (buf[0] & ITC_FW_HDR_KIND_MASK) == ITC_FW_HDR_ROUTED;
+            }
+        }
+        itc_fw_set_inputs(fw[1], wired(itc_fw_outputs(fw[0])));
+        itc_fw_set_inputs(fw[0], wired(itc_fw_outputs(fw[1])));
+    }
+    for (side = 0; side < 2; side++) {
+        for (d = 0; d < ITC_FW_DIRS; d++) {
+            folded_tx += fw[side]->tx[d].crc_bytes;
+            folded_rx += fw[side]->rx[d].crc_bytes;
+        }
+    }
+    printf("  (%s: %d packets delivered, %llu bytes folded tx, %llu rx; at most %u tx, %u rx "
+           "per link per step)\n",
+           what, delivered, (unsigned long long)folded_tx, (unsigned long long)folded_rx,
+           max_tx, max_rx);
+    CHECK(max_tx == 1 && max_rx == 1);
+    CHECK(errors == 0);
+    /* The run was busy: hundreds of frames, most of the wire time data. */
+    CHECK(delivered > 300);
+    CHECK(folded_tx > (uint64_t)steps / (8 * spb));
+    /* The transmitters fold each packet byte once (the FCS is the
+     * register itself); the receivers each byte of packet and FCS. */
+    CHECK(folded_tx <= sent_bytes);
+    CHECK(folded_rx >= folded_tx + 2u * (uint64_t)delivered - 6u * ITC_FW_MAX_FRAME);
+    itc_fw_free(fw[0]);
+    itc_fw_free(fw[1]);
+}
+
+static void test_crc_work_per_step(void)
+{
+    run_crc_work(1, 300000, "1 step per bit");
+    run_crc_work(3, 600000, "3 steps per bit");
+}
+
 /* --- Two free-running ends: unequal step rates ---------------------------- */
 
 struct drift {
@@ -906,6 +1033,7 @@ static void test_monitor(void)
 int main(void)
 {
     test_crc();
+    test_crc_table();
     test_dir8_table();
     test_tx_stuffing();
     test_sync_and_start();
@@ -919,6 +1047,7 @@ int main(void)
     test_bounce_queue_full();
     test_pin_map();
     test_pair();
+    test_crc_work_per_step();
     test_monitor();
     test_drift_tolerated();
     test_drift_one_step_per_bit_detected();
