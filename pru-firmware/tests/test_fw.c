@@ -16,21 +16,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "check.h"
 #include "fw.h"
 #include "itc_fw.h"
-
-static int passed;
-static int failed;
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (cond) {                                                         \
-            passed++;                                                       \
-        } else {                                                            \
-            failed++;                                                       \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
-        }                                                                   \
-    } while (0)
 
 /* --- A reference encoder: line bits for the receiver under test ---------- */
 
@@ -1051,6 +1039,5 @@ int main(void)
     test_monitor();
     test_drift_tolerated();
     test_drift_one_step_per_bit_detected();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return CHECK_SUMMARY();
 }
