@@ -61,11 +61,17 @@ static void frame_error(struct itc_fw *fw, unsigned prudir, uint32_t *counter)
 }
 
 /* Appends one data bit; 0 if it did not fit (an over-long frame). */
-static int commit_bit(struct itc_rx *rx, uint8_t bit)
+static int commit_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
 {
+    struct itc_rx *rx = &fw->rx[prudir];
     uint16_t byte = (uint16_t)(rx->nbits >> 3);
     uint8_t mask = (uint8_t)(1u << (rx->nbits & 7u));
 
+    /* The frame before still waits in buf for the host: the outbox takes
+     * it long before this (a delimiter is 8 bits), unless frames share a
+     * delimiter or the outbox is backed up. Send it now. */
+    if (rx->deliver_len != 0)
+        fw_flush_delivery(fw, prudir);
     if (byte >= ITC_FW_MAX_FRAME)
         return 0;
     if (bit)
@@ -80,12 +86,13 @@ static int commit_bit(struct itc_rx *rx, uint8_t bit)
 }
 
 /* Commits the held-back bits: a 0 followed by pending - 1 ones. */
-static int commit_pending(struct itc_rx *rx)
+static int commit_pending(struct itc_fw *fw, unsigned prudir)
 {
+    struct itc_rx *rx = &fw->rx[prudir];
     uint8_t i;
 
     for (i = 0; i < rx->pending; i++) {
-        if (!commit_bit(rx, i == 0 ? 0 : 1))
+        if (!commit_bit(fw, prudir, i == 0 ? 0 : 1))
             return 0;
     }
     rx->pending = 0;
@@ -157,7 +164,7 @@ static void sync_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
             return; /* not data: a delimiter or an abort */
         if (rx->pending > 0) {
             rx->pending++;
-        } else if (!commit_bit(rx, 1)) {
+        } else if (!commit_bit(fw, prudir, 1)) {
             frame_error(fw, prudir, &st->overlong);
         }
         return;
@@ -169,12 +176,12 @@ static void sync_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
     if (rx->ones == ITC_FW_STUFF_AFTER) {
         /* A stuffed 0: the five 1s before it were data after all. */
         rx->ones = 0;
-        if (!commit_pending(rx))
+        if (!commit_pending(fw, prudir))
             frame_error(fw, prudir, &st->overlong);
         return;
     }
     rx->ones = 0;
-    if (!commit_pending(rx)) {
+    if (!commit_pending(fw, prudir)) {
         frame_error(fw, prudir, &st->overlong);
         return;
     }

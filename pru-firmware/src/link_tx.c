@@ -48,20 +48,25 @@ static uint8_t ring_take(struct itc_tx *tx)
     return byte;
 }
 
+/* Copies the packet in at most two pieces (the ring may wrap): the one
+ * per-packet copy the transmitter makes, when the host's message is
+ * taken. */
 int tx_enqueue(struct itc_tx *tx, const uint8_t *pkt, uint16_t len)
 {
     uint16_t at = (uint16_t)(tx->head + tx->count);
-    uint16_t i;
+    uint16_t first;
 
     if (len == 0 || len > ITC_FW_MAX_PACKET || tx_room(tx) < len + 1u)
         return -1;
     if (at >= TX_RING_SIZE)
         at = (uint16_t)(at - TX_RING_SIZE);
     tx->ring[at] = (uint8_t)len;
-    for (i = 0; i < len; i++) {
-        at = ring_next(at);
-        tx->ring[at] = pkt[i];
-    }
+    at = ring_next(at);
+    first = (uint16_t)(TX_RING_SIZE - at);
+    if (first > len)
+        first = len;
+    memcpy(&tx->ring[at], pkt, first);
+    memcpy(tx->ring, pkt + first, (size_t)(len - first));
     tx->count = (uint16_t)(tx->count + len + 1u);
     return 0;
 }

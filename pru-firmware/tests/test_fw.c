@@ -758,6 +758,108 @@ static void test_pair(void)
     itc_fw_free(b);
 }
 
+/* Three links gain sync and end a frame in the same step: the reports and
+ * packets go to the host one per step, after the pins are driven, in the
+ * order they arose, each packet whole. On SW a second frame follows at
+ * once, sharing the delimiter, so its first bits arrive while the first
+ * packet still waits in the outbox: that one is sent then, before the
+ * buffer is reused. */
+static void test_one_host_message_per_step(void)
+{
+    static const uint8_t hdr[ITC_FW_DIRS] = {0x80 | 2, 0x80 | 3, 0x80 | 5};
+    struct drive dv = new_drive(0);
+    static struct bits s[ITC_FW_DIRS];
+    uint8_t pkt[40], second[] = {0x80 | 5, 0x14, 's', 'h', 'a', 'r', 'e', 'd'};
+    uint8_t buf[ITC_FW_MAX_HOST_MSG];
+    uint32_t sends, most = 0;
+    unsigned clk = 0, queued = 0;
+    int i, d, k, len, longest = 0, got[ITC_FW_DIRS] = {0, 0, 0}, got_second = 0, syncs = 0;
+    uint16_t fcs;
+
+    for (i = 0; i < (int)sizeof(pkt); i++)
+        pkt[i] = (uint8_t)(i * 11);
+    start_host(dv.fw);
+    itc_fw_step(dv.fw);
+    CHECK(drain(dv.fw, NULL, NULL) == 1); /* the monitor report */
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        struct bits other = {{0}, 0, 0};
+
+        pkt[0] = hdr[d];
+        put_flag(&other);
+        put_frame(&other, pkt, sizeof(pkt), 0);
+        longest = other.n > longest ? other.n : longest;
+    }
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        /* The FCSs differ, and so may their stuffing: 0s before the first
+         * delimiter (ignored while hunting) line the frames' ends up. */
+        struct bits frame = {{0}, 0, 0};
+
+        pkt[0] = hdr[d];
+        put_flag(&frame);
+        put_frame(&frame, pkt, sizeof(pkt), 0);
+        memset(&s[d], 0, sizeof(s[d]));
+        for (k = frame.n; k < longest; k++)
+            put_raw(&s[d], 0);
+        for (k = 0; k < frame.n; k++)
+            put_raw(&s[d], frame.b[k]);
+        if (d == 2) {
+            fcs = itc_fw_crc16(second, sizeof(second));
+            for (k = 0; k < (int)sizeof(second); k++)
+                put_byte(&s[d], second[k]);
+            put_byte(&s[d], (uint8_t)(fcs & 0xff));
+            put_byte(&s[d], (uint8_t)(fcs >> 8));
+        }
+        put_flag(&s[d]);
+        put_flag(&s[d]);
+    }
+    pkt[0] = hdr[0];
+    for (i = 0; i < s[2].n; i++) {
+        uint32_t in = 0;
+
+        clk ^= 1u;
+        for (d = 0; d < ITC_FW_DIRS; d++) {
+            /* A link whose stream has ended keeps its clock still. */
+            int at = i < s[d].n ? i : s[d].n - 1;
+
+            in |= (clk ^ (unsigned)(at != i ? (i - at) & 1 : 0)) ? ITC_FW_PIN_IN_CLK(d) : 0;
+            in |= s[d].b[at] ? ITC_FW_PIN_IN_DATA(d) : 0;
+        }
+        itc_fw_set_inputs(dv.fw, in);
+        sends = dv.fw->hal.sends;
+        itc_fw_step(dv.fw);
+        if (dv.fw->hal.sends - sends > most)
+            most = dv.fw->hal.sends - sends;
+        if (dv.fw->out.count > queued)
+            queued = dv.fw->out.count;
+        while ((len = itc_fw_pop_host(dv.fw, buf, sizeof(buf))) >= 0) {
+            if (buf[0] == ITC_FW_MSG_LINK_STATUS) {
+                syncs += buf[1] == ITC_FW_STATUS_SYNC;
+                /* Every sync report before any packet. */
+                CHECK(got[0] + got[1] + got[2] == 0);
+                continue;
+            }
+            for (d = 0; d < ITC_FW_DIRS; d++) {
+                if (buf[0] == hdr[d] && len == (int)sizeof(pkt) &&
+                    memcmp(buf + 1, pkt + 1, sizeof(pkt) - 1) == 0)
+                    got[d]++;
+            }
+            if (len == (int)sizeof(second) && memcmp(buf, second, sizeof(second)) == 0) {
+                CHECK(got[2] == 1); /* after the first on SW */
+                got_second++;
+            }
+        }
+    }
+    /* Three packets at once: the step sent one, the other two waited; the
+     * next step's first bit on SW sent both before the pins (the flush),
+     * and no other step sent more than one. */
+    CHECK(queued == 2);
+    CHECK(most == 2);
+    CHECK(dv.fw->hal.sends_before_pins == 2);
+    CHECK(syncs == 3);
+    CHECK(got[0] == 1 && got[1] == 1 && got[2] == 1 && got_second == 1);
+    itc_fw_free(dv.fw);
+}
+
 /* Frame-check work is spread over the steps: two instances wired on all
  * three links, every direction kept busy both ways with packets up to the
  * longest (all-ones ones too, for stuffing), and no single itc_fw_step
@@ -770,7 +872,7 @@ static void run_crc_work(unsigned spb, long steps, const char *what)
     static uint8_t pkt[ITC_FW_MAX_PACKET];
     uint8_t buf[ITC_FW_MAX_HOST_MSG];
     uint32_t before_tx[ITC_FW_DIRS], before_rx[ITC_FW_DIRS];
-    uint32_t max_tx = 0, max_rx = 0;
+    uint32_t max_tx = 0, max_rx = 0, max_sends = 0, before_sends;
     uint64_t sent_bytes = 0, folded_rx = 0, folded_tx = 0;
     int delivered = 0, errors = 0, n = 0;
     unsigned seed = 777;
@@ -791,7 +893,10 @@ static void run_crc_work(unsigned spb, long steps, const char *what)
                 before_tx[d] = f->tx[d].crc_bytes;
                 before_rx[d] = f->rx[d].crc_bytes;
             }
+            before_sends = f->hal.sends;
             itc_fw_step(f);
+            if (f->hal.sends - before_sends > max_sends)
+                max_sends = f->hal.sends - before_sends;
             for (d = 0; d < ITC_FW_DIRS; d++) {
                 uint32_t dt = f->tx[d].crc_bytes - before_tx[d];
                 uint32_t dr = f->rx[d].crc_bytes - before_rx[d];
@@ -836,6 +941,9 @@ static void run_crc_work(unsigned spb, long steps, const char *what)
            what, delivered, (unsigned long long)folded_tx, (unsigned long long)folded_rx,
            max_tx, max_rx);
     CHECK(max_tx == 1 && max_rx == 1);
+    /* And at most one message to the host per step, after the pins. */
+    CHECK(max_sends == 1);
+    CHECK(fw[0]->hal.sends_before_pins == 0 && fw[1]->hal.sends_before_pins == 0);
     CHECK(errors == 0);
     /* The run was busy: hundreds of frames, most of the wire time data. */
     CHECK(delivered > 300);
@@ -1035,6 +1143,7 @@ int main(void)
     test_bounce_queue_full();
     test_pin_map();
     test_pair();
+    test_one_host_message_per_step();
     test_crc_work_per_step();
     test_monitor();
     test_drift_tolerated();
