@@ -515,51 +515,24 @@ impl Sim {
 
 #[cfg(test)]
 mod tests {
-    use std::os::fd::{AsRawFd, OwnedFd};
-
-    use nix::sys::socket::{connect, recv, send, socket, AddressFamily, MsgFlags, SockFlag};
-    use nix::sys::socket::{SockType, UnixAddr};
+    use itcio::pru::{PruDevice, Recv};
     use pru_firmware::{sys, MAX_PACKET};
 
     use super::*;
 
-    /// A stand-in for `itcd`'s connection to one PRU socket.
-    struct Host(OwnedFd);
-
-    impl Host {
-        fn connect(path: &Path) -> Host {
-            let fd = socket(
-                AddressFamily::Unix,
-                SockType::SeqPacket,
-                SockFlag::SOCK_CLOEXEC,
-                None,
-            )
-            .expect("socket");
-            let addr = UnixAddr::new(path).expect("socket address");
-            connect(fd.as_raw_fd(), &addr).expect("connect to the PRU socket");
-            Host(fd)
-        }
-
-        fn send(&self, msg: &[u8]) {
-            let n = send(self.0.as_raw_fd(), msg, MsgFlags::empty()).expect("send");
-            assert_eq!(n, msg.len());
-        }
-
-        /// The next message, waiting at most `deadline`.
-        fn recv(&self, deadline: Duration) -> Option<Vec<u8>> {
-            let end = Instant::now() + deadline;
-            let mut buf = [0u8; 1024];
-            while Instant::now() < end {
-                match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
-                    Ok(n) => return Some(buf[..n].to_vec()),
-                    Err(nix::errno::Errno::EAGAIN) => {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    Err(e) => panic!("recv: {e}"),
-                }
+    /// The next message on `host` (connected as `itcd` connects), waiting
+    /// at most `deadline`.
+    fn recv(host: &PruDevice, deadline: Duration) -> Option<Vec<u8>> {
+        let end = Instant::now() + deadline;
+        let mut buf = [0u8; 1024];
+        while Instant::now() < end {
+            match host.recv(&mut buf).expect("recv") {
+                Recv::Message(n) => return Some(buf[..n].to_vec()),
+                Recv::WouldBlock => std::thread::sleep(Duration::from_millis(1)),
+                Recv::Closed => panic!("the simulator closed the PRU socket"),
             }
-            None
         }
+        None
     }
 
     /// Host messages longer than a packet but within rpmsg's limit reach
@@ -576,18 +549,16 @@ mod tests {
             seed: 1,
         };
         let grid = FwGrid::start(&dir, &["t".to_owned()], &[], params).expect("start the grid");
-        let host = Host::connect(&socket_path(&dir, "t", Pru::Pru0));
-        host.send(&[]);
+        let host = PruDevice::open(&socket_path(&dir, "t", Pru::Pru0)).expect("connect");
+        host.send(&[]).expect("send");
         let mut msg = vec![0x80 | 2u8; MAX_RPMSG_MSG]; // routed to ET
         for len in [MAX_PACKET + 1, 300, MAX_RPMSG_MSG] {
-            host.send(&msg[..len]);
+            host.send(&msg[..len]).expect("send");
         }
         msg[1] = 20;
-        host.send(&msg[..MAX_PACKET]);
+        host.send(&msg[..MAX_PACKET]).expect("send");
         let bounce = loop {
-            let m = host
-                .recv(Duration::from_secs(10))
-                .expect("a bounce from the firmware");
+            let m = recv(&host, Duration::from_secs(10)).expect("a bounce from the firmware");
             if m[0] == sys::ITC_FW_MSG_BOUNCE as u8 {
                 break m;
             }
