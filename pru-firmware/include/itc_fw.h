@@ -37,7 +37,8 @@
 /* Links per PRU. */
 #define ITC_FW_DIRS 3
 /* Outbound ring per direction, in bytes: each packet takes 1 + its length,
- * so four 255-byte packets fit, or many short ones. */
+ * so four 255-byte packets fit, or many short ones, besides the packet of
+ * the frame being sent. */
 #define ITC_FW_RING_BYTES 1024
 /* Host build: messages the firmware holds for the host (like rpmsg's
  * buffers on the board); when full, received packets are lost (OVRN). */
@@ -58,6 +59,10 @@
 #define ITC_FW_CRC_XOROUT 0xffff
 /* The CRC of the ASCII string "123456789" (the standard check value). */
 #define ITC_FW_CRC_CHECK 0x906e
+/* The register (before the final xor) after a packet and its FCS, low
+ * byte first: the same for every good frame, so a receiver folds in each
+ * byte as it arrives and compares once at the closing delimiter. */
+#define ITC_FW_CRC_RESIDUE 0xf0b8
 
 /* --- Packet header (SPEC section 2) ------------------------------------ */
 

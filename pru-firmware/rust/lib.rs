@@ -43,14 +43,20 @@ const DATA_BIT: usize = sys::ITC_FW_PIN_DATA_BIT as usize;
 const OUT_BASE: usize = sys::ITC_FW_PIN_OUT_BASE as usize;
 const IN_BASE: usize = sys::ITC_FW_PIN_IN_BASE as usize;
 
+/// Bit `bit` (clock or data) of `prudir` in the register whose link bits
+/// start at `base`.
+const fn pin(base: usize, prudir: usize, bit: usize) -> u32 {
+    1 << (base + PINS_PER_DIR * prudir + bit)
+}
+
 /// The clock bit of `prudir` in the output register R30.
 pub const fn out_clk_pin(prudir: usize) -> u32 {
-    1 << (OUT_BASE + PINS_PER_DIR * prudir + CLK_BIT)
+    pin(OUT_BASE, prudir, CLK_BIT)
 }
 
 /// The data bit of `prudir` in the output register R30.
 pub const fn out_data_pin(prudir: usize) -> u32 {
-    1 << (OUT_BASE + PINS_PER_DIR * prudir + DATA_BIT)
+    pin(OUT_BASE, prudir, DATA_BIT)
 }
 
 /// Both output bits of `prudir`.
@@ -60,12 +66,12 @@ pub const fn out_pins(prudir: usize) -> u32 {
 
 /// The clock bit of `prudir` in the input register R31.
 pub const fn in_clk_pin(prudir: usize) -> u32 {
-    1 << (IN_BASE + PINS_PER_DIR * prudir + CLK_BIT)
+    pin(IN_BASE, prudir, CLK_BIT)
 }
 
 /// The data bit of `prudir` in the input register R31.
 pub const fn in_data_pin(prudir: usize) -> u32 {
-    1 << (IN_BASE + PINS_PER_DIR * prudir + DATA_BIT)
+    pin(IN_BASE, prudir, DATA_BIT)
 }
 
 /// Both input bits of `prudir`.

@@ -4,8 +4,10 @@
  *
  * A step samples every input, advances every transmitter by one step of
  * its bit (tx_steps_per_bit steps: data out at the first, the clock edge
- * at clk_step), takes at most one message from the host, and counts down
- * the monitor report.
+ * at clk_step), takes at most one message from the host, counts down
+ * the monitor report, drives the pins, and then sends at most one message
+ * to the host from the outbox (received packets, status, bounces, in the
+ * order they arose).
  * Before the host's first (empty) message nothing is sent to it: received
  * packets are discarded and status changes are only remembered, to be
  * reported when the host starts.
@@ -83,40 +85,56 @@ void fw_init(struct itc_fw *fw, unsigned pru, const struct itc_fw_config *cfg)
     hal_init(&fw->hal);
 }
 
-/* Sends to the host if it has started; a full host side loses the message
- * (the periodic monitor report repairs lost status). */
-static void send_local(struct itc_fw *fw, const uint8_t *msg, uint16_t len)
+/* Queues one message for the host. A full outbox sends its oldest entry
+ * at once (a long step, but nothing is lost that the host could take). */
+static void out_push(struct itc_fw *fw, uint8_t kind, uint8_t a, uint8_t b)
 {
-    if (!fw->started)
-        return;
-    if (hal_send(&fw->hal, msg, len) != 0)
-        fw->stats.status_lost++;
+    struct itc_outbox *o = &fw->out;
+    unsigned at;
+
+    if (o->count == OUTBOX_SLOTS)
+        fw_send_one(fw);
+    at = o->head + o->count;
+    if (at >= OUTBOX_SLOTS)
+        at -= OUTBOX_SLOTS;
+    o->q[at].kind = kind;
+    o->q[at].a = a;
+    o->q[at].b = b;
+    o->count++;
 }
 
+/* Status to the host once it has started (before, only remembered in the
+ * counters and the bitmap, reported at the start). */
 void fw_send_status(struct itc_fw *fw, uint8_t code, uint8_t arg)
 {
-    uint8_t msg[ITC_FW_STATUS_LEN];
-
-    msg[0] = ITC_FW_MSG_LINK_STATUS;
-    msg[1] = code;
-    msg[2] = arg;
-    send_local(fw, msg, sizeof(msg));
+    if (fw->started)
+        out_push(fw, OUT_STATUS, code, arg);
 }
 
 void fw_deliver(struct itc_fw *fw, unsigned prudir, uint16_t len)
 {
     struct itc_rx *rx = &fw->rx[prudir];
-    struct itc_fw_dir_stats *st = &fw->stats.dir[prudir];
-    uint8_t hdr = rx->buf[0];
 
     /* Only routed packets cross a link; anything else is not ours to pass
      * on. */
-    if ((hdr & ITC_FW_HDR_KIND_MASK) != ITC_FW_HDR_ROUTED) {
-        st->not_routed++;
+    if ((rx->buf[0] & ITC_FW_HDR_KIND_MASK) != ITC_FW_HDR_ROUTED) {
+        fw->stats.dir[prudir].not_routed++;
         return;
     }
     if (!fw->started)
         return;
+    rx->deliver_len = len;
+    out_push(fw, OUT_PACKET, (uint8_t)prudir, 0);
+}
+
+/* rx[prudir]'s packet to the host: a full host side loses it (OVRN on the
+ * next one). */
+static void send_packet(struct itc_fw *fw, unsigned prudir)
+{
+    struct itc_rx *rx = &fw->rx[prudir];
+    struct itc_fw_dir_stats *st = &fw->stats.dir[prudir];
+    uint8_t hdr = rx->buf[0];
+
     /* Keep kind and MFMT; DIR becomes where it came from; EROR is never
      * set on a delivered packet (damaged frames are not delivered). */
     hdr &= (uint8_t)(ITC_FW_HDR_KIND_MASK | ITC_FW_HDR_MFMT);
@@ -124,23 +142,69 @@ void fw_deliver(struct itc_fw *fw, unsigned prudir, uint16_t len)
     if (rx->lost)
         hdr |= ITC_FW_HDR_OVRN;
     rx->buf[0] = hdr;
-    if (hal_send(&fw->hal, rx->buf, len) != 0) {
+    if (hal_send(&fw->hal, rx->buf, rx->deliver_len) != 0) {
         rx->lost = 1;
         st->host_overruns++;
-        return;
+    } else {
+        rx->lost = 0;
+        st->packets_received++;
     }
-    rx->lost = 0;
-    st->packets_received++;
+    rx->deliver_len = 0;
 }
 
-static void bounce(struct itc_fw *fw, uint8_t reason, const uint8_t *pkt, uint16_t len)
+void fw_send_one(struct itc_fw *fw)
 {
-    uint8_t msg[ITC_FW_MAX_HOST_MSG];
+    struct itc_outbox *o = &fw->out;
+    struct itc_out e;
 
-    msg[0] = ITC_FW_MSG_BOUNCE;
-    msg[1] = reason;
-    memcpy(&msg[2], pkt, len);
-    send_local(fw, msg, (uint16_t)(len + 2));
+    if (o->count == 0)
+        return;
+    e = o->q[o->head];
+    o->head = (uint8_t)(o->head + 1u == OUTBOX_SLOTS ? 0 : o->head + 1u);
+    o->count--;
+    switch (e.kind) {
+    case OUT_PACKET:
+        send_packet(fw, e.a);
+        break;
+    case OUT_BOUNCE: {
+        struct itc_hold *h = &fw->hold;
+
+        h->msg[0] = ITC_FW_MSG_BOUNCE;
+        h->msg[1] = e.a;
+        if (hal_send(&fw->hal, h->msg, (uint16_t)(h->len + HOLD_AT)) != 0)
+            fw->stats.status_lost++;
+        h->full = 0;
+        h->bouncing = 0;
+        break;
+    }
+    default: {
+        /* A full host side loses it; the periodic monitor report repairs
+         * lost status. */
+        uint8_t msg[ITC_FW_STATUS_LEN];
+
+        msg[0] = ITC_FW_MSG_LINK_STATUS;
+        msg[1] = e.a;
+        msg[2] = e.b;
+        if (hal_send(&fw->hal, msg, sizeof(msg)) != 0)
+            fw->stats.status_lost++;
+        break;
+    }
+    }
+}
+
+void fw_flush_delivery(struct itc_fw *fw, unsigned prudir)
+{
+    while (fw->rx[prudir].deliver_len != 0 && fw->out.count != 0)
+        fw_send_one(fw);
+    fw->rx[prudir].deliver_len = 0;
+}
+
+/* Bounces the hold's message (it stays held until the bounce is sent). */
+static void bounce(struct itc_fw *fw, uint8_t reason)
+{
+    fw->hold.full = 1;
+    fw->hold.bouncing = 1;
+    out_push(fw, OUT_BOUNCE, reason, 0);
 }
 
 /* The host (re)started: say where every direction stands. A restarted
@@ -182,11 +246,10 @@ static void place_held(struct itc_fw *fw)
 
     if (!fw->rx[h->prudir].synced) {
         st->bounced_no_sync++;
-        bounce(fw, ITC_FW_BOUNCE_NO_SYNC, h->bytes, h->len);
-        h->full = 0;
+        bounce(fw, ITC_FW_BOUNCE_NO_SYNC);
         return;
     }
-    if (tx_enqueue(&fw->tx[h->prudir], h->bytes, h->len) == 0) {
+    if (tx_enqueue(&fw->tx[h->prudir], &h->msg[HOLD_AT], h->len) == 0) {
         h->full = 0;
         return;
     }
@@ -195,14 +258,16 @@ static void place_held(struct itc_fw *fw)
      * losses while a ring drains at the line rate. */
     if (h->waited++ >= fw->hold_steps) {
         st->bounced_full++;
-        bounce(fw, ITC_FW_BOUNCE_QUEUE_FULL, h->bytes, h->len);
-        h->full = 0;
+        bounce(fw, ITC_FW_BOUNCE_QUEUE_FULL);
     }
 }
 
 /* hal_recv copies whole messages, up to the rpmsg maximum, into the hold
- * buffer: the length rule below can only be applied after that. */
-FW_ASSERT(hold_fits_rpmsg, sizeof(((struct itc_hold *)0)->bytes) >= ITC_FW_MAX_RPMSG_MSG);
+ * buffer: the length rule below can only be applied after that. A bounce
+ * is sent from the same buffer, its header in front. */
+FW_ASSERT(hold_fits_rpmsg,
+          sizeof(((struct itc_hold *)0)->msg) >= HOLD_AT + ITC_FW_MAX_RPMSG_MSG);
+FW_ASSERT(bounce_fits, HOLD_AT + ITC_FW_MAX_PACKET <= ITC_FW_MAX_HOST_MSG);
 
 static void take_host_message(struct itc_fw *fw)
 {
@@ -211,31 +276,32 @@ static void take_host_message(struct itc_fw *fw)
     int prudir;
 
     if (h->full) {
-        place_held(fw);
+        if (!h->bouncing)
+            place_held(fw);
         return;
     }
-    if (!hal_recv(&fw->hal, h->bytes, &len))
+    if (!hal_recv(&fw->hal, &h->msg[HOLD_AT], &len))
         return;
     if (len == 0) {
         start(fw);
         return;
     }
     if (!fw->started || len > ITC_FW_MAX_PACKET ||
-        (h->bytes[0] & ITC_FW_HDR_KIND_MASK) != ITC_FW_HDR_ROUTED) {
+        (h->msg[HOLD_AT] & ITC_FW_HDR_KIND_MASK) != ITC_FW_HDR_ROUTED) {
         /* No local or non-standard commands are defined yet; a message
          * longer than a packet is none, and is never cut down to one. */
         fw->stats.host_ignored++;
         return;
     }
-    prudir = prudir_of(fw, h->bytes[0] & ITC_FW_HDR_DIR_MASK);
+    h->len = len;
+    prudir = prudir_of(fw, h->msg[HOLD_AT] & ITC_FW_HDR_DIR_MASK);
     if (prudir < 0) {
         /* Not one of this PRU's directions: no link, so no sync. */
-        bounce(fw, ITC_FW_BOUNCE_NO_SYNC, h->bytes, len);
+        bounce(fw, ITC_FW_BOUNCE_NO_SYNC);
         return;
     }
     h->full = 1;
     h->prudir = (uint8_t)prudir;
-    h->len = len;
     h->waited = 0;
     place_held(fw);
 }
@@ -284,13 +350,16 @@ void fw_step(struct itc_fw *fw)
         fw->bit_step = 0;
     hal_write_pins(&fw->hal, out);
     monitor_tick(fw, 1);
+    /* The step's one message to the host, after the pins: the copy into
+     * an rpmsg buffer is the longest thing a step does. */
+    fw_send_one(fw);
 }
 
 int fw_quiescent(const struct itc_fw *fw)
 {
     unsigned d;
 
-    if (fw->hold.full || hal_recv_pending(&fw->hal))
+    if (fw->hold.full || fw->out.count != 0 || hal_recv_pending(&fw->hal))
         return 0;
     for (d = 0; d < ITC_FW_DIRS; d++) {
         const struct itc_rx *rx = &fw->rx[d];
@@ -306,7 +375,10 @@ int fw_quiescent(const struct itc_fw *fw)
     return 1;
 }
 
+/* No wire moves while idle: the report goes to the host at once. */
 void fw_advance_idle(struct itc_fw *fw, uint32_t bits)
 {
     monitor_tick(fw, fw_steps(fw, bits));
+    while (fw->out.count != 0)
+        fw_send_one(fw);
 }

@@ -13,19 +13,29 @@
 /* Transmitter phases. */
 enum tx_phase {
     TX_IDLE,  /* sending delimiters; a queued packet starts a frame */
-    TX_DATA,  /* sending the frame's bytes, packet then FCS */
+    TX_DATA,  /* sending the packet's bytes, straight from the ring */
+    TX_FCS,   /* sending the FCS, low byte first */
     TX_CLOSE, /* the closing delimiter goes next */
 };
 
+/* The outbound ring: ITC_FW_RING_BYTES of queue, and room besides for the
+ * packet of the frame being sent, whose bytes stay in the ring until they
+ * go out (so no step copies a whole packet). */
+#define TX_RING_SIZE (ITC_FW_RING_BYTES + ITC_FW_MAX_PACKET)
+
 struct itc_tx {
-    /* Outbound ring: packets as [len][bytes...], oldest at head. */
-    uint8_t ring[ITC_FW_RING_BYTES];
+    /* Packets as [len][bytes...], oldest at head; while a frame is being
+     * sent, head is its next unsent byte. */
+    uint8_t ring[TX_RING_SIZE];
     uint16_t head;
     uint16_t count;
-    /* The frame being sent: packet and FCS. */
-    uint8_t frame[ITC_FW_MAX_FRAME];
-    uint16_t len;
-    uint16_t pos;
+    /* Bytes of the frame's packet (TX_DATA) or FCS (TX_FCS) still to go. */
+    uint16_t left;
+    /* The CRC register over the packet bytes sent so far; in TX_FCS, the
+     * FCS bytes not yet sent, next in the low byte. */
+    uint16_t crc;
+    /* Bytes folded into crc since tx_init (tests bound them per step). */
+    uint32_t crc_bytes;
     uint8_t phase;
     /* The bits now on their way out of the closing delimiter: the frame is
      * not complete at the far end until they have left. */
@@ -51,19 +61,60 @@ struct itc_rx {
     /* Unstuffed bits of the current frame committed to buf. */
     uint16_t nbits;
     uint8_t buf[ITC_FW_MAX_FRAME];
+    /* Length of a good packet in buf waiting in the outbox (0: none);
+     * buf is not written until it has gone to the host. */
+    uint16_t deliver_len;
+    /* The CRC register over the whole bytes committed to buf, FCS
+     * included: ITC_FW_CRC_RESIDUE at the end of a good frame. */
+    uint16_t crc;
+    /* Bytes folded into crc since rx_init (tests bound them per step). */
+    uint32_t crc_bytes;
     /* A good packet was lost toward the host: mark the next with OVRN. */
     uint8_t lost;
 };
 
-/* A message taken from the host, waiting for room in its ring. `bytes` is
- * also where hal_recv puts each message, so it holds the longest rpmsg
- * message, not just the longest packet. */
+/* Where a host message starts in the hold's buffer: after room for the
+ * bounce header (0xc5, REASON), so a bounce is sent from the buffer as it
+ * stands. */
+#define HOLD_AT 2
+
+/* A message taken from the host, waiting for room in its ring or for its
+ * bounce to go out. msg + HOLD_AT is also where hal_recv puts each
+ * message, so it holds the longest rpmsg message, not just the longest
+ * packet. */
 struct itc_hold {
     uint8_t full;
+    uint8_t bouncing; /* in the outbox as a bounce: not to be placed */
     uint8_t prudir;
     uint16_t len;
     uint32_t waited;
-    uint8_t bytes[ITC_FW_MAX_RPMSG_MSG];
+    uint8_t msg[HOLD_AT + ITC_FW_MAX_RPMSG_MSG];
+};
+
+/* What goes to the host, in order. At most one message leaves per step,
+ * at the end of the step, once the pins are driven (fw_step). Packets and
+ * bounces are sent from where they already are (a receiver's buf, the
+ * hold), so an entry only says which. */
+enum out_kind {
+    OUT_STATUS, /* 0xc3, a, b */
+    OUT_PACKET, /* the good packet in rx[a].buf */
+    OUT_BOUNCE, /* the hold's message, bounced for reason a */
+};
+
+struct itc_out {
+    uint8_t kind;
+    uint8_t a;
+    uint8_t b;
+};
+
+/* Enough for a status and a packet from every link, a bounce and the
+ * start's reports; when full, the oldest is sent at once. */
+#define OUTBOX_SLOTS 16
+
+struct itc_outbox {
+    struct itc_out q[OUTBOX_SLOTS];
+    uint8_t head;
+    uint8_t count;
 };
 
 struct itc_fw {
@@ -83,15 +134,31 @@ struct itc_fw {
     struct itc_tx tx[ITC_FW_DIRS];
     struct itc_rx rx[ITC_FW_DIRS];
     struct itc_hold hold;
+    struct itc_outbox out;
     struct itc_fw_stats stats;
     struct itc_hal hal;
 };
+
+/* crc16.c: one byte folded into a CRC-16/X-25 register (no final xor):
+ * a table lookup, cheap enough for one per link per step. */
+extern const uint16_t crc16_table[256];
+
+static inline uint16_t crc16_byte(uint16_t crc, uint8_t byte)
+{
+    return (uint16_t)((crc >> 8) ^ crc16_table[(crc ^ byte) & 0xffu]);
+}
 
 /* fw.c */
 void fw_init(struct itc_fw *fw, unsigned pru, const struct itc_fw_config *cfg);
 void fw_step(struct itc_fw *fw);
 void fw_send_status(struct itc_fw *fw, uint8_t code, uint8_t arg);
+/* Queues the good packet of `len` bytes in rx[prudir].buf for the host. */
 void fw_deliver(struct itc_fw *fw, unsigned prudir, uint16_t len);
+/* Sends the outbox's oldest message, if any. */
+void fw_send_one(struct itc_fw *fw);
+/* Sends what the outbox holds up to and including rx[prudir]'s packet,
+ * now: its buf is about to be written. */
+void fw_flush_delivery(struct itc_fw *fw, unsigned prudir);
 int fw_quiescent(const struct itc_fw *fw);
 void fw_advance_idle(struct itc_fw *fw, uint32_t bits);
 /* `bits` bit times in steps, saturating. */

@@ -47,6 +47,11 @@ struct itc_hal {
     struct itc_hal_msg to_host[ITC_FW_TO_HOST_SLOTS];
     struct itc_hal_queue from_host_q;
     struct itc_hal_rpmsg from_host[ITC_FW_FROM_HOST_SLOTS];
+    /* For the tests (tests/test_fw.c): messages sent to the host, and how
+     * many of them a step sent before it had driven the pins. */
+    uint32_t sends;
+    uint32_t sends_before_pins;
+    uint8_t pins_driven; /* since the step read the pins */
 };
 
 /* Used by the host API to feed and drain the queues. */

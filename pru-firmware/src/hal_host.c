@@ -15,12 +15,14 @@ void hal_init(struct itc_hal *hal)
 
 uint32_t hal_read_pins(struct itc_hal *hal)
 {
+    hal->pins_driven = 0;
     return hal->r31;
 }
 
 void hal_write_pins(struct itc_hal *hal, uint32_t r30)
 {
     hal->r30 = r30;
+    hal->pins_driven = 1;
 }
 
 /* The slot to fill next, or -1 if the queue is full. */
@@ -48,6 +50,9 @@ int hal_send(struct itc_hal *hal, const uint8_t *msg, uint16_t len)
 {
     int at;
 
+    hal->sends++;
+    if (!hal->pins_driven)
+        hal->sends_before_pins++;
     if (len > ITC_FW_MAX_HOST_MSG || (at = queue_in(&hal->to_host_q, ITC_FW_TO_HOST_SLOTS)) < 0)
         return -1;
     hal->to_host[at].len = len;

@@ -14,6 +14,11 @@
  * five 1s have already been read as data. So the last data 0 and the 1s
  * after it are held back ("pending") and committed only once a later bit
  * shows they were data.
+ *
+ * No step does per-frame work: each byte is folded into the running CRC
+ * as its last bit is committed (one table lookup; a step commits at most
+ * six bits, so at most one byte), FCS included, and the closing delimiter
+ * only compares the register with ITC_FW_CRC_RESIDUE.
  */
 #include <string.h>
 
@@ -22,16 +27,18 @@
 /* A delimiter's leading 0 and the five 1s read as data before it. */
 #define FLAG_PENDING 6
 
-void rx_init(struct itc_rx *rx)
-{
-    memset(rx, 0, sizeof(*rx));
-}
-
 static void start_frame(struct itc_rx *rx)
 {
     rx->nbits = 0;
     rx->pending = 0;
     rx->ones = 0;
+    rx->crc = ITC_FW_CRC_INIT;
+}
+
+void rx_init(struct itc_rx *rx)
+{
+    memset(rx, 0, sizeof(*rx));
+    start_frame(rx);
 }
 
 void rx_lose_sync(struct itc_rx *rx)
@@ -54,28 +61,38 @@ static void frame_error(struct itc_fw *fw, unsigned prudir, uint32_t *counter)
 }
 
 /* Appends one data bit; 0 if it did not fit (an over-long frame). */
-static int commit_bit(struct itc_rx *rx, uint8_t bit)
+static int commit_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
 {
+    struct itc_rx *rx = &fw->rx[prudir];
     uint16_t byte = (uint16_t)(rx->nbits >> 3);
     uint8_t mask = (uint8_t)(1u << (rx->nbits & 7u));
 
+    /* The frame before still waits in buf for the host: the outbox takes
+     * it long before this (a delimiter is 8 bits), unless frames share a
+     * delimiter or the outbox is backed up. Send it now. */
+    if (rx->deliver_len != 0)
+        fw_flush_delivery(fw, prudir);
     if (byte >= ITC_FW_MAX_FRAME)
         return 0;
     if (bit)
         rx->buf[byte] |= mask;
     else
         rx->buf[byte] &= (uint8_t)~mask;
-    rx->nbits++;
+    if ((++rx->nbits & 7u) == 0) {
+        rx->crc = crc16_byte(rx->crc, rx->buf[byte]);
+        rx->crc_bytes++;
+    }
     return 1;
 }
 
 /* Commits the held-back bits: a 0 followed by pending - 1 ones. */
-static int commit_pending(struct itc_rx *rx)
+static int commit_pending(struct itc_fw *fw, unsigned prudir)
 {
+    struct itc_rx *rx = &fw->rx[prudir];
     uint8_t i;
 
     for (i = 0; i < rx->pending; i++) {
-        if (!commit_bit(rx, i == 0 ? 0 : 1))
+        if (!commit_bit(fw, prudir, i == 0 ? 0 : 1))
             return 0;
     }
     rx->pending = 0;
@@ -87,7 +104,6 @@ static void end_frame(struct itc_fw *fw, unsigned prudir)
     struct itc_rx *rx = &fw->rx[prudir];
     struct itc_fw_dir_stats *st = &fw->stats.dir[prudir];
     uint16_t bytes = (uint16_t)(rx->nbits >> 3);
-    uint16_t fcs;
 
     if (rx->nbits == 0 && rx->pending == FLAG_PENDING) {
         start_frame(rx); /* delimiters while idle */
@@ -104,8 +120,7 @@ static void end_frame(struct itc_fw *fw, unsigned prudir)
         frame_error(fw, prudir, &st->runts);
         return;
     }
-    fcs = (uint16_t)(rx->buf[bytes - 2] | (rx->buf[bytes - 1] << 8));
-    if (itc_fw_crc16(rx->buf, (size_t)(bytes - ITC_FW_FCS_LEN)) != fcs) {
+    if (rx->crc != ITC_FW_CRC_RESIDUE) {
         frame_error(fw, prudir, &st->crc_errors);
         return;
     }
@@ -149,7 +164,7 @@ static void sync_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
             return; /* not data: a delimiter or an abort */
         if (rx->pending > 0) {
             rx->pending++;
-        } else if (!commit_bit(rx, 1)) {
+        } else if (!commit_bit(fw, prudir, 1)) {
             frame_error(fw, prudir, &st->overlong);
         }
         return;
@@ -161,12 +176,12 @@ static void sync_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
     if (rx->ones == ITC_FW_STUFF_AFTER) {
         /* A stuffed 0: the five 1s before it were data after all. */
         rx->ones = 0;
-        if (!commit_pending(rx))
+        if (!commit_pending(fw, prudir))
             frame_error(fw, prudir, &st->overlong);
         return;
     }
     rx->ones = 0;
-    if (!commit_pending(rx)) {
+    if (!commit_pending(fw, prudir)) {
         frame_error(fw, prudir, &st->overlong);
         return;
     }

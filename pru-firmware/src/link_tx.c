@@ -7,6 +7,10 @@
  * has its own opening delimiter, so a receiver that lost sync on the frame
  * before (and so consumed that frame's closing delimiter while hunting)
  * still catches the next one.
+ *
+ * No step does per-frame work: a frame's bytes are read from the ring one
+ * at a time as they start to go out, each folded into the running CRC
+ * then (one table lookup), and the FCS is that register, complemented.
  */
 #include <string.h>
 
@@ -18,54 +22,53 @@ void tx_init(struct itc_tx *tx)
     tx->phase = TX_IDLE;
 }
 
+/* Room for the queue: ITC_FW_RING_BYTES less what is queued. The unsent
+ * bytes of the packet in flight (left, in TX_DATA) are in the ring too, in
+ * the ITC_FW_MAX_PACKET more it holds for them. */
 uint16_t tx_room(const struct itc_tx *tx)
 {
-    return (uint16_t)(ITC_FW_RING_BYTES - tx->count);
+    uint16_t in_flight = tx->phase == TX_DATA ? tx->left : 0;
+
+    return (uint16_t)(ITC_FW_RING_BYTES - (tx->count - in_flight));
 }
 
-static void ring_put(struct itc_tx *tx, uint8_t byte)
+/* The ring's size is not a power of two: wrap by comparison (the PRU has
+ * no divider). */
+static uint16_t ring_next(uint16_t at)
 {
-    uint16_t at = (uint16_t)((tx->head + tx->count) % ITC_FW_RING_BYTES);
-
-    tx->ring[at] = byte;
-    tx->count++;
+    return (uint16_t)(at + 1u == TX_RING_SIZE ? 0 : at + 1u);
 }
 
 static uint8_t ring_take(struct itc_tx *tx)
 {
     uint8_t byte = tx->ring[tx->head];
 
-    tx->head = (uint16_t)((tx->head + 1) % ITC_FW_RING_BYTES);
+    tx->head = ring_next(tx->head);
     tx->count--;
     return byte;
 }
 
+/* Copies the packet in at most two pieces (the ring may wrap): the one
+ * per-packet copy the transmitter makes, when the host's message is
+ * taken. */
 int tx_enqueue(struct itc_tx *tx, const uint8_t *pkt, uint16_t len)
 {
-    uint16_t i;
+    uint16_t at = (uint16_t)(tx->head + tx->count);
+    uint16_t first;
 
     if (len == 0 || len > ITC_FW_MAX_PACKET || tx_room(tx) < len + 1u)
         return -1;
-    ring_put(tx, (uint8_t)len);
-    for (i = 0; i < len; i++)
-        ring_put(tx, pkt[i]);
+    if (at >= TX_RING_SIZE)
+        at = (uint16_t)(at - TX_RING_SIZE);
+    tx->ring[at] = (uint8_t)len;
+    at = ring_next(at);
+    first = (uint16_t)(TX_RING_SIZE - at);
+    if (first > len)
+        first = len;
+    memcpy(&tx->ring[at], pkt, first);
+    memcpy(tx->ring, pkt + first, (size_t)(len - first));
+    tx->count = (uint16_t)(tx->count + len + 1u);
     return 0;
-}
-
-/* Moves the oldest packet into the frame buffer and appends its FCS. */
-static void load_frame(struct itc_tx *tx)
-{
-    uint16_t len = ring_take(tx);
-    uint16_t fcs;
-    uint16_t i;
-
-    for (i = 0; i < len; i++)
-        tx->frame[i] = ring_take(tx);
-    fcs = itc_fw_crc16(tx->frame, len);
-    tx->frame[len] = (uint8_t)(fcs & 0xffu);
-    tx->frame[len + 1] = (uint8_t)(fcs >> 8);
-    tx->len = (uint16_t)(len + ITC_FW_FCS_LEN);
-    tx->pos = 0;
 }
 
 static void push_bit(struct itc_tx *tx, uint8_t bit)
@@ -108,14 +111,30 @@ static void refill(struct itc_tx *tx)
     switch (tx->phase) {
     case TX_IDLE:
         if (tx->count > 0) {
-            load_frame(tx);
+            /* The length byte; the packet's bytes follow it out. */
+            tx->left = ring_take(tx);
+            tx->crc = ITC_FW_CRC_INIT;
             tx->phase = TX_DATA;
         }
         push_flag(tx);
         break;
-    case TX_DATA:
-        push_byte(tx, tx->frame[tx->pos++]);
-        if (tx->pos == tx->len)
+    case TX_DATA: {
+        uint8_t byte = ring_take(tx);
+
+        tx->crc = crc16_byte(tx->crc, byte);
+        tx->crc_bytes++;
+        push_byte(tx, byte);
+        if (--tx->left == 0) {
+            tx->crc ^= ITC_FW_CRC_XOROUT;
+            tx->left = ITC_FW_FCS_LEN;
+            tx->phase = TX_FCS;
+        }
+        break;
+    }
+    case TX_FCS:
+        push_byte(tx, (uint8_t)(tx->crc & 0xffu));
+        tx->crc >>= 8;
+        if (--tx->left == 0)
             tx->phase = TX_CLOSE;
         break;
     default:

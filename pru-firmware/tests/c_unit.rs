@@ -5,19 +5,26 @@
 
 use std::process::Command;
 
-#[test]
-fn c_unit_tests_pass() {
+/// Runs `make -C pru-firmware <target>`, fails the test if it fails, and
+/// returns its standard output.
+fn make(target: &str) -> String {
     let dir = env!("CARGO_MANIFEST_DIR");
     let out = Command::new("make")
-        .args(["-C", dir, "test"])
+        .args(["-C", dir, target])
         .output()
         .expect("run make (install make and a C compiler)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "make -C pru-firmware test failed:\n{stdout}\n{stderr}"
+        "make -C pru-firmware {target} failed:\n{stdout}\n{stderr}"
     );
+    stdout
+}
+
+#[test]
+fn c_unit_tests_pass() {
+    let stdout = make("test");
     // One summary per test program: test_fw (host build), test_hal_pru
     // (the PRU build's HAL against a model of rpmsg and the INTC).
     let summaries: Vec<&str> = stdout.lines().filter(|l| l.contains(" passed, ")).collect();
@@ -34,15 +41,5 @@ fn c_unit_tests_pass() {
 /// layout at compile time. Fails when any of them stops compiling.
 #[test]
 fn board_sources_compile_against_ssp_declarations() {
-    let dir = env!("CARGO_MANIFEST_DIR");
-    let out = Command::new("make")
-        .args(["-C", dir, "pru-check"])
-        .output()
-        .expect("run make (install make and a C compiler)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "make -C pru-firmware pru-check failed:\n{stdout}\n{stderr}"
-    );
+    make("pru-check");
 }

@@ -5,6 +5,9 @@
  * encoder of the test's own, so a bug shared by the firmware's transmitter
  * and receiver cannot hide.
  *
+ * The per-step bound on frame-check work (test_crc_work_per_step) reads the
+ * links' CRC byte counters from the instance's internals (fw.h).
+ *
  * Prints one line per failed check and "N passed, N failed" at the end;
  * exits non-zero if anything failed.
  */
@@ -13,20 +16,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "check.h"
+#include "fw.h"
 #include "itc_fw.h"
-
-static int passed;
-static int failed;
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (cond) {                                                         \
-            passed++;                                                       \
-        } else {                                                            \
-            failed++;                                                       \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
-        }                                                                   \
-    } while (0)
 
 /* --- A reference encoder: line bits for the receiver under test ---------- */
 
@@ -217,6 +209,33 @@ static void test_crc(void)
     framed[10] = (uint8_t)(fcs >> 8);
     residue = (uint16_t)(itc_fw_crc16(framed, 11) ^ ITC_FW_CRC_XOROUT);
     CHECK(residue == 0xf0b8u);
+    CHECK(residue == ITC_FW_CRC_RESIDUE);
+}
+
+/* One byte folded bit by bit, as crc16.c did before its table. */
+static uint16_t crc_byte_bitwise(uint16_t crc, uint8_t byte)
+{
+    int bit;
+
+    crc ^= byte;
+    for (bit = 0; bit < 8; bit++)
+        crc = (uint16_t)((crc & 1u) ? (crc >> 1) ^ ITC_FW_CRC_POLY : crc >> 1);
+    return crc;
+}
+
+/* The table-driven byte update against 8 shift rounds, for every byte
+ * and a spread of registers. */
+static void test_crc_table(void)
+{
+    unsigned i, reg, bad = 0;
+
+    for (i = 0; i < 256; i++) {
+        bad += crc16_table[i] != crc_byte_bitwise((uint16_t)i, 0);
+        for (reg = 0; reg < 0x10000u; reg += 0x0101u)
+            bad += crc16_byte((uint16_t)reg, (uint8_t)i) !=
+                   crc_byte_bitwise((uint16_t)reg, (uint8_t)i);
+    }
+    CHECK(bad == 0);
 }
 
 static void test_dir8_table(void)
@@ -739,6 +758,210 @@ static void test_pair(void)
     itc_fw_free(b);
 }
 
+/* Three links gain sync and end a frame in the same step: the reports and
+ * packets go to the host one per step, after the pins are driven, in the
+ * order they arose, each packet whole. On SW a second frame follows at
+ * once, sharing the delimiter, so its first bits arrive while the first
+ * packet still waits in the outbox: that one is sent then, before the
+ * buffer is reused. */
+static void test_one_host_message_per_step(void)
+{
+    static const uint8_t hdr[ITC_FW_DIRS] = {0x80 | 2, 0x80 | 3, 0x80 | 5};
+    struct drive dv = new_drive(0);
+    static struct bits s[ITC_FW_DIRS];
+    uint8_t pkt[40], second[] = {0x80 | 5, 0x14, 's', 'h', 'a', 'r', 'e', 'd'};
+    uint8_t buf[ITC_FW_MAX_HOST_MSG];
+    uint32_t sends, most = 0;
+    unsigned clk = 0, queued = 0;
+    int i, d, k, len, longest = 0, got[ITC_FW_DIRS] = {0, 0, 0}, got_second = 0, syncs = 0;
+    uint16_t fcs;
+
+    for (i = 0; i < (int)sizeof(pkt); i++)
+        pkt[i] = (uint8_t)(i * 11);
+    start_host(dv.fw);
+    itc_fw_step(dv.fw);
+    CHECK(drain(dv.fw, NULL, NULL) == 1); /* the monitor report */
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        struct bits other = {{0}, 0, 0};
+
+        pkt[0] = hdr[d];
+        put_flag(&other);
+        put_frame(&other, pkt, sizeof(pkt), 0);
+        longest = other.n > longest ? other.n : longest;
+    }
+    for (d = 0; d < ITC_FW_DIRS; d++) {
+        /* The FCSs differ, and so may their stuffing: 0s before the first
+         * delimiter (ignored while hunting) line the frames' ends up. */
+        struct bits frame = {{0}, 0, 0};
+
+        pkt[0] = hdr[d];
+        put_flag(&frame);
+        put_frame(&frame, pkt, sizeof(pkt), 0);
+        memset(&s[d], 0, sizeof(s[d]));
+        for (k = frame.n; k < longest; k++)
+            put_raw(&s[d], 0);
+        for (k = 0; k < frame.n; k++)
+            put_raw(&s[d], frame.b[k]);
+        if (d == 2) {
+            fcs = itc_fw_crc16(second, sizeof(second));
+            for (k = 0; k < (int)sizeof(second); k++)
+                put_byte(&s[d], second[k]);
+            put_byte(&s[d], (uint8_t)(fcs & 0xff));
+            put_byte(&s[d], (uint8_t)(fcs >> 8));
+        }
+        put_flag(&s[d]);
+        put_flag(&s[d]);
+    }
+    pkt[0] = hdr[0];
+    for (i = 0; i < s[2].n; i++) {
+        uint32_t in = 0;
+
+        clk ^= 1u;
+        for (d = 0; d < ITC_FW_DIRS; d++) {
+            /* A link whose stream has ended keeps its clock still. */
+            int at = i < s[d].n ? i : s[d].n - 1;
+
+            in |= (clk ^ (unsigned)(at != i ? (i - at) & 1 : 0)) ? ITC_FW_PIN_IN_CLK(d) : 0;
+            in |= s[d].b[at] ? ITC_FW_PIN_IN_DATA(d) : 0;
+        }
+        itc_fw_set_inputs(dv.fw, in);
+        sends = dv.fw->hal.sends;
+        itc_fw_step(dv.fw);
+        if (dv.fw->hal.sends - sends > most)
+            most = dv.fw->hal.sends - sends;
+        if (dv.fw->out.count > queued)
+            queued = dv.fw->out.count;
+        while ((len = itc_fw_pop_host(dv.fw, buf, sizeof(buf))) >= 0) {
+            if (buf[0] == ITC_FW_MSG_LINK_STATUS) {
+                syncs += buf[1] == ITC_FW_STATUS_SYNC;
+                /* Every sync report before any packet. */
+                CHECK(got[0] + got[1] + got[2] == 0);
+                continue;
+            }
+            for (d = 0; d < ITC_FW_DIRS; d++) {
+                if (buf[0] == hdr[d] && len == (int)sizeof(pkt) &&
+                    memcmp(buf + 1, pkt + 1, sizeof(pkt) - 1) == 0)
+                    got[d]++;
+            }
+            if (len == (int)sizeof(second) && memcmp(buf, second, sizeof(second)) == 0) {
+                CHECK(got[2] == 1); /* after the first on SW */
+                got_second++;
+            }
+        }
+    }
+    /* Three packets at once: the step sent one, the other two waited; the
+     * next step's first bit on SW sent both before the pins (the flush),
+     * and no other step sent more than one. */
+    CHECK(queued == 2);
+    CHECK(most == 2);
+    CHECK(dv.fw->hal.sends_before_pins == 2);
+    CHECK(syncs == 3);
+    CHECK(got[0] == 1 && got[1] == 1 && got[2] == 1 && got_second == 1);
+    itc_fw_free(dv.fw);
+}
+
+/* Frame-check work is spread over the steps: two instances wired on all
+ * three links, every direction kept busy both ways with packets up to the
+ * longest (all-ones ones too, for stuffing), and no single itc_fw_step
+ * folds more than one byte into any link's transmit or receive CRC. The
+ * counters are the links' own (fw.h), bumped at every byte update. */
+static void run_crc_work(unsigned spb, long steps, const char *what)
+{
+    struct itc_fw_config cfg = test_config();
+    struct itc_fw *fw[2];
+    static uint8_t pkt[ITC_FW_MAX_PACKET];
+    uint8_t buf[ITC_FW_MAX_HOST_MSG];
+    uint32_t before_tx[ITC_FW_DIRS], before_rx[ITC_FW_DIRS];
+    uint32_t max_tx = 0, max_rx = 0, max_sends = 0, before_sends;
+    uint64_t sent_bytes = 0, folded_rx = 0, folded_tx = 0;
+    int delivered = 0, errors = 0, n = 0;
+    unsigned seed = 777;
+    long step;
+    int side, d;
+
+    cfg.tx_steps_per_bit = spb;
+    fw[0] = itc_fw_new(0, &cfg);
+    fw[1] = itc_fw_new(1, &cfg);
+    start_host(fw[0]);
+    start_host(fw[1]);
+    for (step = 0; step < steps; step++) {
+        for (side = 0; side < 2; side++) {
+            struct itc_fw *f = fw[side];
+            struct itc_fw_stats st;
+
+            for (d = 0; d < ITC_FW_DIRS; d++) {
+                before_tx[d] = f->tx[d].crc_bytes;
+                before_rx[d] = f->rx[d].crc_bytes;
+            }
+            before_sends = f->hal.sends;
+            itc_fw_step(f);
+            if (f->hal.sends - before_sends > max_sends)
+                max_sends = f->hal.sends - before_sends;
+            for (d = 0; d < ITC_FW_DIRS; d++) {
+                uint32_t dt = f->tx[d].crc_bytes - before_tx[d];
+                uint32_t dr = f->rx[d].crc_bytes - before_rx[d];
+
+                max_tx = dt > max_tx ? dt : max_tx;
+                max_rx = dr > max_rx ? dr : max_rx;
+            }
+            itc_fw_get_stats(f, &st);
+            /* One packet offered per step, to a direction with sync. */
+            d = n % ITC_FW_DIRS;
+            if (st.sync_bitmap & (1u << itc_fw_dir8((unsigned)side, (unsigned)d))) {
+                int len = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) %
+                                  ITC_FW_MAX_PACKET;
+
+                if (n % 4 == 0)
+                    len = ITC_FW_MAX_PACKET;
+                memset(pkt, n % 3 == 0 ? 0xff : (uint8_t)n, (size_t)len);
+                pkt[0] = (uint8_t)(0x80 | itc_fw_dir8((unsigned)side, (unsigned)d));
+                if (itc_fw_push_host(f, pkt, (size_t)len) == 0)
+                    sent_bytes += (uint64_t)len;
+            }
+            n++;
+            while (itc_fw_pop_host(f, buf, sizeof(buf)) >= 0) {
+                if (buf[0] == ITC_FW_MSG_LINK_STATUS) {
+                    errors += buf[1] == ITC_FW_STATUS_FRAME;
+                    continue;
+                }
+                delivered += (buf[0] & ITC_FW_HDR_KIND_MASK) == ITC_FW_HDR_ROUTED;
+            }
+        }
+        itc_fw_set_inputs(fw[1], wired(itc_fw_outputs(fw[0])));
+        itc_fw_set_inputs(fw[0], wired(itc_fw_outputs(fw[1])));
+    }
+    for (side = 0; side < 2; side++) {
+        for (d = 0; d < ITC_FW_DIRS; d++) {
+            folded_tx += fw[side]->tx[d].crc_bytes;
+            folded_rx += fw[side]->rx[d].crc_bytes;
+        }
+    }
+    printf("  (%s: %d packets delivered, %llu bytes folded tx, %llu rx; at most %u tx, %u rx "
+           "per link per step)\n",
+           what, delivered, (unsigned long long)folded_tx, (unsigned long long)folded_rx,
+           max_tx, max_rx);
+    CHECK(max_tx == 1 && max_rx == 1);
+    /* And at most one message to the host per step, after the pins. */
+    CHECK(max_sends == 1);
+    CHECK(fw[0]->hal.sends_before_pins == 0 && fw[1]->hal.sends_before_pins == 0);
+    CHECK(errors == 0);
+    /* The run was busy: hundreds of frames, most of the wire time data. */
+    CHECK(delivered > 300);
+    CHECK(folded_tx > (uint64_t)steps / (8 * spb));
+    /* The transmitters fold each packet byte once (the FCS is the
+     * register itself); the receivers each byte of packet and FCS. */
+    CHECK(folded_tx <= sent_bytes);
+    CHECK(folded_rx >= folded_tx + 2u * (uint64_t)delivered - 6u * ITC_FW_MAX_FRAME);
+    itc_fw_free(fw[0]);
+    itc_fw_free(fw[1]);
+}
+
+static void test_crc_work_per_step(void)
+{
+    run_crc_work(1, 300000, "1 step per bit");
+    run_crc_work(3, 600000, "3 steps per bit");
+}
+
 /* --- Two free-running ends: unequal step rates ---------------------------- */
 
 struct drift {
@@ -906,6 +1129,7 @@ static void test_monitor(void)
 int main(void)
 {
     test_crc();
+    test_crc_table();
     test_dir8_table();
     test_tx_stuffing();
     test_sync_and_start();
@@ -919,9 +1143,10 @@ int main(void)
     test_bounce_queue_full();
     test_pin_map();
     test_pair();
+    test_one_host_message_per_step();
+    test_crc_work_per_step();
     test_monitor();
     test_drift_tolerated();
     test_drift_one_step_per_bit_detected();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return CHECK_SUMMARY();
 }

@@ -24,20 +24,8 @@
 
 #include "hal_pru.c"
 
+#include "check.h"
 #include "fw.h"
-
-static int passed;
-static int failed;
-
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (cond) {                                                         \
-            passed++;                                                       \
-        } else {                                                            \
-            failed++;                                                       \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
-        }                                                                   \
-    } while (0)
 
 /* --- The model ------------------------------------------------------------ */
 
@@ -284,6 +272,5 @@ int main(void)
     test_long_messages();
     test_kick_during_empty_receive();
     test_drain_behind_one_kick();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return CHECK_SUMMARY();
 }

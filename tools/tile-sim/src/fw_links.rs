@@ -29,6 +29,8 @@
 //! so a host writing faster than the line sees its socket fill and block,
 //! as with rpmsg; messages for the host wait in a bounded backlog while its
 //! socket is full, and the firmware loses packets (OVRN) once that is full.
+//! Host messages up to rpmsg's 496 bytes reach the firmware whole, which
+//! ignores and counts those longer than a packet, as on the board.
 
 use std::collections::VecDeque;
 use std::io;
@@ -43,7 +45,7 @@ use itcio::sim::{LinkStats, SimStats, TileStats};
 use itcio::{Dir, Pru};
 use mio::{Events, Interest, Poll, Token, Waker};
 use pru_firmware::{
-    default_config, in_data_pin, in_pins, wire, Firmware, MAX_HOST_MSG, MAX_PACKET,
+    default_config, in_data_pin, in_pins, wire, Firmware, MAX_HOST_MSG, MAX_RPMSG_MSG,
 };
 
 /// Steps between looks at the sockets and the clock.
@@ -80,6 +82,8 @@ enum Command {
     Cut(usize, Dir),
     Restore(usize, Dir),
     Stats(Sender<SimStats>),
+    #[cfg(test)]
+    FirmwareStats(usize, Sender<pru_firmware::Stats>),
     Shutdown,
 }
 
@@ -211,6 +215,14 @@ impl FwGrid {
         self.send(Command::Stats(tx));
         rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
     }
+
+    /// The counters of `tile`'s PRU `pru`'s firmware.
+    #[cfg(test)]
+    fn firmware_stats(&self, tile: usize, pru: Pru) -> Option<pru_firmware::Stats> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Command::FirmwareStats(2 * tile + pru.index(), tx));
+        rx.recv_timeout(Duration::from_secs(5)).ok()
+    }
 }
 
 impl Drop for FwGrid {
@@ -340,6 +352,12 @@ impl Sim {
                 Command::Stats(reply) => {
                     let _ = reply.send(self.stats());
                 }
+                #[cfg(test)]
+                Command::FirmwareStats(ep, reply) => {
+                    if let Some(ep) = self.eps.get(ep) {
+                        let _ = reply.send(ep.fw.stats());
+                    }
+                }
                 Command::Shutdown => return false,
             }
         }
@@ -426,7 +444,12 @@ impl Sim {
 
     /// Accepts, reads and writes every PRU socket as far as it goes now.
     fn host_io(&mut self) {
-        let mut buf = [0u8; MAX_PACKET + 1];
+        // Whole messages up to what rpmsg carries reach the firmware, which
+        // applies its own length rule (and counts what it ignores), as on
+        // the board; one longer still could not be written to an rpmsg
+        // device at all, so it is dropped here (a byte more than the
+        // limit is enough to see that it is too long).
+        let mut buf = [0u8; MAX_RPMSG_MSG + 1];
         for (i, ep) in self.eps.iter_mut().enumerate() {
             loop {
                 match ep.listener.accept() {
@@ -466,7 +489,7 @@ impl Sim {
                 while !lost && ep.inbox.is_none() {
                     match conn.recv(&mut buf) {
                         Ok(0) if conn.peer_closed() => lost = true,
-                        Ok(n) if n > MAX_PACKET => {} // not a packet: ignored
+                        Ok(n) if n > MAX_RPMSG_MSG => {} // longer than rpmsg allows
                         Ok(n) => {
                             let msg = &buf[..n];
                             if ep.fw.push_host(msg).is_err() {
@@ -487,5 +510,69 @@ impl Sim {
                 ep.inbox = None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use itcio::pru::{PruDevice, Recv};
+    use pru_firmware::{sys, MAX_PACKET};
+
+    use super::*;
+
+    /// The next message on `host` (connected as `itcd` connects), waiting
+    /// at most `deadline`.
+    fn recv(host: &PruDevice, deadline: Duration) -> Option<Vec<u8>> {
+        let end = Instant::now() + deadline;
+        let mut buf = [0u8; 1024];
+        while Instant::now() < end {
+            match host.recv(&mut buf).expect("recv") {
+                Recv::Message(n) => return Some(buf[..n].to_vec()),
+                Recv::WouldBlock => std::thread::sleep(Duration::from_millis(1)),
+                Recv::Closed => panic!("the simulator closed the PRU socket"),
+            }
+        }
+        None
+    }
+
+    /// Host messages longer than a packet but within rpmsg's limit reach
+    /// the firmware whole and are ignored and counted there; the longest
+    /// packet is still a packet (no sync on ET, so it bounces whole).
+    #[test]
+    fn long_host_messages_reach_the_firmware() {
+        let dir = std::env::temp_dir().join(format!("tile-sim-fw-long-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the test directory");
+        let params = FwParams {
+            rate_bps: 0,
+            corrupt: 0.0,
+            seed: 1,
+        };
+        let grid = FwGrid::start(&dir, &["t".to_owned()], &[], params).expect("start the grid");
+        let host = PruDevice::open(&socket_path(&dir, "t", Pru::Pru0)).expect("connect");
+        host.send(&[]).expect("send");
+        let mut msg = vec![0x80 | 2u8; MAX_RPMSG_MSG]; // routed to ET
+        for len in [MAX_PACKET + 1, 300, MAX_RPMSG_MSG] {
+            host.send(&msg[..len]).expect("send");
+        }
+        msg[1] = 20;
+        host.send(&msg[..MAX_PACKET]).expect("send");
+        let bounce = loop {
+            let m = recv(&host, Duration::from_secs(10)).expect("a bounce from the firmware");
+            if m[0] == sys::ITC_FW_MSG_BOUNCE as u8 {
+                break m;
+            }
+        };
+        assert_eq!(bounce.len(), MAX_PACKET + 2);
+        assert_eq!(bounce[1], sys::ITC_FW_BOUNCE_NO_SYNC as u8);
+        assert_eq!(&bounce[2..], &msg[..MAX_PACKET]);
+        let st = grid.firmware_stats(0, Pru::Pru0).expect("firmware stats");
+        assert_eq!(
+            st.host_ignored, 3,
+            "the three messages longer than a packet"
+        );
+        assert_eq!(st.dir[0].bounced_no_sync, 1);
+        drop(grid);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
