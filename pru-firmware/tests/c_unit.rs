@@ -4,10 +4,16 @@
 //! and the host compile of the PRU sources (`make -C pru-firmware pru-check`).
 
 use std::process::Command;
+use std::sync::{Mutex, PoisonError};
+
+/// One `make` at a time: `test` and `pru-check` share objects under
+/// `build/pru-check`, and the tests of this file run in parallel.
+static MAKE: Mutex<()> = Mutex::new(());
 
 /// Runs `make -C pru-firmware <target>`, fails the test if it fails, and
 /// returns its standard output.
 fn make(target: &str) -> String {
+    let _one_at_a_time = MAKE.lock().unwrap_or_else(PoisonError::into_inner);
     let dir = env!("CARGO_MANIFEST_DIR");
     let out = Command::new("make")
         .args(["-C", dir, target])
