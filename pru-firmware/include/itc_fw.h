@@ -22,11 +22,13 @@
 
 /* --- Sizes ------------------------------------------------------------ */
 
-/* Longest packet a frame carries (SPEC section 2). */
+/* Shortest and longest packet a frame carries (SPEC section 2). */
+#define ITC_FW_MIN_PACKET 1
 #define ITC_FW_MAX_PACKET 255
 /* Bytes of frame check sequence after the packet. */
 #define ITC_FW_FCS_LEN 2
-/* Longest frame between two delimiters, in unstuffed bytes. */
+/* Shortest and longest frame between two delimiters, in unstuffed bytes. */
+#define ITC_FW_MIN_FRAME (ITC_FW_MIN_PACKET + ITC_FW_FCS_LEN)
 #define ITC_FW_MAX_FRAME (ITC_FW_MAX_PACKET + ITC_FW_FCS_LEN)
 /* Longest message to the host: a bounce, 0xc5 REASON + a whole packet. */
 #define ITC_FW_MAX_HOST_MSG (ITC_FW_MAX_PACKET + 2)
@@ -167,7 +169,10 @@ struct itc_fw_dir_stats {
     uint32_t aborts;            /* seven or more 1s inside a frame */
     uint32_t misaligned;        /* delimiter not on a byte boundary */
     uint32_t overlong;          /* more than ITC_FW_MAX_FRAME bytes */
-    uint32_t runts;             /* fewer than 1 + ITC_FW_FCS_LEN bytes */
+    uint32_t runts;             /* line noise: a delimiter or abort fewer
+                                 * than ITC_FW_MIN_FRAME * 8 line bits
+                                 * after a delimiter; dropped, sync kept,
+                                 * not a frame error */
     uint32_t not_routed;        /* good frames that held no routed packet */
     uint32_t timeouts;          /* clock lost */
     uint32_t syncs;             /* packet sync gained */

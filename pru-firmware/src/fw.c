@@ -368,8 +368,9 @@ int fw_quiescent(const struct itc_fw *fw)
             return 0;
         /* A receiver counting toward a timeout (no edge for longer than
          * a bit), or hunting on a live wire, is about to report
-         * something. */
-        if (!rx->timed_out && (!rx->synced || rx->quiet >= fw->steps_per_bit))
+         * something; one skipping noise is not between frames. */
+        if (!rx->timed_out &&
+            (!rx->synced || rx->discarding || rx->quiet >= fw->steps_per_bit))
             return 0;
     }
     return 1;

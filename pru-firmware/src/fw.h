@@ -53,6 +53,11 @@ struct itc_rx {
     uint8_t timed_out;
     uint32_t quiet; /* steps since the last clock edge */
     uint8_t synced;
+    /* In sync, but skipping line noise (a runt abort) until the next
+     * delimiter: no frame is being received. */
+    uint8_t discarding;
+    /* Line bits since the last delimiter (in sync; saturates). */
+    uint16_t line_bits;
     /* Consecutive 1s on the line (saturates above 7). */
     uint8_t ones;
     /* Data bits held back because they may turn out to be the start of a

@@ -5,10 +5,18 @@
  * Hunting (no sync), the receiver only looks for a delimiter: six 1s then
  * a 0. The first one gains sync ('P'). In sync, line bits are unstuffed
  * into the frame buffer; a delimiter ends the frame, which is delivered if
- * it is whole bytes, at least one packet byte plus FCS, and its FCS checks.
- * Anything else is a frame error ('F'), and sync is lost until the next
- * delimiter. Seven 1s in a row (an abort) and a frame longer than
- * ITC_FW_MAX_FRAME are frame errors as soon as they are seen.
+ * it is whole bytes and its FCS checks. Anything else is a frame error
+ * ('F'), and sync is lost until the next delimiter. Seven 1s in a row (an
+ * abort) and a frame longer than ITC_FW_MAX_FRAME are frame errors as soon
+ * as they are seen.
+ *
+ * Except for runts: a delimiter or an abort that comes fewer line bits
+ * after the last delimiter than the shortest frame has (ITC_FW_MIN_FRAME
+ * bytes; stuffing only adds bits) cannot end a frame. It is line noise,
+ * typically a bit error in the idle delimiters, and as in HDLC (ISO/IEC
+ * 13239) it is dropped silently: counted in `runts`, no 'F', sync kept.
+ * After a runt delimiter the next frame starts at once; after a runt abort
+ * the receiver skips bits ("discarding") until the next delimiter.
  *
  * A delimiter is only recognised at its sixth 1, when its leading 0 and
  * five 1s have already been read as data. So the last data 0 and the 1s
@@ -26,9 +34,25 @@
 
 /* A delimiter's leading 0 and the five 1s read as data before it. */
 #define FLAG_PENDING 6
+/* Line bits of a delimiter (0, six 1s, 0) and of an abort (seven 1s). */
+#define FLAG_BITS 8
+#define ABORT_BITS 7
+/* The shortest frame on the line: ITC_FW_MIN_FRAME bytes, unstuffed. */
+#define MIN_FRAME_BITS (ITC_FW_MIN_FRAME * 8)
+/* Where line_bits stops counting: beyond every threshold here. */
+#define LINE_BITS_MAX (ITC_FW_MAX_FRAME * 16)
+
+/* Whether a delimiter or abort of `end_bits` line bits, just completed,
+ * came too soon after the last delimiter to end a frame. */
+static int runt(const struct itc_rx *rx, uint16_t end_bits)
+{
+    return rx->line_bits < end_bits + MIN_FRAME_BITS;
+}
 
 static void start_frame(struct itc_rx *rx)
 {
+    rx->discarding = 0;
+    rx->line_bits = 0;
     rx->nbits = 0;
     rx->pending = 0;
     rx->ones = 0;
@@ -109,15 +133,19 @@ static void end_frame(struct itc_fw *fw, unsigned prudir)
         start_frame(rx); /* delimiters while idle */
         return;
     }
+    /* Too short to be a frame: noise between frames. This delimiter
+     * opens the next one. (Whole bytes fewer than ITC_FW_MIN_FRAME never
+     * get past here: 16 data bits stuff to at most 19 line bits.) */
+    if (runt(rx, FLAG_BITS) || bytes < ITC_FW_MIN_FRAME) {
+        st->runts++;
+        start_frame(rx);
+        return;
+    }
     /* Bits that are not whole bytes, or a delimiter whose leading 0 was
      * not a data bit (it followed five 1s), mean the frame and the
      * delimiter are out of step. */
     if ((rx->nbits & 7u) != 0 || rx->pending != FLAG_PENDING) {
         frame_error(fw, prudir, &st->misaligned);
-        return;
-    }
-    if (bytes < 1 + ITC_FW_FCS_LEN) {
-        frame_error(fw, prudir, &st->runts);
         return;
     }
     if (rx->crc != ITC_FW_CRC_RESIDUE) {
@@ -148,14 +176,42 @@ static void hunt_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
     rx->ones = 0;
 }
 
+/* In sync after a runt abort: skips line bits until a delimiter, which
+ * opens the next frame. */
+static void discard_bit(struct itc_rx *rx, uint8_t bit)
+{
+    if (bit) {
+        if (rx->ones < 8)
+            rx->ones++;
+        return;
+    }
+    if (rx->ones == 6) {
+        start_frame(rx);
+        return;
+    }
+    rx->ones = 0;
+}
+
 static void sync_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
 {
     struct itc_rx *rx = &fw->rx[prudir];
     struct itc_fw_dir_stats *st = &fw->stats.dir[prudir];
 
+    if (rx->line_bits < LINE_BITS_MAX)
+        rx->line_bits++;
+    if (rx->discarding) {
+        discard_bit(rx, bit);
+        return;
+    }
     if (bit) {
         rx->ones++;
         if (rx->ones >= 7) {
+            if (runt(rx, ABORT_BITS)) {
+                /* Noise, not a frame: skip to the next delimiter. */
+                st->runts++;
+                rx->discarding = 1;
+                return;
+            }
             frame_error(fw, prudir, &st->aborts);
             rx->ones = 7; /* hunting resumes after the next 0 */
             return;

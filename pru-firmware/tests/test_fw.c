@@ -1,7 +1,7 @@
 /*
  * test_fw.c - unit tests of the firmware's host build: CRC, framing and
- * stuffing, sync, every frame error, timeouts, host-side overflow (OVRN)
- * and bounces. Bit streams for the receiver are built here by a small
+ * stuffing, sync, every frame error, line noise between frames (runts),
+ * timeouts, host-side overflow (OVRN) and bounces. Bit streams for the receiver are built here by a small
  * encoder of the test's own, so a bug shared by the firmware's transmitter
  * and receiver cannot hide.
  *
@@ -421,11 +421,12 @@ static void test_frame_errors(void)
     put_frame(&s, pkt, sizeof(pkt), 1);
     check_frame_error("bad crc", &s, offsetof(struct itc_fw_dir_stats, crc_errors));
 
-    /* Abort: seven 1s in the middle of a frame. */
+    /* Abort: seven 1s in the middle of a frame (past the shortest frame's
+     * length, or it would be a runt). */
     memset(&s, 0, sizeof(s));
     put_flag(&s);
-    put_byte(&s, pkt[0]);
-    put_byte(&s, pkt[1]);
+    for (i = 0; i < ITC_FW_MIN_FRAME; i++)
+        put_byte(&s, pkt[i]);
     for (i = 0; i < 7; i++)
         put_raw(&s, 1);
     put_raw(&s, 0);
@@ -448,13 +449,204 @@ static void test_frame_errors(void)
         put_frame(&s, big, sizeof(big), 0);
         check_frame_error("overlong", &s, offsetof(struct itc_fw_dir_stats, overlong));
     }
+}
 
-    /* Runt: one byte between delimiters. */
+/* --- Line noise between frames (runts) -------------------------------------- */
+
+/* What one direction (SW of PRU0) made of a stream fed after two
+ * delimiters of sync, then two more. */
+struct outcome {
+    struct itc_fw_stats st;
+    int frame_reports; /* 'F' */
+    int sync_reports;  /* 'P' */
+    int npkts;
+    uint8_t pkt[4][ITC_FW_MAX_HOST_MSG];
+    int pkt_len[4];
+};
+
+static uint32_t frame_errors(const struct itc_fw_dir_stats *d)
+{
+    return d->crc_errors + d->aborts + d->misaligned + d->overlong;
+}
+
+static void run_stream(const struct bits *s, struct outcome *o)
+{
+    struct drive dv = new_drive(0);
+    uint8_t buf[ITC_FW_MAX_HOST_MSG];
+    int len;
+
+    memset(o, 0, sizeof(*o));
+    start_host(dv.fw);
+    feed_flags(&dv, 2, 2);
+    feed_bits(&dv, 2, s);
+    feed_flags(&dv, 2, 2);
+    while ((len = itc_fw_pop_host(dv.fw, buf, sizeof(buf))) >= 0) {
+        if (len == ITC_FW_STATUS_LEN && buf[0] == ITC_FW_MSG_LINK_STATUS) {
+            o->frame_reports += buf[1] == ITC_FW_STATUS_FRAME;
+            o->sync_reports += buf[1] == ITC_FW_STATUS_SYNC;
+        } else if (o->npkts < 4) {
+            memcpy(o->pkt[o->npkts], buf, (size_t)len);
+            o->pkt_len[o->npkts++] = len;
+        }
+    }
+    itc_fw_get_stats(dv.fw, &o->st);
+    CHECK(!dv.fw->rx[2].discarding); /* back between frames */
+    itc_fw_free(dv.fw);
+}
+
+/* Whether packet `p` (as sent, any DIR) arrived as o's `i`th, from SW. */
+static int arrived(const struct outcome *o, int i, const uint8_t *p, int len)
+{
+    return i < o->npkts && o->pkt_len[i] == len && o->pkt[i][0] == (0x80 | 5) &&
+           memcmp(o->pkt[i] + 1, p + 1, (size_t)len - 1) == 0;
+}
+
+/* A single bit error at every bit of the idle delimiters between two
+ * frames: never a frame error or a lost sync, one runt each, and both
+ * frames cross intact. */
+static void test_idle_noise_is_runts(void)
+{
+    static const uint8_t a[] = {0x80 | 5, 0x14, 'b', 'e', 'f', 'o', 'r', 'e'};
+    static const uint8_t b[] = {0x80 | 5, 0x14, 'a', 'f', 't', 'e', 'r'};
+    static struct bits s;
+    static struct outcome o;
+    int flip, at, i, bad = 0, idle = 3;
+
+    for (flip = 0; flip < idle * 8; flip++) {
+        memset(&s, 0, sizeof(s));
+        put_frame(&s, a, sizeof(a), 0);
+        at = s.n + flip;
+        for (i = 0; i < idle; i++)
+            put_flag(&s);
+        put_frame(&s, b, sizeof(b), 0);
+        s.b[at] ^= 1;
+        run_stream(&s, &o);
+        if (o.frame_reports != 0 || o.st.dir[2].runts != 1 || o.npkts != 2) {
+            printf("  (idle flip at bit %d: %d F, %u runts, %d packets)\n", flip,
+                   o.frame_reports, o.st.dir[2].runts, o.npkts);
+            bad++;
+        }
+        CHECK(o.frame_reports == 0 && frame_errors(&o.st.dir[2]) == 0);
+        CHECK(o.sync_reports == 1 && o.st.dir[2].syncs == 1);
+        CHECK(o.st.dir[2].runts == 1);
+        CHECK(o.npkts == 2 && arrived(&o, 0, a, sizeof(a)) && arrived(&o, 1, b, sizeof(b)));
+    }
+    CHECK(bad == 0);
+}
+
+/* A single bit error anywhere in a data frame (its delimiters included):
+ * the frame is never delivered, and the frame after it crosses intact.
+ * A flip that makes a delimiter or an abort within the frame's first
+ * ITC_FW_MIN_FRAME * 8 line bits looks like noise between frames: the
+ * frame is dropped as a runt (and after a runt delimiter the rest of it
+ * is a frame error of its own, or another runt). The pattern a flip makes
+ * starts at most a delimiter's length before the flipped bit, so from
+ * there on every flip is a frame error. */
+static void test_data_noise_is_frame_error(void)
+{
+    static struct bits frame, s;
+    static struct outcome o;
+    uint8_t pkt[20], next[] = {0x80 | 5, 0x14, 'n', 'e', 'x', 't'};
+    int i, flip, body, as_runts = 0;
+
+    for (i = 0; i < (int)sizeof(pkt); i++)
+        pkt[i] = (uint8_t)(i * 53 + 0x1f);
+    pkt[0] = 0x80 | 5;
+    memset(&frame, 0, sizeof(frame));
+    put_frame(&frame, pkt, sizeof(pkt), 0);
+    body = frame.n - 16; /* line bits between the delimiters */
+    for (flip = 0; flip < frame.n; flip++) {
+        memset(&s, 0, sizeof(s));
+        for (i = 0; i < frame.n; i++)
+            put_raw(&s, frame.b[i] ^ (i == flip));
+        put_flag(&s);
+        put_frame(&s, next, sizeof(next), 0);
+        run_stream(&s, &o);
+        /* Never the damaged frame; always the next one. */
+        CHECK(o.npkts == 1 && arrived(&o, 0, next, sizeof(next)));
+        if (flip >= 8 + ITC_FW_MIN_FRAME * 8 + 7) {
+            if (o.frame_reports != 1)
+                printf("  (data flip at bit %d of %d: %d F, %u runts)\n", flip, frame.n,
+                       o.frame_reports, o.st.dir[2].runts);
+            CHECK(o.frame_reports == 1 && frame_errors(&o.st.dir[2]) == 1);
+            CHECK(o.sync_reports == 2);
+        } else {
+            CHECK(o.frame_reports == 1 || o.st.dir[2].runts >= 1);
+            as_runts += o.frame_reports == 0;
+        }
+    }
+    printf("  (data frame of %d line bits: %d of its flips dropped as runts alone)\n", body,
+           as_runts);
+}
+
+/* The boundary: 23 line bits between delimiters are a runt, 24 (one
+ * packet byte and the FCS) a frame; the same for an abort. */
+static void test_runt_boundary(void)
+{
+    static struct bits s;
+    static struct outcome o;
+    uint8_t one[] = {0x80 | 5};
+    int i;
+
+    /* 23 bits, no five 1s in a row: a runt. */
     memset(&s, 0, sizeof(s));
     put_flag(&s);
-    put_byte(&s, 0x82);
+    for (i = 0; i < ITC_FW_MIN_FRAME * 8 - 1; i++)
+        put_raw(&s, i & 1);
     put_flag(&s);
-    check_frame_error("runt", &s, offsetof(struct itc_fw_dir_stats, runts));
+    run_stream(&s, &o);
+    CHECK(o.frame_reports == 0 && o.st.dir[2].runts == 1 && frame_errors(&o.st.dir[2]) == 0);
+    CHECK(o.sync_reports == 1 && o.npkts == 0);
+
+    /* 24 bits: a one-byte packet whose FCS is wrong is a frame error... */
+    memset(&s, 0, sizeof(s));
+    put_frame(&s, one, sizeof(one), 1);
+    run_stream(&s, &o);
+    CHECK(o.frame_reports == 1 && o.st.dir[2].crc_errors == 1 && o.st.dir[2].runts == 0);
+    CHECK(o.sync_reports == 2 && o.npkts == 0);
+    /* ...and with its FCS right, delivered. */
+    memset(&s, 0, sizeof(s));
+    put_frame(&s, one, sizeof(one), 0);
+    run_stream(&s, &o);
+    CHECK(o.frame_reports == 0 && o.st.dir[2].runts == 0);
+    CHECK(o.npkts == 1 && arrived(&o, 0, one, sizeof(one)));
+
+    /* Whole bytes but fewer than the shortest frame: runts. */
+    for (i = 1; i < ITC_FW_MIN_FRAME; i++) {
+        memset(&s, 0, sizeof(s));
+        put_flag(&s);
+        put_byte(&s, 0x82);
+        if (i == 2)
+            put_byte(&s, 0x14);
+        put_flag(&s);
+        run_stream(&s, &o);
+        CHECK(o.frame_reports == 0 && o.st.dir[2].runts == 1 && o.npkts == 0);
+    }
+
+    /* An abort after 23 line bits is a runt (then skipped to the next
+     * delimiter); after 24, a frame error. */
+    for (i = ITC_FW_MIN_FRAME * 8 - 1; i <= ITC_FW_MIN_FRAME * 8; i++) {
+        int k;
+
+        memset(&s, 0, sizeof(s));
+        put_flag(&s);
+        for (k = 0; k < i; k++)
+            put_raw(&s, (i - 1 - k) & 1); /* ends with a 0 */
+        for (k = 0; k < 7; k++)
+            put_raw(&s, 1);
+        /* Noise goes on a while before the line is idle again. */
+        for (k = 0; k < 40; k++)
+            put_raw(&s, k % 3 == 0);
+        put_flag(&s);
+        run_stream(&s, &o);
+        if (i < ITC_FW_MIN_FRAME * 8) {
+            CHECK(o.frame_reports == 0 && o.st.dir[2].runts == 1);
+            CHECK(frame_errors(&o.st.dir[2]) == 0 && o.sync_reports == 1);
+        } else {
+            CHECK(o.frame_reports == 1 && o.st.dir[2].aborts == 1 && o.st.dir[2].runts == 0);
+            CHECK(o.sync_reports == 2);
+        }
+    }
 }
 
 /* The longest packet passes; one byte more is over-long. */
@@ -970,12 +1162,8 @@ struct drift {
     int delivered[2]; /* packets delivered, from A, from B */
     int bad[2];    /* delivered packets that matched none sent after the last */
     uint32_t errors[2]; /* frame errors counted at B, at A */
+    uint32_t runts[2];  /* runts (line noise) counted at B, at A */
 };
-
-static uint32_t frame_errors(const struct itc_fw_dir_stats *d)
-{
-    return d->crc_errors + d->aborts + d->misaligned + d->overlong + d->runts;
-}
 
 /* Packet `n` from side `side`: header, service 20, n, then bytes from n. */
 static int drift_packet(int side, int n, uint8_t *p)
@@ -1046,6 +1234,7 @@ static void run_drift(unsigned spb, unsigned ra, unsigned rb, int count, struct 
     for (side = 0; side < 2; side++) {
         itc_fw_get_stats(fw[side], &st);
         r->errors[!side] = frame_errors(&st.dir[1]);
+        r->runts[!side] = st.dir[1].runts;
     }
     itc_fw_free(fw[0]);
     itc_fw_free(fw[1]);
@@ -1071,15 +1260,16 @@ static void test_drift_tolerated(void)
             CHECK(r.delivered[0] == 40 && r.delivered[1] == 40);
             CHECK(r.bad[0] == 0 && r.bad[1] == 0);
             CHECK(r.errors[0] == 0 && r.errors[1] == 0);
+            CHECK(r.runts[0] == 0 && r.runts[1] == 0);
         }
     }
     /* One end half as fast again as the other. */
     run_drift(3, 3, 2, 20, &r);
     CHECK(r.delivered[0] == 20 && r.delivered[1] == 20 && r.bad[0] == 0 && r.bad[1] == 0);
-    CHECK(r.errors[0] == 0 && r.errors[1] == 0);
+    CHECK(r.errors[0] == 0 && r.errors[1] == 0 && r.runts[0] == 0 && r.runts[1] == 0);
     run_drift(3, 2, 3, 20, &r);
     CHECK(r.delivered[0] == 20 && r.delivered[1] == 20 && r.bad[0] == 0 && r.bad[1] == 0);
-    CHECK(r.errors[0] == 0 && r.errors[1] == 0);
+    CHECK(r.errors[0] == 0 && r.errors[1] == 0 && r.runts[0] == 0 && r.runts[1] == 0);
 }
 
 /* One step per bit (the lockstep simulation's setting) between ends that
@@ -1135,6 +1325,9 @@ int main(void)
     test_sync_and_start();
     test_good_packet_and_dir_rewrite();
     test_frame_errors();
+    test_idle_noise_is_runts();
+    test_data_noise_is_frame_error();
+    test_runt_boundary();
     test_max_length();
     test_timeout();
     test_overflow_ovrn();
