@@ -55,6 +55,10 @@
 #define ITC_FW_FLAG 0x7e
 /* A 0 is stuffed after this many consecutive 1s of data. */
 #define ITC_FW_STUFF_AFTER 5
+/* The longest frame on the line, in line bits: ITC_FW_MAX_FRAME bytes of
+ * 1s, a 0 stuffed after every ITC_FW_STUFF_AFTER of them. */
+#define ITC_FW_MAX_FRAME_LINE_BITS                                          \
+    (ITC_FW_MAX_FRAME * 8 + ITC_FW_MAX_FRAME * 8 / ITC_FW_STUFF_AFTER)
 /* CRC-16/X-25: reflected polynomial 0x1021, init and final xor 0xffff. */
 #define ITC_FW_CRC_POLY 0x8408
 #define ITC_FW_CRC_INIT 0xffff
@@ -168,7 +172,9 @@ struct itc_fw_dir_stats {
     uint32_t crc_errors;        /* frame check failed */
     uint32_t aborts;            /* seven or more 1s inside a frame */
     uint32_t misaligned;        /* delimiter not on a byte boundary */
-    uint32_t overlong;          /* more than ITC_FW_MAX_FRAME bytes */
+    uint32_t overlong;          /* more than ITC_FW_MAX_FRAME bytes, or
+                                 * no delimiter within the longest frame
+                                 * after noise */
     uint32_t runts;             /* line noise: a delimiter or abort fewer
                                  * than ITC_FW_MIN_FRAME * 8 line bits
                                  * after a delimiter; dropped, sync kept,

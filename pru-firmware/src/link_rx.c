@@ -16,7 +16,9 @@
  * typically a bit error in the idle delimiters, and as in HDLC (ISO/IEC
  * 13239) it is dropped silently: counted in `runts`, no 'F', sync kept.
  * After a runt delimiter the next frame starts at once; after a runt abort
- * the receiver skips bits ("discarding") until the next delimiter.
+ * the receiver skips bits ("discarding") until the next delimiter, for at
+ * most HUNT_LIMIT line bits after the last one: beyond that it is a frame
+ * error (counted as over-long), so a babbling line cannot stay in sync.
  *
  * A delimiter is only recognised at its sixth 1, when its leading 0 and
  * five 1s have already been read as data. So the last data 0 and the 1s
@@ -39,8 +41,13 @@
 #define ABORT_BITS 7
 /* The shortest frame on the line: ITC_FW_MIN_FRAME bytes, unstuffed. */
 #define MIN_FRAME_BITS (ITC_FW_MIN_FRAME * 8)
-/* Where line_bits stops counting: beyond every threshold here. */
-#define LINE_BITS_MAX (ITC_FW_MAX_FRAME * 16)
+/* Line bits after a delimiter by which the next one must have come: the
+ * longest frame and its closing delimiter. Skipping noise for longer, the
+ * line is not carrying frames (it babbles, or sends 1s with its clock
+ * running): a frame error. */
+#define HUNT_LIMIT (ITC_FW_MAX_FRAME_LINE_BITS + FLAG_BITS)
+/* Where line_bits stops counting. */
+#define LINE_BITS_MAX (HUNT_LIMIT + 1)
 
 /* Whether a delimiter or abort of `end_bits` line bits, just completed,
  * came too soon after the last delimiter to end a frame. */
@@ -177,19 +184,26 @@ static void hunt_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
 }
 
 /* In sync after a runt abort: skips line bits until a delimiter, which
- * opens the next frame. */
-static void discard_bit(struct itc_rx *rx, uint8_t bit)
+ * opens the next frame, or until no frame can be in progress. */
+static void discard_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
 {
+    struct itc_rx *rx = &fw->rx[prudir];
+    uint8_t ones;
+
     if (bit) {
         if (rx->ones < 8)
             rx->ones++;
-        return;
-    }
-    if (rx->ones == 6) {
+    } else if (rx->ones == 6) {
         start_frame(rx);
         return;
+    } else {
+        rx->ones = 0;
     }
-    rx->ones = 0;
+    if (rx->line_bits > HUNT_LIMIT) {
+        ones = rx->ones;
+        frame_error(fw, prudir, &fw->stats.dir[prudir].overlong);
+        rx->ones = ones; /* hunting goes on from here */
+    }
 }
 
 static void sync_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
@@ -200,7 +214,7 @@ static void sync_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
     if (rx->line_bits < LINE_BITS_MAX)
         rx->line_bits++;
     if (rx->discarding) {
-        discard_bit(rx, bit);
+        discard_bit(fw, prudir, bit);
         return;
     }
     if (bit) {

@@ -579,6 +579,56 @@ static void test_data_noise_is_frame_error(void)
            as_runts);
 }
 
+/* A line that stops carrying delimiters after noise: continuous 1s after
+ * a delimiter (a far end sending 1s with its clock running), or 1s then a
+ * pattern without six 1s. Each is a runt abort, and the receiver skips
+ * the line looking for a delimiter; once more line bits have passed than
+ * the longest frame and its closing delimiter, it reports a frame error
+ * (over-long) and loses sync, not before. The line's next delimiter gains
+ * sync again. */
+static void test_hunt_bound(void)
+{
+    /* The longest frame, all 1s stuffed, and its closing delimiter. */
+    const int bound = ITC_FW_MAX_FRAME_LINE_BITS + 8;
+    int pattern, i, f_at;
+
+    CHECK(bound == 257 * 8 + 257 * 8 / 5 + 8);
+    for (pattern = 0; pattern < 2; pattern++) {
+        struct drive dv = new_drive(0);
+        struct seen *sn = calloc(1, sizeof(*sn));
+        struct itc_fw_stats st;
+
+        start_host(dv.fw);
+        feed_flags(&dv, 2, 2);
+        collect(dv.fw, sn);
+        CHECK(sn->status[ITC_FW_STATUS_SYNC][5] == 1);
+        f_at = -1;
+        for (i = 1; i <= bound + 500 && f_at < 0; i++) {
+            /* 1s; or seven 1s, then 1 1 1 0 over and over. */
+            feed(&dv, 2, pattern == 0 || i <= 7 || i % 4 != 0);
+            collect(dv.fw, sn);
+            if (sn->status[ITC_FW_STATUS_FRAME][5] != 0)
+                f_at = i;
+        }
+        if (f_at != bound + 1)
+            printf("  (hunt bound, pattern %d: F at line bit %d, bound %d)\n", pattern, f_at,
+                   bound);
+        CHECK(f_at == bound + 1);
+        itc_fw_get_stats(dv.fw, &st);
+        CHECK(st.dir[2].runts == 1 && st.dir[2].overlong == 1);
+        CHECK(st.dir[2].aborts == 0 && (st.sync_bitmap & (1u << 5)) == 0);
+        /* More of the same: hunting, no sync, nothing more reported. */
+        for (i = 0; i < 3 * bound; i++)
+            feed(&dv, 2, pattern == 0 || i % 4 != 0);
+        feed_flags(&dv, 2, 1);
+        collect(dv.fw, sn);
+        CHECK(sn->status[ITC_FW_STATUS_FRAME][5] == 1);
+        CHECK(sn->status[ITC_FW_STATUS_SYNC][5] == 2);
+        itc_fw_free(dv.fw);
+        free(sn);
+    }
+}
+
 /* The boundary: 23 line bits between delimiters are a runt, 24 (one
  * packet byte and the FCS) a frame; the same for an abort. */
 static void test_runt_boundary(void)
@@ -1328,6 +1378,7 @@ int main(void)
     test_idle_noise_is_runts();
     test_data_noise_is_frame_error();
     test_runt_boundary();
+    test_hunt_bound();
     test_max_length();
     test_timeout();
     test_overflow_ovrn();
