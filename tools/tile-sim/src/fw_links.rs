@@ -24,6 +24,11 @@
 //! that many bits per second of wall time; `rate` 0 runs as fast as the CPU
 //! allows.
 //!
+//! Except with `corrupt` > 0: a frozen wire is a wire without noise, while
+//! a real idle line takes bit errors in its delimiters (which the firmware
+//! drops as runts). So with corruption the wires never freeze, and the
+//! loop steps all the time, at `rate`.
+//!
 //! Host side, per PRU: one connection at a time (a new one replaces the
 //! old); messages are read only while the firmware's host queue has room,
 //! so a host writing faster than the line sees its socket fill and block,
@@ -265,6 +270,7 @@ impl Sim {
         let mut idle_since = Instant::now();
         loop {
             let busy = self.kick > 0
+                || self.params.corrupt > 0.0
                 || self
                     .eps
                     .iter()

@@ -64,7 +64,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
     /// Probability that a packet arrives damaged (EROR set); with
-    /// `--link firmware`, that each bit on a wire is flipped.
+    /// `--link firmware`, that each bit on a wire is flipped (the wires
+    /// then never freeze while idle, so noise reaches the idle delimiters).
     #[arg(long, default_value_t = 0.0)]
     corrupt: f64,
     /// Hello interval of every itcd, in milliseconds.
