@@ -14,11 +14,13 @@
 //! | `stop TILE` | SIGTERM TILE's `itcd`, wait (SIGKILL after a deadline), tree unmounted | none |
 //! | `start TILE` | start it again, wait until `itc/self` is served | none |
 //! | `list` | | one per tile: `NAME PID STATE MOUNT D:up ...` |
+//! | `firmware TILE` | (`--link firmware` only) | one per wired direction: `D name=value ...`, the firmware's counters of TILE's end |
 //!
 //! D is a direction name (ET SE SW WT NW NE) and must have a wire. In
 //! `list`, PID is `-` when no `itcd` runs, STATE is `running`, `stopped`,
 //! `exited` (died on its own) or `stopping`, and the links are listed for
-//! the wired directions only, `up` unless cut.
+//! the wired directions only, `up` unless cut. `firmware` names the
+//! counters as `struct itc_fw_dir_stats` does (`pru-firmware/include/itc_fw.h`).
 //!
 //! One thread serves the connections one at a time. A client that sends
 //! no complete line within [`IO_TIMEOUT`] is answered with an error.
@@ -48,7 +50,7 @@ pub const MAX_REQUEST: usize = 1024;
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One line naming every request, for error messages and help.
-pub const COMMANDS: &str = "cut TILE D, restore TILE D, stop TILE, start TILE, list";
+pub const COMMANDS: &str = "cut TILE D, restore TILE D, stop TILE, start TILE, list, firmware TILE";
 
 /// The control socket of the grid in `dir`.
 pub fn socket_path(dir: &Path) -> PathBuf {
@@ -84,6 +86,11 @@ pub enum Request {
     },
     /// One line per tile.
     List,
+    /// The firmware's counters of a tile, one line per wired direction.
+    Firmware {
+        /// The tile.
+        tile: String,
+    },
 }
 
 impl FromStr for Request {
@@ -114,6 +121,10 @@ impl FromStr for Request {
             ["start", ..] => usage("start TILE"),
             ["list"] => Ok(Request::List),
             ["list", ..] => usage("list"),
+            ["firmware", tile] => Ok(Request::Firmware {
+                tile: tile.to_string(),
+            }),
+            ["firmware", ..] => usage("firmware TILE"),
             [other, ..] => Err(format!("unknown command {other:?} (commands: {COMMANDS})")),
         }
     }
@@ -167,6 +178,16 @@ pub fn execute(request: &Request, shared: &Shared) -> Result<Vec<String>, String
                 .iter()
                 .map(|t| list_line(t, &stats.tiles[t.id.0]))
                 .collect())
+        }
+        Request::Firmware { tile } => {
+            let state = shared.lock();
+            let id = state.tile(tile)?.id;
+            let stats = state.sim.stats();
+            Dir::ALL
+                .iter()
+                .filter(|d| stats.link(id, **d).wired)
+                .map(|d| Ok(format!("{d} {}", state.sim.firmware_counters(id, *d)?)))
+                .collect()
         }
     }
 }
@@ -353,6 +374,12 @@ mod tests {
             })
         );
         assert_eq!("list".parse(), Ok(Request::List));
+        assert_eq!(
+            "firmware r0c1".parse(),
+            Ok(Request::Firmware {
+                tile: "r0c1".into()
+            })
+        );
     }
 
     #[test]
@@ -363,6 +390,7 @@ mod tests {
         assert_eq!(err("cut r0c0"), "usage: cut TILE D");
         assert_eq!(err("list all"), "usage: list");
         assert_eq!(err("stop"), "usage: stop TILE");
+        assert_eq!(err("firmware"), "usage: firmware TILE");
         assert!(err("cut r0c0 NT").starts_with("bad direction \"NT\""));
     }
 

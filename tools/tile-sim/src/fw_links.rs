@@ -50,7 +50,7 @@ use itcio::sim::{LinkStats, SimStats, TileStats};
 use itcio::{Dir, Pru};
 use mio::{Events, Interest, Poll, Token, Waker};
 use pru_firmware::{
-    default_config, in_data_pin, in_pins, wire, Firmware, MAX_HOST_MSG, MAX_RPMSG_MSG,
+    default_config, in_data_pin, in_pins, wire, DirStats, Firmware, MAX_HOST_MSG, MAX_RPMSG_MSG,
 };
 
 /// Steps between looks at the sockets and the clock.
@@ -87,7 +87,6 @@ enum Command {
     Cut(usize, Dir),
     Restore(usize, Dir),
     Stats(Sender<SimStats>),
-    #[cfg(test)]
     FirmwareStats(usize, Sender<pru_firmware::Stats>),
     Shutdown,
 }
@@ -117,6 +116,28 @@ struct Endpoint {
     backlog: VecDeque<Vec<u8>>,
     /// The input pins as last set.
     r31: u32,
+}
+
+/// One direction's firmware counters as `name=value` words, named as in
+/// `struct itc_fw_dir_stats` (`pru-firmware/include/itc_fw.h`).
+pub fn dir_stats_words(d: &DirStats) -> String {
+    let counters = [
+        ("frames_sent", d.frames_sent),
+        ("packets_received", d.packets_received),
+        ("crc_errors", d.crc_errors),
+        ("aborts", d.aborts),
+        ("misaligned", d.misaligned),
+        ("overlong", d.overlong),
+        ("runts", d.runts),
+        ("not_routed", d.not_routed),
+        ("timeouts", d.timeouts),
+        ("syncs", d.syncs),
+        ("host_overruns", d.host_overruns),
+        ("bounced_full", d.bounced_full),
+        ("bounced_no_sync", d.bounced_no_sync),
+    ];
+    let words: Vec<String> = counters.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    words.join(" ")
 }
 
 /// The socket of `name`'s `pru` in `dir`.
@@ -221,12 +242,19 @@ impl FwGrid {
         rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default()
     }
 
-    /// The counters of `tile`'s PRU `pru`'s firmware.
-    #[cfg(test)]
-    fn firmware_stats(&self, tile: usize, pru: Pru) -> Option<pru_firmware::Stats> {
+    /// The counters of `tile`'s PRU `pru`'s firmware; `None` if the loop
+    /// does not answer.
+    pub fn firmware_stats(&self, tile: usize, pru: Pru) -> Option<pru_firmware::Stats> {
         let (tx, rx) = mpsc::channel();
         self.send(Command::FirmwareStats(2 * tile + pru.index(), tx));
         rx.recv_timeout(Duration::from_secs(5)).ok()
+    }
+
+    /// The firmware's counters of `tile`'s direction `dir` (kept by the
+    /// PRU that serves it).
+    pub fn dir_stats(&self, tile: usize, dir: Dir) -> Option<DirStats> {
+        self.firmware_stats(tile, dir.pru())
+            .map(|s| s.dir[usize::from(dir.prudir())])
     }
 }
 
@@ -358,7 +386,6 @@ impl Sim {
                 Command::Stats(reply) => {
                     let _ = reply.send(self.stats());
                 }
-                #[cfg(test)]
                 Command::FirmwareStats(ep, reply) => {
                     if let Some(ep) = self.eps.get(ep) {
                         let _ = reply.send(ep.fw.stats());

@@ -4,7 +4,7 @@
 use itcio::sim::{SimHandle, SimStats, TileId};
 use itcio::Dir;
 
-use crate::fw_links::FwGrid;
+use crate::fw_links::{dir_stats_words, FwGrid};
 
 /// The running emulation of a grid's PRUs and wires.
 #[derive(Debug)]
@@ -22,6 +22,18 @@ impl Links {
         match self {
             Links::Packet(sim) => sim.stats(),
             Links::Firmware(fw) => fw.stats(),
+        }
+    }
+
+    /// The firmware's counters of `tile`'s `dir`, as `name=value` words;
+    /// an error with `--link packet`, which runs no firmware.
+    pub fn firmware_counters(&self, tile: TileId, dir: Dir) -> Result<String, String> {
+        match self {
+            Links::Packet(_) => Err("no firmware counters: the grid runs --link packet".into()),
+            Links::Firmware(fw) => fw
+                .dir_stats(tile.0, dir)
+                .map(|d| dir_stats_words(&d))
+                .ok_or_else(|| "the firmware loop did not answer".into()),
         }
     }
 

@@ -44,7 +44,7 @@ enum Cmd {
     /// until SIGINT or SIGTERM.
     Run(run::RunArgs),
     /// Control a running grid: cut or restore a link, stop or start a
-    /// tile's itcd, list the tiles.
+    /// tile's itcd, list the tiles, show a tile's firmware counters.
     #[command(after_help = CTL_HELP)]
     Ctl(CtlArgs),
 }
@@ -56,6 +56,8 @@ Commands:
   stop TILE        stop TILE's itcd (its tree is unmounted)
   start TILE       start it again and wait until its tree is served
   list             one line per tile: name, pid, state, mount, links
+  firmware TILE    --link firmware: the firmware's counters of each of
+                   TILE's wired directions (runts, crc_errors, ...)
 
 Exit status: 0 done, 1 refused or failed, 2 no tile-sim running at DIR.";
 
