@@ -1,6 +1,7 @@
 //! `tile-sim run --link firmware` end to end: a 1x2 grid whose PRUs run the
 //! firmware's host build on wires simulated bit by bit, real `itcd`s on
-//! real FUSE mounts (as root), packets written and read through the trees.
+//! real FUSE mounts (as root), packets written and read through the trees,
+//! the firmware's counters through `tile-sim ctl firmware`.
 //! Conditions are awaited with deadlines; a guard stops the grid.
 
 use std::fs::{self, File, OpenOptions};
@@ -66,6 +67,26 @@ impl Grid {
             &self.dir.join(tile).join("tile").join(dir).join("status"),
             key,
         )
+    }
+
+    /// The firmware counter `name` of `tile`'s end of direction `dir`, from
+    /// `tile-sim ctl firmware` (0 if it cannot be read yet).
+    fn firmware_counter(&self, tile: &str, dir: &str, name: &str) -> u64 {
+        let out = Command::new(TILE_SIM)
+            .arg("ctl")
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["firmware", tile])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tile-sim ctl firmware");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let prefix = format!("{name}=");
+        text.lines()
+            .filter(|l| l.split_whitespace().next() == Some(dir))
+            .flat_map(|l| l.split_whitespace())
+            .find_map(|w| w.strip_prefix(&prefix)?.parse().ok())
+            .unwrap_or(0)
     }
 
     fn open(&self, tile: &str, rel: &str, write: bool) -> File {
@@ -174,11 +195,62 @@ fn two_hundred_packets_cross_intact_and_in_order() {
 }
 
 #[test]
+fn noise_on_an_idle_line_leaves_the_neighbours_present() {
+    // No traffic, and no hellos after the ones at link-up (every 60 s), so
+    // while this runs the wires carry idle delimiters only, and every bit
+    // error lands in them. The firmware drops each as a runt: no frame
+    // error, so itcd never takes the link down and the neighbours stay.
+    let grid = Grid::start("idle-noise", &["--corrupt", "1e-4", "--hello", "60000"]);
+    let ends = [("r0c0", "ET"), ("r0c1", "WT")];
+    let runts = |(t, d): (&str, &str)| grid.firmware_counter(t, d, "runts");
+    // Tens of runts are tens of milliseconds of line: hellos still in
+    // flight at link-up have arrived.
+    assert!(
+        wait_for(DEADLINE, || ends.iter().all(|&e| runts(e) >= 20)),
+        "no runts counted on an idle line under --corrupt"
+    );
+    // What the tree says of the neighbour, and the firmware's frame errors.
+    let look = |(t, d): (&str, &str)| {
+        let fw_errors: u64 = ["crc_errors", "aborts", "misaligned", "overlong"]
+            .iter()
+            .map(|name| grid.firmware_counter(t, d, name))
+            .sum();
+        (
+            grid.status(t, d, "peer"),
+            grid.status(t, d, "since"),
+            grid.status(t, d, "frame_errors"),
+            fw_errors,
+        )
+    };
+    let before: Vec<_> = ends.iter().map(|&e| (look(e), runts(e))).collect();
+    // About 2 s of line at 2.5 Mbit/s: 500 bit errors in each direction.
+    let all_hit = wait_for(Duration::from_secs(60), || {
+        ends.iter()
+            .zip(&before)
+            .all(|(&e, (_, r0))| runts(e) >= r0 + 500)
+    });
+    for (&(t, d), (seen, r0)) in ends.iter().zip(&before) {
+        let r = runts((t, d));
+        assert!(all_hit, "{t} {d}: only {} runts more", r - r0);
+        assert_eq!(seen.0, "present", "{t} {d} before");
+        assert_eq!(
+            &look((t, d)),
+            seen,
+            "{t} {d}: peer, since, frame_errors and the firmware's after {} runts",
+            r - r0
+        );
+    }
+}
+
+#[test]
 fn corruption_never_delivers_a_damaged_packet() {
-    // Every frame error takes r0c1's link down and its neighbour away for
-    // a hello round trip (the hello ASK flag), so some packets are lost
-    // as `absent`; none may arrive damaged or out of order.
-    let grid = Grid::start("corrupt", &["--corrupt", "0.00001", "--rate", "0"]);
+    // Bit errors in the idle delimiters are dropped as runts; those in
+    // frames are frame errors. Each of those takes r0c1's link down and
+    // its neighbour away for a hello round trip (the hello ASK flag), so
+    // some packets are lost as `absent`; none may arrive damaged or out of
+    // order. At 1e-4 about one frame in ten is hit, so frame errors come
+    // from the packets alone.
+    let grid = Grid::start("corrupt", &["--corrupt", "0.0001", "--rate", "0"]);
     let errors = |g: &Grid| {
         g.status("r0c1", "WT", "frame_errors")
             .parse::<u64>()
