@@ -141,9 +141,8 @@ static void end_frame(struct itc_fw *fw, unsigned prudir)
         return;
     }
     /* Too short to be a frame: noise between frames. This delimiter
-     * opens the next one. (Whole bytes fewer than ITC_FW_MIN_FRAME never
-     * get past here: 16 data bits stuff to at most 19 line bits.) */
-    if (runt(rx, FLAG_BITS) || bytes < ITC_FW_MIN_FRAME) {
+     * opens the next one. */
+    if (runt(rx, FLAG_BITS)) {
         st->runts++;
         start_frame(rx);
         return;
@@ -153,6 +152,14 @@ static void end_frame(struct itc_fw *fw, unsigned prudir)
      * delimiter are out of step. */
     if ((rx->nbits & 7u) != 0 || rx->pending != FLAG_PENDING) {
         frame_error(fw, prudir, &st->misaligned);
+        return;
+    }
+    /* Whole bytes past the runt check are never fewer than
+     * ITC_FW_MIN_FRAME (16 data bits stuff to at most 19 line bits); kept
+     * so that no frame without a packet byte can reach fw_deliver. */
+    if (bytes < ITC_FW_MIN_FRAME) {
+        st->runts++;
+        start_frame(rx);
         return;
     }
     if (rx->crc != ITC_FW_CRC_RESIDUE) {

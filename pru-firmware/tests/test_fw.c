@@ -661,6 +661,16 @@ static void test_runt_boundary(void)
     CHECK(o.frame_reports == 0 && o.st.dir[2].runts == 0);
     CHECK(o.npkts == 1 && arrived(&o, 0, one, sizeof(one)));
 
+    /* 24 line bits that unstuff to 20 data bits: a frame by its length on
+     * the line, so not whole bytes is a frame error. */
+    memset(&s, 0, sizeof(s));
+    put_flag(&s);
+    for (i = 0; i < 24; i++)
+        put_raw(&s, i % 6 != 5); /* five 1s and a stuffed 0, four times */
+    put_flag(&s);
+    run_stream(&s, &o);
+    CHECK(o.frame_reports == 1 && o.st.dir[2].misaligned == 1 && o.st.dir[2].runts == 0);
+
     /* Whole bytes but fewer than the shortest frame: runts. */
     for (i = 1; i < ITC_FW_MIN_FRAME; i++) {
         memset(&s, 0, sizeof(s));
