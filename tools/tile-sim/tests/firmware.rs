@@ -242,6 +242,62 @@ fn noise_on_an_idle_line_leaves_the_neighbours_present() {
     }
 }
 
+/// CPU time (user + system, all threads) the process `pid` has used.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    // Fields after the command name (in parentheses, which may hold
+    // spaces): state is field 3, utime and stime fields 14 and 15.
+    let rest = &stat[stat.rfind(')').expect("a command name") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Duration::from_secs_f64(ticks as f64 / hz as f64)
+}
+
+#[test]
+fn an_idle_noisy_grid_costs_little_cpu() {
+    // The idle wires freeze between bit errors: the loop sleeps until the
+    // next error is due and steps only around it, so at 1e-4 (about 500
+    // errors a second over the two directions) the grid must stay far
+    // below a core while the runts still come at the line's rate.
+    let grid = Grid::start("idle-cpu", &["--corrupt", "1e-4", "--hello", "60000"]);
+    let pid = grid.child.as_ref().expect("the grid runs").id();
+    let ends = [("r0c0", "ET"), ("r0c1", "WT")];
+    let runts = |(t, d): (&str, &str)| grid.firmware_counter(t, d, "runts");
+    assert!(
+        wait_for(DEADLINE, || ends.iter().all(|&e| runts(e) >= 20)),
+        "no runts counted on an idle line under --corrupt"
+    );
+    let r0: Vec<u64> = ends.iter().map(|&e| runts(e)).collect();
+    let (cpu0, t0) = (cpu_time(pid), Instant::now());
+    // About 2 s of line at 2.5 Mbit/s: 500 bit errors in each direction.
+    // Looked at every 200 ms, so that the looking costs little itself.
+    let end = t0 + Duration::from_secs(60);
+    let mut all_hit = false;
+    while !all_hit && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(200));
+        all_hit = ends.iter().zip(&r0).all(|(&e, &r)| runts(e) >= r + 500);
+    }
+    let (cpu, elapsed) = (cpu_time(pid) - cpu0, t0.elapsed());
+    assert!(all_hit, "fewer than 500 more runts in {elapsed:?}");
+    let share = cpu.as_secs_f64() / elapsed.as_secs_f64();
+    eprintln!(
+        "tile-sim used {cpu:?} of CPU in {elapsed:?} ({:.1}%)",
+        share * 100.0
+    );
+    assert!(
+        share < 0.3,
+        "tile-sim used {cpu:?} of CPU in {elapsed:?} on an idle noisy grid"
+    );
+    // At the line's rate: 500 errors a direction take 2 s at 2.5 Mbit/s.
+    assert!(
+        elapsed >= Duration::from_millis(1000),
+        "500 runts in {elapsed:?}: faster than the line"
+    );
+}
+
 #[test]
 fn corruption_never_delivers_a_damaged_packet() {
     // Bit errors in the idle delimiters are dropped as runts; those in
