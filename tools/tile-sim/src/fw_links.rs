@@ -24,10 +24,16 @@
 //! that many bits per second of wall time; `rate` 0 runs as fast as the CPU
 //! allows.
 //!
-//! Except with `corrupt` > 0: a frozen wire is a wire without noise, while
-//! a real idle line takes bit errors in its delimiters (which the firmware
-//! drops as runts). So with corruption the wires never freeze, and the
-//! loop steps all the time, at `rate`.
+//! With `corrupt` > 0 an idle line still takes bit errors in its
+//! delimiters (which the firmware drops as runts), so a frozen wire must
+//! not be a wire without noise. When the grid goes quiescent the loop
+//! draws where the next bit error falls, sleeps until that bit's wall time,
+//! and steps from just before it until the grid is quiescent again; see
+//! [`IdleNoise`] for why the receivers see what stepping every idle bit
+//! would have shown them. Frozen time passes at `rate`, or at 2.5 Mbit/s
+//! with `rate` 0, as the timers' credit does: there is no wall time to
+//! sleep at "as fast as possible", and racing through idle bits would make
+//! an idle grid burn a core again for nothing but runts.
 //!
 //! Host side, per PRU: one connection at a time (a new one replaces the
 //! old); messages are read only while the firmware's host queue has room,
@@ -55,12 +61,31 @@ use pru_firmware::{
 
 /// Steps between looks at the sockets and the clock.
 const BATCH: u32 = 512;
+/// Steps of the first batch after frozen wires resume at a drawn error:
+/// the few bits to the error and [`SETTLE_BITS`], with room for a runt to
+/// close; most often the wires may freeze again after it.
+const ERROR_BATCH: u32 = 64;
 /// Most batches run in one turn to catch up with the wall clock.
 const CATCH_UP_BATCHES: u32 = 16;
 /// Messages held for a host whose socket is full.
 const HOST_BACKLOG: usize = 64;
-/// Bit rate used to credit idle wall time to the firmware's timers.
+/// How far behind the wall clock frozen time may start.
+const MAX_LAG: Duration = Duration::from_millis(10);
+/// Bit rate of frozen wall time with `rate` 0 (unlimited): the real link's.
 const NOMINAL_BPS: u64 = 2_500_000;
+/// The idle delimiter pattern's period in bits: a wire carrying only
+/// delimiters, and each end of it, is back in the same state every this
+/// many bits (the transmitter's 8-bit flag, its clock toggling every bit,
+/// the receiver restarting its empty frame at every flag).
+const IDLE_PERIOD_BITS: u64 = 8;
+/// Clean bits stepped after the last bit error before the grid may freeze
+/// again: a flag follows the damaged one within 7 bits and takes 8, and the
+/// receiver samples a bit a step after it goes out, so after 16 every
+/// receiver has closed the noise (as a runt, or with a frame error that
+/// keeps it from being quiescent) and restarted at a clean delimiter; from
+/// then on its state repeats with the idle pattern. One period more as
+/// margin.
+const SETTLE_BITS: u64 = 3 * IDLE_PERIOD_BITS;
 const WAKER: Token = Token(0);
 
 /// How the wires behave.
@@ -204,6 +229,9 @@ impl FwGrid {
             commands: rx,
             tiles: names.len(),
             kick: 0,
+            idle_noise: None,
+            next_error: None,
+            clean_bits: 0,
         };
         let thread = std::thread::Builder::new()
             .name("tile-firmware".to_owned())
@@ -272,6 +300,49 @@ impl Drop for FwGrid {
     }
 }
 
+/// The next bit error on the frozen idle wires, drawn when the grid goes
+/// quiescent.
+///
+/// Why the receivers see what stepping every idle bit would show them:
+///
+/// - Stepping, each lane (a direction of an uncut wire) takes a trial per
+///   bit, flipped with probability P, lanes in wire order within a bit.
+///   Over that sequence of trials the number of clean ones before the
+///   first error is geometric, P(K >= k) = (1 - P)^k, so the loop draws
+///   K once (from the same seeded generator) instead of every trial: the
+///   error is on bit K / lanes, lane K % lanes, and the lanes after it in
+///   that bit and every later bit take their trials as usual. The
+///   geometric distribution is memoryless: given no error in the first j
+///   trials, the rest is geometric again. So a draw may be dropped and
+///   made afresh whenever the frozen stretch ends early (a host message,
+///   a restore) or the lanes change (a cut).
+/// - The grid freezes only quiescent and [`SETTLE_BITS`] after the last
+///   error: every wire carries delimiters only, every transmitter is idle
+///   and every receiver restarts its empty frame at each flag (or has
+///   timed out on a cut wire, which takes no noise). The whole state but
+///   the counters and timers then repeats every [`IDLE_PERIOD_BITS`].
+///   Freezing happens at whatever bit of the flag each wire is on (the
+///   loop looks at batch ends, and a transmitter is idle from the first
+///   bit of the flag after a frame's closing one), and the frozen state is
+///   the state the stepped grid would be in any whole number of periods
+///   later. So the loop skips `S`, the most whole periods up to bit
+///   K / lanes: it sleeps their wall time (credited to the timers as any
+///   frozen time is), resumes in the state stepping them would have left,
+///   and steps the rest, fewer than a period, with K - S * lanes trials
+///   clean and the next one flipped. The error lands on the bit of the
+///   flag, and the lane, that stepping every bit would have hit, each
+///   position of the pattern with its own probability.
+/// - Nothing else changes while idle: runts need an error, and the timers
+///   (monitor reports) are credited for frozen time with
+///   `itc_fw_advance_idle`.
+#[derive(Debug, Clone, Copy)]
+struct IdleNoise {
+    /// When the skipped periods end at the idle bit rate.
+    due: Instant,
+    /// Trials to step clean when stepping resumes; the next is flipped.
+    clean_trials: u64,
+}
+
 struct Sim {
     poll: Poll,
     /// Tile `t`'s PRU `p` is `eps[2 * t + p]`.
@@ -284,6 +355,13 @@ struct Sim {
     /// Batches to step even if every instance is quiescent: after a
     /// restore, timed-out receivers only notice the clock once stepped.
     kick: u32,
+    /// While frozen with `corrupt` > 0: the next bit error.
+    idle_noise: Option<IdleNoise>,
+    /// While stepping: trials left clean before a drawn error, which is
+    /// flipped instead of drawing its trial.
+    next_error: Option<u64>,
+    /// Bits stepped since a bit was last flipped.
+    clean_bits: u64,
 }
 
 impl Sim {
@@ -291,20 +369,44 @@ impl Sim {
         2 * tile + dir.pru().index()
     }
 
+    /// Bits per second of frozen wall time: `rate`, or the real link's if
+    /// unlimited.
+    fn idle_bps(&self) -> u64 {
+        if self.params.rate_bps == 0 {
+            NOMINAL_BPS
+        } else {
+            self.params.rate_bps
+        }
+    }
+
+    /// Whether the wires may freeze: every instance quiescent and, with
+    /// noise, the grid in the idle pattern with no drawn error still to
+    /// step (see IdleNoise).
+    fn may_freeze(&self) -> bool {
+        let quiescent = self.kick == 0
+            && self
+                .eps
+                .iter()
+                .all(|e| e.fw.quiescent() && e.inbox.is_none());
+        let settled = self.params.corrupt <= 0.0
+            || (self.clean_bits >= SETTLE_BITS && self.next_error.is_none());
+        quiescent && settled
+    }
+
     fn run(mut self) {
         let mut events = Events::with_capacity(64);
         // Start of the current busy stretch and the bits stepped since.
         let mut busy_since: Option<(Instant, u64)> = None;
         let mut idle_since = Instant::now();
+        // A busy stretch that steps to a drawn error starts at its due time.
+        let mut resume_at: Option<Instant> = None;
         loop {
-            let busy = self.kick > 0
-                || self.params.corrupt > 0.0
-                || self
-                    .eps
-                    .iter()
-                    .any(|e| !e.fw.quiescent() || e.inbox.is_some());
+            let busy = !self.may_freeze();
             let timeout = if busy {
-                let (start, bits) = *busy_since.get_or_insert((Instant::now(), 0));
+                // Stepping takes its trials bit by bit again.
+                self.idle_noise = None;
+                let (start, bits) = *busy_since
+                    .get_or_insert_with(|| (resume_at.take().unwrap_or_else(Instant::now), 0));
                 if self.params.rate_bps == 0 {
                     Some(Duration::ZERO)
                 } else {
@@ -312,11 +414,30 @@ impl Sim {
                     Some(due.saturating_sub(start.elapsed()))
                 }
             } else {
-                if busy_since.take().is_some() {
-                    idle_since = Instant::now();
+                if let Some((start, bits)) = busy_since.take() {
+                    // Frozen time starts where the stepped bits end: a
+                    // batch may run ahead of the wall clock, and epoll
+                    // wakes up to a millisecond after an error is due, a
+                    // lateness the next error must make up for the noise
+                    // to keep its rate. A loop that fell further behind
+                    // (a slow build) does not catch up.
+                    let mut end = start;
+                    if self.params.rate_bps > 0 {
+                        end += Duration::from_secs_f64(bits as f64 / self.params.rate_bps as f64);
+                    }
+                    let now = Instant::now();
+                    idle_since = now.checked_sub(MAX_LAG).map_or(end, |t| end.max(t));
                 }
-                // Wake for the next monitor report at the latest.
-                Some(Duration::from_secs(1))
+                if self.params.corrupt > 0.0 && self.idle_noise.is_none() {
+                    self.idle_noise = self.draw_idle_noise(idle_since);
+                }
+                // Wake for the next monitor report or bit error at the
+                // latest.
+                let mut timeout = Duration::from_secs(1);
+                if let Some(noise) = &self.idle_noise {
+                    timeout = timeout.min(noise.due.saturating_duration_since(Instant::now()));
+                }
+                Some(timeout)
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -341,10 +462,17 @@ impl Sim {
                         if ahead {
                             break;
                         }
+                        let steps = if self.next_error.is_some() && self.kick == 0 {
+                            ERROR_BATCH
+                        } else {
+                            BATCH
+                        };
                         self.kick = self.kick.saturating_sub(1);
-                        self.run_batch();
-                        *bits += u64::from(BATCH);
-                        if self.params.rate_bps == 0 {
+                        self.run_batch(steps);
+                        *bits += u64::from(steps);
+                        // Behind the clock (a slow build) or not, stepping
+                        // the wires once they may freeze is wasted.
+                        if self.params.rate_bps == 0 || self.may_freeze() {
                             break;
                         }
                     }
@@ -354,13 +482,25 @@ impl Sim {
                 // wakes it.
                 self.host_io();
             } else {
-                let credit = idle_since.elapsed().as_secs_f64() * NOMINAL_BPS as f64;
+                // Frozen time is credited up to now, or only up to a due
+                // error: the bits after it are stepped.
+                let now = Instant::now();
+                let due = self.idle_noise.filter(|n| n.due <= now);
+                let until = due.map_or(now, |n| n.due);
+                let credit = until.saturating_duration_since(idle_since).as_secs_f64()
+                    * self.idle_bps() as f64;
                 if credit >= 1.0 {
                     let bits = credit.min(u32::MAX as f64) as u32;
                     for ep in &mut self.eps {
                         ep.fw.advance_idle(bits);
                     }
-                    idle_since = Instant::now();
+                    idle_since = until;
+                }
+                if let Some(noise) = due {
+                    // The skipped periods are over: step to the error.
+                    self.next_error = Some(noise.clean_trials);
+                    self.idle_noise = None;
+                    resume_at = Some(noise.due);
                 }
                 self.collect_host_messages();
                 self.host_io();
@@ -374,6 +514,8 @@ impl Sim {
             match c {
                 Command::Cut(t, d) | Command::Restore(t, d) => {
                     let cut = matches!(c, Command::Cut(..));
+                    // The lanes change: draw again (see IdleNoise).
+                    self.idle_noise = None;
                     for w in &mut self.wires {
                         if (w.a == t && w.dir == d) || (w.b == t && w.dir.opposite() == d) {
                             w.cut = cut;
@@ -418,16 +560,62 @@ impl Sim {
         s
     }
 
-    fn flip(&mut self) -> bool {
+    /// Uniform in [0, 1).
+    fn uniform(&mut self) -> f64 {
         // xorshift64; good enough to pick bits to damage.
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        ((self.rng >> 11) as f64 / (1u64 << 53) as f64) < self.params.corrupt
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn run_batch(&mut self) {
-        for _ in 0..BATCH {
+    /// Whether the next lane's bit is flipped: a drawn error, or a trial.
+    fn flip(&mut self) -> bool {
+        match self.next_error {
+            Some(0) => {
+                self.next_error = None;
+                true
+            }
+            Some(k) => {
+                self.next_error = Some(k - 1);
+                false
+            }
+            None => self.uniform() < self.params.corrupt,
+        }
+    }
+
+    /// Clean trials before the next flipped one: geometric, by inversion.
+    fn clean_trials(&mut self) -> u64 {
+        let p = self.params.corrupt;
+        if p >= 1.0 {
+            return 0;
+        }
+        // In (0, 1], so the logarithm is finite; the cast saturates.
+        let u = 1.0 - self.uniform();
+        (u.ln() / (-p).ln_1p()).floor() as u64
+    }
+
+    /// The next bit error on the lanes of the uncut wires, frozen from
+    /// `from` (see IdleNoise); `None` if no lane can take one, or not
+    /// before the end of time.
+    fn draw_idle_noise(&mut self, from: Instant) -> Option<IdleNoise> {
+        let lanes = 2 * self.wires.iter().filter(|w| !w.cut).count() as u64;
+        if lanes == 0 {
+            return None;
+        }
+        let k = self.clean_trials();
+        let bit = k / lanes;
+        let skip = bit - bit % IDLE_PERIOD_BITS;
+        let wait = Duration::try_from_secs_f64(skip as f64 / self.idle_bps() as f64).ok()?;
+        Some(IdleNoise {
+            due: from.checked_add(wait)?,
+            clean_trials: k - skip * lanes,
+        })
+    }
+
+    /// Steps every instance and wire `steps` times.
+    fn run_batch(&mut self, steps: u32) {
+        for _ in 0..steps {
             for ep in &mut self.eps {
                 if let Some(msg) = ep.inbox.take() {
                     if ep.fw.push_host(&msg).is_err() {
@@ -449,12 +637,14 @@ impl Sim {
                     let mut bits = wire(self.eps[from].fw.outputs(), prudir);
                     if self.params.corrupt > 0.0 && self.flip() {
                         bits ^= in_data_pin(prudir);
+                        self.clean_bits = 0;
                     }
                     let to = &mut self.eps[to];
                     to.r31 = (to.r31 & !mask) | bits;
                     to.fw.set_inputs(to.r31);
                 }
             }
+            self.clean_bits = self.clean_bits.saturating_add(1);
             self.collect_host_messages();
         }
     }

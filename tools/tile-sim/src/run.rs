@@ -64,8 +64,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
     /// Probability that a packet arrives damaged (EROR set); with
-    /// `--link firmware`, that each bit on a wire is flipped (the wires
-    /// then never freeze while idle, so noise reaches the idle delimiters).
+    /// `--link firmware`, that each bit on a wire is flipped (idle wires
+    /// freeze between bit errors, which still reach the idle delimiters
+    /// at the line's rate).
     #[arg(long, default_value_t = 0.0)]
     corrupt: f64,
     /// Hello interval of every itcd, in milliseconds.
