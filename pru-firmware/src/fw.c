@@ -5,9 +5,10 @@
  * A step samples every input, advances every transmitter by one step of
  * its bit (tx_steps_per_bit steps: data out at the first, the clock edge
  * at clk_step), takes at most one message from the host, counts down
- * the monitor report, drives the pins, and then sends at most one message
- * to the host from the outbox (received packets, status, bounces, in the
- * order they arose).
+ * the monitor report, drives the pins, and then does its piece of sending
+ * the outbox's oldest message to the host (received packets, status,
+ * bounces, in the order they arose): all of it in the host build, a
+ * bounded piece on the PRU (hal.h).
  * Before the host's first (empty) message nothing is sent to it: received
  * packets are discarded and status changes are only remembered, to be
  * reported when the host starts.
@@ -85,6 +86,8 @@ void fw_init(struct itc_fw *fw, unsigned pru, const struct itc_fw_config *cfg)
     hal_init(&fw->hal);
 }
 
+static void send_head_now(struct itc_fw *fw);
+
 /* Queues one message for the host. A full outbox sends its oldest entry
  * at once (a long step, but nothing is lost that the host could take). */
 static void out_push(struct itc_fw *fw, uint8_t kind, uint8_t a, uint8_t b)
@@ -93,7 +96,7 @@ static void out_push(struct itc_fw *fw, uint8_t kind, uint8_t a, uint8_t b)
     unsigned at;
 
     if (o->count == OUTBOX_SLOTS)
-        fw_send_one(fw);
+        send_head_now(fw);
     at = o->head + o->count;
     if (at >= OUTBOX_SLOTS)
         at -= OUTBOX_SLOTS;
@@ -127,75 +130,116 @@ void fw_deliver(struct itc_fw *fw, unsigned prudir, uint16_t len)
     out_push(fw, OUT_PACKET, (uint8_t)prudir, 0);
 }
 
-/* rx[prudir]'s packet to the host: a full host side loses it (OVRN on the
- * next one). */
-static void send_packet(struct itc_fw *fw, unsigned prudir)
+/* Starts sending the outbox's head entry from where its bytes lie:
+ * HAL_SENT, HAL_SENDING or HAL_NO_ROOM (hal.h). */
+static int send_start(struct itc_fw *fw)
 {
-    struct itc_rx *rx = &fw->rx[prudir];
-    struct itc_fw_dir_stats *st = &fw->stats.dir[prudir];
-    uint8_t hdr = rx->buf[0];
+    struct itc_outbox *o = &fw->out;
+    const struct itc_out *e = &o->q[o->head];
 
-    /* Keep kind and MFMT; DIR becomes where it came from; EROR is never
-     * set on a delivered packet (damaged frames are not delivered). */
-    hdr &= (uint8_t)(ITC_FW_HDR_KIND_MASK | ITC_FW_HDR_MFMT);
-    hdr |= itc_fw_dir8(fw->pru, prudir);
-    if (rx->lost)
-        hdr |= ITC_FW_HDR_OVRN;
-    rx->buf[0] = hdr;
-    if (hal_send(&fw->hal, rx->buf, rx->deliver_len) != 0) {
-        rx->lost = 1;
-        st->host_overruns++;
-    } else {
-        rx->lost = 0;
-        st->packets_received++;
+    switch (e->kind) {
+    case OUT_PACKET: {
+        struct itc_rx *rx = &fw->rx[e->a];
+        uint8_t hdr = rx->buf[0];
+
+        /* Keep kind and MFMT; DIR becomes where it came from; EROR is
+         * never set on a delivered packet (damaged frames are not
+         * delivered). */
+        hdr &= (uint8_t)(ITC_FW_HDR_KIND_MASK | ITC_FW_HDR_MFMT);
+        hdr |= itc_fw_dir8(fw->pru, e->a);
+        if (rx->lost)
+            hdr |= ITC_FW_HDR_OVRN;
+        rx->buf[0] = hdr;
+        return hal_send(&fw->hal, rx->buf, rx->deliver_len);
     }
-    rx->deliver_len = 0;
+    case OUT_BOUNCE: {
+        struct itc_hold *h = &fw->hold;
+
+        h->msg[0] = ITC_FW_MSG_BOUNCE;
+        h->msg[1] = e->a;
+        return hal_send(&fw->hal, h->msg, (uint16_t)(h->len + HOLD_AT));
+    }
+    default:
+        o->status[0] = ITC_FW_MSG_LINK_STATUS;
+        o->status[1] = e->a;
+        o->status[2] = e->b;
+        return hal_send(&fw->hal, o->status, sizeof(o->status));
+    }
+}
+
+/* The head entry is done with (`sent`, or lost: a full host side): its
+ * bytes are free, and it leaves the outbox. */
+static void send_done(struct itc_fw *fw, int sent)
+{
+    struct itc_outbox *o = &fw->out;
+    const struct itc_out *e = &o->q[o->head];
+
+    switch (e->kind) {
+    case OUT_PACKET: {
+        /* A lost packet marks the link's next one OVRN. */
+        struct itc_rx *rx = &fw->rx[e->a];
+
+        if (sent) {
+            rx->lost = 0;
+            fw->stats.dir[e->a].packets_received++;
+        } else {
+            rx->lost = 1;
+            fw->stats.dir[e->a].host_overruns++;
+        }
+        rx->deliver_len = 0;
+        break;
+    }
+    case OUT_BOUNCE:
+        if (!sent)
+            fw->stats.status_lost++;
+        fw->hold.full = 0;
+        fw->hold.bouncing = 0;
+        break;
+    default:
+        /* The periodic monitor report repairs lost status. */
+        if (!sent)
+            fw->stats.status_lost++;
+        break;
+    }
+    o->sending = 0;
+    o->head = (uint8_t)(o->head + 1u == OUTBOX_SLOTS ? 0 : o->head + 1u);
+    o->count--;
 }
 
 void fw_send_one(struct itc_fw *fw)
 {
     struct itc_outbox *o = &fw->out;
-    struct itc_out e;
+    int r;
 
     if (o->count == 0)
         return;
-    e = o->q[o->head];
-    o->head = (uint8_t)(o->head + 1u == OUTBOX_SLOTS ? 0 : o->head + 1u);
-    o->count--;
-    switch (e.kind) {
-    case OUT_PACKET:
-        send_packet(fw, e.a);
-        break;
-    case OUT_BOUNCE: {
-        struct itc_hold *h = &fw->hold;
+    r = o->sending ? hal_send_more(&fw->hal) : send_start(fw);
+    if (r == HAL_SENDING)
+        o->sending = 1;
+    else
+        send_done(fw, r == HAL_SENT);
+}
 
-        h->msg[0] = ITC_FW_MSG_BOUNCE;
-        h->msg[1] = e.a;
-        if (hal_send(&fw->hal, h->msg, (uint16_t)(h->len + HOLD_AT)) != 0)
-            fw->stats.status_lost++;
-        h->full = 0;
-        h->bouncing = 0;
-        break;
-    }
-    default: {
-        /* A full host side loses it; the periodic monitor report repairs
-         * lost status. */
-        uint8_t msg[ITC_FW_STATUS_LEN];
+/* The head entry, all of it now (a long step): its bytes are needed, or
+ * its slot. A message still waiting for a host buffer is lost, and
+ * counted. */
+static void send_head_now(struct itc_fw *fw)
+{
+    struct itc_outbox *o = &fw->out;
+    int r;
 
-        msg[0] = ITC_FW_MSG_LINK_STATUS;
-        msg[1] = e.a;
-        msg[2] = e.b;
-        if (hal_send(&fw->hal, msg, sizeof(msg)) != 0)
-            fw->stats.status_lost++;
-        break;
-    }
-    }
+    if (o->count == 0)
+        return;
+    r = o->sending ? HAL_SENDING : send_start(fw);
+    if (r == HAL_SENDING)
+        r = hal_send_now(&fw->hal);
+    send_done(fw, r == HAL_SENT);
 }
 
 void fw_flush_delivery(struct itc_fw *fw, unsigned prudir)
 {
     while (fw->rx[prudir].deliver_len != 0 && fw->out.count != 0)
-        fw_send_one(fw);
+        send_head_now(fw);
     fw->rx[prudir].deliver_len = 0;
 }
 
@@ -263,8 +307,10 @@ static void place_held(struct itc_fw *fw)
 }
 
 /* hal_recv copies whole messages, up to the rpmsg maximum, into the hold
- * buffer: the length rule below can only be applied after that. A bounce
- * is sent from the same buffer, its header in front. */
+ * buffer, a piece per step on the PRU (the hold is not full meanwhile, so
+ * nothing else touches it); the length rule below is applied once a
+ * message is complete. A bounce is sent from the same buffer, its header
+ * in front, and no message is received while it is held. */
 FW_ASSERT(hold_fits_rpmsg,
           sizeof(((struct itc_hold *)0)->msg) >= HOLD_AT + ITC_FW_MAX_RPMSG_MSG);
 FW_ASSERT(bounce_fits, HOLD_AT + ITC_FW_MAX_PACKET <= ITC_FW_MAX_HOST_MSG);
@@ -350,8 +396,7 @@ void fw_step(struct itc_fw *fw)
         fw->bit_step = 0;
     hal_write_pins(&fw->hal, out);
     monitor_tick(fw, 1);
-    /* The step's one message to the host, after the pins: the copy into
-     * an rpmsg buffer is the longest thing a step does. */
+    /* The step's piece of a message to the host, after the pins. */
     fw_send_one(fw);
 }
 
@@ -381,5 +426,5 @@ void fw_advance_idle(struct itc_fw *fw, uint32_t bits)
 {
     monitor_tick(fw, fw_steps(fw, bits));
     while (fw->out.count != 0)
-        fw_send_one(fw);
+        send_head_now(fw);
 }

@@ -96,10 +96,13 @@ struct itc_hold {
     uint8_t msg[HOLD_AT + ITC_FW_MAX_RPMSG_MSG];
 };
 
-/* What goes to the host, in order. At most one message leaves per step,
- * at the end of the step, once the pins are driven (fw_step). Packets and
- * bounces are sent from where they already are (a receiver's buf, the
- * hold), so an entry only says which. */
+/* What goes to the host, in order. One message is sent at a time, from
+ * the head of the outbox, at the end of a step once the pins are driven
+ * (fw_step); the PRU's HAL spreads each over several steps, a bounded
+ * piece per step, and the entry stays at the head until it is done.
+ * Packets and bounces are sent from where they already are (a receiver's
+ * buf, the hold), which stay untouched until then; so an entry only says
+ * which. */
 enum out_kind {
     OUT_STATUS, /* 0xc3, a, b */
     OUT_PACKET, /* the good packet in rx[a].buf */
@@ -120,6 +123,11 @@ struct itc_outbox {
     struct itc_out q[OUTBOX_SLOTS];
     uint8_t head;
     uint8_t count;
+    /* The head entry is under way in the HAL (hal_send returned
+     * HAL_SENDING). */
+    uint8_t sending;
+    /* The status message under way: its bytes stay here until sent. */
+    uint8_t status[ITC_FW_STATUS_LEN];
 };
 
 struct itc_fw {
@@ -159,7 +167,8 @@ void fw_step(struct itc_fw *fw);
 void fw_send_status(struct itc_fw *fw, uint8_t code, uint8_t arg);
 /* Queues the good packet of `len` bytes in rx[prudir].buf for the host. */
 void fw_deliver(struct itc_fw *fw, unsigned prudir, uint16_t len);
-/* Sends the outbox's oldest message, if any. */
+/* The step's piece of sending the outbox's oldest message, if any: starts
+ * it, or moves it on (hal_send_more); the entry leaves once it is sent. */
 void fw_send_one(struct itc_fw *fw);
 /* Sends what the outbox holds up to and including rx[prudir]'s packet,
  * now: its buf is about to be written. */

@@ -2,7 +2,8 @@
  * hal_host.c - the HAL of the host build: pins are two words the caller
  * sets and reads between steps, and rpmsg is two fixed queues of message
  * slots (host to firmware, firmware to host), bounded like the rpmsg
- * buffers on the board.
+ * buffers on the board. Messages cross whole, in one call: nothing is ever
+ * under way between steps (the PRU build splits them, hal_pru.c).
  */
 #include <string.h>
 
@@ -54,15 +55,28 @@ int hal_send(struct itc_hal *hal, const uint8_t *msg, uint16_t len)
     if (!hal->pins_driven)
         hal->sends_before_pins++;
     if (len > ITC_FW_MAX_HOST_MSG || (at = queue_in(&hal->to_host_q, ITC_FW_TO_HOST_SLOTS)) < 0)
-        return -1;
+        return HAL_NO_ROOM;
     hal->to_host[at].len = len;
     if (len)
         memcpy(hal->to_host[at].bytes, msg, len);
-    return 0;
+    return HAL_SENT;
 }
 
-/* Like pru_rpmsg_receive on the board: the whole message, up to the rpmsg
- * maximum, into `buf`. */
+/* Whole messages: nothing is ever under way. */
+int hal_send_more(struct itc_hal *hal)
+{
+    (void)hal;
+    return HAL_SENT;
+}
+
+int hal_send_now(struct itc_hal *hal)
+{
+    (void)hal;
+    return HAL_SENT;
+}
+
+/* The whole message, up to the rpmsg maximum, into `buf` in one call (the
+ * PRU build copies it over several). */
 int hal_recv(struct itc_hal *hal, uint8_t *buf, uint16_t *len)
 {
     int at = queue_out(&hal->from_host_q, ITC_FW_FROM_HOST_SLOTS);
