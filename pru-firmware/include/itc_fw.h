@@ -43,7 +43,8 @@
  * the frame being sent. */
 #define ITC_FW_RING_BYTES 1024
 /* Host build: messages the firmware holds for the host (like rpmsg's
- * buffers on the board); when full, received packets are lost (OVRN). */
+ * buffers on the board); when full, received packets are lost (OVRN).
+ * The PRU build waits for a free rpmsg buffer instead (docs/pru-messages.md). */
 #define ITC_FW_TO_HOST_SLOTS 16
 /* Host build: messages from the host not yet taken by the firmware; when
  * full, itc_fw_push_host refuses, as a full rpmsg queue would. */
