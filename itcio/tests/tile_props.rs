@@ -2,8 +2,8 @@
 //! nothing panics, and every routed packet a PRU hands up is accounted for
 //! exactly once, delivered (counted as received) or dropped under one
 //! reason, on the direction it came from; so is every packet of ours a PRU
-//! bounces. Packets a reader gets are packets
-//! a PRU handed up (or the daemon's own TEPs).
+//! bounces. Readers get only packets a PRU handed up (besides the daemon's
+//! own TEPs), each at most once.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -263,10 +263,18 @@ proptest! {
                     if let Some(fh) = slots[*s] {
                         out.clear();
                         if tile.read(fh, 0, *size, &mut out).is_ok() && out.len() > 1 && out[0] != 0xc4 {
-                            // Data: a packet some PRU handed up, header
-                            // byte aside (OVRN is cleared on delivery).
-                            let count = sent_up.get(&out[1..]).copied().unwrap_or(0);
-                            prop_assert!(count > 0, "read a packet no PRU sent: {:02x?}", out);
+                            // Data: a packet some PRU handed up and not yet
+                            // read, header byte aside (OVRN is cleared on
+                            // delivery); never the same packet twice.
+                            let count = sent_up.get_mut(&out[1..]);
+                            prop_assert!(
+                                count.as_ref().is_some_and(|c| **c > 0),
+                                "read a packet no PRU sent, or read it twice: {:02x?}",
+                                out
+                            );
+                            if let Some(c) = count {
+                                *c -= 1;
+                            }
                         }
                         let _ = tile.poll(fh);
                     }
