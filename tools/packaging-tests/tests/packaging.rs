@@ -475,6 +475,66 @@ fn tmpfiles_and_sysusers_entries_apply_to_a_temp_root() {
     }
 }
 
+/// In a private mount namespace: serve a tree with `tile-sim` (one tile,
+/// the workspace's `itcd`), bind it over ROOT/run/itc as the service mounts
+/// it, and apply the packaged tmpfiles entries to ROOT, as postinst does
+/// on an upgrade while itcd runs.
+const MOUNTED_TMPFILES: &str = r#"
+set -euo pipefail
+tile_sim=$1 itcd=$2 root=$3 grid=$4
+mkdir -p "$grid" "$root/run/itc" "$root/dev"
+"$tile_sim" run --rows 1 --cols 1 --dir "$grid" --itcd "$itcd" >"$grid.log" 2>&1 &
+sim=$!
+cleanup() {
+    umount "$root/run/itc" 2>/dev/null || true
+    kill -TERM "$sim"
+    wait "$sim" || true
+}
+trap cleanup EXIT
+for _ in $(seq 300); do
+    [ -e "$grid/r0c0/itc/self" ] && break
+    kill -0 "$sim" || { cat "$grid.log" >&2; exit 1; }
+    sleep 0.1
+done
+[ -e "$grid/r0c0/itc/self" ] || { echo "no tree after 30 s" >&2; cat "$grid.log" >&2; exit 1; }
+mount --bind "$grid/r0c0" "$root/run/itc"
+before=$(stat -c '%a %u %g' "$root/run/itc")
+systemd-tmpfiles --root="$root" --create itc.conf
+echo "before: $before"
+echo "after: $(stat -c '%a %u %g' "$root/run/itc")"
+echo "self: $(test -e "$root/run/itc/itc/self" && echo yes)"
+"#;
+
+#[test]
+fn tmpfiles_leave_the_mounted_tree_alone() {
+    require("systemd-tmpfiles", "systemd");
+    require("fusermount3", "fuse3");
+    let p = package("tmpfiles-mounted");
+    let bins = bin_dir();
+    assert!(
+        bins.join("tile-sim").is_file(),
+        "tile-sim is missing: cargo build --workspace"
+    );
+    // The tree's root is 0555 and refuses chmod and chown: an entry that
+    // adjusted an existing /run/itc would fail here (exit 73), and so would
+    // postinst under `set -e`.
+    let out = run(bash_in_private_mounts(MOUNTED_TMPFILES)
+        .arg(bins.join("tile-sim"))
+        .arg(bins.join("itcd"))
+        .arg(&p.root)
+        .arg(p.tmp.0.join("grid")));
+    let text = stdout(&out);
+    let field = |name: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+            .to_string()
+    };
+    assert!(field("before").starts_with("555 "), "{text}");
+    assert_eq!(field("before"), field("after"), "{text}");
+    assert_eq!(field("self"), "yes", "{text}");
+}
+
 /// In a private mount namespace, with tmpfs over /dev, /run,
 /// /etc/udev/rules.d and /sys/devices/virtual: install the rules, make
 /// fake sysfs entries and nodes for rpmsg_pru30, 31 and 32, and let
