@@ -651,15 +651,30 @@ struct ScriptRun {
 /// Run DEBIAN/`script` with `args`; `running` says whether /run looks like
 /// a booted systemd with udevd, or a chroot.
 fn run_maintainer_script(p: &Package, script: &str, args: &[&str], running: bool) -> ScriptRun {
+    run_maintainer_script_failing(p, script, args, running, &[])
+}
+
+/// `run_maintainer_script`, with the stubs named in `failing` exiting 1.
+fn run_maintainer_script_failing(
+    p: &Package,
+    script: &str,
+    args: &[&str],
+    running: bool,
+    failing: &[&str],
+) -> ScriptRun {
     let dir = TempDir::new(&format!("{script}-{running}"));
     let stubs = dir.0.join("stubs");
     let log = dir.0.join("calls");
     fs::create_dir_all(&stubs).unwrap();
     for name in STUBBED {
         let stub = stubs.join(name);
+        let status = u8::from(failing.contains(name));
         fs::write(
             &stub,
-            format!("#!/bin/sh\necho \"{name} $*\" >>'{}'\n", log.display()),
+            format!(
+                "#!/bin/sh\necho \"{name} $*\" >>'{}'\nexit {status}\n",
+                log.display()
+            ),
         )
         .unwrap();
         fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
@@ -733,9 +748,28 @@ fn maintainer_scripts_apply_everything_on_a_running_system() {
         upgrade.calls.last().map(String::as_str),
         Some("deb-systemd-invoke restart itcd.service")
     );
+    // A unit that fails to start does not fail the package: dpkg would
+    // leave it half configured (run() fails on a failing script).
+    let failed = run_maintainer_script_failing(
+        &p,
+        "postinst",
+        &["configure"],
+        true,
+        &["deb-systemd-invoke"],
+    );
+    assert_eq!(
+        failed.calls.last().map(String::as_str),
+        Some("deb-systemd-invoke start itcd.service")
+    );
     // prerm stops it on removal only; an upgrade keeps it running.
     let r = run_maintainer_script(&p, "prerm", &["remove"], true);
     assert_eq!(r.calls, ["deb-systemd-invoke stop itcd.service"]);
+    // A removal that fails after prerm: postinst abort-remove starts it
+    // again, and does nothing else.
+    let r = run_maintainer_script(&p, "postinst", &["abort-remove"], true);
+    assert_eq!(r.calls, ["deb-systemd-invoke start itcd.service"]);
+    let r = run_maintainer_script(&p, "postinst", &["abort-remove"], false);
+    assert_eq!(r.calls, Vec::<String>::new());
     let r = run_maintainer_script(&p, "prerm", &["upgrade", "0.2.0"], true);
     assert_eq!(r.calls, Vec::<String>::new());
     // postrm forgets the unit and rules, and removes the links into
