@@ -414,6 +414,8 @@ fn unit_stays_in_the_host_mount_namespace() {
     };
     assert_eq!(get("Type"), ["notify"]);
     assert_eq!(get("Restart"), ["on-failure"]);
+    // itcd exits 2 on bad usage, which no restart mends.
+    assert_eq!(get("RestartPreventExitStatus"), ["2"]);
     assert_eq!(get("CapabilityBoundingSet"), ["CAP_SYS_ADMIN"]);
     // fusermount3's auto_unmount helper needs a short-lived mount namespace
     // to unmount after itcd dies; every other kind stays refused.
