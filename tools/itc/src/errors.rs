@@ -38,7 +38,7 @@ pub enum Error {
     },
     /// The command line asks for something impossible.
     Usage(String),
-    /// Waiting for SIGINT could not be set up.
+    /// Blocking or unblocking SIGINT failed.
     Signals(Errno),
     /// Standard output could not be written (other than a closed pipe).
     Stdout(io::Error),
@@ -101,7 +101,7 @@ impl fmt::Display for Error {
             ),
             Error::Malformed { path, what } => write!(f, "{}: {what}", path.display()),
             Error::Usage(msg) => f.write_str(msg),
-            Error::Signals(e) => write!(f, "setting up SIGINT handling: {}", e.desc()),
+            Error::Signals(e) => write!(f, "handling SIGINT: {}", e.desc()),
             Error::Stdout(e) => write!(f, "standard output: {e}"),
             Error::StdoutClosed => f.write_str("standard output closed"),
         }

@@ -489,6 +489,51 @@ fn events_start_with_connect_and_end_quietly_on_sigint() {
     assert!(err.is_empty(), "{err}");
 }
 
+/// While packets flow without pause, the file is always ready and `itc`
+/// never waits: SIGINT must still end `send --count N` (status 130) and
+/// `recv` (status 0) at once, not after the last packet.
+#[test]
+fn sigint_ends_send_and_recv_while_packets_flow() {
+    let grid = Grid::start("flow");
+    let recv = Running::spawn(grid.itc("r0c1", &["recv", "--svc", "23"]));
+    recv.wait_open(&grid.mount("r0c1").join("itc/svc/23"));
+    // Far more packets than fit in the deadline.
+    let send = Running::spawn(grid.itc(
+        "r0c0",
+        &[
+            "send",
+            "--dir",
+            "ET",
+            "--svc",
+            "23",
+            "--count",
+            "1000000000",
+            "x",
+        ],
+    ));
+    let data = || {
+        recv.lines
+            .recv_timeout(DEADLINE)
+            .is_ok_and(|l| l.ends_with(" WT svc23 1 78"))
+    };
+    assert!(wait_for(DEADLINE, data), "no data reached the reader");
+
+    signal(recv.child.id(), Signal::SIGINT);
+    let (code, _, err) = recv.finish();
+    assert_eq!(code, Some(0), "recv: {err}");
+
+    let sent = || {
+        test_support::status_value(&grid.mount("r0c0").join("tile/ET/status"), "tx_svc_packets")
+            .parse::<u64>()
+            .is_ok_and(|n| n > 1000)
+    };
+    assert!(wait_for(DEADLINE, sent), "the sender is not streaming");
+    signal(send.child.id(), Signal::SIGINT);
+    let (code, rest, err) = send.finish();
+    assert_eq!(code, Some(130), "send: {err}");
+    assert!(rest.is_empty() && err.is_empty(), "{rest:?} {err}");
+}
+
 #[test]
 fn physics_is_set_and_read_back() {
     let grid = Grid::start("physics");
