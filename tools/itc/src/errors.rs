@@ -124,8 +124,14 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
             "not a directory on the way: is itcd mounted at {}?",
             mount.display()
         ),
-        Errno::ENOTCONN => format!(
+        Errno::ENOTCONN if dead_mount(mount) => format!(
             "itcd is gone but its mount remains: restart itcd, or unmount with fusermount3 -u {}",
+            mount.display()
+        ),
+        // An open file's itcd stopped; it may unmount, or be replaced, at
+        // any moment.
+        Errno::ENOTCONN => format!(
+            "itcd stopped serving {}: run the command again once it is back",
             mount.display()
         ),
         Errno::EHOSTUNREACH if mfm => {
@@ -147,6 +153,12 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
         other => lower_first(other.desc()),
     };
     format!("{meaning} ({errno:?})")
+}
+
+/// Whether `mount` is a FUSE mount whose daemon is gone: `stat` on it
+/// fails `ENOTCONN` (until the daemon's helper or someone unmounts it).
+fn dead_mount(mount: &Path) -> bool {
+    std::fs::metadata(mount).is_err_and(|e| e.raw_os_error() == Some(Errno::ENOTCONN as i32))
 }
 
 /// `desc` with its first letter in lower case, as the rest of the line,
@@ -205,6 +217,29 @@ mod tests {
     fn permission_errors_mention_the_group() {
         assert!(line(Errno::EACCES, "/run/itc/itc/mfm").contains("itc group"));
         assert!(line(Errno::EPERM, "/run/itc/itc/mfm").ends_with("(EPERM)"));
+    }
+
+    #[test]
+    fn enotconn_blames_the_mount_only_when_it_is_dead() {
+        // A plain directory: no dead mount there.
+        let mount = std::env::temp_dir().join(format!("itc-errors-{}", std::process::id()));
+        std::fs::create_dir_all(&mount).unwrap();
+        let path = mount.join("itc/events");
+        let line = Error::file(
+            &path,
+            &mount,
+            io::Error::from_raw_os_error(Errno::ENOTCONN as i32),
+        )
+        .to_string();
+        std::fs::remove_dir(&mount).unwrap();
+        assert_eq!(
+            line,
+            format!(
+                "{}: itcd stopped serving {}: run the command again once it is back (ENOTCONN)",
+                path.display(),
+                mount.display()
+            )
+        );
     }
 
     #[test]

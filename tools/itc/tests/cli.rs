@@ -535,6 +535,32 @@ fn sigint_ends_send_and_recv_while_packets_flow() {
 }
 
 #[test]
+fn reader_is_told_when_itcd_stops() {
+    let grid = Grid::start("stopped");
+    let recv = Running::spawn(grid.itc("r0c1", &["recv", "--svc", "24"]));
+    let path = grid.mount("r0c1").join("itc/svc/24");
+    recv.wait_open(&path);
+    let out = run({
+        let mut cmd = Command::new(&grid.bins.tile_sim);
+        cmd.args(["ctl", "--dir"])
+            .arg(grid.dir.join("grid"))
+            .args(["stop", "r0c1"]);
+        cmd
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (code, _, err) = recv.finish();
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err,
+        format!(
+            "itc: {}: itcd stopped serving {}: run the command again once it is back (ENOTCONN)\n",
+            path.display(),
+            grid.mount("r0c1").display()
+        )
+    );
+}
+
+#[test]
 fn physics_is_set_and_read_back() {
     let grid = Grid::start("physics");
     let out = grid.run("r0c0", &["physics"]);
