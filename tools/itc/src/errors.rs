@@ -116,10 +116,18 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
     let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let mfm = file == "mfm";
     let meaning = match errno {
-        Errno::ENOENT => format!(
-            "no such file: is itcd running and mounted at {}?",
-            mount.display()
-        ),
+        Errno::ENOENT => match tree_near(mount) {
+            Some(tree) => format!(
+                "no such file: {} is not a tree, but {} is: use --mount {}",
+                mount.display(),
+                tree.display(),
+                tree.display()
+            ),
+            None => format!(
+                "no such file: is itcd running and mounted at {}?",
+                mount.display()
+            ),
+        },
         Errno::ENOTDIR => format!(
             "not a directory on the way: is itcd mounted at {}?",
             mount.display()
@@ -153,6 +161,24 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
         other => lower_first(other.desc()),
     };
     format!("{meaning} ({errno:?})")
+}
+
+/// A served tree next to `mount`, when `mount` is not one: its parent
+/// (`--mount /run/itc/itc`), or the first tile of a `tile-sim` grid
+/// (`--mount /tmp/grid` rather than `/tmp/grid/r0c0`).
+fn tree_near(mount: &Path) -> Option<PathBuf> {
+    let is_tree = |dir: &Path| dir.join("itc/status").is_file();
+    if let Some(parent) = mount.parent().filter(|p| is_tree(p)) {
+        return Some(parent.to_path_buf());
+    }
+    let mut tiles: Vec<PathBuf> = std::fs::read_dir(mount)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| is_tree(p))
+        .collect();
+    tiles.sort();
+    tiles.into_iter().next()
 }
 
 /// Whether `mount` is a FUSE mount whose daemon is gone: `stat` on it

@@ -609,6 +609,31 @@ fn wrong_mount_is_explained() {
 }
 
 #[test]
+fn mount_next_to_a_tree_points_at_it() {
+    let grid = Grid::start("near");
+    let tile = grid.mount("r0c0");
+    for (wrong, tree) in [
+        (grid.dir.join("grid"), tile.clone()),
+        (tile.join("itc"), tile.clone()),
+    ] {
+        let out = run({
+            let mut cmd = Command::new(&grid.bins.itc);
+            cmd.arg("--mount").arg(&wrong).arg("status");
+            cmd
+        });
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "itc: {w}/itc/status: no such file: {w} is not a tree, but {t} is: use --mount {t} (ENOENT)\n",
+                w = wrong.display(),
+                t = tree.display()
+            )
+        );
+    }
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let bins = bins();
     for args in [
