@@ -427,8 +427,9 @@ fn second_reader_gets_busy() {
     assert_eq!(
         text(&out.stderr),
         format!(
-            "itc: {}: busy: another process has this file open (EBUSY)\n",
-            path.display()
+            "itc: {}: busy: already open in itc[{}] (EBUSY)\n",
+            path.display(),
+            first.child.id()
         )
     );
 }
