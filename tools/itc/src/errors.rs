@@ -38,7 +38,7 @@ pub enum Error {
     },
     /// The command line asks for something impossible.
     Usage(String),
-    /// Waiting for SIGINT could not be set up.
+    /// Blocking or unblocking SIGINT failed.
     Signals(Errno),
     /// Standard output could not be written (other than a closed pipe).
     Stdout(io::Error),
@@ -101,7 +101,7 @@ impl fmt::Display for Error {
             ),
             Error::Malformed { path, what } => write!(f, "{}: {what}", path.display()),
             Error::Usage(msg) => f.write_str(msg),
-            Error::Signals(e) => write!(f, "setting up SIGINT handling: {}", e.desc()),
+            Error::Signals(e) => write!(f, "handling SIGINT: {}", e.desc()),
             Error::Stdout(e) => write!(f, "standard output: {e}"),
             Error::StdoutClosed => f.write_str("standard output closed"),
         }
@@ -116,23 +116,40 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
     let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let mfm = file == "mfm";
     let meaning = match errno {
-        Errno::ENOENT => format!(
-            "no such file: is itcd running and mounted at {}?",
-            mount.display()
-        ),
+        Errno::ENOENT => match tree_near(mount) {
+            Some(tree) => format!(
+                "no such file: {} is not a tree, but {} is: use --mount {}",
+                mount.display(),
+                tree.display(),
+                tree.display()
+            ),
+            None => format!(
+                "no such file: is itcd running and mounted at {}?",
+                mount.display()
+            ),
+        },
         Errno::ENOTDIR => format!(
             "not a directory on the way: is itcd mounted at {}?",
             mount.display()
         ),
-        Errno::ENOTCONN => format!(
+        Errno::ENOTCONN if dead_mount(mount) => format!(
             "itcd is gone but its mount remains: restart itcd, or unmount with fusermount3 -u {}",
+            mount.display()
+        ),
+        // An open file's itcd stopped; it may unmount, or be replaced, at
+        // any moment.
+        Errno::ENOTCONN => format!(
+            "itcd stopped serving {}: run the command again once it is back",
             mount.display()
         ),
         Errno::EHOSTUNREACH if mfm => {
             "no neighbour with the same physics in that direction".to_string()
         }
         Errno::EHOSTUNREACH => "no neighbour in that direction".to_string(),
-        Errno::EBUSY => "busy: another process has this file open".to_string(),
+        Errno::EBUSY => match holders(path).as_slice() {
+            [] => "busy: another process has this file open".to_string(),
+            held => format!("busy: already open in {}", held.join(", ")),
+        },
         Errno::ESTALE => "stale after a physics change, reopen".to_string(),
         Errno::EMSGSIZE => "packet too long: at most 255 bytes including the header".to_string(),
         Errno::EINVAL if file == "physics" => {
@@ -147,6 +164,62 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
         other => lower_first(other.desc()),
     };
     format!("{meaning} ({errno:?})")
+}
+
+/// The processes that have `path` open, as `itc[1234]`; only those
+/// whose descriptors this user may see in `/proc`.
+fn holders(path: &Path) -> Vec<String> {
+    let Ok(path) = std::fs::canonicalize(path) else {
+        return Vec::new();
+    };
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    let mut found: Vec<(u32, String)> = procs
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+                fds.filter_map(Result::ok)
+                    .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == path))
+            })
+        })
+        .map(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            (pid, comm.trim_end().to_string())
+        })
+        .collect();
+    found.sort();
+    found
+        .into_iter()
+        .map(|(pid, comm)| format!("{comm}[{pid}]"))
+        .collect()
+}
+
+/// A served tree next to `mount`, when `mount` is not one: its parent
+/// (`--mount /run/itc/itc`), or the first tile of a `tile-sim` grid
+/// (`--mount /tmp/grid` rather than `/tmp/grid/r0c0`).
+fn tree_near(mount: &Path) -> Option<PathBuf> {
+    let is_tree = |dir: &Path| dir.join("itc/status").is_file();
+    if let Some(parent) = mount.parent().filter(|p| is_tree(p)) {
+        return Some(parent.to_path_buf());
+    }
+    let mut tiles: Vec<PathBuf> = std::fs::read_dir(mount)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| is_tree(p))
+        .collect();
+    tiles.sort();
+    tiles.into_iter().next()
+}
+
+/// Whether `mount` is a FUSE mount whose daemon is gone: `stat` on it
+/// fails `ENOTCONN` (until the daemon's helper or someone unmounts it).
+fn dead_mount(mount: &Path) -> bool {
+    std::fs::metadata(mount).is_err_and(|e| e.raw_os_error() == Some(Errno::ENOTCONN as i32))
 }
 
 /// `desc` with its first letter in lower case, as the rest of the line,
@@ -205,6 +278,29 @@ mod tests {
     fn permission_errors_mention_the_group() {
         assert!(line(Errno::EACCES, "/run/itc/itc/mfm").contains("itc group"));
         assert!(line(Errno::EPERM, "/run/itc/itc/mfm").ends_with("(EPERM)"));
+    }
+
+    #[test]
+    fn enotconn_blames_the_mount_only_when_it_is_dead() {
+        // A plain directory: no dead mount there.
+        let mount = std::env::temp_dir().join(format!("itc-errors-{}", std::process::id()));
+        std::fs::create_dir_all(&mount).unwrap();
+        let path = mount.join("itc/events");
+        let line = Error::file(
+            &path,
+            &mount,
+            io::Error::from_raw_os_error(Errno::ENOTCONN as i32),
+        )
+        .to_string();
+        std::fs::remove_dir(&mount).unwrap();
+        assert_eq!(
+            line,
+            format!(
+                "{}: itcd stopped serving {}: run the command again once it is back (ENOTCONN)",
+                path.display(),
+                mount.display()
+            )
+        );
     }
 
     #[test]

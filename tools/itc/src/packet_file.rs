@@ -136,6 +136,10 @@ impl PacketFile {
                     }
                 }
                 Ok(_) => {
+                    // A ready file ends ppoll before a pending SIGINT gets in.
+                    if signals::let_pending_in().map_err(Error::Signals)? {
+                        return Ok(Wait::Interrupted);
+                    }
                     let closed = PollFlags::POLLERR | PollFlags::POLLHUP;
                     if fds
                         .get(1)

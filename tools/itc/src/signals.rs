@@ -7,6 +7,11 @@
 //! slip in between checking the flag and starting to wait. Files are read
 //! and written only once `ppoll` reports them ready, with `O_NONBLOCK`, so
 //! no system call blocks while SIGINT is held back.
+//!
+//! A `ppoll` that finds the file ready at once returns without letting a
+//! pending SIGINT in (the kernel restores the mask before delivering it),
+//! so a steady stream of packets, or room to write, would hold a Ctrl-C
+//! back for good; [`let_pending_in`] after each ready `ppoll` delivers it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -42,6 +47,21 @@ pub fn install() -> Result<(), Errno> {
     old.remove(Signal::SIGINT);
     let _ = WAIT_MASK.set(old);
     Ok(())
+}
+
+/// Unblocks SIGINT for a moment so that a pending one is delivered (and
+/// raises the flag), then blocks it again; returns [`interrupted`]. Does
+/// nothing before [`install`].
+pub fn let_pending_in() -> Result<bool, Errno> {
+    if WAIT_MASK.get().is_some() {
+        let mut sigint = SigSet::empty();
+        sigint.add(Signal::SIGINT);
+        // A pending signal is delivered on the return from the call that
+        // unblocks it.
+        sigint.thread_unblock()?;
+        sigint.thread_block()?;
+    }
+    Ok(interrupted())
 }
 
 /// Whether SIGINT has arrived.

@@ -427,8 +427,9 @@ fn second_reader_gets_busy() {
     assert_eq!(
         text(&out.stderr),
         format!(
-            "itc: {}: busy: another process has this file open (EBUSY)\n",
-            path.display()
+            "itc: {}: busy: already open in itc[{}] (EBUSY)\n",
+            path.display(),
+            first.child.id()
         )
     );
 }
@@ -489,6 +490,77 @@ fn events_start_with_connect_and_end_quietly_on_sigint() {
     assert!(err.is_empty(), "{err}");
 }
 
+/// While packets flow without pause, the file is always ready and `itc`
+/// never waits: SIGINT must still end `send --count N` (status 130) and
+/// `recv` (status 0) at once, not after the last packet.
+#[test]
+fn sigint_ends_send_and_recv_while_packets_flow() {
+    let grid = Grid::start("flow");
+    let recv = Running::spawn(grid.itc("r0c1", &["recv", "--svc", "23"]));
+    recv.wait_open(&grid.mount("r0c1").join("itc/svc/23"));
+    // Far more packets than fit in the deadline.
+    let send = Running::spawn(grid.itc(
+        "r0c0",
+        &[
+            "send",
+            "--dir",
+            "ET",
+            "--svc",
+            "23",
+            "--count",
+            "1000000000",
+            "x",
+        ],
+    ));
+    let data = || {
+        recv.lines
+            .recv_timeout(DEADLINE)
+            .is_ok_and(|l| l.ends_with(" WT svc23 1 78"))
+    };
+    assert!(wait_for(DEADLINE, data), "no data reached the reader");
+
+    signal(recv.child.id(), Signal::SIGINT);
+    let (code, _, err) = recv.finish();
+    assert_eq!(code, Some(0), "recv: {err}");
+
+    let sent = || {
+        test_support::status_value(&grid.mount("r0c0").join("tile/ET/status"), "tx_svc_packets")
+            .parse::<u64>()
+            .is_ok_and(|n| n > 1000)
+    };
+    assert!(wait_for(DEADLINE, sent), "the sender is not streaming");
+    signal(send.child.id(), Signal::SIGINT);
+    let (code, rest, err) = send.finish();
+    assert_eq!(code, Some(130), "send: {err}");
+    assert!(rest.is_empty() && err.is_empty(), "{rest:?} {err}");
+}
+
+#[test]
+fn reader_is_told_when_itcd_stops() {
+    let grid = Grid::start("stopped");
+    let recv = Running::spawn(grid.itc("r0c1", &["recv", "--svc", "24"]));
+    let path = grid.mount("r0c1").join("itc/svc/24");
+    recv.wait_open(&path);
+    let out = run({
+        let mut cmd = Command::new(&grid.bins.tile_sim);
+        cmd.args(["ctl", "--dir"])
+            .arg(grid.dir.join("grid"))
+            .args(["stop", "r0c1"]);
+        cmd
+    });
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (code, _, err) = recv.finish();
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err,
+        format!(
+            "itc: {}: itcd stopped serving {}: run the command again once it is back (ENOTCONN)\n",
+            path.display(),
+            grid.mount("r0c1").display()
+        )
+    );
+}
+
 #[test]
 fn physics_is_set_and_read_back() {
     let grid = Grid::start("physics");
@@ -535,6 +607,31 @@ fn wrong_mount_is_explained() {
             d = nowhere.display()
         )
     );
+}
+
+#[test]
+fn mount_next_to_a_tree_points_at_it() {
+    let grid = Grid::start("near");
+    let tile = grid.mount("r0c0");
+    for (wrong, tree) in [
+        (grid.dir.join("grid"), tile.clone()),
+        (tile.join("itc"), tile.clone()),
+    ] {
+        let out = run({
+            let mut cmd = Command::new(&grid.bins.itc);
+            cmd.arg("--mount").arg(&wrong).arg("status");
+            cmd
+        });
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "itc: {w}/itc/status: no such file: {w} is not a tree, but {t} is: use --mount {t} (ENOENT)\n",
+                w = wrong.display(),
+                t = tree.display()
+            )
+        );
+    }
 }
 
 #[test]
