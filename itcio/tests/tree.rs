@@ -120,6 +120,45 @@ fn service_packets_route_to_tile_file_before_itc_file() {
 }
 
 #[test]
+fn write_only_holders_keep_the_file_but_do_not_take_inbound_packets() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let (a, b) = (g.tile(0), g.tile(1));
+    // B's sender holds tile/WT/svc/44 for writing only (as `itc send` does).
+    let sender = open(&b.path("tile/WT/svc/44"), libc::O_WRONLY).unwrap();
+    assert_eq!(
+        errno(&open(&b.path("tile/WT/svc/44"), O_RDWR)),
+        libc::EBUSY,
+        "still exclusive"
+    );
+    let rx = open(&b.path("itc/svc/44"), libc::O_RDONLY | libc::O_NONBLOCK).unwrap();
+    assert_eq!(next_packet(&rx), vec![0xc4, 0x01, Dir::WT.dir8()]);
+    let peer = open(&a.path("itc/svc/44"), O_RDWR).unwrap();
+    assert_eq!(next_packet(&peer), vec![0xc4, 0x01, Dir::ET.dir8()]);
+    write_packet(&peer, &[svc_hdr(Dir::ET), 44, 1]).unwrap();
+    assert_eq!(
+        next_packet(&rx),
+        vec![svc_hdr(Dir::WT), 44, 1],
+        "the reader gets it, not the write-only tile file"
+    );
+    write_packet(&sender, &[0x80, 44, 2]).unwrap();
+    assert_eq!(next_packet(&peer), vec![svc_hdr(Dir::ET), 44, 2]);
+    // With only a write-only holder, a packet is a counted drop.
+    let _sender45 = open(&b.path("tile/WT/svc/45"), libc::O_WRONLY).unwrap();
+    let before = b.counter(Dir::WT, "drop_no_reader");
+    write_packet(
+        &open(&a.path("itc/svc/45"), libc::O_WRONLY).unwrap(),
+        &[svc_hdr(Dir::ET), 45, 3],
+    )
+    .unwrap();
+    eventually!(
+        b.counter(Dir::WT, "drop_no_reader") == before + 1,
+        "no reader counted\n{}",
+        g.dump()
+    );
+}
+
+#[test]
 fn write_errors_follow_the_spec() {
     let g = Grid::start(GridSpec::pair());
     g.wait_pair();
