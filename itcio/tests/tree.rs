@@ -732,6 +732,10 @@ fn permissions_and_ownership_follow_the_spec() {
     let svc = a.path("itc/svc/30").display().to_string();
     let status = a.path("tile/ET/status").display().to_string();
     let physics = a.path("itc/physics").display().to_string();
+    assert!(
+        as_user(65534, &format!("test -d {}/itc", a.mount.display())),
+        "the mount must be reachable by other users (a world-searchable TMPDIR)"
+    );
     assert!(!as_user(65534, &format!("exec 3<>{svc}")), "others: no rw");
     assert!(!as_user(65534, &format!("exec 3<{svc}")), "others: no r");
     assert!(
