@@ -196,15 +196,28 @@ impl Server {
         let Some(queue) = self.parked.get_mut(&fh) else {
             return;
         };
+        // Reads and writes wait for different things (a queued packet, room
+        // in an outbound queue): a blocked write must not hold up a read of
+        // the same handle, nor the reverse. Each kind keeps its own order.
+        let (mut reads_wait, mut writes_wait) = (false, false);
+        let mut still = VecDeque::new();
         while let Some(parked) = queue.pop_front() {
+            let waits = match parked {
+                Parked::Read(_) => &mut reads_wait,
+                Parked::Write(_) => &mut writes_wait,
+            };
+            if *waits {
+                still.push_back(parked);
+                continue;
+            }
             let outcome = match &parked {
                 Parked::Read(req) => try_read(req, backend, &mut self.scratch).map(|()| 0),
                 Parked::Write(req) => try_write(req, backend),
             };
             match outcome {
                 Err(Errno::EAGAIN) => {
-                    queue.push_front(parked);
-                    break;
+                    *waits = true;
+                    still.push_back(parked);
                 }
                 Ok(n) => {
                     if let Parked::Write(req) = parked {
@@ -214,8 +227,10 @@ impl Server {
                 Err(_) => {}
             }
         }
-        if queue.is_empty() {
+        if still.is_empty() {
             self.parked.remove(&fh);
+        } else {
+            *queue = still;
         }
     }
 
@@ -442,14 +457,16 @@ fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
     };
     match opened {
         Ok((kind, fh)) => {
-            let mut out = OpenOut::default();
-            out.fh(fh);
             // Every file is generated or a packet stream: never let the
-            // page cache hold any of it.
-            out.direct_io(true);
-            out.keep_cache(false);
-            out.nonseekable(kind.is_packet_file() || matches!(kind, FileKind::Events(_)));
-            reply(req, out);
+            // page cache hold any of it. Packet and events files are
+            // streams without a file position, so the kernel does not
+            // serialise calls on one descriptor: a thread blocked in
+            // read() must not hold up another thread's write().
+            let mut flags = FOPEN_DIRECT_IO;
+            if kind.is_packet_file() || matches!(kind, FileKind::Events(_)) {
+                flags |= FOPEN_STREAM | FOPEN_NONSEEKABLE;
+            }
+            reply(req, &open_out(fh, flags)[..]);
             Ok(())
         }
         Err(Errno::EAGAIN) => Err(Errno::EAGAIN),
@@ -458,6 +475,21 @@ fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
             Err(e)
         }
     }
+}
+
+/// `FOPEN_*` bits of `fuse_open_out` (`linux/fuse.h`).
+const FOPEN_DIRECT_IO: u32 = 1 << 0;
+const FOPEN_NONSEEKABLE: u32 = 1 << 2;
+const FOPEN_STREAM: u32 = 1 << 4;
+
+/// The reply to an open, `fuse_open_out`: handle, `FOPEN_*` flags, 4 bytes
+/// of padding. Built here because polyfuse's `OpenOut` cannot set
+/// `FOPEN_STREAM`.
+fn open_out(fh: Fh, flags: u32) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&fh.to_ne_bytes());
+    out[8..12].copy_from_slice(&flags.to_ne_bytes());
+    out
 }
 
 fn try_read(req: &Request, backend: &mut dyn Backend, scratch: &mut Vec<u8>) -> Result<(), Errno> {
