@@ -26,6 +26,12 @@ use crate::tree::{FileKind, Node};
 /// changes shape while mounted.
 const TTL: Duration = Duration::from_secs(3600);
 
+/// The size packet files report: the largest packet. The kernel takes an
+/// exclusive (uninterruptible) inode lock for a direct write that goes past
+/// the size, and a shared one otherwise; with the size at 0 a second writer
+/// of a file could not be killed while the first one waits for room.
+const PACKET_FILE_SIZE: u64 = 255;
+
 /// How long an open waits for a just-closed holder's release before it
 /// fails with `EBUSY`.
 const OPEN_GRACE: Duration = Duration::from_millis(500);
@@ -390,7 +396,10 @@ impl Server {
         attr.nlink(if node.is_dir() { 2 } else { 1 });
         attr.uid(self.owner.uid);
         attr.gid(self.owner.gid);
-        attr.size(0);
+        attr.size(match node {
+            Node::File(kind) if kind.is_packet_file() => PACKET_FILE_SIZE,
+            _ => 0,
+        });
         attr.blksize(4096);
         attr.atime(self.mounted_at);
         attr.mtime(self.mounted_at);
@@ -466,6 +475,9 @@ fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
             if kind.is_packet_file() || matches!(kind, FileKind::Events(_)) {
                 flags |= FOPEN_STREAM | FOPEN_NONSEEKABLE;
             }
+            if kind.is_packet_file() {
+                flags |= FOPEN_PARALLEL_DIRECT_WRITES;
+            }
             reply(req, &open_out(fh, flags)[..]);
             Ok(())
         }
@@ -481,6 +493,7 @@ fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
 const FOPEN_DIRECT_IO: u32 = 1 << 0;
 const FOPEN_NONSEEKABLE: u32 = 1 << 2;
 const FOPEN_STREAM: u32 = 1 << 4;
+const FOPEN_PARALLEL_DIRECT_WRITES: u32 = 1 << 6;
 
 /// The reply to an open, `fuse_open_out`: handle, `FOPEN_*` flags, 4 bytes
 /// of padding. Built here because polyfuse's `OpenOut` cannot set

@@ -286,19 +286,22 @@ fn blocked_writers_die_promptly_and_block_while_the_queue_is_full() {
     }
 }
 
-/// Write packets for ET through `itc/svc/21` until the queue is full.
+/// Write packets for ET through `itc/svc/21` until not even a 5-byte
+/// packet fits.
 fn fill_et_queue(h: &HandTile) {
     let f = open(
         &h.tile.path("itc/svc/21"),
         libc::O_WRONLY | libc::O_NONBLOCK,
     )
     .unwrap();
-    let mut pkt = vec![0x80 | Dir::ET.dir8(), 21];
-    pkt.resize(255, 7);
-    let mut sent = 0;
-    while write_packet(&f, &pkt).is_ok() {
-        sent += 1;
-        assert!(sent < 100_000, "the queue never filled");
+    for len in [255, 5] {
+        let mut pkt = vec![0x80 | Dir::ET.dir8(), 21];
+        pkt.resize(len, 7);
+        let mut sent = 0;
+        while write_packet(&f, &pkt).is_ok() {
+            sent += 1;
+            assert!(sent < 100_000, "the queue never filled");
+        }
     }
 }
 
@@ -389,6 +392,52 @@ fn blocked_reads_and_writes_of_one_file_do_not_wait_for_each_other() {
         },
         "the writer proceeds too"
     );
+}
+
+#[test]
+fn a_second_writer_of_one_open_file_dies_promptly_too() {
+    use std::os::unix::process::CommandExt;
+    let h = hand_tile(&[
+        "--queue-bytes",
+        "1024",
+        "--hello-ms",
+        "60000",
+        "--absent-ms",
+        "600000",
+    ]);
+    h.neighbour_et();
+    fill_et_queue(&h);
+    // Writers sharing one open file, as children of a shell that opened it.
+    let f = open(&h.tile.path("tile/ET/svc/20"), libc::O_WRONLY).unwrap();
+    let fd = f.as_raw_fd();
+    let writer = || {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg("printf '\\200\\024xyz' >&3");
+        // SAFETY: dup2 is async-signal-safe; fd stays open in this process
+        // until the child has exec'd.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        cmd
+    };
+    let mut first = writer().stderr(Stdio::null()).spawn().unwrap();
+    eventually!(blocked_in_fuse(first.id()), "first writer blocked");
+    // The first writer holds its write request in the daemon; the others
+    // must not wait behind it where no signal reaches them.
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+        let took = time_to_die(writer(), sig);
+        assert!(
+            took < Duration::from_secs(1),
+            "second writer: signal {sig} took {took:?}"
+        );
+    }
+    let _ = first.kill();
+    let _ = first.wait();
 }
 
 #[test]
