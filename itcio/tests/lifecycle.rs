@@ -395,8 +395,7 @@ fn blocked_reads_and_writes_of_one_file_do_not_wait_for_each_other() {
 }
 
 #[test]
-fn a_second_writer_of_one_open_file_dies_promptly_too() {
-    use std::os::unix::process::CommandExt;
+fn second_readers_and_writers_of_one_open_file_die_promptly_too() {
     let h = hand_tile(&[
         "--queue-bytes",
         "1024",
@@ -409,22 +408,7 @@ fn a_second_writer_of_one_open_file_dies_promptly_too() {
     fill_et_queue(&h);
     // Writers sharing one open file, as children of a shell that opened it.
     let f = open(&h.tile.path("tile/ET/svc/20"), libc::O_WRONLY).unwrap();
-    let fd = f.as_raw_fd();
-    let writer = || {
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg("printf '\\200\\024xyz' >&3");
-        // SAFETY: dup2 is async-signal-safe; fd stays open in this process
-        // until the child has exec'd.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::dup2(fd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        cmd
-    };
+    let writer = || shell_with_fd3(&f, "printf '\\200\\024xyz' >&3");
     let mut first = writer().stderr(Stdio::null()).spawn().unwrap();
     eventually!(blocked_in_fuse(first.id()), "first writer blocked");
     // The first writer holds its write request in the daemon; the others
@@ -438,6 +422,41 @@ fn a_second_writer_of_one_open_file_dies_promptly_too() {
     }
     let _ = first.kill();
     let _ = first.wait();
+
+    // The same for readers of one open file with nothing queued.
+    let f = open(&h.tile.path("tile/ET/svc/25"), libc::O_RDONLY).unwrap();
+    assert_eq!(read_packet(&f, 8).unwrap(), vec![0xc4, 0x01]);
+    let reader = || shell_with_fd3(&f, "exec cat <&3 >/dev/null");
+    let mut first = reader().stderr(Stdio::null()).spawn().unwrap();
+    eventually!(blocked_in_fuse(first.id()), "first reader blocked");
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+        let took = time_to_die(reader(), sig);
+        assert!(
+            took < Duration::from_secs(1),
+            "second reader: signal {sig} took {took:?}"
+        );
+    }
+    let _ = first.kill();
+    let _ = first.wait();
+}
+
+/// `sh -c script` with `f` as its descriptor 3.
+fn shell_with_fd3(f: &std::fs::File, script: &str) -> Command {
+    use std::os::unix::process::CommandExt;
+    let fd = f.as_raw_fd();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script);
+    // SAFETY: dup2 is async-signal-safe; fd stays open in this process
+    // until the child has exec'd.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
 }
 
 #[test]
