@@ -26,6 +26,12 @@ use crate::tree::{FileKind, Node};
 /// changes shape while mounted.
 const TTL: Duration = Duration::from_secs(3600);
 
+/// The size packet files report: the largest packet. The kernel takes an
+/// exclusive (uninterruptible) inode lock for a direct write that goes past
+/// the size, and a shared one otherwise; with the size at 0 a second writer
+/// of a file could not be killed while the first one waits for room.
+const PACKET_FILE_SIZE: u64 = 255;
+
 /// How long an open waits for a just-closed holder's release before it
 /// fails with `EBUSY`.
 const OPEN_GRACE: Duration = Duration::from_millis(500);
@@ -196,15 +202,28 @@ impl Server {
         let Some(queue) = self.parked.get_mut(&fh) else {
             return;
         };
+        // Reads and writes wait for different things (a queued packet, room
+        // in an outbound queue): a blocked write must not hold up a read of
+        // the same handle, nor the reverse. Each kind keeps its own order.
+        let (mut reads_wait, mut writes_wait) = (false, false);
+        let mut still = VecDeque::new();
         while let Some(parked) = queue.pop_front() {
+            let waits = match parked {
+                Parked::Read(_) => &mut reads_wait,
+                Parked::Write(_) => &mut writes_wait,
+            };
+            if *waits {
+                still.push_back(parked);
+                continue;
+            }
             let outcome = match &parked {
                 Parked::Read(req) => try_read(req, backend, &mut self.scratch).map(|()| 0),
                 Parked::Write(req) => try_write(req, backend),
             };
             match outcome {
                 Err(Errno::EAGAIN) => {
-                    queue.push_front(parked);
-                    break;
+                    *waits = true;
+                    still.push_back(parked);
                 }
                 Ok(n) => {
                     if let Parked::Write(req) = parked {
@@ -214,8 +233,10 @@ impl Server {
                 Err(_) => {}
             }
         }
-        if queue.is_empty() {
+        if still.is_empty() {
             self.parked.remove(&fh);
+        } else {
+            *queue = still;
         }
     }
 
@@ -375,7 +396,10 @@ impl Server {
         attr.nlink(if node.is_dir() { 2 } else { 1 });
         attr.uid(self.owner.uid);
         attr.gid(self.owner.gid);
-        attr.size(0);
+        attr.size(match node {
+            Node::File(kind) if kind.is_packet_file() => PACKET_FILE_SIZE,
+            _ => 0,
+        });
         attr.blksize(4096);
         attr.atime(self.mounted_at);
         attr.mtime(self.mounted_at);
@@ -442,14 +466,19 @@ fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
     };
     match opened {
         Ok((kind, fh)) => {
-            let mut out = OpenOut::default();
-            out.fh(fh);
             // Every file is generated or a packet stream: never let the
-            // page cache hold any of it.
-            out.direct_io(true);
-            out.keep_cache(false);
-            out.nonseekable(kind.is_packet_file() || matches!(kind, FileKind::Events(_)));
-            reply(req, out);
+            // page cache hold any of it. Packet and events files are
+            // streams without a file position, so the kernel does not
+            // serialise calls on one descriptor: a thread blocked in
+            // read() must not hold up another thread's write().
+            let mut flags = FOPEN_DIRECT_IO;
+            if kind.is_packet_file() || matches!(kind, FileKind::Events(_)) {
+                flags |= FOPEN_STREAM | FOPEN_NONSEEKABLE;
+            }
+            if kind.is_packet_file() {
+                flags |= FOPEN_PARALLEL_DIRECT_WRITES;
+            }
+            reply(req, &open_out(fh, flags)[..]);
             Ok(())
         }
         Err(Errno::EAGAIN) => Err(Errno::EAGAIN),
@@ -458,6 +487,22 @@ fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
             Err(e)
         }
     }
+}
+
+/// `FOPEN_*` bits of `fuse_open_out` (`linux/fuse.h`).
+const FOPEN_DIRECT_IO: u32 = 1 << 0;
+const FOPEN_NONSEEKABLE: u32 = 1 << 2;
+const FOPEN_STREAM: u32 = 1 << 4;
+const FOPEN_PARALLEL_DIRECT_WRITES: u32 = 1 << 6;
+
+/// The reply to an open, `fuse_open_out`: handle, `FOPEN_*` flags, 4 bytes
+/// of padding. Built here because polyfuse's `OpenOut` cannot set
+/// `FOPEN_STREAM`.
+fn open_out(fh: Fh, flags: u32) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&fh.to_ne_bytes());
+    out[8..12].copy_from_slice(&flags.to_ne_bytes());
+    out
 }
 
 fn try_read(req: &Request, backend: &mut dyn Backend, scratch: &mut Vec<u8>) -> Result<(), Errno> {

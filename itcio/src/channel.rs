@@ -35,6 +35,9 @@ pub struct Channel {
     pub scope: Option<Dir>,
     /// The physics generation at open (MFM files go stale when it changes).
     pub physics_gen: u64,
+    /// Whether the file was opened for reading: only readers take inbound
+    /// packets (a write-only holder could never read them).
+    pub reads: bool,
     queue: PacketQueue,
     lost: bool,
 }
@@ -46,6 +49,7 @@ impl Channel {
             carries,
             scope,
             physics_gen,
+            reads: true,
             queue: PacketQueue::new(limit),
             lost: false,
         }

@@ -3,10 +3,11 @@
 //! daemon feeds it PRU messages and timer ticks, drains its outbound queues
 //! into the PRUs, and serves the tree through its [`Backend`] impl.
 //!
-//! Inbound, a routed packet from D goes to `tile/<D>/...` if open, else to
-//! `itc/...` if open, else it is dropped (no reader). Outbound, a packet
-//! written to a packet file is validated (SPEC 5), checked for a present
-//! (for MFM: compatible) neighbour, and queued per direction, MFM first.
+//! Inbound, a routed packet from D goes to `tile/<D>/...` if open for
+//! reading, else to `itc/...` if open for reading, else it is dropped (no
+//! reader). Outbound, a packet written to a packet file is validated
+//! (SPEC 5), checked for a present (for MFM: compatible) neighbour, and
+//! queued per direction, MFM first.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
@@ -388,12 +389,15 @@ impl Tile {
         };
         // A flushed holder still counts: FUSE_FLUSH also comes when a forked
         // child's exec closes its inherited copy, so it does not mean the
-        // owner is done.
-        let fh = self
-            .exclusive
-            .get(&tile_kind)
-            .or_else(|| self.exclusive.get(&itc_kind))
-            .copied();
+        // owner is done. A write-only holder does not: it keeps the file
+        // exclusive but could never read what it was given.
+        let reader = |kind: &FileKind| {
+            self.exclusive
+                .get(kind)
+                .copied()
+                .filter(|fh| matches!(self.files.get(fh), Some(OpenFile::Channel(ch)) if ch.reads))
+        };
+        let fh = reader(&tile_kind).or_else(|| reader(&itc_kind));
         let Some(fh) = fh else {
             self.stats[i].drop_packet(DropReason::NoReader);
             return;
@@ -713,7 +717,7 @@ fn read_text(content: &[u8], offset: u64, size: u32, out: &mut Vec<u8>) {
 
 impl Backend for Tile {
     fn open(&mut self, kind: FileKind, flags: i32) -> Result<Fh, Errno> {
-        let (_, write) = access_mode(flags);
+        let (read, write) = access_mode(flags);
         let file = match kind {
             FileKind::Mfm(scope) | FileKind::Svc(scope, _) | FileKind::Events(scope) => {
                 let carries = match kind {
@@ -742,6 +746,7 @@ impl Backend for Tile {
                     self.physics_gen,
                     self.cfg.reader_queue_limit,
                 );
+                ch.reads = read;
                 // The snapshot: a Connect for each neighbour present now.
                 for dir in Dir::ALL {
                     if (scope.is_none() || scope == Some(dir))

@@ -57,6 +57,22 @@ impl RawPru {
         self.conn.as_ref().expect("connected").as_raw_fd()
     }
 
+    /// Read and discard every message waiting from `itcd`.
+    fn drain(&self) -> usize {
+        let mut buf = [0u8; 512];
+        let mut n = 0;
+        while nix::sys::socket::recv(
+            self.conn_fd(),
+            &mut buf,
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+        )
+        .is_ok()
+        {
+            n += 1;
+        }
+        n
+    }
+
     fn send(&self, msg: &[u8]) {
         nix::sys::socket::send(self.conn_fd(), msg, nix::sys::socket::MsgFlags::empty()).unwrap();
     }
@@ -268,6 +284,179 @@ fn blocked_writers_die_promptly_and_block_while_the_queue_is_full() {
             "writer: signal {sig} took {took:?}"
         );
     }
+}
+
+/// Write packets for ET through `itc/svc/21` until not even a 5-byte
+/// packet fits.
+fn fill_et_queue(h: &HandTile) {
+    let f = open(
+        &h.tile.path("itc/svc/21"),
+        libc::O_WRONLY | libc::O_NONBLOCK,
+    )
+    .unwrap();
+    for len in [255, 5] {
+        let mut pkt = vec![0x80 | Dir::ET.dir8(), 21];
+        pkt.resize(len, 7);
+        let mut sent = 0;
+        while write_packet(&f, &pkt).is_ok() {
+            sent += 1;
+            assert!(sent < 100_000, "the queue never filled");
+        }
+    }
+}
+
+/// Run `op` on a new thread; returns its thread id and where its result
+/// arrives.
+fn spawn_blocking<T: Send + 'static>(
+    op: impl FnOnce() -> T + Send + 'static,
+) -> (i32, std::sync::mpsc::Receiver<T>) {
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let (got_tx, got_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        tid_tx.send(unsafe { libc::gettid() }).unwrap();
+        let _ = got_tx.send(op());
+    });
+    (tid_rx.recv().unwrap(), got_rx)
+}
+
+fn blocked_in_read_or_write(tid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/wchan"))
+        .is_ok_and(|w| w.contains("request_wait_answer"))
+}
+
+#[test]
+fn blocked_reads_and_writes_of_one_file_do_not_wait_for_each_other() {
+    let h = hand_tile(&[
+        "--queue-bytes",
+        "1024",
+        "--hello-ms",
+        "60000",
+        "--absent-ms",
+        "600000",
+    ]);
+    h.neighbour_et();
+    // One open file, shared by a reader thread and a writer thread.
+    let f = std::sync::Arc::new(open(&h.tile.path("tile/ET/svc/20"), libc::O_RDWR).unwrap());
+    assert_eq!(read_packet(&f, 8).unwrap(), vec![0xc4, 0x01]);
+    let read = |f: &std::sync::Arc<std::fs::File>| {
+        let f = f.clone();
+        spawn_blocking(move || read_packet(&f, 256).map_err(|e| e.raw_os_error()))
+    };
+    let write = |f: &std::sync::Arc<std::fs::File>| {
+        let f = f.clone();
+        // Maximum size: it cannot fit in the last bytes of a full queue.
+        let mut pkt = vec![0x80, 20];
+        pkt.resize(255, 1);
+        spawn_blocking(move || write_packet(&f, &pkt).map_err(|e| e.raw_os_error()))
+    };
+
+    // A reader waits first, then a writer finds the queue full.
+    fill_et_queue(&h);
+    let (r_tid, r_got) = read(&f);
+    eventually!(blocked_in_read_or_write(r_tid), "reader blocked");
+    let (w_tid, w_got) = write(&f);
+    eventually!(blocked_in_read_or_write(w_tid), "writer blocked");
+    // Room again: the writer goes on although the reader still waits.
+    eventually!(
+        {
+            h.pru0.drain();
+            w_got.try_recv().is_ok()
+        },
+        "the blocked writer proceeds once the queue has room"
+    );
+    // A packet for the reader.
+    h.pru0.send(&[0x80 | Dir::ET.dir8(), 20, 0x55]);
+    assert_eq!(
+        r_got.recv_timeout(DEADLINE),
+        Ok(Ok(vec![0x80 | Dir::ET.dir8(), 20, 0x55]))
+    );
+
+    // A writer waits first, then a reader: a packet reaches the reader
+    // although the writer still waits.
+    fill_et_queue(&h);
+    let (w_tid, w_got) = write(&f);
+    eventually!(blocked_in_read_or_write(w_tid), "writer blocked");
+    let (r_tid, r_got) = read(&f);
+    eventually!(blocked_in_read_or_write(r_tid), "reader blocked");
+    h.pru0.send(&[0x80 | Dir::ET.dir8(), 20, 0x66]);
+    assert_eq!(
+        r_got.recv_timeout(DEADLINE),
+        Ok(Ok(vec![0x80 | Dir::ET.dir8(), 20, 0x66])),
+        "the reader is not held up by the blocked writer"
+    );
+    eventually!(
+        {
+            h.pru0.drain();
+            w_got.try_recv().is_ok()
+        },
+        "the writer proceeds too"
+    );
+}
+
+#[test]
+fn second_readers_and_writers_of_one_open_file_die_promptly_too() {
+    let h = hand_tile(&[
+        "--queue-bytes",
+        "1024",
+        "--hello-ms",
+        "60000",
+        "--absent-ms",
+        "600000",
+    ]);
+    h.neighbour_et();
+    fill_et_queue(&h);
+    // Writers sharing one open file, as children of a shell that opened it.
+    let f = open(&h.tile.path("tile/ET/svc/20"), libc::O_WRONLY).unwrap();
+    let writer = || shell_with_fd3(&f, "printf '\\200\\024xyz' >&3");
+    let mut first = writer().stderr(Stdio::null()).spawn().unwrap();
+    eventually!(blocked_in_fuse(first.id()), "first writer blocked");
+    // The first writer holds its write request in the daemon; the others
+    // must not wait behind it where no signal reaches them.
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+        let took = time_to_die(writer(), sig);
+        assert!(
+            took < Duration::from_secs(1),
+            "second writer: signal {sig} took {took:?}"
+        );
+    }
+    let _ = first.kill();
+    let _ = first.wait();
+
+    // The same for readers of one open file with nothing queued.
+    let f = open(&h.tile.path("tile/ET/svc/25"), libc::O_RDONLY).unwrap();
+    assert_eq!(read_packet(&f, 8).unwrap(), vec![0xc4, 0x01]);
+    let reader = || shell_with_fd3(&f, "exec cat <&3 >/dev/null");
+    let mut first = reader().stderr(Stdio::null()).spawn().unwrap();
+    eventually!(blocked_in_fuse(first.id()), "first reader blocked");
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+        let took = time_to_die(reader(), sig);
+        assert!(
+            took < Duration::from_secs(1),
+            "second reader: signal {sig} took {took:?}"
+        );
+    }
+    let _ = first.kill();
+    let _ = first.wait();
+}
+
+/// `sh -c script` with `f` as its descriptor 3.
+fn shell_with_fd3(f: &std::fs::File, script: &str) -> Command {
+    use std::os::unix::process::CommandExt;
+    let fd = f.as_raw_fd();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script);
+    // SAFETY: dup2 is async-signal-safe; fd stays open in this process
+    // until the child has exec'd.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
 }
 
 #[test]
