@@ -333,6 +333,18 @@ impl Server {
                 reply(&req, out);
             }
             Operation::Forget(_) => {}
+            // The tree is fixed at mount time: nothing can be created,
+            // removed, renamed or linked. EPERM, as the kernel answers for
+            // a directory without these operations (sysfs); ENOSYS would
+            // read "Function not implemented", which looks like a bug.
+            Operation::Create(_)
+            | Operation::Mknod(_)
+            | Operation::Mkdir(_)
+            | Operation::Symlink(_)
+            | Operation::Link(_)
+            | Operation::Unlink(_)
+            | Operation::Rmdir(_)
+            | Operation::Rename(_) => reply_err(&req, Errno::EPERM),
             _ => reply_err(&req, Errno::ENOSYS),
         }
     }
