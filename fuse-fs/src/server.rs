@@ -384,7 +384,7 @@ impl Server {
         };
         attr.ino(node.ino());
         attr.mode(kind | node.mode());
-        attr.nlink(if node.is_dir() { 2 } else { 1 });
+        attr.nlink(node.nlink());
         attr.uid(self.owner.uid);
         attr.gid(self.owner.gid);
         attr.size(0);

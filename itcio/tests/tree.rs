@@ -548,6 +548,20 @@ fn the_fixed_tree_refuses_changes_with_eperm() {
     assert_eq!(a.status_value("itc/self", "name"), "A", "still serving");
 }
 
+#[test]
+fn directory_link_counts_are_two_plus_subdirectories() {
+    let g = Grid::start(GridSpec::pair());
+    let a = g.tile(0);
+    let nlink = |rel: &str| std::fs::metadata(a.path(rel)).unwrap().nlink();
+    assert_eq!(nlink(""), 4);
+    assert_eq!(nlink("itc"), 3);
+    assert_eq!(nlink("itc/svc"), 2);
+    assert_eq!(nlink("tile"), 8);
+    assert_eq!(nlink("tile/SW"), 3);
+    assert_eq!(nlink("tile/SW/svc"), 2);
+    assert_eq!(nlink("itc/status"), 1);
+}
+
 fn mount_options(path: &std::path::Path) -> String {
     let canon = std::fs::canonicalize(path).unwrap();
     std::fs::read_to_string("/proc/self/mountinfo")
