@@ -354,6 +354,18 @@ impl Server {
                 reply(&req, out);
             }
             Operation::Forget(_) => {}
+            // The tree is fixed at mount time: nothing can be created,
+            // removed, renamed or linked. EPERM, as the kernel answers for
+            // a directory without these operations (sysfs); ENOSYS would
+            // read "Function not implemented", which looks like a bug.
+            Operation::Create(_)
+            | Operation::Mknod(_)
+            | Operation::Mkdir(_)
+            | Operation::Symlink(_)
+            | Operation::Link(_)
+            | Operation::Unlink(_)
+            | Operation::Rmdir(_)
+            | Operation::Rename(_) => reply_err(&req, Errno::EPERM),
             _ => reply_err(&req, Errno::ENOSYS),
         }
     }
@@ -393,7 +405,7 @@ impl Server {
         };
         attr.ino(node.ino());
         attr.mode(kind | node.mode());
-        attr.nlink(if node.is_dir() { 2 } else { 1 });
+        attr.nlink(node.nlink());
         attr.uid(self.owner.uid);
         attr.gid(self.owner.gid);
         attr.size(match node {

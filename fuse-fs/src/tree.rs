@@ -176,6 +176,16 @@ impl Node {
         }
     }
 
+    /// Hard link count: 1 for a file; for a directory 2 (its entry and
+    /// its `.`) plus one `..` per subdirectory, as `ls -l` and `find`
+    /// expect.
+    pub fn nlink(self) -> u32 {
+        if !self.is_dir() {
+            return 1;
+        }
+        2 + self.children().iter().filter(|(_, c)| c.is_dir()).count() as u32
+    }
+
     /// Permission bits (directories are 0555).
     pub fn mode(self) -> u32 {
         match self {
@@ -309,6 +319,16 @@ mod tests {
         assert_eq!(Node::from_ino(0), None);
         assert_eq!(Node::from_ino(0x100 + 0x10), None, "itc has no DirDir");
         assert_eq!(Node::from_ino(0x100 * 8 + 0x12), None);
+    }
+
+    #[test]
+    fn directory_link_counts_count_subdirectories() {
+        assert_eq!(Node::Root.nlink(), 4, "itc and tile");
+        assert_eq!(Node::ItcDir.nlink(), 3, "svc");
+        assert_eq!(Node::TileDir.nlink(), 8, "six directions");
+        assert_eq!(Node::DirDir(0).nlink(), 3, "svc");
+        assert_eq!(Node::SvcDir(Scope::All).nlink(), 2);
+        assert_eq!(Node::File(FileKind::Physics).nlink(), 1);
     }
 
     #[test]

@@ -757,6 +757,56 @@ fn permissions_and_ownership_follow_the_spec() {
     );
 }
 
+#[test]
+fn the_fixed_tree_refuses_changes_with_eperm() {
+    let g = Grid::start(GridSpec::pair());
+    let a = g.tile(0);
+    let eperm = |what: &str, r: std::io::Result<()>| {
+        assert_eq!(errno(&r), libc::EPERM, "{what}: {r:?}");
+    };
+    let new = a.path("itc/new");
+    eperm("create", std::fs::File::create(&new).map(drop));
+    eperm(
+        "create svc/64",
+        std::fs::File::create(a.path("itc/svc/64")).map(drop),
+    );
+    eperm("mkdir", std::fs::create_dir(&new));
+    eperm("unlink", std::fs::remove_file(a.path("itc/status")));
+    eperm("rmdir", std::fs::remove_dir(a.path("itc/svc")));
+    eperm("rename", std::fs::rename(a.path("itc/status"), &new));
+    eperm("link", std::fs::hard_link(a.path("itc/status"), &new));
+    eperm("symlink", std::os::unix::fs::symlink("status", &new));
+    let fifo = std::ffi::CString::new(new.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    let rc = unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) };
+    let r = if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    };
+    eperm("mkfifo", r);
+    // O_CREAT on a name that exists opens it; with O_EXCL it fails EEXIST.
+    let status = a.path("itc/status");
+    assert_eq!(errno(&open(&status, libc::O_RDONLY | libc::O_CREAT)), 0);
+    let excl = open(&status, libc::O_RDONLY | libc::O_CREAT | libc::O_EXCL);
+    assert_eq!(errno(&excl), libc::EEXIST);
+    assert_eq!(a.status_value("itc/self", "name"), "A", "still serving");
+}
+
+#[test]
+fn directory_link_counts_are_two_plus_subdirectories() {
+    let g = Grid::start(GridSpec::pair());
+    let a = g.tile(0);
+    let nlink = |rel: &str| std::fs::metadata(a.path(rel)).unwrap().nlink();
+    assert_eq!(nlink(""), 4);
+    assert_eq!(nlink("itc"), 3);
+    assert_eq!(nlink("itc/svc"), 2);
+    assert_eq!(nlink("tile"), 8);
+    assert_eq!(nlink("tile/SW"), 3);
+    assert_eq!(nlink("tile/SW/svc"), 2);
+    assert_eq!(nlink("itc/status"), 1);
+}
+
 fn mount_options(path: &std::path::Path) -> String {
     let canon = std::fs::canonicalize(path).unwrap();
     std::fs::read_to_string("/proc/self/mountinfo")
