@@ -408,36 +408,38 @@ fn second_readers_and_writers_of_one_open_file_die_promptly_too() {
     fill_et_queue(&h);
     // Writers sharing one open file, as children of a shell that opened it.
     let f = open(&h.tile.path("tile/ET/svc/20"), libc::O_WRONLY).unwrap();
-    let writer = || shell_with_fd3(&f, "printf '\\200\\024xyz' >&3");
-    let mut first = writer().stderr(Stdio::null()).spawn().unwrap();
-    eventually!(blocked_in_fuse(first.id()), "first writer blocked");
     // The first writer holds its write request in the daemon; the others
     // must not wait behind it where no signal reaches them.
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
-        let took = time_to_die(writer(), sig);
-        assert!(
-            took < Duration::from_secs(1),
-            "second writer: signal {sig} took {took:?}"
-        );
-    }
-    let _ = first.kill();
-    let _ = first.wait();
+    seconds_die_promptly("writer", || {
+        shell_with_fd3(&f, "printf '\\200\\024xyz' >&3")
+    });
 
     // The same for readers of one open file with nothing queued.
     let f = open(&h.tile.path("tile/ET/svc/25"), libc::O_RDONLY).unwrap();
     assert_eq!(read_packet(&f, 8).unwrap(), vec![0xc4, 0x01]);
-    let reader = || shell_with_fd3(&f, "exec cat <&3 >/dev/null");
-    let mut first = reader().stderr(Stdio::null()).spawn().unwrap();
-    eventually!(blocked_in_fuse(first.id()), "first reader blocked");
+    seconds_die_promptly("reader", || shell_with_fd3(&f, "exec cat <&3 >/dev/null"));
+}
+
+/// Starts a first process from `make` and waits until it blocks in the
+/// tree; then each of SIGINT, SIGTERM and SIGKILL must end a second one
+/// from `make` within 1 s. The first is killed by pid even on failure.
+fn seconds_die_promptly(what: &str, make: impl Fn() -> Command) {
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let first = Reap(make().stderr(Stdio::null()).spawn().unwrap());
+    eventually!(blocked_in_fuse(first.0.id()), "first {what} blocked");
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
-        let took = time_to_die(reader(), sig);
+        let took = time_to_die(make(), sig);
         assert!(
             took < Duration::from_secs(1),
-            "second reader: signal {sig} took {took:?}"
+            "second {what}: signal {sig} took {took:?}"
         );
     }
-    let _ = first.kill();
-    let _ = first.wait();
 }
 
 /// `sh -c script` with `f` as its descriptor 3.
