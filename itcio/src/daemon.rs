@@ -342,17 +342,17 @@ impl Daemon {
     fn flush_pru(&mut self, pru: Pru) {
         let i = pru.index();
         while self.prus[i].writable && self.prus[i].dev.is_some() {
-            let Some((dir, mfm, packet)) = self.tile.pop_outbound(pru) else {
+            let Some((dir, lane, packet)) = self.tile.pop_outbound(pru) else {
                 return;
             };
             let Some(dev) = &self.prus[i].dev else {
                 return;
             };
             match dev.send(&packet) {
-                Ok(()) => self.tile.sent(dir, mfm, packet.len()),
+                Ok(()) => self.tile.sent(dir, lane, packet.len()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     tracing::debug!("PRU{i} device full; {dir} waits");
-                    self.tile.unpop_outbound(dir, mfm, packet);
+                    self.tile.unpop_outbound(dir, lane, packet);
                     self.prus[i].writable = false;
                     self.watch_writable(i, true);
                 }

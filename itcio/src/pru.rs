@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 
+/// The send buffer asked for on a PRU socket (the kernel doubles it and
+/// charges each message its bookkeeping too): about 16 messages.
+const PRU_SOCKET_SNDBUF: usize = 8 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     CharDevice,
@@ -55,6 +59,11 @@ impl PruDevice {
                 None,
             )
             .map_err(to_io)?;
+            // The rpmsg device takes 16 messages of up to 512 bytes before
+            // a write fails EAGAIN. Bound the socket's send buffer alike, so
+            // that packets wait in itcd's queues, where a hello goes ahead
+            // of traffic, and not in a deep kernel buffer, where it cannot.
+            socket::setsockopt(&fd, socket::sockopt::SndBuf, &PRU_SOCKET_SNDBUF).map_err(to_io)?;
             let addr = UnixAddr::new(path).map_err(to_io)?;
             socket::connect(fd.as_raw_fd(), &addr).map_err(to_io)?;
             return Ok(PruDevice {

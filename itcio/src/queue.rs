@@ -93,10 +93,35 @@ impl PacketQueue {
     }
 }
 
-/// The outbound queue of one direction: MFM traffic goes out before
-/// service traffic; each lane is bounded separately.
+/// The lane of an [`OutQueue`] a packet travels in, in the order they go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// `itcd`'s own hello: at most one waits, and it goes first, so that
+    /// a link full of traffic never starves the neighbour's liveness.
+    Hello,
+    /// MFM traffic.
+    Mfm,
+    /// Service traffic.
+    Service,
+}
+
+impl Lane {
+    /// The lane for a packet of MFM (`true`) or service traffic.
+    pub fn of(mfm: bool) -> Lane {
+        if mfm {
+            Lane::Mfm
+        } else {
+            Lane::Service
+        }
+    }
+}
+
+/// The outbound queue of one direction: a pending hello first, then MFM
+/// traffic, then service traffic; the two traffic lanes are bounded
+/// separately.
 #[derive(Debug)]
 pub struct OutQueue {
+    hello: Option<Box<[u8]>>,
     mfm: PacketQueue,
     svc: PacketQueue,
 }
@@ -105,6 +130,7 @@ impl OutQueue {
     /// Empty lanes of `limit` bytes each.
     pub fn new(limit: usize) -> OutQueue {
         OutQueue {
+            hello: None,
             mfm: PacketQueue::new(limit),
             svc: PacketQueue::new(limit),
         }
@@ -132,30 +158,46 @@ impl OutQueue {
         self.lane(mfm).push(packet)
     }
 
-    /// The next packet to send: MFM first.
-    pub fn pop(&mut self) -> Option<(bool, Box<[u8]>)> {
-        if let Some(p) = self.mfm.pop() {
-            return Some((true, p));
+    /// Queue a hello ahead of all traffic. A newer hello replaces one that
+    /// has not gone yet: only the latest name and physics id matter.
+    pub fn set_hello(&mut self, packet: Box<[u8]>) {
+        self.hello = Some(packet);
+    }
+
+    /// The next packet to send: the hello, then MFM, then service traffic.
+    pub fn pop(&mut self) -> Option<(Lane, Box<[u8]>)> {
+        if let Some(p) = self.hello.take() {
+            return Some((Lane::Hello, p));
         }
-        self.svc.pop().map(|p| (false, p))
+        if let Some(p) = self.mfm.pop() {
+            return Some((Lane::Mfm, p));
+        }
+        self.svc.pop().map(|p| (Lane::Service, p))
     }
 
     /// Put back a packet taken by [`OutQueue::pop`] that could not be sent.
-    pub fn unpop(&mut self, mfm: bool, packet: Box<[u8]>) {
-        self.lane(mfm).push_front(packet);
+    /// A hello is put back only if no newer one was queued meanwhile.
+    pub fn unpop(&mut self, lane: Lane, packet: Box<[u8]>) {
+        match lane {
+            Lane::Hello => {
+                self.hello.get_or_insert(packet);
+            }
+            Lane::Mfm => self.mfm.push_front(packet),
+            Lane::Service => self.svc.push_front(packet),
+        }
     }
 
-    /// Whether both lanes are empty.
+    /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
-        self.mfm.is_empty() && self.svc.is_empty()
+        self.hello.is_none() && self.mfm.is_empty() && self.svc.is_empty()
     }
 
-    /// Empty both lanes; returns how many packets were discarded.
+    /// Empty every lane; returns how many packets were discarded.
     pub fn clear(&mut self) -> usize {
-        self.mfm.clear() + self.svc.clear()
+        usize::from(self.hello.take().is_some()) + self.mfm.clear() + self.svc.clear()
     }
 
-    /// Bytes queued in both lanes.
+    /// Bytes queued in the traffic lanes.
     pub fn bytes(&self) -> usize {
         self.mfm.bytes() + self.svc.bytes()
     }
@@ -202,12 +244,31 @@ mod tests {
         q.push(false, pkt(8, 1)).unwrap();
         assert!(q.push(false, pkt(1, 2)).is_err());
         q.push(true, pkt(8, 3)).unwrap();
-        let (mfm, p) = q.pop().unwrap();
-        assert!(mfm);
+        let (lane, p) = q.pop().unwrap();
+        assert_eq!(lane, Lane::Mfm);
         assert_eq!(p[0], 3);
-        q.unpop(mfm, p);
+        q.unpop(lane, p);
         assert_eq!(q.pop().unwrap().1[0], 3);
-        assert_eq!(q.pop().unwrap(), (false, pkt(8, 1)));
+        assert_eq!(q.pop().unwrap(), (Lane::Service, pkt(8, 1)));
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_hello_goes_first_even_when_the_lanes_are_full() {
+        let mut q = OutQueue::new(8);
+        q.push(false, pkt(8, 1)).unwrap();
+        q.push(true, pkt(8, 2)).unwrap();
+        q.set_hello(pkt(3, 3));
+        q.set_hello(pkt(3, 4));
+        let (lane, p) = q.pop().unwrap();
+        assert_eq!((lane, p[0]), (Lane::Hello, 4), "the newest hello only");
+        // Put back after a newer one was queued: the newer one stays.
+        q.set_hello(pkt(3, 5));
+        q.unpop(lane, p);
+        assert_eq!(q.pop().unwrap(), (Lane::Hello, pkt(3, 5)));
+        assert_eq!(q.pop().unwrap().0, Lane::Mfm);
+        q.set_hello(pkt(3, 6));
+        assert_eq!(q.clear(), 2, "the hello and the service packet");
         assert!(q.is_empty());
     }
 }

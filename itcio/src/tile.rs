@@ -17,7 +17,7 @@ use fuse_fs::{Backend, Errno, Fh, FileKind, Readiness, Scope};
 use crate::channel::{Carries, Channel};
 use crate::dir::{Dir, Pru};
 use crate::neighbour::{Change, Neighbour};
-use crate::queue::OutQueue;
+use crate::queue::{Lane, OutQueue};
 use crate::stats::{DirStats, DropReason};
 use crate::text;
 use crate::wire::{
@@ -480,7 +480,7 @@ impl Tile {
         };
         let mut out = vec![0u8; hello.buffer_len()];
         match hello.emit(&mut out, dir) {
-            Ok(n) => self.queue_out(dir, false, out[..n].into()),
+            Ok(n) => self.outq[dir.index()].set_hello(out[..n].into()),
             // Name and physics are checked when set; this cannot happen.
             Err(e) => tracing::error!("cannot build a hello: {e}"),
         }
@@ -525,33 +525,36 @@ impl Tile {
     }
 
     /// Take the next packet for this PRU, taking directions in turn.
-    pub fn pop_outbound(&mut self, pru: Pru) -> Option<(Dir, bool, Box<[u8]>)> {
+    pub fn pop_outbound(&mut self, pru: Pru) -> Option<(Dir, Lane, Box<[u8]>)> {
         let dirs = pru.dirs();
         for k in 0..dirs.len() {
             let at = (self.next_pop[pru.index()] + k) % dirs.len();
             let dir = dirs[at];
-            if let Some((mfm, p)) = self.outq[dir.index()].pop() {
+            if let Some((lane, p)) = self.outq[dir.index()].pop() {
                 self.next_pop[pru.index()] = (at + 1) % dirs.len();
-                if !self.outq[dir.index()].has_room(mfm, MAX_PACKET_LEN + p.len()) {
+                let mfm = lane == Lane::Mfm;
+                if lane != Lane::Hello
+                    && !self.outq[dir.index()].has_room(mfm, MAX_PACKET_LEN + p.len())
+                {
                     // Before this pop a maximum-size packet did not fit:
                     // blocked writers and pollers may proceed now.
                     self.mark_packet_files();
                 }
-                return Some((dir, mfm, p));
+                return Some((dir, lane, p));
             }
         }
         None
     }
 
     /// Give back a packet the PRU could not take yet.
-    pub fn unpop_outbound(&mut self, dir: Dir, mfm: bool, packet: Box<[u8]>) {
-        self.outq[dir.index()].unpop(mfm, packet);
+    pub fn unpop_outbound(&mut self, dir: Dir, lane: Lane, packet: Box<[u8]>) {
+        self.outq[dir.index()].unpop(lane, packet);
     }
 
     /// A packet was handed to the PRU.
-    pub fn sent(&mut self, dir: Dir, mfm: bool, len: usize) {
+    pub fn sent(&mut self, dir: Dir, lane: Lane, len: usize) {
         let s = &mut self.stats[dir.index()];
-        if mfm {
+        if lane == Lane::Mfm {
             s.tx_mfm.count(len);
         } else {
             s.tx_svc.count(len);

@@ -23,7 +23,6 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Link status, monitor and bounce types (SPEC section 3).
 const STATUS: u8 = 0xc3;
 const BOUNCE: u8 = 0xc5;
-const BOUNCE_QUEUE_FULL: u8 = 1;
 const BOUNCE_NO_SYNC: u8 = 2;
 /// Byte 0 flags of a routed packet.
 const OVRN: u8 = 0b0001_0000;
@@ -415,24 +414,51 @@ fn rate_limited_link_delivers_in_order_no_sooner_than_the_rate_allows() {
 }
 
 #[test]
-fn full_wire_bounces_with_queue_full() {
-    // 8 bit/s: the first packet is still on the wire when the last is sent.
+fn a_full_wire_holds_its_host_back_and_loses_nothing() {
+    // 40 kbit/s: a 3-byte packet holds the wire for 1.4 ms, so a burst of
+    // 100 fills its 64 places at once. The PRU then stops reading its host
+    // (whose sends queue in the socket) instead of bouncing.
+    let p = pair(LinkParams {
+        rate_bps: 40_000,
+        ..quiet()
+    });
+    let (a0, b1) = p.ends();
+    let total = 100u8;
+    for i in 0..total {
+        a0.send(&[0x82, 0x02, i]);
+    }
+    for i in 0..total {
+        assert_eq!(b1.next(), [0x86, 0x02, i], "packet {i}");
+    }
+    p.settle(|s| {
+        let l = s.link(p.a, Dir::ET);
+        l.sent == u64::from(total) && l.held > 0 && l.delivered_packets == u64::from(total)
+    });
+    assert_eq!(
+        a0.recv_by(Instant::now() + Duration::from_millis(50)),
+        None,
+        "nothing comes back to the sender: no bounce"
+    );
+}
+
+#[test]
+fn a_packet_held_for_a_wire_that_is_cut_bounces_with_no_sync() {
+    // 8 bit/s: nothing arrives during the test, so the 65th packet waits.
     let p = pair(LinkParams {
         rate_bps: 8,
         ..quiet()
     });
     let (a0, _b1) = p.ends();
-    let total = 70u8;
-    for i in 0..total {
+    for i in 0..66u8 {
         a0.send(&[0x82, 0x02, i]);
     }
-    for i in 64..total {
-        assert_eq!(a0.next(), [BOUNCE, BOUNCE_QUEUE_FULL, 0x82, 0x02, i]);
-    }
-    p.settle(|s| {
-        let l = s.link(p.a, Dir::ET);
-        (l.sent, l.bounced_queue_full) == (64, 6)
-    });
+    p.settle(|s| s.link(p.a, Dir::ET).held == 1);
+    p.sim.cut(p.a, Dir::ET);
+    assert_eq!(a0.next(), [STATUS, b'F', Dir::ET.dir8()]);
+    assert_eq!(a0.next(), [BOUNCE, BOUNCE_NO_SYNC, 0x82, 0x02, 64]);
+    // Reading resumed: the packet behind it finds the wire cut too.
+    assert_eq!(a0.next(), [BOUNCE, BOUNCE_NO_SYNC, 0x82, 0x02, 65]);
+    p.settle(|s| s.link(p.a, Dir::ET).dropped_cut == 64);
 }
 
 #[test]

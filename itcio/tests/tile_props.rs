@@ -212,8 +212,8 @@ fn accounted(tile: &Tile, dir: Dir) -> u64 {
 /// inbound packets.
 fn drain_outbound(tile: &mut Tile) {
     for pru in Pru::ALL {
-        while let Some((dir, mfm, p)) = tile.pop_outbound(pru) {
-            tile.sent(dir, mfm, p.len());
+        while let Some((dir, lane, p)) = tile.pop_outbound(pru) {
+            tile.sent(dir, lane, p.len());
         }
     }
 }

@@ -850,3 +850,72 @@ fn neighbour_returns_after_a_one_sided_sync_loss_without_waiting_for_its_hello()
         );
     }
 }
+
+#[test]
+fn a_flooded_link_blocks_the_writer_and_keeps_its_neighbour() {
+    // A writer that keeps a 1 Mbit/s link full for over a second, with
+    // hellos every 50 ms and absence after 400 ms: its writes must block
+    // (here EAGAIN) rather than lose packets, and the hellos must still get
+    // through, so that the neighbour never goes away.
+    let mut spec = GridSpec::pair();
+    spec.params.rate_bps = 1_000_000;
+    spec.hello_ms = 50;
+    spec.absent_ms = 400;
+    let g = Grid::start(spec);
+    g.wait_pair();
+    let (a, b) = (g.tile(0), g.tile(1));
+    let events = open(&a.path("tile/ET/events"), libc::O_RDONLY | libc::O_NONBLOCK).unwrap();
+    let rx = open(&b.path("tile/WT/svc/20"), O_NB).unwrap();
+    let tx = open(&a.path("tile/ET/svc/20"), O_NB).unwrap();
+    assert_eq!(next_packet(&rx), vec![0xc4, 0x01], "the Connect at open");
+    let total: u16 = 600;
+    let (mut sent, mut got, mut blocked) = (0u16, 0u16, 0u32);
+    let end = std::time::Instant::now() + DEADLINE;
+    while got < total {
+        assert!(
+            std::time::Instant::now() < end,
+            "{got} of {total} packets in time\n{}",
+            g.dump()
+        );
+        if sent < total {
+            let mut p = vec![0x80, 20];
+            p.extend_from_slice(&sent.to_le_bytes());
+            p.resize(255, 0x5a);
+            match write_packet(&tx, &p) {
+                Ok(_) => sent += 1,
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => blocked += 1,
+                Err(e) => panic!("write of packet {sent}: {e}\n{}", g.dump()),
+            }
+        }
+        loop {
+            match read_packet(&rx, 256) {
+                Ok(p) => {
+                    assert_eq!(
+                        p[..4],
+                        [0x86, 20, got.to_le_bytes()[0], got.to_le_bytes()[1]],
+                        "packet {got} (a TEP here is the neighbour going away)\n{}",
+                        g.dump()
+                    );
+                    got += 1;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        if sent == total || blocked > 0 {
+            poll_fd(&rx, libc::POLLIN, 10);
+        }
+    }
+    assert!(blocked > 0, "the writer was never held back");
+    for (t, d) in [(a, Dir::ET), (b, Dir::WT)] {
+        for reason in ["drop_queue_full", "drop_absent", "drop_link_down"] {
+            assert_eq!(t.counter(d, reason), 0, "{reason}\n{}", g.dump());
+        }
+    }
+    assert_eq!(next_packet(&events), vec![0xc4, 0x01]);
+    assert!(
+        read_packet(&events, 256).is_err(),
+        "A saw its neighbour go and come back\n{}",
+        g.dump()
+    );
+}

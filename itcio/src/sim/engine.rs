@@ -14,9 +14,11 @@
 //!   (`0xc0..`) and non-standard (`..0x80`) packets, and messages over 255
 //!   bytes: ignored and counted;
 //! - a routed packet: bounced with "no sync" if its DIR is not one of this
-//!   PRU's directions or has no working wire, bounced with "queue full" if
-//!   the wire's queue is full, else put on the wire. On arrival its byte 0 is
-//!   rewritten for the receiving PRU (see `msg::arrived`).
+//!   PRU's directions or has no working wire, else put on the wire; if the
+//!   wire's queue is full it is held, and the host is not read, until the
+//!   queue has room (or the wire is cut: then it is bounced with "no
+//!   sync"). On arrival its byte 0 is rewritten for the receiving PRU (see
+//!   `msg::arrived`).
 
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
@@ -33,7 +35,7 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use super::handle::Shared;
 use super::msg::{self, Bounce, Status, MAX_PACKET};
-use super::pru::{self, Outgoing, PruEndpoint, Socket};
+use super::pru::{self, Held, Outgoing, PruEndpoint, Socket};
 use super::stats::{SimStats, TileStats};
 use super::timers::{Timer, Timers};
 use super::wire::{Sent, Wire};
@@ -72,6 +74,8 @@ pub(crate) struct Engine {
     /// Zero: no monitor reports.
     monitor_interval: Duration,
     commands: Receiver<(u64, Command)>,
+    /// PRUs whose held packet went, to be read again this turn.
+    resume: Vec<usize>,
     /// The number of the last command applied.
     applied: u64,
     shared: Arc<Shared>,
@@ -111,6 +115,7 @@ impl Engine {
             stats,
             monitor_interval,
             commands,
+            resume: Vec::new(),
             applied: 0,
             shared,
         }
@@ -189,6 +194,7 @@ impl Engine {
             }
             let stop = self.run_commands();
             self.run_timers();
+            self.resume_hosts();
             self.shared.publish(&self.stats, self.applied);
             if stop {
                 break;
@@ -197,11 +203,24 @@ impl Engine {
         debug!("emulator loop stopped");
     }
 
+    /// Reads the host's messages until its socket would block or a packet
+    /// has to wait for room on its wire.
     fn read_host(&mut self, p: usize) {
         // One byte more than a packet, so that a longer message is seen.
         let mut buf = [0u8; MAX_PACKET + 1];
-        while let Some(n) = self.prus[p].read(&mut buf, self.poll.registry(), &mut self.stats) {
+        while !self.prus[p].holding() {
+            let Some(n) = self.prus[p].read(&mut buf, self.poll.registry(), &mut self.stats) else {
+                break;
+            };
             self.host_message(p, &buf[..n]);
+        }
+    }
+
+    /// Reads again the hosts whose held packet went: their sockets are
+    /// edge-triggered and will not report the messages still waiting.
+    fn resume_hosts(&mut self) {
+        while let Some(p) = self.resume.pop() {
+            self.read_host(p);
         }
     }
 
@@ -251,14 +270,29 @@ impl Engine {
             self.send_host(p, msg::bounce(Bounce::NoSync, bytes));
             return;
         };
+        if let Err(bytes) = self.put_on_wire(w, side, bytes.to_vec()) {
+            // The firmware stops taking host messages while the ring of
+            // the head one is full; so does the emulator, and the host's
+            // writes block instead of bouncing.
+            self.stats.link_mut(tile, dir).held += 1;
+            self.prus[p].hold(Held {
+                bytes,
+                dir,
+                wire: w,
+                side,
+            });
+        }
+    }
+
+    /// Puts a routed packet from a host on the lane of wire `w` leaving
+    /// `side`, or gives it back if that lane is full.
+    fn put_on_wire(&mut self, w: usize, side: usize, bytes: Vec<u8>) -> Result<(), Vec<u8>> {
         let now = Instant::now();
-        match self.wires[w].send(side, now, bytes.to_vec()) {
-            Sent::QueueFull => {
-                self.stats.link_mut(tile, dir).bounced_queue_full += 1;
-                self.send_host(p, msg::bounce(Bounce::QueueFull, bytes));
-            }
+        let from = self.wires[w].end(side);
+        match self.wires[w].send(side, now, bytes) {
+            Sent::QueueFull(bytes) => Err(bytes),
             Sent::Queued { arrival, damaged } => {
-                let link = self.stats.link_mut(tile, dir);
+                let link = self.stats.link_mut(from.tile, from.dir);
                 link.sent += 1;
                 if damaged {
                     link.corrupted += 1;
@@ -268,7 +302,26 @@ impl Engine {
                 } else {
                     self.timers.add(arrival, Timer::Arrival { wire: w, side });
                 }
+                Ok(())
             }
+        }
+    }
+
+    /// Retries the packet PRU `p` holds, if it waits for `(w, side)`; when
+    /// it goes, the host is read again.
+    fn retry_held(&mut self, p: usize, w: usize, side: usize) {
+        let Some(held) = self.prus[p].take_held_for(w, side) else {
+            return;
+        };
+        let dir = held.dir;
+        match self.put_on_wire(w, side, held.bytes) {
+            Ok(()) => self.resume.push(p),
+            Err(bytes) => self.prus[p].hold(Held {
+                bytes,
+                dir,
+                wire: w,
+                side,
+            }),
         }
     }
 
@@ -299,7 +352,9 @@ impl Engine {
         let from = self.wires[w].end(side);
         let to = self.wires[w].end(1 - side);
         let p = to.tile * 2 + to.dir.pru().index();
+        let mut popped = false;
         while let Some(packet) = self.wires[w].pop_arrived(side, now) {
+            popped = true;
             if packet.lost {
                 self.stats.link_mut(from.tile, from.dir).dropped_loss += 1;
                 continue;
@@ -311,6 +366,9 @@ impl Engine {
                 &mut self.stats,
                 Outgoing::routed(bytes, from),
             );
+        }
+        if popped {
+            self.retry_held(from.tile * 2 + from.dir.pru().index(), w, side);
         }
     }
 
@@ -406,6 +464,12 @@ impl Engine {
             link.up = !cut;
             let p = end.tile * 2 + end.dir.pru().index();
             self.send_host(p, msg::status(status, end.dir));
+            // A packet waiting for the cut wire has no sync to go to now.
+            if let Some(held) = self.prus[p].take_held_for(w, side) {
+                self.stats.pru_mut(end.tile, end.dir.pru()).bounced_no_sync += 1;
+                self.send_host(p, msg::bounce(Bounce::NoSync, &held.bytes));
+                self.resume.push(p);
+            }
         }
         info!(tile = self.tile_name(tile), %dir, cut, "wire changed");
     }

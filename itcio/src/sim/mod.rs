@@ -19,9 +19,11 @@
 //!   bit `dir8` set for each of its directions with sync.
 //! - A routed packet (byte 0 `0b10xx_xxxx`) with DIR d is bounced as
 //!   `0xc5, 2, original...` (truncated to 255 bytes) when d is not one of
-//!   this PRU's directions or its wire is missing or cut, and as
-//!   `0xc5, 1, original...` when the wire already has
-//!   [`WIRE_QUEUE_PACKETS`] in flight. Otherwise it crosses the wire: after
+//!   this PRU's directions or its wire is missing or cut. When the wire
+//!   already has [`WIRE_QUEUE_PACKETS`] in flight it waits, and the PRU
+//!   reads nothing more from its host, until one arrives: as with the
+//!   firmware, a host that writes faster than the line sees its writes
+//!   block, never a bounce. Otherwise it crosses the wire: after
 //!   its serialisation time (`(len + 4) * 8` bits at `rate_bps`, behind the
 //!   packets before it) plus the latency, it reaches the far tile's PRU for
 //!   `d.opposite()`, with DIR = `d.opposite()`, MFMT and payload unchanged,
@@ -31,9 +33,10 @@
 //!   packets silently.
 //! - Local and non-standard packets, messages of 0 or over 255 bytes after
 //!   the start message, and anything before it are ignored and counted.
-//! - Memory is bounded: a full wire bounces, and a host whose socket would
-//!   block gets at most [`HOST_BACKLOG_PACKETS`] queued messages, the oldest
-//!   dropped beyond that. A packet arriving for a host that has not started
+//! - Memory is bounded: a full wire holds one packet and stops reading its
+//!   host, and a host whose socket would block gets at most
+//!   [`HOST_BACKLOG_PACKETS`] queued messages, the oldest dropped beyond
+//!   that. A packet arriving for a host that has not started
 //!   is dropped. Routed packets dropped at the receiving PRU make the next
 //!   delivered one carry OVRN.
 //!

@@ -14,8 +14,9 @@
 //!   `F` (frame error, sync lost) or `T` (timeout, no clock);
 //! - monitor `0xc3, 'M', bitmap`, bit `dir8` set for each direction with sync;
 //! - bounce `0xc5, REASON, original bytes...` (truncated to 255 bytes in all)
-//!   for a routed packet the PRU could not put on a wire, REASON 1 (queue
-//!   full) or 2 (no sync).
+//!   for a routed packet the PRU could not put on a wire, REASON 2 (no
+//!   sync). The emulator never bounces with REASON 1 (queue full): like the
+//!   firmware, it stops reading a host whose packet finds its wire full.
 //!
 //! Nothing here does I/O or can fail.
 #![deny(unsafe_code)]
@@ -69,8 +70,6 @@ impl Status {
 /// Why a packet came back to its host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Bounce {
-    /// The wire's in-flight queue was full.
-    QueueFull,
     /// No sync in that direction: not this PRU's, not wired, or cut.
     NoSync,
 }
@@ -78,7 +77,6 @@ pub(crate) enum Bounce {
 impl Bounce {
     fn code(self) -> u8 {
         match self {
-            Bounce::QueueFull => 1,
             Bounce::NoSync => 2,
         }
     }
@@ -158,11 +156,10 @@ mod tests {
     #[test]
     fn bounce_prefixes_and_truncates() {
         assert_eq!(bounce(Bounce::NoSync, &[0x82, 2, 9]), [0xc5, 2, 0x82, 2, 9]);
-        assert_eq!(bounce(Bounce::QueueFull, &[0x81]), [0xc5, 1, 0x81]);
         let big = [0xaa; 255];
-        let b = bounce(Bounce::QueueFull, &big);
+        let b = bounce(Bounce::NoSync, &big);
         assert_eq!(b.len(), 255);
-        assert_eq!(b[..3], [0xc5, 1, 0xaa]);
+        assert_eq!(b[..3], [0xc5, 2, 0xaa]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use super::seqpacket::{SeqConn, SeqListener};
 use super::stats::SimStats;
 use super::wire::End;
 use super::HOST_BACKLOG_PACKETS;
-use crate::Pru;
+use crate::{Dir, Pru};
 
 /// The token of the loop's waker; PRU sockets use the tokens after it.
 pub(crate) const WAKER: Token = Token(0);
@@ -83,6 +83,16 @@ impl Outgoing {
     }
 }
 
+/// A routed packet from the host that waits for room on its wire.
+#[derive(Debug)]
+pub(crate) struct Held {
+    pub(crate) bytes: Vec<u8>,
+    /// The direction it leaves in, the wire there and the side of it.
+    pub(crate) dir: Dir,
+    pub(crate) wire: usize,
+    pub(crate) side: usize,
+}
+
 /// Why a message for the host was dropped.
 #[derive(Clone, Copy, Debug)]
 enum Dropped {
@@ -108,6 +118,9 @@ pub(crate) struct PruEndpoint {
     lost: bool,
     /// WRITABLE interest is registered on the connection.
     writable: bool,
+    /// The host's packet waiting for room on its wire; the host is not
+    /// read while there is one.
+    held: Option<Held>,
 }
 
 impl PruEndpoint {
@@ -126,6 +139,30 @@ impl PruEndpoint {
             backlog: VecDeque::new(),
             lost: false,
             writable: false,
+            held: None,
+        }
+    }
+
+    /// True while a packet from the host waits for room on its wire.
+    pub(crate) fn holding(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Keeps a packet that found its wire full; stop reading the host.
+    pub(crate) fn hold(&mut self, held: Held) {
+        self.held = Some(held);
+    }
+
+    /// The held packet, if it waits for the lane of `wire` leaving `side`.
+    pub(crate) fn take_held_for(&mut self, wire: usize, side: usize) -> Option<Held> {
+        if self
+            .held
+            .as_ref()
+            .is_some_and(|h| h.wire == wire && h.side == side)
+        {
+            self.held.take()
+        } else {
+            None
         }
     }
 
@@ -247,6 +284,9 @@ impl PruEndpoint {
         self.started = false;
         self.generation += 1;
         self.writable = false;
+        if let Some(held) = self.held.take() {
+            stats.link_mut(self.tile, held.dir).dropped_held += 1;
+        }
         for out in mem::take(&mut self.backlog) {
             self.count_drop(stats, &out, Dropped::NoHost);
         }

@@ -33,8 +33,11 @@ pub struct LinkStats {
     pub dropped_no_host: u64,
     /// Packets dropped from the far PRU's full backlog to its host.
     pub dropped_backlog: u64,
-    /// Packets bounced to the sender because the wire's queue was full.
-    pub bounced_queue_full: u64,
+    /// Times a packet waited for room on the wire (its host was not read
+    /// meanwhile, so the host's writes blocked).
+    pub held: u64,
+    /// Packets waiting for room on the wire when their host went away.
+    pub dropped_held: u64,
     /// Packets that left with EROR set (damage_next or `corrupt`).
     pub corrupted: u64,
     /// Packets delivered with OVRN set.

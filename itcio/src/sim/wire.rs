@@ -46,12 +46,13 @@ pub(crate) struct InFlight {
 }
 
 /// What became of a packet handed to [`Wire::send`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Sent {
     /// On the wire; it arrives (or is lost) at `arrival`.
     Queued { arrival: Instant, damaged: bool },
-    /// The lane already holds [`WIRE_QUEUE_PACKETS`]; nothing was queued.
-    QueueFull,
+    /// The lane already holds [`WIRE_QUEUE_PACKETS`]; here are the bytes
+    /// back.
+    QueueFull(Vec<u8>),
 }
 
 #[derive(Debug)]
@@ -127,7 +128,7 @@ impl Wire {
         let params = &self.params;
         let lane = &mut self.lanes[side];
         if lane.in_flight.len() >= WIRE_QUEUE_PACKETS {
-            return Sent::QueueFull;
+            return Sent::QueueFull(bytes);
         }
         let start = lane.busy_until.map_or(now, |b| b.max(now));
         let done = start + serialisation_delay(bytes.len(), params.rate_bps);
@@ -244,7 +245,7 @@ mod tests {
                     assert!(!damaged);
                     arrivals.push(arrival);
                 }
-                Sent::QueueFull => panic!("full"),
+                Sent::QueueFull(_) => panic!("full"),
             }
         }
         // 2 bytes + 4 framing = 48 bits = 48 ms each, then 5 ms latency
@@ -269,7 +270,7 @@ mod tests {
         for _ in 0..WIRE_QUEUE_PACKETS {
             assert!(matches!(w.send(0, now, vec![0x82]), Sent::Queued { .. }));
         }
-        assert_eq!(w.send(0, now, vec![0x82]), Sent::QueueFull);
+        assert_eq!(w.send(0, now, vec![0x82]), Sent::QueueFull(vec![0x82]));
         assert!(matches!(w.send(1, now, vec![0x86]), Sent::Queued { .. }));
     }
 

@@ -69,6 +69,12 @@ impl Grid {
         )
     }
 
+    /// The whole status file of `tile`'s direction `dir`, for failure messages.
+    fn show(&self, tile: &str, dir: &str) -> String {
+        fs::read_to_string(self.dir.join(tile).join("tile").join(dir).join("status"))
+            .unwrap_or_default()
+    }
+
     /// The firmware counter `name` of `tile`'s end of direction `dir`, from
     /// `tile-sim ctl firmware` (0 if it cannot be read yet).
     fn firmware_counter(&self, tile: &str, dir: &str, name: &str) -> u64 {
@@ -176,15 +182,12 @@ fn exchange(grid: &Grid, count: u16, mut done: impl FnMut(&[Vec<u8>]) -> bool) -
 fn two_hundred_packets_cross_intact_and_in_order() {
     let grid = Grid::start("clean", &[]);
     let got = exchange(&grid, 200, |got| got.len() >= 200);
-    let show = |t: &str, d: &str| {
-        fs::read_to_string(grid.dir.join(t).join("tile").join(d).join("status")).unwrap_or_default()
-    };
     assert_eq!(
         got.len(),
         200,
         "packets received; r0c0 ET:\n{}\nr0c1 WT:\n{}",
-        show("r0c0", "ET"),
-        show("r0c1", "WT")
+        grid.show("r0c0", "ET"),
+        grid.show("r0c1", "WT")
     );
     for (n, g) in got.iter().enumerate() {
         let mut want = packet(n as u16);
@@ -318,7 +321,13 @@ fn corruption_never_delivers_a_damaged_packet() {
         seen_errors && got.len() >= 5
     });
     assert!(errors(&grid) > 0, "no frame errors reported");
-    assert!(got.len() >= 5, "only {} packets got through", got.len());
+    assert!(
+        got.len() >= 5,
+        "only {} packets got through; r0c0 ET:\n{}\nr0c1 WT:\n{}",
+        got.len(),
+        grid.show("r0c0", "ET"),
+        grid.show("r0c1", "WT")
+    );
     let mut last = None;
     for g in &got {
         let n = number(g).expect("a numbered packet");
