@@ -100,7 +100,16 @@ pub struct Tile {
     next_fh: Fh,
     changed: Vec<Fh>,
     pru_up: [bool; 2],
+    /// Per direction whose link is up without a present neighbour: when to
+    /// ask for a hello again, and the wait after that one.
+    probes: [Option<(Instant, Duration)>; 6],
 }
+
+/// The first wait before asking an absent neighbour for a hello again.
+/// Each later wait doubles, until it would reach the hello interval, after
+/// which the regular hellos (which ask too) take over. A lost hello then
+/// costs a fraction of a second, not a whole hello interval.
+const FIRST_PROBE: Duration = Duration::from_millis(250);
 
 fn scope_dir(scope: Scope) -> Option<Dir> {
     match scope {
@@ -133,6 +142,7 @@ impl Tile {
             flushed: HashSet::new(),
             next_fh: 1,
             changed: Vec::new(),
+            probes: [None; 6],
             pru_up: [false; 2],
         }
     }
@@ -286,8 +296,9 @@ impl Tile {
         } else if !was && up {
             tracing::info!("{dir}: link up");
             // Say hello at once so the neighbour appears without waiting
-            // for the next tick.
+            // for the next tick, and again soon if no answer comes.
             self.queue_hello(dir);
+            self.arm_probe(dir, Instant::now(), FIRST_PROBE);
         }
         self.announce(dir, change);
     }
@@ -433,6 +444,12 @@ impl Tile {
             Change::Connected => TepEvent::Connect,
             Change::Disconnected => TepEvent::Disconnect,
         };
+        if change == Change::Connected {
+            self.probes[dir.index()] = None;
+        } else if self.neighbours[dir.index()].link_up() {
+            // Gone silent on a working link: ask again soon.
+            self.arm_probe(dir, Instant::now(), FIRST_PROBE);
+        }
         tracing::info!(
             "{dir}: neighbour {} ({})",
             if change == Change::Connected {
@@ -500,15 +517,33 @@ impl Tile {
         for dir in Dir::ALL {
             let change = self.neighbours[dir.index()].expire(now, self.cfg.absent_after);
             self.announce(dir, change);
+            if let Some((at, wait)) = self.probes[dir.index()] {
+                if at <= now {
+                    self.probes[dir.index()] = None;
+                    let n = &self.neighbours[dir.index()];
+                    if n.link_up() && !n.present() {
+                        self.queue_hello(dir);
+                        self.arm_probe(dir, now, wait * 2);
+                    }
+                }
+            }
         }
     }
 
     /// The earliest time [`Tile::expire`] has something to do.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.neighbours
+        let absences = self
+            .neighbours
             .iter()
-            .filter_map(|n| n.deadline(self.cfg.absent_after))
-            .min()
+            .filter_map(|n| n.deadline(self.cfg.absent_after));
+        let probes = self.probes.iter().flatten().map(|&(at, _)| at);
+        absences.chain(probes).min()
+    }
+
+    /// Ask the neighbour at `dir` for a hello again after `wait`, unless
+    /// the regular hellos come as soon.
+    fn arm_probe(&mut self, dir: Dir, now: Instant, wait: Duration) {
+        self.probes[dir.index()] = (wait < self.cfg.hello_interval).then_some((now + wait, wait));
     }
 
     // ---- outbound --------------------------------------------------------

@@ -919,3 +919,35 @@ fn a_flooded_link_blocks_the_writer_and_keeps_its_neighbour() {
         g.dump()
     );
 }
+
+#[test]
+fn lost_hellos_are_asked_for_again_long_before_the_next_hello() {
+    // Hellos every 30 s: after a cut, the hellos both ends send when the
+    // link comes back arrive damaged. Each end must ask again soon rather
+    // than leave its neighbour absent for 30 s.
+    let mut spec = GridSpec::pair();
+    spec.hello_ms = 30_000;
+    spec.absent_ms = 100_000;
+    let g = Grid::start(spec);
+    g.wait_pair();
+    let (a, b) = (g.tile(0), g.tile(1));
+    g.sim().cut(g.ids[0], Dir::ET);
+    eventually!(
+        a.dir_status(Dir::ET, "peer") == "absent" && b.dir_status(Dir::WT, "peer") == "absent",
+        "both ends see the cut"
+    );
+    let eror = (
+        a.counter(Dir::ET, "drop_eror"),
+        b.counter(Dir::WT, "drop_eror"),
+    );
+    g.sim().damage_next(g.ids[0], Dir::ET, 1);
+    g.sim().damage_next(g.ids[1], Dir::WT, 1);
+    g.sim().restore(g.ids[0], Dir::ET);
+    eventually!(
+        a.counter(Dir::ET, "drop_eror") == eror.0 + 1
+            && b.counter(Dir::WT, "drop_eror") == eror.1 + 1,
+        "the first hellos after the restore arrive damaged\n{}",
+        g.dump()
+    );
+    g.wait_pair();
+}
