@@ -4,8 +4,8 @@
 //! real `itc` binary against the trees.
 //!
 //! `tile-sim` and `itcd` must sit next to the `itc` binary under test;
-//! `cargo test --workspace` (or `cargo build --workspace` before
-//! `cargo test -p itc`) puts them there. Every grid is stopped with SIGTERM
+//! the tests build them there if need be (`test_support::workspace_bins`),
+//! so `cargo test -p itc` works alone. Every grid is stopped with SIGTERM
 //! by a guard, also when a test fails, and the guard checks that nothing
 //! is left mounted. Tests wait on conditions with deadlines, never for a
 //! fixed time, and may run in parallel.
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use test_support::{unmount_all_under, wait_for};
+use test_support::{unmount_all_under, wait_for, workspace_bins};
 
 /// How long any condition or command may take.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -35,20 +35,13 @@ struct Bins {
 fn bins() -> Bins {
     let itc = PathBuf::from(env!("CARGO_BIN_EXE_itc"));
     let dir = itc.parent().expect("itc has a directory").to_path_buf();
-    let bins = Bins {
+    // `cargo test -p itc` alone builds only itc: build the others here.
+    let built = workspace_bins(&dir, &[("tile-sim", "tile-sim"), ("itcio", "itcd")]);
+    Bins {
         itc,
-        tile_sim: dir.join("tile-sim"),
-        itcd: dir.join("itcd"),
-    };
-    for p in [&bins.tile_sim, &bins.itcd] {
-        assert!(
-            p.is_file(),
-            "{} is missing: build the whole workspace first \
-             (cargo build --workspace, or run cargo test --workspace)",
-            p.display()
-        );
+        tile_sim: built[0].clone(),
+        itcd: built[1].clone(),
     }
-    bins
 }
 
 /// A fresh directory name for one test.
