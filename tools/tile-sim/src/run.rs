@@ -23,6 +23,7 @@ use crate::ctl::Control;
 use crate::fw_links::{self, FwGrid, FwParams};
 use crate::grid::Geometry;
 use crate::links::Links;
+use crate::mounts;
 use crate::state::{Shared, State};
 use crate::tiles::{Launch, Tile};
 
@@ -130,6 +131,14 @@ fn find_itcd(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
 /// Runs the grid until SIGINT or SIGTERM; `args` passed [`RunArgs::check`].
 pub fn run(args: RunArgs) -> Result<(), String> {
     let itcd = find_itcd(args.itcd.clone())?;
+    if let Some(tree) = mounts::itc_tree_containing(&args.dir) {
+        return Err(format!(
+            "--dir {} is inside the itc tree that an itcd serves at {}, where no \
+             directories can be created for the tiles; choose a directory outside it",
+            args.dir.display(),
+            tree.display()
+        ));
+    }
     fs::create_dir_all(&args.dir)
         .map_err(|e| format!("cannot create --dir {}: {e}", args.dir.display()))?;
     // Absolute paths, so that they work from any directory (NOTIFY_SOCKET).

@@ -1,14 +1,23 @@
-//! `tile-sim run` as a shell user meets it: its exit statuses. Each test
-//! in a directory of its own, removed by a guard.
+//! `tile-sim run` as a shell user meets it: its exit statuses and its
+//! refusal of a `--dir` inside a served tree. Real `tile-sim` and `itcd` processes on real FUSE mounts (as
+//! root); each test in a directory of its own. A guard stops every grid by
+//! pid and unmounts and removes its directory, also when a test fails.
+//! Conditions are awaited with deadlines, never for a fixed time.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use test_support::unmount_all_under;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use test_support::{mounts_under, unmount_all_under, wait_for, workspace_bins};
 
 const TILE_SIM: &str = env!("CARGO_BIN_EXE_tile-sim");
+
+/// Deadline for every awaited condition; generous, as tests share the CPU.
+const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A directory of its own for each test, removed (after unmounting
 /// anything below it) on drop.
@@ -46,6 +55,94 @@ fn tile_sim(args: &[&str], dir: &Path) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A running `tile-sim run` in `dir`, its output in files beside it;
+/// stopped with SIGTERM (SIGKILL after the deadline) on drop.
+struct Grid {
+    child: Option<Child>,
+    dir: PathBuf,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Grid {
+    /// Starts `tile-sim run ARGS --dir BASE/grid` and waits until it has
+    /// printed its table and every tile in `tiles` serves its tree.
+    fn start(base: &Path, args: &[&str], tiles: &[&str]) -> Grid {
+        let bin_dir = Path::new(TILE_SIM)
+            .parent()
+            .expect("tile-sim has a directory");
+        workspace_bins(bin_dir, &[("itcio", "itcd")]);
+        let dir = base.join("grid");
+        let stdout = base.join("stdout");
+        let stderr = base.join("stderr");
+        let child = Command::new(TILE_SIM)
+            .arg("run")
+            .args(args)
+            .args(["--rate", "0", "--hello", "100", "--dir"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&stdout).expect("stdout file"))
+            .stderr(fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start tile-sim run");
+        let grid = Grid {
+            child: Some(child),
+            dir,
+            stdout,
+            stderr,
+        };
+        let ready = wait_for(DEADLINE, || {
+            grid.stdout_text().contains("control: ")
+                && tiles
+                    .iter()
+                    .all(|t| fs::read_to_string(grid.dir.join(t).join("itc/self")).is_ok())
+        });
+        assert!(
+            ready,
+            "grid not ready; stdout:\n{}\nstderr:\n{}",
+            grid.stdout_text(),
+            grid.stderr_text()
+        );
+        grid
+    }
+
+    fn stdout_text(&self) -> String {
+        fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    fn stderr_text(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Stops tile-sim with SIGTERM; its exit code (None if it had to be
+    /// killed).
+    fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        let mut code = None;
+        let exited = wait_for(DEADLINE, || match child.try_wait() {
+            Ok(Some(status)) => {
+                code = status.code();
+                true
+            }
+            _ => false,
+        });
+        if !exited {
+            // Its itcds get SIGTERM when it dies (parent-death signal).
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        code
+    }
+}
+
+impl Drop for Grid {
+    fn drop(&mut self) {
+        self.stop();
+        unmount_all_under(&self.dir);
+    }
 }
 
 #[test]
@@ -107,4 +204,26 @@ fn usage_errors_exit_2_and_touch_nothing() {
             text(&out.stdout)
         );
     }
+}
+
+#[test]
+fn a_dir_inside_a_served_tree_is_refused_plainly() {
+    let base = Scratch::new("nested");
+    let grid = Grid::start(&base.0, &["--rows", "1", "--cols", "1"], &["r0c0"]);
+    let tree = grid.dir.join("r0c0");
+    for inside in [tree.join("sub/grid"), tree.join("tile"), tree.clone()] {
+        let out = tile_sim(&["run", "--rows", "1", "--cols", "1"], &inside);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {stderr}", inside.display());
+        let expected = format!(
+            "tile-sim: --dir {} is inside the itc tree that an itcd serves at {}, where no \
+             directories can be created for the tiles; choose a directory outside it\n",
+            inside.display(),
+            tree.display()
+        );
+        assert_eq!(stderr, expected);
+    }
+    // The first grid is untouched.
+    assert!(fs::read_to_string(tree.join("itc/self")).is_ok());
+    assert_eq!(mounts_under(&grid.dir), vec![tree]);
 }
