@@ -108,6 +108,15 @@ impl RunArgs {
     }
 }
 
+/// `n` and the noun, singular for one: `1 tile`, `2 tiles`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn find_itcd(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
     if let Some(p) = explicit {
         return Ok(p);
@@ -249,8 +258,8 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     print_table(&shared, &geo, &args, &dir);
 
     let result = wait_for_stop(&signals, &shared);
-    let count = shared.lock().tiles.len();
-    eprintln!("tile-sim: stopping {count} tiles");
+    let tiles = shared.lock().tiles.len();
+    eprintln!("tile-sim: stopping {}", count(tiles, "tile"));
     shared.stop_all();
     // Ends the control thread, which holds the other reference to `shared`.
     drop(control);
@@ -268,13 +277,15 @@ fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path) {
         println!("{:<8} {:>8}  {}", t.name, pid, t.mount.display());
     }
     println!(
-        "{} tiles, {} {} links, rate {}, PRU sockets in {}; Ctrl-C to stop",
-        state.tiles.len(),
-        geo.links().count(),
-        match args.link {
-            LinkModel::Packet => "packet",
-            LinkModel::Firmware => "firmware",
-        },
+        "{}, {}, rate {}, PRU sockets in {}; Ctrl-C to stop",
+        count(state.tiles.len(), "tile"),
+        count(
+            geo.links().count(),
+            match args.link {
+                LinkModel::Packet => "packet link",
+                LinkModel::Firmware => "firmware link",
+            }
+        ),
         if args.rate == 0 {
             "unlimited".to_string()
         } else {

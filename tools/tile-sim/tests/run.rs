@@ -1,6 +1,7 @@
-//! `tile-sim run` as a shell user meets it: its exit statuses and its
-//! refusal of a `--dir` inside a served tree. Real `tile-sim` and `itcd` processes on real FUSE mounts (as
-//! root); each test in a directory of its own. A guard stops every grid by
+//! `tile-sim run` as a shell user meets it: its exit statuses, its refusal
+//! of a `--dir` inside a served tree, and the counts it prints. Real
+//! `tile-sim` and `itcd` processes on real FUSE mounts (as root); each
+//! test in a directory of its own. A guard stops every grid by
 //! pid and unmounts and removes its directory, also when a test fails.
 //! Conditions are awaited with deadlines, never for a fixed time.
 
@@ -226,4 +227,23 @@ fn a_dir_inside_a_served_tree_is_refused_plainly() {
     // The first grid is untouched.
     assert!(fs::read_to_string(tree.join("itc/self")).is_ok());
     assert_eq!(mounts_under(&grid.dir), vec![tree]);
+}
+
+#[test]
+fn counts_are_singular_for_one() {
+    let base = Scratch::new("one");
+    let mut grid = Grid::start(&base.0, &["--rows", "1", "--cols", "1"], &["r0c0"]);
+    let stdout = grid.stdout_text();
+    assert!(stdout.contains("\n1 tile, 0 packet links, "), "{stdout}");
+    assert_eq!(grid.stop(), Some(0), "stderr:\n{}", grid.stderr_text());
+    let stderr = grid.stderr_text();
+    assert!(stderr.contains("tile-sim: stopping 1 tile\n"), "{stderr}");
+}
+
+#[test]
+fn counts_are_plural_for_two() {
+    let base = Scratch::new("two");
+    let grid = Grid::start(&base.0, &["--rows", "1", "--cols", "2"], &["r0c0", "r0c1"]);
+    let stdout = grid.stdout_text();
+    assert!(stdout.contains("\n2 tiles, 1 packet link, "), "{stdout}");
 }
