@@ -68,6 +68,9 @@ Exit status: 0 done, 1 failed while running, 2 bad usage (as for every
 option the parser rejects); `tile-sim ctl --help` for ctl's.";
 
 const RUN_HELP: &str = "\
+The table printed at start shows the seed of the links' random choices;
+--seed with it makes the same choices again (per wire, in order).
+
 Exit status: 0 stopped by SIGINT or SIGTERM with nothing left mounted,
 1 failed while starting or running, 2 bad usage.";
 

@@ -70,6 +70,10 @@ pub struct RunArgs {
     /// at the line's rate).
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     corrupt: f64,
+    /// Seed of the links' random choices (loss, corruption, bit flips);
+    /// printed at start, so that a run can be repeated [default: random].
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
     /// Hello interval of every itcd, in milliseconds.
     #[arg(long, default_value_t = 1000, value_parser = parse_positive::<u64>)]
     hello: u64,
@@ -106,6 +110,15 @@ impl RunArgs {
         }
         Ok(())
     }
+}
+
+/// A seed that differs from run to run: std's per-process random hash
+/// keys (from the OS's random source), without a crate for it.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.finish()
 }
 
 /// `n` and the noun, singular for one: `1 tile`, `2 tiles`.
@@ -159,11 +172,13 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     let mut control = Control::bind(&dir)?;
 
     let geo = Geometry::new(args.rows, args.cols);
+    let seed = args.seed.unwrap_or_else(random_seed);
     let params = LinkParams {
         rate_bps: args.rate,
         latency: Duration::from_micros(args.latency),
         loss: args.loss,
         corrupt: args.corrupt,
+        seed,
         ..LinkParams::default()
     };
     let names: Vec<String> = geo.tiles().map(|(r, c)| Geometry::name(r, c)).collect();
@@ -229,7 +244,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             let fw = FwParams {
                 rate_bps: args.rate,
                 corrupt: args.corrupt,
-                seed: u64::from(std::process::id()),
+                seed,
             };
             Links::Firmware(
                 FwGrid::start(&sockets, &names, &links, fw)
@@ -255,7 +270,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     for (name, why) in failed {
         eprintln!("tile-sim: {name} did not come up: {why}");
     }
-    print_table(&shared, &geo, &args, &dir);
+    print_table(&shared, &geo, &args, &dir, seed);
 
     let result = wait_for_stop(&signals, &shared);
     let tiles = shared.lock().tiles.len();
@@ -269,7 +284,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     result
 }
 
-fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path) {
+fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path, seed: u64) {
     let state = shared.lock();
     println!("{:<8} {:>8}  mount", "tile", "pid");
     for t in &state.tiles {
@@ -277,7 +292,7 @@ fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path) {
         println!("{:<8} {:>8}  {}", t.name, pid, t.mount.display());
     }
     println!(
-        "{}, {}, rate {}, PRU sockets in {}; Ctrl-C to stop",
+        "{}, {}, rate {}, seed {seed}, PRU sockets in {}; Ctrl-C to stop",
         count(state.tiles.len(), "tile"),
         count(
             geo.links().count(),

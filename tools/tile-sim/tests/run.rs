@@ -1,8 +1,8 @@
 //! `tile-sim run` as a shell user meets it: its exit statuses, its refusal
-//! of a `--dir` inside a served tree, and the counts it prints. Real
-//! `tile-sim` and `itcd` processes on real FUSE mounts (as root); each
-//! test in a directory of its own. A guard stops every grid by
-//! pid and unmounts and removes its directory, also when a test fails.
+//! of a `--dir` inside a served tree, and what it prints at start (counts,
+//! the seed). Real `tile-sim` and `itcd` processes on real FUSE mounts (as
+//! root); each test in a directory of its own. A guard stops every grid
+//! by pid and unmounts and removes its directory, also when a test fails.
 //! Conditions are awaited with deadlines, never for a fixed time.
 
 use std::fs;
@@ -165,6 +165,7 @@ fn usage_errors_exit_2_and_touch_nothing() {
             &["--link", "firmware", "--latency", "5"],
             "--loss and --latency apply to --link packet only",
         ),
+        (&["--seed", "x"], "--seed"),
         (&["--frobnicate"], "--frobnicate"),
     ];
     for (args, message) in cases {
@@ -246,4 +247,35 @@ fn counts_are_plural_for_two() {
     let grid = Grid::start(&base.0, &["--rows", "1", "--cols", "2"], &["r0c0", "r0c1"]);
     let stdout = grid.stdout_text();
     assert!(stdout.contains("\n2 tiles, 1 packet link, "), "{stdout}");
+}
+
+/// The seed in the table printed at start.
+fn printed_seed(stdout: &str) -> Option<u64> {
+    stdout
+        .split(", ")
+        .find_map(|part| part.strip_prefix("seed ")?.parse().ok())
+}
+
+#[test]
+fn the_seed_is_printed_and_can_be_given() {
+    let base = Scratch::new("seed");
+    let grid = Grid::start(
+        &base.0,
+        &["--rows", "1", "--cols", "2", "--seed", "42"],
+        &["r0c0", "r0c1"],
+    );
+    let stdout = grid.stdout_text();
+    assert_eq!(printed_seed(&stdout), Some(42), "{stdout}");
+    drop(grid);
+
+    // Without --seed, a seed is drawn and printed, to repeat the run with.
+    let base = Scratch::new("seed-random");
+    let grid = Grid::start(
+        &base.0,
+        &["--link", "firmware", "--rows", "1", "--cols", "2"],
+        &["r0c0", "r0c1"],
+    );
+    let stdout = grid.stdout_text();
+    assert!(stdout.contains("\n2 tiles, 1 firmware link, "), "{stdout}");
+    assert!(printed_seed(&stdout).is_some(), "no seed in:\n{stdout}");
 }
