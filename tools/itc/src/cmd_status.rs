@@ -150,11 +150,7 @@ fn to_table(status: &Status) -> Vec<String> {
     let mut lines = vec![format!(
         "tile {}  physics {}",
         or_dash(&status.tile),
-        if status.physics.is_empty() {
-            "(none)"
-        } else {
-            &status.physics
-        }
+        show::physics_id(&status.physics)
     )];
     for row in &cells {
         let fields: Vec<String> = row

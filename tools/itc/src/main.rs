@@ -118,7 +118,7 @@ enum Cmd {
         #[arg(short = 'W', value_name = "SECS", default_value = "1", value_parser = parse_secs)]
         wait: Duration,
     },
-    /// Print this tile's physics id, or set it to ID.
+    /// Print this tile's physics id ("(none)" when empty), or set it to ID.
     Physics {
         /// The new physics id (empty to clear).
         #[arg(value_name = "ID")]

@@ -557,8 +557,16 @@ fn reader_is_told_when_itcd_stops() {
 #[test]
 fn physics_is_set_and_read_back() {
     let grid = Grid::start("physics");
+    // An empty id reads "(none)", as in the status title.
     let out = grid.run("r0c0", &["physics"]);
-    assert_eq!(text(&out.stdout), "\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "(none)\n");
+    let out = grid.run("r0c0", &["status"]);
+    assert!(
+        text(&out.stdout).starts_with("tile r0c0  physics (none)\n"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = grid.run("r0c0", &["physics", "foo"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = grid.run("r0c0", &["physics"]);
@@ -580,6 +588,12 @@ fn physics_is_set_and_read_back() {
         "{}",
         text(&out.stderr)
     );
+
+    // Cleared again, it reads "(none)" again.
+    let out = grid.run("r0c0", &["physics", ""]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = grid.run("r0c0", &["physics"]);
+    assert_eq!(text(&out.stdout), "(none)\n");
 }
 
 #[test]
