@@ -316,6 +316,28 @@ fn status_shows_the_neighbour() {
         "{json}"
     );
     assert_eq!(json.lines().count(), 1);
+    // `since` is the time of a presence change: ET's neighbour came, so
+    // it has one; SE never had a neighbour, and its status file's `since`
+    // (itcd's start) is no such time.
+    let since = |d: &str| {
+        let start = json
+            .find(&format!("{{\"dir\":\"{d}\""))
+            .unwrap_or_else(|| panic!("no {d} object in {json}"));
+        let object = &json[start..start + json[start..].find('}').expect("object end")];
+        let value = object
+            .split_once("\"since\":")
+            .unwrap_or_else(|| panic!("no since in {object}"))
+            .1;
+        value[..value.find(',').unwrap_or(value.len())].to_string()
+    };
+    let et_since = since("ET");
+    assert!(
+        humantime::parse_rfc3339(et_since.trim_matches('"')).is_ok(),
+        "ET since {et_since} in {json}"
+    );
+    assert_eq!(since("SE"), "null", "{json}");
+    let se_file = test_support::status_value(&grid.mount("r0c0").join("tile/SE/status"), "since");
+    assert!(!se_file.is_empty(), "tile/SE/status has a since line");
 
     // $ITC_MOUNT stands in for --mount.
     let mut cmd = Command::new(&grid.bins.itc);
