@@ -686,3 +686,15 @@ fn usage_errors_exit_2() {
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn long_help_lists_the_exit_statuses() {
+    let bins = bins();
+    let mut cmd = Command::new(&bins.itc);
+    cmd.arg("--help");
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    assert!(help.contains("Exit status: 0 done; 1 when ping"), "{help}");
+    assert!(help.contains("2 on errors and bad usage"), "{help}");
+}
