@@ -1,5 +1,5 @@
-//! `itc physics [ID]`: prints this tile's physics id, or sets it by
-//! writing `itc/physics`.
+//! `itc physics [ID]`: prints this tile's physics id (`(none)` when it is
+//! empty, as `itc status` shows it), or sets it by writing `itc/physics`.
 //!
 //! Setting writes the id and a newline in one `write()` (so an empty id
 //! clears it); `itcd` trims the newline and blanks and rejects ids over 64
@@ -11,7 +11,7 @@ use std::io::Write;
 
 use crate::errors::Error;
 use crate::tree::Tree;
-use crate::{output, text_file};
+use crate::{output, show, text_file};
 
 /// Runs `itc physics` (print) or `itc physics ID` (set).
 pub fn run(tree: &Tree, id: Option<&str>) -> Result<u8, Error> {
@@ -19,7 +19,7 @@ pub fn run(tree: &Tree, id: Option<&str>) -> Result<u8, Error> {
     match id {
         None => {
             let text = text_file::read(&path, tree.root())?;
-            output::line(text.trim_end_matches('\n'))?;
+            output::line(show::physics_id(text.trim_end_matches('\n')))?;
         }
         Some(id) => {
             let mut file = OpenOptions::new()

@@ -5,6 +5,12 @@
 //! (the row's values). Per direction: link, peer, peer name, physics
 //! compatibility, packets received and sent, drops of every reason, and for
 //! a present peer how long ago it became present.
+//!
+//! `since` in `tile/<D>/status` is the time of the last presence change,
+//! or `itcd`'s start when there never was one. The JSON gives it only for
+//! a direction that has had a neighbour (one is present, or hellos came),
+//! and `null` for one that never had any, so it never passes a start time
+//! off as a neighbour's coming or going.
 
 use std::time::{Duration, SystemTime};
 
@@ -26,7 +32,8 @@ struct Row {
     rx_packets: u64,
     tx_packets: u64,
     drops: u64,
-    since: String,
+    /// The last presence change, if there ever was one.
+    since: Option<String>,
     /// Time since `since`, for a present peer.
     age: Option<Duration>,
 }
@@ -89,12 +96,13 @@ fn row(tree: &Tree, dir: Dir, now: SystemTime) -> Result<Row, Error> {
     let kv = KeyValues::read(&tree.dir_status(dir), tree.root())?;
     let peer = kv.require("peer")?.to_string();
     let since = kv.require("since")?.to_string();
-    let age = match peer.as_str() {
-        "present" => humantime::parse_rfc3339(&since)
-            .ok()
-            .map(|t| now.duration_since(t).unwrap_or_default()),
-        _ => None,
-    };
+    let present = peer == "present";
+    // Presence needs a hello: without one, `since` is itcd's start.
+    let had_neighbour = present || kv.number("hellos")? > 0;
+    let age = present
+        .then(|| humantime::parse_rfc3339(&since).ok())
+        .flatten()
+        .map(|t| now.duration_since(t).unwrap_or_default());
     Ok(Row {
         dir,
         link: kv.require("link")?.to_string(),
@@ -104,7 +112,7 @@ fn row(tree: &Tree, dir: Dir, now: SystemTime) -> Result<Row, Error> {
         rx_packets: kv.number("rx_mfm_packets")? + kv.number("rx_svc_packets")?,
         tx_packets: kv.number("tx_mfm_packets")? + kv.number("tx_svc_packets")?,
         drops: kv.sum_prefixed("drop_"),
-        since,
+        since: had_neighbour.then_some(since),
         age,
     })
 }
@@ -150,11 +158,7 @@ fn to_table(status: &Status) -> Vec<String> {
     let mut lines = vec![format!(
         "tile {}  physics {}",
         or_dash(&status.tile),
-        if status.physics.is_empty() {
-            "(none)"
-        } else {
-            &status.physics
-        }
+        show::physics_id(&status.physics)
     )];
     for row in &cells {
         let fields: Vec<String> = row
@@ -187,7 +191,7 @@ fn to_json(status: &Status) -> String {
                 ("rx_packets", r.rx_packets.to_string()),
                 ("tx_packets", r.tx_packets.to_string()),
                 ("drops", r.drops.to_string()),
-                ("since", json::string(&r.since)),
+                ("since", json::opt_string(r.since.as_deref())),
                 ("age_secs", json::opt_number(r.age.map(|a| a.as_secs()))),
             ])
         })
@@ -217,7 +221,7 @@ mod tests {
                     rx_packets: 21,
                     tx_packets: 1234,
                     drops: 0,
-                    since: "2026-11-22T00:55:58Z".into(),
+                    since: Some("2026-11-22T00:55:58Z".into()),
                     age: Some(Duration::from_secs(75)),
                 },
                 Row {
@@ -229,7 +233,7 @@ mod tests {
                     rx_packets: 0,
                     tx_packets: 0,
                     drops: 3,
-                    since: "2026-11-22T00:55:57Z".into(),
+                    since: None,
                     age: None,
                 },
             ],
@@ -261,6 +265,8 @@ mod tests {
         assert!(j.contains("\"name\":\"r0c1\""));
         assert!(j.contains("\"age_secs\":75}"));
         assert!(j.contains("\"name\":\"\""));
+        assert!(j.contains("\"since\":\"2026-11-22T00:55:58Z\""));
+        assert!(j.contains("\"since\":null"));
         assert!(j.ends_with("\"age_secs\":null}]}"));
     }
 

@@ -22,6 +22,11 @@ pub fn string(s: &str) -> String {
     out
 }
 
+/// A string literal, or `null`.
+pub fn opt_string(s: Option<&str>) -> String {
+    s.map_or_else(|| "null".to_string(), string)
+}
+
 /// A number, or `null`.
 pub fn opt_number(n: Option<u64>) -> String {
     n.map_or_else(|| "null".to_string(), |n| n.to_string())
@@ -59,8 +64,10 @@ mod tests {
             ("a", string("x")),
             ("n", opt_number(Some(3))),
             ("z", opt_number(None)),
+            ("s", opt_string(None)),
         ]);
-        assert_eq!(o, "{\"a\":\"x\",\"n\":3,\"z\":null}");
+        assert_eq!(o, "{\"a\":\"x\",\"n\":3,\"z\":null,\"s\":null}");
+        assert_eq!(opt_string(Some("q")), "\"q\"");
         assert_eq!(array(&[o.clone(), "1".into()]), format!("[{o},1]"));
         assert_eq!(array(&[]), "[]");
     }

@@ -11,7 +11,7 @@
 //!
 //! DIR defaults to `$ITC_MOUNT`, else `/run/itc`. Errors are one line on
 //! stderr naming the file and what its errno means; they exit with status
-//! 2, as do usage errors. SIGINT ends waits cleanly (see [`signals`]).
+//! 2, as do usage errors (`EXIT_HELP` lists every status; `itc --help`). SIGINT ends waits cleanly (see [`signals`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,7 +45,8 @@ use tree::{Kind, Tree};
 #[command(
     name = "itc",
     version,
-    about = "Look at and use the T2 tile's intertile links through itcd's tree"
+    about = "Look at and use the T2 tile's intertile links through itcd's tree",
+    after_long_help = EXIT_HELP
 )]
 struct Cli {
     /// Where itcd's tree is mounted [default: $ITC_MOUNT, else /run/itc]
@@ -54,6 +55,13 @@ struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
 }
+
+/// The exit statuses, as ping(8) and grep(1) have them: 1 is an answer
+/// ("nothing came"), 2 is an error.
+const EXIT_HELP: &str = "\
+Exit status: 0 done; 1 when ping got no reply, or recv got fewer than
+--count packets in time; 2 on errors and bad usage; 130 when send is
+interrupted (SIGINT) before every packet went out.";
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
@@ -118,7 +126,7 @@ enum Cmd {
         #[arg(short = 'W', value_name = "SECS", default_value = "1", value_parser = parse_secs)]
         wait: Duration,
     },
-    /// Print this tile's physics id, or set it to ID.
+    /// Print this tile's physics id ("(none)" when empty), or set it to ID.
     Physics {
         /// The new physics id (empty to clear).
         #[arg(value_name = "ID")]

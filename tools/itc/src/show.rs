@@ -98,6 +98,15 @@ pub fn escape(bytes: &[u8]) -> String {
     out
 }
 
+/// A physics id for people: `(none)` when it is empty.
+pub fn physics_id(id: &str) -> &str {
+    if id.is_empty() {
+        "(none)"
+    } else {
+        id
+    }
+}
+
 /// A short age: `45s`, `3m07s`, `2h05m`, `4d03h`.
 pub fn age(d: Duration) -> String {
     let s = d.as_secs();

@@ -4,8 +4,8 @@
 //! real `itc` binary against the trees.
 //!
 //! `tile-sim` and `itcd` must sit next to the `itc` binary under test;
-//! `cargo test --workspace` (or `cargo build --workspace` before
-//! `cargo test -p itc`) puts them there. Every grid is stopped with SIGTERM
+//! the tests build them there if need be (`test_support::workspace_bins`),
+//! so `cargo test -p itc` works alone. Every grid is stopped with SIGTERM
 //! by a guard, also when a test fails, and the guard checks that nothing
 //! is left mounted. Tests wait on conditions with deadlines, never for a
 //! fixed time, and may run in parallel.
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use test_support::{unmount_all_under, wait_for};
+use test_support::{unmount_all_under, wait_for, workspace_bins};
 
 /// How long any condition or command may take.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -35,20 +35,13 @@ struct Bins {
 fn bins() -> Bins {
     let itc = PathBuf::from(env!("CARGO_BIN_EXE_itc"));
     let dir = itc.parent().expect("itc has a directory").to_path_buf();
-    let bins = Bins {
+    // `cargo test -p itc` alone builds only itc: build the others here.
+    let built = workspace_bins(&dir, &[("tile-sim", "tile-sim"), ("itcio", "itcd")]);
+    Bins {
         itc,
-        tile_sim: dir.join("tile-sim"),
-        itcd: dir.join("itcd"),
-    };
-    for p in [&bins.tile_sim, &bins.itcd] {
-        assert!(
-            p.is_file(),
-            "{} is missing: build the whole workspace first \
-             (cargo build --workspace, or run cargo test --workspace)",
-            p.display()
-        );
+        tile_sim: built[0].clone(),
+        itcd: built[1].clone(),
     }
-    bins
 }
 
 /// A fresh directory name for one test.
@@ -323,6 +316,28 @@ fn status_shows_the_neighbour() {
         "{json}"
     );
     assert_eq!(json.lines().count(), 1);
+    // `since` is the time of a presence change: ET's neighbour came, so
+    // it has one; SE never had a neighbour, and its status file's `since`
+    // (itcd's start) is no such time.
+    let since = |d: &str| {
+        let start = json
+            .find(&format!("{{\"dir\":\"{d}\""))
+            .unwrap_or_else(|| panic!("no {d} object in {json}"));
+        let object = &json[start..start + json[start..].find('}').expect("object end")];
+        let value = object
+            .split_once("\"since\":")
+            .unwrap_or_else(|| panic!("no since in {object}"))
+            .1;
+        value[..value.find(',').unwrap_or(value.len())].to_string()
+    };
+    let et_since = since("ET");
+    assert!(
+        humantime::parse_rfc3339(et_since.trim_matches('"')).is_ok(),
+        "ET since {et_since} in {json}"
+    );
+    assert_eq!(since("SE"), "null", "{json}");
+    let se_file = test_support::status_value(&grid.mount("r0c0").join("tile/SE/status"), "since");
+    assert!(!se_file.is_empty(), "tile/SE/status has a since line");
 
     // $ITC_MOUNT stands in for --mount.
     let mut cmd = Command::new(&grid.bins.itc);
@@ -564,8 +579,16 @@ fn reader_is_told_when_itcd_stops() {
 #[test]
 fn physics_is_set_and_read_back() {
     let grid = Grid::start("physics");
+    // An empty id reads "(none)", as in the status title.
     let out = grid.run("r0c0", &["physics"]);
-    assert_eq!(text(&out.stdout), "\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "(none)\n");
+    let out = grid.run("r0c0", &["status"]);
+    assert!(
+        text(&out.stdout).starts_with("tile r0c0  physics (none)\n"),
+        "{}",
+        text(&out.stdout)
+    );
     let out = grid.run("r0c0", &["physics", "foo"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = grid.run("r0c0", &["physics"]);
@@ -587,6 +610,12 @@ fn physics_is_set_and_read_back() {
         "{}",
         text(&out.stderr)
     );
+
+    // Cleared again, it reads "(none)" again.
+    let out = grid.run("r0c0", &["physics", ""]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = grid.run("r0c0", &["physics"]);
+    assert_eq!(text(&out.stdout), "(none)\n");
 }
 
 #[test]
@@ -656,4 +685,16 @@ fn usage_errors_exit_2() {
         );
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
+}
+
+#[test]
+fn long_help_lists_the_exit_statuses() {
+    let bins = bins();
+    let mut cmd = Command::new(&bins.itc);
+    cmd.arg("--help");
+    let out = run(cmd);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    assert!(help.contains("Exit status: 0 done; 1 when ping"), "{help}");
+    assert!(help.contains("2 on errors and bad usage"), "{help}");
 }

@@ -26,8 +26,9 @@ fn workspace() -> PathBuf {
         .expect("workspace root")
 }
 
-/// The directory of this build's `itcd` and `itc` (`target/debug`): this
-/// test runs from `target/debug/deps`.
+/// The directory of this build's `itcd`, `itc` and `tile-sim`
+/// (`target/debug`): this test runs from `target/debug/deps`. Builds them
+/// there if need be, so `cargo test -p packaging-tests` works alone.
 fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
     let dir = exe
@@ -35,14 +36,10 @@ fn bin_dir() -> PathBuf {
         .and_then(Path::parent)
         .expect("target/debug")
         .to_path_buf();
-    for bin in ["itcd", "itc"] {
-        assert!(
-            dir.join(bin).is_file(),
-            "{} is missing: build the whole workspace first \
-             (cargo build --workspace, or run cargo test --workspace)",
-            dir.join(bin).display()
-        );
-    }
+    test_support::workspace_bins(
+        &dir,
+        &[("itcio", "itcd"), ("itc", "itc"), ("tile-sim", "tile-sim")],
+    );
     dir
 }
 
@@ -513,10 +510,6 @@ fn tmpfiles_leave_the_mounted_tree_alone() {
     require("fusermount3", "fuse3");
     let p = package("tmpfiles-mounted");
     let bins = bin_dir();
-    assert!(
-        bins.join("tile-sim").is_file(),
-        "tile-sim is missing: cargo build --workspace"
-    );
     // The tree's root is 0555 and refuses chmod and chown: an entry that
     // adjusted an existing /run/itc would fail here (exit 73), and so would
     // postinst under `set -e`.

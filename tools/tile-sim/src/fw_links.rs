@@ -99,6 +99,15 @@ pub struct FwParams {
     pub seed: u64,
 }
 
+/// The splitmix64 finaliser: spreads a small seed (`--seed 1`) over all
+/// bits, so xorshift's first draws are not near 0 (a flip at once).
+fn scramble(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// One wire between two tiles: `a`'s `dir` to `b`'s `dir.opposite()`.
 #[derive(Debug, Clone, Copy)]
 struct FwWire {
@@ -225,7 +234,7 @@ impl FwGrid {
             eps,
             wires,
             params,
-            rng: params.seed | 1,
+            rng: scramble(params.seed) | 1,
             commands: rx,
             tiles: names.len(),
             kick: 0,
@@ -742,6 +751,15 @@ mod tests {
     use pru_firmware::{sys, MAX_PACKET};
 
     use super::*;
+
+    #[test]
+    fn small_seeds_are_spread_over_all_bits() {
+        for seed in [0, 1, 42] {
+            let z = scramble(seed) | 1;
+            assert!(z.count_ones() > 16, "seed {seed}: {z:#x}");
+        }
+        assert_ne!(scramble(1), scramble(2));
+    }
 
     /// The next message on `host` (connected as `itcd` connects), waiting
     /// at most `deadline`.

@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod client;
 mod ctl;
@@ -31,7 +31,8 @@ mod tiles;
 #[command(
     name = "tile-sim",
     version,
-    about = "Run a grid of simulated T2 tiles, one real itcd each"
+    about = "Run a grid of simulated T2 tiles, one real itcd each",
+    after_long_help = EXIT_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,6 +43,7 @@ struct Cli {
 enum Cmd {
     /// Build the grid, start one itcd per tile, and stay in the foreground
     /// until SIGINT or SIGTERM.
+    #[command(after_long_help = RUN_HELP)]
     Run(run::RunArgs),
     /// Control a running grid: cut or restore a link, stop or start a
     /// tile's itcd, list the tiles, show a tile's firmware counters.
@@ -61,6 +63,17 @@ Commands:
 
 Exit status: 0 done, 1 refused or failed, 2 no tile-sim running at DIR.";
 
+const EXIT_HELP: &str = "\
+Exit status: 0 done, 1 failed while running, 2 bad usage (as for every
+option the parser rejects); `tile-sim ctl --help` for ctl's.";
+
+const RUN_HELP: &str = "\
+The table printed at start shows the seed of the links' random choices;
+--seed with it makes the same choices again (per wire, in order).
+
+Exit status: 0 stopped by SIGINT or SIGTERM with nothing left mounted,
+1 failed while starting or running, 2 bad usage.";
+
 #[derive(Debug, clap::Args)]
 struct CtlArgs {
     /// The --dir of the running `tile-sim run`.
@@ -78,13 +91,41 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run(args) => match run::run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("tile-sim: {e}");
-                ExitCode::FAILURE
+        Cmd::Run(args) => {
+            if let Err(e) = args.check() {
+                usage_error("run", e);
             }
-        },
+            match run::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("tile-sim: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Cmd::Ctl(args) => client::run(&args.dir, &args.command),
+    }
+}
+
+/// Reports a usage error of subcommand `sub` the way the parser reports
+/// its own (message, usage line) and exits 2.
+fn usage_error(sub: &str, message: String) -> ! {
+    let mut cli = Cli::command();
+    // Gives the subcommand its full name ("tile-sim run") for the usage.
+    cli.build();
+    let cmd = cli
+        .find_subcommand_mut(sub)
+        .expect("usage_error names a subcommand");
+    cmd.error(clap::error::ErrorKind::ArgumentConflict, message)
+        .exit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

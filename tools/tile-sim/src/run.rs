@@ -23,6 +23,7 @@ use crate::ctl::Control;
 use crate::fw_links::{self, FwGrid, FwParams};
 use crate::grid::Geometry;
 use crate::links::Links;
+use crate::mounts;
 use crate::state::{Shared, State};
 use crate::tiles::{Launch, Tile};
 
@@ -39,10 +40,10 @@ pub enum LinkModel {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Rows of tiles.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = parse_positive::<usize>)]
     rows: usize,
     /// Columns of tiles.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = parse_positive::<usize>)]
     cols: usize,
     /// Directory for the mounts (DIR/r{row}c{col}), the emulated PRU
     /// sockets and the control socket (DIR/.sim).
@@ -61,16 +62,20 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0)]
     latency: u64,
     /// Probability that a packet is lost on a wire.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     loss: f64,
     /// Probability that a packet arrives damaged (EROR set); with
     /// `--link firmware`, that each bit on a wire is flipped (idle wires
     /// freeze between bit errors, which still reach the idle delimiters
     /// at the line's rate).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     corrupt: f64,
+    /// Seed of the links' random choices (loss, corruption, bit flips);
+    /// printed at start, so that a run can be repeated [default: random].
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
     /// Hello interval of every itcd, in milliseconds.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = parse_positive::<u64>)]
     hello: u64,
     /// The itcd binary (default: next to tile-sim, else from PATH).
     #[arg(long)]
@@ -78,6 +83,51 @@ pub struct RunArgs {
     /// itcd log level (info shows links and neighbours coming and going).
     #[arg(long, default_value = "warn")]
     log_level: String,
+}
+
+/// Parses a whole number of at least 1.
+fn parse_positive<T: std::str::FromStr + PartialOrd + From<u8>>(text: &str) -> Result<T, String> {
+    match text.parse::<T>() {
+        Ok(n) if n >= T::from(1) => Ok(n),
+        _ => Err("expected a whole number, at least 1".to_string()),
+    }
+}
+
+/// Parses a probability: a number from 0 to 1.
+fn parse_probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err("a probability is a number from 0 to 1".to_string()),
+    }
+}
+
+impl RunArgs {
+    /// Checks what the parser cannot check alone: options that do not go
+    /// together. An error here is a usage error.
+    pub fn check(&self) -> Result<(), String> {
+        if self.link == LinkModel::Firmware && (self.loss > 0.0 || self.latency > 0) {
+            return Err("--loss and --latency apply to --link packet only; with --link firmware use --corrupt (per bit) and --rate".into());
+        }
+        Ok(())
+    }
+}
+
+/// A seed that differs from run to run: std's per-process random hash
+/// keys (from the OS's random source), without a crate for it.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// `n` and the noun, singular for one: `1 tile`, `2 tiles`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn find_itcd(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
@@ -100,35 +150,35 @@ fn find_itcd(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
         })
 }
 
-/// Runs the grid until SIGINT or SIGTERM.
+/// Runs the grid until SIGINT or SIGTERM; `args` passed [`RunArgs::check`].
 pub fn run(args: RunArgs) -> Result<(), String> {
-    if args.rows == 0 || args.cols == 0 {
-        return Err("--rows and --cols must be at least 1".into());
-    }
-    if args.link == LinkModel::Firmware && (args.loss > 0.0 || args.latency > 0) {
-        return Err("--loss and --latency apply to --link packet only; with --link firmware use --corrupt (per bit) and --rate".into());
-    }
-    if !(0.0..=1.0).contains(&args.loss) || !(0.0..=1.0).contains(&args.corrupt) {
-        return Err("--loss and --corrupt are probabilities between 0 and 1".into());
-    }
-    if args.hello == 0 {
-        return Err("--hello must be at least 1 ms".into());
-    }
     let itcd = find_itcd(args.itcd.clone())?;
-    fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
+    if let Some(tree) = mounts::itc_tree_containing(&args.dir) {
+        return Err(format!(
+            "--dir {} is inside the itc tree that an itcd serves at {}, where no \
+             directories can be created for the tiles; choose a directory outside it",
+            args.dir.display(),
+            tree.display()
+        ));
+    }
+    fs::create_dir_all(&args.dir)
+        .map_err(|e| format!("cannot create --dir {}: {e}", args.dir.display()))?;
     // Absolute paths, so that they work from any directory (NOTIFY_SOCKET).
     let dir = fs::canonicalize(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
     let sockets = dir.join(".sim");
-    fs::create_dir_all(&sockets).map_err(|e| format!("{}: {e}", sockets.display()))?;
+    fs::create_dir_all(&sockets)
+        .map_err(|e| format!("cannot create {}: {e}", sockets.display()))?;
     // Before anything else in DIR is touched: another tile-sim may own it.
     let mut control = Control::bind(&dir)?;
 
     let geo = Geometry::new(args.rows, args.cols);
+    let seed = args.seed.unwrap_or_else(random_seed);
     let params = LinkParams {
         rate_bps: args.rate,
         latency: Duration::from_micros(args.latency),
         loss: args.loss,
         corrupt: args.corrupt,
+        seed,
         ..LinkParams::default()
     };
     let names: Vec<String> = geo.tiles().map(|(r, c)| Geometry::name(r, c)).collect();
@@ -148,7 +198,8 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     for (id, (r, c)) in ids.iter().zip(geo.tiles()) {
         let name = Geometry::name(r, c);
         let mount = dir.join(&name);
-        fs::create_dir_all(&mount).map_err(|e| format!("{}: {e}", mount.display()))?;
+        fs::create_dir_all(&mount)
+            .map_err(|e| format!("cannot create the mount point {}: {e}", mount.display()))?;
         let mut itcd_args: Vec<OsString> = Vec::new();
         let mut arg = |k: &str, v: OsString| itcd_args.extend([k.into(), v]);
         arg(
@@ -193,7 +244,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             let fw = FwParams {
                 rate_bps: args.rate,
                 corrupt: args.corrupt,
-                seed: u64::from(std::process::id()),
+                seed,
             };
             Links::Firmware(
                 FwGrid::start(&sockets, &names, &links, fw)
@@ -219,11 +270,11 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     for (name, why) in failed {
         eprintln!("tile-sim: {name} did not come up: {why}");
     }
-    print_table(&shared, &geo, &args, &dir);
+    print_table(&shared, &geo, &args, &dir, seed);
 
     let result = wait_for_stop(&signals, &shared);
-    let count = shared.lock().tiles.len();
-    eprintln!("tile-sim: stopping {count} tiles");
+    let tiles = shared.lock().tiles.len();
+    eprintln!("tile-sim: stopping {}", count(tiles, "tile"));
     shared.stop_all();
     // Ends the control thread, which holds the other reference to `shared`.
     drop(control);
@@ -233,7 +284,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     result
 }
 
-fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path) {
+fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path, seed: u64) {
     let state = shared.lock();
     println!("{:<8} {:>8}  mount", "tile", "pid");
     for t in &state.tiles {
@@ -241,13 +292,15 @@ fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path) {
         println!("{:<8} {:>8}  {}", t.name, pid, t.mount.display());
     }
     println!(
-        "{} tiles, {} {} links, rate {}, PRU sockets in {}; Ctrl-C to stop",
-        state.tiles.len(),
-        geo.links().count(),
-        match args.link {
-            LinkModel::Packet => "packet",
-            LinkModel::Firmware => "firmware",
-        },
+        "{}, {}, rate {}, seed {seed}, PRU sockets in {}; Ctrl-C to stop",
+        count(state.tiles.len(), "tile"),
+        count(
+            geo.links().count(),
+            match args.link {
+                LinkModel::Packet => "packet link",
+                LinkModel::Firmware => "firmware link",
+            }
+        ),
         if args.rate == 0 {
             "unlimited".to_string()
         } else {

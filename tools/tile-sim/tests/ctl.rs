@@ -15,9 +15,18 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use test_support::{mounts_under, status_value, unmount_all_under, wait_for};
+use test_support::{mounts_under, status_value, unmount_all_under, wait_for, workspace_bins};
 
 const TILE_SIM: &str = env!("CARGO_BIN_EXE_tile-sim");
+
+/// Builds `itcd` next to `tile-sim`, where `tile-sim run` looks for it
+/// (`cargo test -p tile-sim` alone builds only tile-sim).
+fn ensure_itcd() {
+    let dir = Path::new(TILE_SIM)
+        .parent()
+        .expect("tile-sim has a directory");
+    workspace_bins(dir, &[("itcio", "itcd")]);
+}
 
 /// Deadline for every awaited condition; generous, as tests share the CPU.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -117,13 +126,7 @@ struct Grid {
 impl Grid {
     /// Starts a 2x2 grid in `base/grid` (creating `base`); does not wait.
     fn spawn_in(base: PathBuf) -> Grid {
-        let itcd = Path::new(TILE_SIM).with_file_name("itcd");
-        assert!(
-            itcd.is_file(),
-            "itcd is not next to tile-sim ({} missing): build the whole workspace first \
-             (cargo build, or cargo test --workspace)",
-            itcd.display()
-        );
+        ensure_itcd();
         let dir = base.join("grid");
         let stdout = base.join("stdout");
         let stderr = base.join("stderr");

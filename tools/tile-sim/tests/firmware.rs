@@ -7,13 +7,13 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use test_support::{status_value, unmount_all_under, wait_for};
+use test_support::{status_value, unmount_all_under, wait_for, workspace_bins};
 
 const TILE_SIM: &str = env!("CARGO_BIN_EXE_tile-sim");
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -28,6 +28,12 @@ struct Grid {
 
 impl Grid {
     fn start(tag: &str, extra: &[&str]) -> Grid {
+        // tile-sim runs the itcd next to it; `cargo test -p tile-sim`
+        // alone does not build it.
+        let bin_dir = Path::new(TILE_SIM)
+            .parent()
+            .expect("tile-sim has a directory");
+        workspace_bins(bin_dir, &[("itcio", "itcd")]);
         let base = std::env::temp_dir().join(format!("tile-sim-fw-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&base);
         fs::create_dir_all(&base).expect("create the test directory");

@@ -1,0 +1,281 @@
+//! `tile-sim run` as a shell user meets it: its exit statuses, its refusal
+//! of a `--dir` inside a served tree, and what it prints at start (counts,
+//! the seed). Real `tile-sim` and `itcd` processes on real FUSE mounts (as
+//! root); each test in a directory of its own. A guard stops every grid
+//! by pid and unmounts and removes its directory, also when a test fails.
+//! Conditions are awaited with deadlines, never for a fixed time.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use test_support::{mounts_under, unmount_all_under, wait_for, workspace_bins};
+
+const TILE_SIM: &str = env!("CARGO_BIN_EXE_tile-sim");
+
+/// Deadline for every awaited condition; generous, as tests share the CPU.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A directory of its own for each test, removed (after unmounting
+/// anything below it) on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let base =
+            std::env::temp_dir().join(format!("tile-sim-run-{tag}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(&base).expect("create the test directory");
+        Scratch(fs::canonicalize(&base).expect("canonical test directory"))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        unmount_all_under(&self.0);
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `tile-sim ARGS` run to completion (each case here exits at once).
+fn tile_sim(args: &[&str], dir: &Path) -> Output {
+    Command::new(TILE_SIM)
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tile-sim")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A running `tile-sim run` in `dir`, its output in files beside it;
+/// stopped with SIGTERM (SIGKILL after the deadline) on drop.
+struct Grid {
+    child: Option<Child>,
+    dir: PathBuf,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Grid {
+    /// Starts `tile-sim run ARGS --dir BASE/grid` and waits until it has
+    /// printed its table and every tile in `tiles` serves its tree.
+    fn start(base: &Path, args: &[&str], tiles: &[&str]) -> Grid {
+        let bin_dir = Path::new(TILE_SIM)
+            .parent()
+            .expect("tile-sim has a directory");
+        workspace_bins(bin_dir, &[("itcio", "itcd")]);
+        let dir = base.join("grid");
+        let stdout = base.join("stdout");
+        let stderr = base.join("stderr");
+        let child = Command::new(TILE_SIM)
+            .arg("run")
+            .args(args)
+            .args(["--rate", "0", "--hello", "100", "--dir"])
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&stdout).expect("stdout file"))
+            .stderr(fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start tile-sim run");
+        let grid = Grid {
+            child: Some(child),
+            dir,
+            stdout,
+            stderr,
+        };
+        let ready = wait_for(DEADLINE, || {
+            grid.stdout_text().contains("control: ")
+                && tiles
+                    .iter()
+                    .all(|t| fs::read_to_string(grid.dir.join(t).join("itc/self")).is_ok())
+        });
+        assert!(
+            ready,
+            "grid not ready; stdout:\n{}\nstderr:\n{}",
+            grid.stdout_text(),
+            grid.stderr_text()
+        );
+        grid
+    }
+
+    fn stdout_text(&self) -> String {
+        fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    fn stderr_text(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Stops tile-sim with SIGTERM; its exit code (None if it had to be
+    /// killed).
+    fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        let mut code = None;
+        let exited = wait_for(DEADLINE, || match child.try_wait() {
+            Ok(Some(status)) => {
+                code = status.code();
+                true
+            }
+            _ => false,
+        });
+        if !exited {
+            // Its itcds get SIGTERM when it dies (parent-death signal).
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        code
+    }
+}
+
+impl Drop for Grid {
+    fn drop(&mut self) {
+        self.stop();
+        unmount_all_under(&self.dir);
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_touch_nothing() {
+    let base = Scratch::new("usage");
+    let dir = base.0.join("grid");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--rows", "0"], "--rows"),
+        (&["--cols", "x"], "--cols"),
+        (&["--hello", "0"], "--hello"),
+        (&["--loss", "2"], "a probability is a number from 0 to 1"),
+        (&["--corrupt=-0.1"], "a probability is a number from 0 to 1"),
+        (&["--loss", "NaN"], "a probability is a number from 0 to 1"),
+        (
+            &["--link", "firmware", "--loss", "0.1"],
+            "--loss and --latency apply to --link packet only",
+        ),
+        (
+            &["--link", "firmware", "--latency", "5"],
+            "--loss and --latency apply to --link packet only",
+        ),
+        (&["--seed", "x"], "--seed"),
+        (&["--frobnicate"], "--frobnicate"),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["run"];
+        all.extend_from_slice(args);
+        let out = tile_sim(&all, &dir);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(message),
+            "{args:?}: expected {message:?} in {stderr:?}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+        assert!(!dir.exists(), "{args:?} created {}", dir.display());
+    }
+
+    // A failure while running exits 1: here --dir cannot be created.
+    let file = base.0.join("file");
+    fs::write(&file, "").expect("a plain file");
+    let out = tile_sim(&["run"], &file.join("grid"));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("tile-sim: cannot create --dir "),
+        "{stderr}"
+    );
+
+    // The long help says so.
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let out = Command::new(TILE_SIM)
+            .args(args)
+            .output()
+            .expect("tile-sim --help");
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            text(&out.stdout).contains("Exit status: 0 "),
+            "{args:?}: {}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn a_dir_inside_a_served_tree_is_refused_plainly() {
+    let base = Scratch::new("nested");
+    let grid = Grid::start(&base.0, &["--rows", "1", "--cols", "1"], &["r0c0"]);
+    let tree = grid.dir.join("r0c0");
+    for inside in [tree.join("sub/grid"), tree.join("tile"), tree.clone()] {
+        let out = tile_sim(&["run", "--rows", "1", "--cols", "1"], &inside);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: {stderr}", inside.display());
+        let expected = format!(
+            "tile-sim: --dir {} is inside the itc tree that an itcd serves at {}, where no \
+             directories can be created for the tiles; choose a directory outside it\n",
+            inside.display(),
+            tree.display()
+        );
+        assert_eq!(stderr, expected);
+    }
+    // The first grid is untouched.
+    assert!(fs::read_to_string(tree.join("itc/self")).is_ok());
+    assert_eq!(mounts_under(&grid.dir), vec![tree]);
+}
+
+#[test]
+fn counts_are_singular_for_one() {
+    let base = Scratch::new("one");
+    let mut grid = Grid::start(&base.0, &["--rows", "1", "--cols", "1"], &["r0c0"]);
+    let stdout = grid.stdout_text();
+    assert!(stdout.contains("\n1 tile, 0 packet links, "), "{stdout}");
+    assert_eq!(grid.stop(), Some(0), "stderr:\n{}", grid.stderr_text());
+    let stderr = grid.stderr_text();
+    assert!(stderr.contains("tile-sim: stopping 1 tile\n"), "{stderr}");
+}
+
+#[test]
+fn counts_are_plural_for_two() {
+    let base = Scratch::new("two");
+    let grid = Grid::start(&base.0, &["--rows", "1", "--cols", "2"], &["r0c0", "r0c1"]);
+    let stdout = grid.stdout_text();
+    assert!(stdout.contains("\n2 tiles, 1 packet link, "), "{stdout}");
+}
+
+/// The seed in the table printed at start.
+fn printed_seed(stdout: &str) -> Option<u64> {
+    stdout
+        .split(", ")
+        .find_map(|part| part.strip_prefix("seed ")?.parse().ok())
+}
+
+#[test]
+fn the_seed_is_printed_and_can_be_given() {
+    let base = Scratch::new("seed");
+    let grid = Grid::start(
+        &base.0,
+        &["--rows", "1", "--cols", "2", "--seed", "42"],
+        &["r0c0", "r0c1"],
+    );
+    let stdout = grid.stdout_text();
+    assert_eq!(printed_seed(&stdout), Some(42), "{stdout}");
+    drop(grid);
+
+    // Without --seed, a seed is drawn and printed, to repeat the run with.
+    let base = Scratch::new("seed-random");
+    let grid = Grid::start(
+        &base.0,
+        &["--link", "firmware", "--rows", "1", "--cols", "2"],
+        &["r0c0", "r0c1"],
+    );
+    let stdout = grid.stdout_text();
+    assert!(stdout.contains("\n2 tiles, 1 firmware link, "), "{stdout}");
+    assert!(printed_seed(&stdout).is_some(), "no seed in:\n{stdout}");
+}
