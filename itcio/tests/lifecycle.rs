@@ -431,8 +431,13 @@ fn seconds_die_promptly(what: &str, make: impl Fn() -> Command) {
             let _ = self.0.wait();
         }
     }
-    let first = Reap(make().stderr(Stdio::null()).spawn().unwrap());
-    eventually!(blocked_in_fuse(first.0.id()), "first {what} blocked");
+    let mut first = Reap(make().stderr(Stdio::null()).spawn().unwrap());
+    let blocked = wait_for(DEADLINE, || blocked_in_fuse(first.0.id()));
+    assert!(
+        blocked,
+        "first {what} never blocked; it {:?}",
+        first.0.try_wait()
+    );
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
         let took = time_to_die(make(), sig);
         assert!(
@@ -448,11 +453,17 @@ fn shell_with_fd3(f: &std::fs::File, script: &str) -> Command {
     let fd = f.as_raw_fd();
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(script);
-    // SAFETY: dup2 is async-signal-safe; fd stays open in this process
+    // SAFETY: dup2 and fcntl are async-signal-safe; fd stays open in this process
     // until the child has exec'd.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0 {
+            // dup2 onto itself keeps close-on-exec: clear it by hand then.
+            let r = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if r < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
