@@ -499,7 +499,8 @@ fn stale_mount_from_a_crashed_instance_is_recovered() {
     let mut g = Grid::start(GridSpec::pair());
     let t = &mut g.tiles[0];
     let pid = t.pid();
-    // Kill the daemon and its unmount helper so the mount is left behind.
+    // Kill the daemon and its unmount helper (fusermount3 with auto_unmount,
+    // which stays a child of itcd) so the mount is left behind.
     let helpers = Command::new("pgrep")
         .args(["-P", &pid.to_string()])
         .output()
@@ -508,18 +509,10 @@ fn stale_mount_from_a_crashed_instance_is_recovered() {
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect();
+    assert!(!helper_pids.is_empty(), "itcd {pid} has no unmount helper");
     for hp in &helper_pids {
         signal(*hp, libc::SIGKILL);
     }
-    // fusermount3's auto_unmount helper may have double-forked: find it by
-    // its mount point argument too.
-    let _ = Command::new("pkill")
-        .args([
-            "-KILL",
-            "-f",
-            &format!("fusermount3.*{}", t.mount.display()),
-        ])
-        .status();
     signal(pid, libc::SIGKILL);
     let _ = t.child.take().unwrap().wait();
     assert!(is_mounted(&t.mount), "the crash left its mount behind");
