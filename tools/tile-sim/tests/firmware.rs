@@ -23,6 +23,7 @@ struct Grid {
     child: Option<Child>,
     base: PathBuf,
     dir: PathBuf,
+    stdout: PathBuf,
     stderr: PathBuf,
 }
 
@@ -38,6 +39,7 @@ impl Grid {
         let _ = fs::remove_dir_all(&base);
         fs::create_dir_all(&base).expect("create the test directory");
         let dir = base.join("grid");
+        let stdout = base.join("stdout");
         let stderr = base.join("stderr");
         let child = Command::new(TILE_SIM)
             .args(["run", "--link", "firmware", "--rows", "1", "--cols", "2"])
@@ -47,7 +49,8 @@ impl Grid {
             .arg(&dir)
             .args(extra)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            // Kept for a failing test: it names the seed that reproduces it.
+            .stdout(File::create(&stdout).expect("stdout file"))
             .stderr(File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("start tile-sim run");
@@ -55,6 +58,7 @@ impl Grid {
             child: Some(child),
             base,
             dir,
+            stdout,
             stderr,
         };
         for (tile, d) in [("r0c0", "ET"), ("r0c1", "WT")] {
@@ -123,6 +127,13 @@ impl Drop for Grid {
             }
         }
         unmount_all_under(&self.dir);
+        if std::thread::panicking() {
+            eprintln!(
+                "tile-sim stdout:\n{}\ntile-sim stderr:\n{}",
+                fs::read_to_string(&self.stdout).unwrap_or_default(),
+                fs::read_to_string(&self.stderr).unwrap_or_default()
+            );
+        }
         let _ = fs::remove_dir_all(&self.base);
     }
 }
