@@ -107,7 +107,12 @@ fn main() -> ExitCode {
     let opts = Options {
         pru: [cli.pru0, cli.pru1],
         mount: cli.mount,
-        owner: Ownership { uid: 0, gid },
+        // Root on a tile; a grid run by a user (through fusermount3) is
+        // that user's, or they could not use their own tree.
+        owner: Ownership {
+            uid: nix::unistd::geteuid().as_raw(),
+            gid,
+        },
         tile: Config {
             name,
             physics: cli.physics,
