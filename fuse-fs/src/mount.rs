@@ -17,9 +17,12 @@ use crate::mountinfo;
 /// Why the tree could not be mounted; each message says what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
-    /// The mount point does not exist or is not a directory.
-    #[error("mount point {0}: not a directory (create it, e.g. mkdir -p {0})")]
-    NotADirectory(PathBuf),
+    /// The mount point does not exist.
+    #[error("mount point {0} does not exist (create it, e.g. mkdir -p {0})")]
+    Missing(PathBuf),
+    /// The mount point is not a directory.
+    #[error("mount point {0} is not a directory ({1})")]
+    NotADirectory(PathBuf, io::Error),
     /// `/dev/fuse` cannot be opened.
     #[error("cannot open /dev/fuse: {0} (is the fuse module loaded? try modprobe fuse; in a container pass --device /dev/fuse)")]
     NoFuseDevice(io::Error),
@@ -58,7 +61,14 @@ pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, Mount
     recover_stale(mountpoint)?;
     match fs::metadata(mountpoint) {
         Ok(m) if m.is_dir() => {}
-        _ => return Err(MountError::NotADirectory(mountpoint.to_path_buf())),
+        Ok(_) => {
+            let e = io::Error::from_raw_os_error(libc::ENOTDIR);
+            return Err(MountError::NotADirectory(mountpoint.to_path_buf(), e));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(MountError::Missing(mountpoint.to_path_buf()));
+        }
+        Err(e) => return Err(MountError::NotADirectory(mountpoint.to_path_buf(), e)),
     }
 
     let mut config = KernelConfig::default();

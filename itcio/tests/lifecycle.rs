@@ -560,7 +560,22 @@ fn start_up_errors_name_what_to_check() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("mkdir"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{nodir} does not exist")) && err.contains("mkdir"),
+        "{err}"
+    );
+
+    // Mount point a file.
+    let file = dir.0.join("file");
+    std::fs::write(&file, "").unwrap();
+    let file = file.display().to_string();
+    let out = itcd(&["--pru0", &sock, "--pru1", &sock, "--mount", &file])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{file} is not a directory")), "{err}");
 }
 
 #[test]
