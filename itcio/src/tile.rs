@@ -568,10 +568,9 @@ impl Tile {
             if let Some((lane, p)) = self.outq[dir.index()].pop() {
                 self.next_pop[pru.index()] = (at + 1) % dirs.len();
                 let mfm = lane == Lane::Mfm;
-                if lane != Lane::Hello
-                    && !self.outq[dir.index()].has_room(mfm, MAX_PACKET_LEN + p.len())
-                {
-                    // Before this pop a maximum-size packet did not fit:
+                let q = &self.outq[dir.index()];
+                if lane != Lane::Hello && !q.has_room(mfm, q.largest().saturating_add(p.len())) {
+                    // Before this pop the largest packet did not fit:
                     // blocked writers and pollers may proceed now.
                     self.mark_packet_files();
                 }
@@ -663,6 +662,12 @@ impl Tile {
         if data.len() > MAX_PACKET_LEN {
             return Err(Errno::EMSGSIZE);
         }
+        // Longer than an outbound queue holds (with --queue-bytes below
+        // 255): it could never be queued, so waiting for room would block
+        // the writer for ever.
+        if data.len() > self.cfg.out_queue_limit {
+            return Err(Errno::EMSGSIZE);
+        }
         let mut packet: Box<[u8]> = data.into();
         if let Some(dir) = ch.scope {
             // In tile/<D> files itcd fills in DIR = D.
@@ -712,7 +717,12 @@ impl Tile {
             Carries::Svc(_) => false,
             Carries::Events => return false,
         };
-        let room = |d: Dir| self.outq[d.index()].has_room(mfm, MAX_PACKET_LEN);
+        // Room for the longest packet the queue can take: then any write
+        // goes through or fails at once (a longer one with EMSGSIZE).
+        let room = |d: Dir| {
+            let q = &self.outq[d.index()];
+            q.has_room(mfm, q.largest())
+        };
         match ch.scope {
             Some(d) => room(d),
             // A maximum-size packet to any reachable neighbour is accepted.
@@ -902,5 +912,54 @@ impl Backend for Tile {
 
     fn take_changed(&mut self, out: &mut Vec<Fh>) {
         out.append(&mut self.changed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tile with queues of `limit` bytes and a present, compatible
+    /// neighbour named `name` at ET.
+    fn tile_with_et(limit: usize, name: &[u8]) -> Tile {
+        let mut tile = Tile::new(Config {
+            name: "T".into(),
+            out_queue_limit: limit,
+            reader_queue_limit: limit,
+            ..Config::default()
+        });
+        let now = Instant::now();
+        tile.set_pru_up(Pru::Pru0, true);
+        tile.on_pru_message(Pru::Pru0, &[0xc3, b'P', Dir::ET.dir8()], now);
+        // hello: header, svc 1, version 1, name, physics "".
+        let mut hello = vec![0x80 | Dir::ET.dir8(), 1, 1, name.len() as u8];
+        hello.extend_from_slice(name);
+        hello.push(0);
+        tile.on_pru_message(Pru::Pru0, &hello, now);
+        assert!(tile.neighbour(Dir::ET).present());
+        while tile.pop_outbound(Pru::Pru0).is_some() {}
+        tile
+    }
+
+    fn mfm(len: usize) -> Vec<u8> {
+        let mut p = vec![0xa0 | Dir::ET.dir8()];
+        p.resize(len, 0x55);
+        p
+    }
+
+    #[test]
+    fn a_packet_longer_than_the_queue_bound_fails_at_once() {
+        let mut tile = tile_with_et(100, b"Z");
+        for kind in [FileKind::Mfm(Scope::All), FileKind::Mfm(Scope::Dir(0))] {
+            let fh = tile.open(kind, libc::O_RDWR).unwrap();
+            assert!(tile.poll(fh).writable, "{kind:?}: an empty queue");
+            assert_eq!(tile.write(fh, 0, &mfm(101)), Err(Errno::EMSGSIZE));
+            assert_eq!(tile.write(fh, 0, &mfm(100)), Ok(100));
+            assert!(!tile.poll(fh).writable, "{kind:?}: full");
+            assert_eq!(tile.write(fh, 0, &mfm(1)), Err(Errno::EAGAIN));
+            while tile.pop_outbound(Pru::Pru0).is_some() {}
+            assert!(tile.poll(fh).writable, "{kind:?}: emptied");
+            tile.release(fh);
+        }
     }
 }

@@ -286,6 +286,74 @@ fn blocked_writers_die_promptly_and_block_while_the_queue_is_full() {
     }
 }
 
+#[test]
+fn any_queue_bound_up_to_usize_max_is_served() {
+    let h = hand_tile(&[
+        "--queue-bytes",
+        &usize::MAX.to_string(),
+        "--hello-ms",
+        "60000",
+        "--absent-ms",
+        "600000",
+    ]);
+    let mfm = open(&h.tile.path("itc/mfm"), libc::O_RDWR | libc::O_NONBLOCK).unwrap();
+    let events = open(
+        &h.tile.path("itc/events"),
+        libc::O_RDONLY | libc::O_NONBLOCK,
+    )
+    .unwrap();
+    // A Connect goes into both files; a packet comes in and one goes out.
+    h.neighbour_et();
+    let connect = vec![0xc4, 0x01, Dir::ET.dir8()];
+    assert_eq!(next_packet(&mfm), connect);
+    assert_eq!(next_packet(&events), connect);
+    h.pru0.send(&[0xa0 | Dir::ET.dir8(), 1, 2, 3]);
+    assert_eq!(next_packet(&mfm), vec![0xa0 | Dir::ET.dir8(), 1, 2, 3]);
+    let mut big = vec![0xa0 | Dir::ET.dir8()];
+    big.resize(255, 9);
+    assert_eq!(write_packet(&mfm, &big).unwrap(), 255);
+    assert_eq!(
+        poll_fd(&mfm, libc::POLLOUT, 0) & libc::POLLOUT,
+        libc::POLLOUT
+    );
+    assert!(
+        h.tile.child.as_ref().is_some_and(|c| {
+            let pid = c.id();
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }),
+        "itcd still runs; log:\n{}",
+        h.tile.log_text()
+    );
+    assert_eq!(h.tile.status_value("itc/self", "name"), "H");
+}
+
+#[test]
+fn packets_longer_than_a_small_queue_bound_fail_emsgsize_at_once() {
+    let h = hand_tile(&[
+        "--queue-bytes",
+        "100",
+        "--hello-ms",
+        "60000",
+        "--absent-ms",
+        "600000",
+    ]);
+    h.neighbour_et();
+    for file in ["tile/ET/mfm", "itc/mfm"] {
+        // Blocking: the old daemon held such a write for ever.
+        let f = open(&h.tile.path(file), libc::O_RDWR).unwrap();
+        assert_eq!(
+            poll_fd(&f, libc::POLLOUT, 0) & libc::POLLOUT,
+            libc::POLLOUT,
+            "{file}: an empty queue is writable"
+        );
+        let mut pkt = vec![0xa0 | Dir::ET.dir8()];
+        pkt.resize(101, 9);
+        assert_eq!(errno(&write_packet(&f, &pkt)), libc::EMSGSIZE, "{file}");
+        pkt.truncate(100);
+        assert_eq!(write_packet(&f, &pkt).unwrap(), 100, "{file}");
+    }
+}
+
 /// Write packets for ET through `itc/svc/21` until not even a 5-byte
 /// packet fits.
 fn fill_et_queue(h: &HandTile) {
