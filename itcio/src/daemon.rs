@@ -100,7 +100,8 @@ struct Daemon {
 /// Run `itcd` until SIGINT or SIGTERM (returns Ok) or a fatal error.
 pub fn run(opts: Options) -> Result<(), Error> {
     // Every log line names the tile: a simulated grid shares one terminal.
-    let _span = tracing::info_span!("itcd", tile = %opts.tile.name).entered();
+    let _span =
+        tracing::info_span!("itcd", tile = %crate::text::one_line(&opts.tile.name)).entered();
     // Devices first: a missing device is reported before anything is mounted.
     let mut devs = Vec::new();
     for path in &opts.pru {

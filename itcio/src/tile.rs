@@ -457,7 +457,7 @@ impl Tile {
             } else {
                 "absent"
             },
-            self.neighbours[dir.index()].name()
+            text::one_line(self.neighbours[dir.index()].name())
         );
         for (fh, file) in self.files.iter_mut() {
             if let OpenFile::Channel(ch) = file {
@@ -961,5 +961,24 @@ mod tests {
             assert!(tile.poll(fh).writable, "{kind:?}: emptied");
             tile.release(fh);
         }
+    }
+
+    #[test]
+    fn a_neighbours_control_characters_are_escaped_in_status_files() {
+        let tile = tile_with_et(1024, b"Z\nlink: down\x1b[2J");
+        let status = String::from_utf8(text::dir_status(&tile, Dir::ET)).unwrap();
+        assert!(!status.contains('\x1b'), "{status}");
+        assert!(
+            status.contains("peer_name: Z\\nlink: down\\x1b[2J\n"),
+            "{status}"
+        );
+        assert_eq!(
+            status.lines().filter(|l| l.starts_with("link:")).count(),
+            1,
+            "no forged line: {status}"
+        );
+        let table = String::from_utf8(text::itc_status(&tile)).unwrap();
+        assert_eq!(table.lines().count(), 7, "{table}");
+        assert!(!table.contains('\x1b'), "{table}");
     }
 }

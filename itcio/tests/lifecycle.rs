@@ -639,6 +639,57 @@ fn start_up_errors_name_what_to_check() {
 }
 
 #[test]
+fn control_characters_in_a_neighbours_name_never_reach_output_raw() {
+    let h = hand_tile(&["--hello-ms", "60000", "--absent-ms", "600000"]);
+    h.pru0.send(&[0xc3, b'P', Dir::ET.dir8()]);
+    let name = b"evil\nlink: down\x1b]0;pwned\x07";
+    let mut hello = vec![0x80 | Dir::ET.dir8(), 1, 1, name.len() as u8];
+    hello.extend_from_slice(name);
+    hello.extend_from_slice(&[4, b'p', b'\r', b'\t', b'q']);
+    h.pru0.send(&hello);
+    let t = &h.tile;
+    eventually!(t.dir_status(Dir::ET, "peer") == "present", "present");
+    let status = t.read_to_string("tile/ET/status");
+    assert!(
+        status.contains("peer_name: evil\\nlink: down\\x1b]0;pwned\\x07\n"),
+        "{status}"
+    );
+    assert!(status.contains("peer_physics: p\\r\\tq\n"), "{status}");
+    assert_eq!(t.dir_status(Dir::ET, "link"), "up", "no forged line");
+    let table = t.read_to_string("itc/status");
+    assert_eq!(table.lines().count(), 7, "{table}");
+    for text in [status, table, t.log_text()] {
+        assert!(
+            !text.contains(['\x1b', '\x07', '\r', '\t']),
+            "raw control characters: {text:?}"
+        );
+    }
+}
+
+#[test]
+fn a_name_with_control_characters_is_a_usage_error() {
+    let dir = TempDir::new("badname");
+    let mount = dir.0.join("m");
+    std::fs::create_dir_all(&mount).unwrap();
+    let m = mount.display().to_string();
+    let sock = dir.0.join("nope").display().to_string();
+    for bad in ["a\nb", "\x1b[31mred", "tab\there"] {
+        let out = itcd(&[
+            "--pru0", &sock, "--pru1", &sock, "--mount", &m, "--name", bad,
+        ])
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--name {bad:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--name") && err.contains("control characters"),
+            "{err}"
+        );
+        assert!(!is_mounted(&mount));
+    }
+}
+
+#[test]
 fn missing_dev_fuse_is_explained() {
     // A private mount namespace in which /dev is an empty tmpfs: /dev/fuse
     // is gone for itcd alone.
