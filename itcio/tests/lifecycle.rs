@@ -689,6 +689,44 @@ fn a_name_with_control_characters_is_a_usage_error() {
     }
 }
 
+/// The line of /proc/self/mountinfo for `mount`: (mount options, fstype,
+/// source), the source with the kernel's octal escapes.
+fn mountinfo_of(mount: &Path) -> Option<(String, String, String)> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mount = mount.canonicalize().unwrap().display().to_string();
+    table.lines().rev().find_map(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let sep = fields.iter().position(|f| *f == "-")?;
+        if *fields.get(4)? != mount {
+            return None;
+        }
+        Some((
+            fields.get(5)?.to_string(),
+            fields.get(sep + 1)?.to_string(),
+            fields.get(sep + 2)?.to_string(),
+        ))
+    })
+}
+
+#[test]
+fn a_name_cannot_add_mount_options() {
+    for (name, source) in [
+        ("x,ro", "itcd:x,ro"),
+        ("y, auto_unmount,z", "itcd:y,\\040auto_unmount,z"),
+    ] {
+        let h = hand_tile_named(&format!("--name={name}"), name, &[]);
+        let (options, fstype, shown) = mountinfo_of(&h.tile.mount).expect("mounted");
+        assert!(
+            !options.split(',').any(|o| o == "ro"),
+            "{name:?}: {options}"
+        );
+        assert_eq!(fstype, "fuse.itcd", "{name:?}");
+        assert_eq!(shown, source, "{name:?}");
+        std::fs::write(h.tile.path("itc/physics"), "p\n").expect("writable tree");
+        assert_eq!(h.tile.read_to_string("itc/physics"), "p\n");
+    }
+}
+
 #[test]
 fn missing_dev_fuse_is_explained() {
     // A private mount namespace in which /dev is an empty tmpfs: /dev/fuse
