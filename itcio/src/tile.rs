@@ -765,6 +765,12 @@ fn read_text(content: &[u8], offset: u64, size: u32, out: &mut Vec<u8>) {
 
 impl Backend for Tile {
     fn open(&mut self, kind: FileKind, flags: i32) -> Result<Fh, Errno> {
+        // The server opens only files it looked up, but a backend cannot
+        // rely on that: a direction past the six would be taken for all of
+        // them, and service 1 would let a reader take itcd's hellos.
+        if !kind.exists() {
+            return Err(Errno::ENOENT);
+        }
         let (read, write) = access_mode(flags);
         let file = match kind {
             FileKind::Mfm(scope) | FileKind::Svc(scope, _) | FileKind::Events(scope) => {
@@ -980,5 +986,29 @@ mod tests {
         let table = String::from_utf8(text::itc_status(&tile)).unwrap();
         assert_eq!(table.lines().count(), 7, "{table}");
         assert!(!table.contains('\x1b'), "{table}");
+    }
+
+    #[test]
+    fn files_the_tree_lacks_cannot_be_opened() {
+        let mut tile = tile_with_et(1024, b"Z");
+        for kind in [
+            FileKind::Svc(Scope::All, 0),
+            FileKind::Svc(Scope::All, 1),
+            FileKind::Svc(Scope::Dir(0), 64),
+            FileKind::Mfm(Scope::Dir(6)),
+            FileKind::Events(Scope::Dir(200)),
+            FileKind::Status(Scope::Dir(6)),
+        ] {
+            assert_eq!(
+                tile.open(kind, libc::O_RDWR),
+                Err(Errno::ENOENT),
+                "{kind:?}"
+            );
+        }
+        // Nothing took the neighbour's hellos or its packets.
+        let fh = tile
+            .open(FileKind::Svc(Scope::All, 9), libc::O_RDWR)
+            .unwrap();
+        assert!(tile.poll(fh).readable, "the Connect");
     }
 }
