@@ -728,6 +728,25 @@ fn a_name_cannot_add_mount_options() {
 }
 
 #[test]
+fn empty_and_over_long_pru_messages_are_counted() {
+    let h = hand_tile(&[]);
+    let t = &h.tile;
+    assert_eq!(t.status_value("itc/self", "pru0_malformed"), "0");
+    h.pru0.send(&[]);
+    eventually!(
+        t.status_value("itc/self", "pru0_malformed") == "1",
+        "an empty message is counted; log:\n{}",
+        t.log_text()
+    );
+    h.pru0.send(&[0xc5; 600]);
+    eventually!(
+        t.status_value("itc/self", "pru0_malformed") == "2",
+        "an over-long message is counted"
+    );
+    assert_eq!(t.status_value("itc/self", "pru1_malformed"), "0");
+}
+
+#[test]
 fn missing_dev_fuse_is_explained() {
     // A private mount namespace in which /dev is an empty tmpfs: /dev/fuse
     // is gone for itcd alone.
