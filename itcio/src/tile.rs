@@ -268,10 +268,12 @@ impl Tile {
     }
 
     fn on_bounce(&mut self, pru: Pru, b: BounceRepr<'_>) {
-        let dir = b
-            .packet
-            .first()
-            .and_then(|h| Dir::from_dir8(h & 0x07).ok())
+        // Only routed packets carry a direction (and only they go to a
+        // PRU to be sent): the low bits of any other header mean nothing.
+        let dir = Packet::new_checked(b.packet)
+            .ok()
+            .filter(|p| p.is_routed())
+            .and_then(|p| Dir::from_dir8(p.dir8()).ok())
             .filter(|d| d.pru() == pru);
         let Some(dir) = dir else {
             self.tile_stats.pru_malformed[pru.index()] += 1;
@@ -1010,5 +1012,23 @@ mod tests {
             .open(FileKind::Svc(Scope::All, 9), libc::O_RDWR)
             .unwrap();
         assert!(tile.poll(fh).readable, "the Connect");
+    }
+
+    #[test]
+    fn only_bounces_of_routed_packets_count_on_a_direction() {
+        let mut tile = tile_with_et(1024, b"Z");
+        let now = Instant::now();
+        // 0xc2 (local) and 0x42 (non-standard) have ET's low bits.
+        for original in [0xc2u8, 0x42, 0xc4] {
+            tile.on_pru_message(Pru::Pru0, &[0xc5, 0x01, original, 7], now);
+        }
+        assert_eq!(tile.stats(Dir::ET).total_drops(), 0);
+        assert_eq!(tile.tile_stats().pru_malformed[0], 3);
+        tile.on_pru_message(Pru::Pru0, &[0xc5, 0x01, 0x80 | Dir::ET.dir8(), 9], now);
+        tile.on_pru_message(Pru::Pru0, &[0xc5, 0x02, 0xa0 | Dir::ET.dir8()], now);
+        let s = tile.stats(Dir::ET);
+        assert_eq!(s.drops(DropReason::QueueFull), 1);
+        assert_eq!(s.drops(DropReason::LinkDown), 1);
+        assert_eq!(tile.tile_stats().pru_malformed[0], 3);
     }
 }

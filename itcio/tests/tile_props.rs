@@ -196,7 +196,12 @@ fn accountable(pru: Pru, msg: &[u8]) -> Option<Dir> {
     let dir8 = if p.is_routed() {
         p.dir8()
     } else {
-        *BounceRepr::parse(&p).ok()?.packet.first()? & 0x07
+        // A bounce counts on a direction only if it holds a routed packet.
+        let original = Packet::new_checked(BounceRepr::parse(&p).ok()?.packet).ok()?;
+        if !original.is_routed() {
+            return None;
+        }
+        original.dir8()
     };
     let dir = Dir::from_dir8(dir8).ok()?;
     (dir.pru() == pru).then_some(dir)
