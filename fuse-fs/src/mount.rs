@@ -77,7 +77,7 @@ pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, Mount
         .auto_unmount(true)
         .mount_option("allow_other")
         .mount_option("default_permissions")
-        .mount_option(&format!("fsname={}", options.fsname))
+        .mount_option(&format!("fsname={}", quote_option_value(&options.fsname)))
         .mount_option("subtype=itcd")
         // Packets are at most 255 bytes, but a user buffer may straddle a
         // page boundary: with fewer than two pages per request the kernel
@@ -87,6 +87,29 @@ pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, Mount
         .async_read(false);
     Session::mount(mountpoint.to_path_buf(), config)
         .map_err(|e| MountError::Mount(mountpoint.to_path_buf(), e))
+}
+
+/// `value` quoted for a `-o` option of `fusermount3`, which takes a
+/// backslash to quote the next character of an `fsname=` value. A comma
+/// would otherwise end the value and start an option of the caller's
+/// choosing (`--name 'x,ro'` mounted the tree read-only). Every character
+/// but letters, digits and `-.:/+=@` is quoted: polyfuse splits the option
+/// string at every comma (quoted or not) and trims blanks off each piece,
+/// and takes a piece that reads `auto_unmount` for its own, so blanks and
+/// `_` next to a comma must not show either. Trailing blanks are dropped:
+/// trimmed off, they would leave their quoting backslash to swallow the
+/// comma before the next option.
+fn quote_option_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 2);
+    for c in value.trim_end().chars() {
+        let plain =
+            c.is_alphanumeric() && !c.is_control() && !c.is_whitespace() || "-.:/+=@".contains(c);
+        if !plain {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The absolute path of `fusermount3`, from `PATH` or the usual places.
@@ -146,5 +169,29 @@ pub fn detach(path: &Path) -> io::Result<()> {
         Err(io::Error::other(format!(
             "fusermount3 -u -z {shown} failed ({status})"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_values_cannot_end_early() {
+        assert_eq!(quote_option_value("itcd:r0c1"), "itcd:r0c1");
+        assert_eq!(quote_option_value("itcd:A,ro"), "itcd:A\\,ro");
+        assert_eq!(
+            quote_option_value("a\\b c,auto_unmount"),
+            "a\\\\b\\ c\\,auto\\_unmount"
+        );
+        // Whatever the value, no piece between commas is blank-edged or
+        // a bare option word.
+        for value in ["x, ro", "x,auto_unmount", " lead,trail ", "\\,\\"] {
+            let quoted = quote_option_value(value);
+            for piece in quoted.split(',') {
+                assert_eq!(piece.trim(), piece, "{value:?}: {quoted}");
+                assert_ne!(piece, "auto_unmount", "{value:?}: {quoted}");
+            }
+        }
     }
 }

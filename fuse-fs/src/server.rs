@@ -452,7 +452,7 @@ impl Server {
         let mut entries = vec![(".".to_string(), node), ("..".to_string(), node.parent())];
         entries.extend(node.children());
         let mut out = ReaddirOut::new(op.size() as usize);
-        for (i, (name, child)) in entries.iter().enumerate().skip(op.offset() as usize) {
+        for (i, (name, child)) in entries.iter().enumerate().skip(first_entry(op.offset())) {
             let typ = if child.is_dir() {
                 libc::DT_DIR
             } else {
@@ -464,6 +464,14 @@ impl Server {
         }
         reply(req, out);
     }
+}
+
+/// The index of the first directory entry to list for a `readdir` at
+/// `offset` (the offset an earlier reply gave, or 0). An offset past what
+/// `usize` holds (on a 32-bit target) lists nothing, rather than being
+/// truncated to an early index and listing entries again for ever.
+fn first_entry(offset: u64) -> usize {
+    usize::try_from(offset).unwrap_or(usize::MAX)
 }
 
 fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
@@ -567,5 +575,21 @@ fn reply<T: polyfuse::bytes::Bytes>(req: &Request, out: T) {
 fn reply_err(req: &Request, e: Errno) {
     if let Err(err) = req.reply_error(e.0) {
         tracing::debug!("error reply to FUSE request {}: {err}", req.unique());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readdir_offsets_are_never_truncated() {
+        assert_eq!(first_entry(0), 0);
+        assert_eq!(first_entry(3), 3);
+        // On a 32-bit target `as usize` made this 1: entries again.
+        let past = u64::from(u32::MAX) + 2;
+        assert!(first_entry(past) > 1);
+        assert_eq!(first_entry(u64::MAX), usize::MAX);
+        assert_eq!(first_entry(past) as u64 == past, usize::BITS == 64);
     }
 }

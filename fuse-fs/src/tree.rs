@@ -50,6 +50,13 @@ impl FileKind {
         matches!(self, FileKind::Mfm(_) | FileKind::Svc(..))
     }
 
+    /// Whether the tree has this file: a `FileKind` can name a direction
+    /// past the six, or a service without a file (0, 1, above 63).
+    pub fn exists(self) -> bool {
+        let node = Node::File(self);
+        Node::from_ino(node.ino()) == Some(node)
+    }
+
     /// Permission bits of the file.
     pub fn mode(self) -> u32 {
         match self {
@@ -319,6 +326,28 @@ mod tests {
         assert_eq!(Node::from_ino(0), None);
         assert_eq!(Node::from_ino(0x100 + 0x10), None, "itc has no DirDir");
         assert_eq!(Node::from_ino(0x100 * 8 + 0x12), None);
+    }
+
+    #[test]
+    fn only_files_of_the_tree_exist() {
+        let mut all = Vec::new();
+        walk(Node::Root, &mut all);
+        for n in all {
+            if let Node::File(f) = n {
+                assert!(f.exists(), "{f:?}");
+            }
+        }
+        for f in [
+            FileKind::Svc(Scope::All, 0),
+            FileKind::Svc(Scope::All, 1),
+            FileKind::Svc(Scope::Dir(0), 64),
+            FileKind::Svc(Scope::Dir(5), 255),
+            FileKind::Mfm(Scope::Dir(6)),
+            FileKind::Events(Scope::Dir(255)),
+            FileKind::Status(Scope::Dir(6)),
+        ] {
+            assert!(!f.exists(), "{f:?}");
+        }
     }
 
     #[test]

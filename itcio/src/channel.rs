@@ -15,6 +15,9 @@ use crate::wire::{tep_bytes, TepEvent};
 /// Room above the bound kept for TEPs in packet files.
 pub const TEP_RESERVE: usize = 1024;
 
+/// The longest TEP a channel carries (`0xc4, EVENT, dir8`).
+const MAX_TEP_LEN: usize = 3;
+
 /// What a channel carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Carries {
@@ -60,10 +63,15 @@ impl Channel {
         !matches!(self.carries, Carries::Events)
     }
 
+    /// The bound for TEPs: the data bound plus the reserve in packet
+    /// files; in events files the data bound, but never so small that not
+    /// even one TEP fits (a reader would then wait for ever, not even
+    /// told that it lost events). Saturates: any bound up to `usize::MAX`
+    /// works.
     fn control_cap(&self) -> usize {
         match self.carries {
-            Carries::Events => self.queue.limit(),
-            _ => self.queue.limit() + TEP_RESERVE,
+            Carries::Events => self.queue.limit().max(MAX_TEP_LEN),
+            _ => self.queue.limit().saturating_add(TEP_RESERVE),
         }
     }
 
@@ -89,7 +97,7 @@ impl Channel {
 
     fn push_control(&mut self, packet: Box<[u8]>) -> bool {
         self.flush_lost_marker();
-        if self.lost || self.queue.bytes() + packet.len() > self.control_cap() {
+        if self.lost || self.queue.bytes().saturating_add(packet.len()) > self.control_cap() {
             self.lost = true;
             return false;
         }
@@ -102,7 +110,7 @@ impl Channel {
             return;
         }
         let (marker, len) = tep_bytes(TepEvent::EventsLost, None);
-        if self.queue.bytes() + len <= self.control_cap() {
+        if self.queue.bytes().saturating_add(len) <= self.control_cap() {
             self.queue.force_push(marker[..len].into());
             self.lost = false;
         }
@@ -167,6 +175,29 @@ mod tests {
         assert_eq!(ch.pop().unwrap().as_ref(), &[0xc4, 0x03]);
         assert!(ch.pop().is_none());
         assert!(ch.push_event(TepEvent::Connect, Dir::SE));
+    }
+
+    #[test]
+    fn any_bound_up_to_usize_max_works() {
+        for carries in [Carries::Mfm, Carries::Svc(9), Carries::Events] {
+            let mut ch = Channel::new(carries, None, 0, usize::MAX);
+            assert!(ch.push_event(TepEvent::Connect, Dir::ET));
+            if carries != Carries::Events {
+                ch.push_data(data(255)).unwrap();
+            }
+            assert!(ch.push_event(TepEvent::Disconnect, Dir::ET));
+            assert!(ch.pop().is_some());
+        }
+    }
+
+    #[test]
+    fn an_events_file_with_a_tiny_bound_still_reports_lost_events() {
+        let mut ch = Channel::new(Carries::Events, None, 0, 0);
+        assert!(ch.push_event(TepEvent::Connect, Dir::ET));
+        assert!(!ch.push_event(TepEvent::Connect, Dir::SE));
+        assert_eq!(ch.pop().unwrap().as_ref(), &[0xc4, 0x01, 2]);
+        assert_eq!(ch.pop().unwrap().as_ref(), &[0xc4, 0x03]);
+        assert!(ch.pop().is_none());
     }
 
     #[test]

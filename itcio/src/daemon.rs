@@ -100,7 +100,8 @@ struct Daemon {
 /// Run `itcd` until SIGINT or SIGTERM (returns Ok) or a fatal error.
 pub fn run(opts: Options) -> Result<(), Error> {
     // Every log line names the tile: a simulated grid shares one terminal.
-    let _span = tracing::info_span!("itcd", tile = %opts.tile.name).entered();
+    let _span =
+        tracing::info_span!("itcd", tile = %crate::text::one_line(&opts.tile.name)).entered();
     // Devices first: a missing device is reported before anything is mounted.
     let mut devs = Vec::new();
     for path in &opts.pru {
@@ -320,11 +321,17 @@ impl Daemon {
                 return false;
             };
             match dev.recv(&mut buf) {
-                Ok(Recv::Message(0)) => {}
-                Ok(Recv::Message(n)) if n > crate::wire::MAX_BOUNCE_LEN => {
-                    self.tile.on_pru_message(pru, &[], Instant::now());
+                Ok(Recv::Message(n)) => {
+                    // An empty message is no packet, and one longer than a
+                    // bounce (or than the buffer: MSG_TRUNC reports the
+                    // full length) cannot be one: either is handed on
+                    // empty, for the tile to count as malformed.
+                    let msg = buf
+                        .get(..n)
+                        .filter(|_| n <= crate::wire::MAX_BOUNCE_LEN)
+                        .unwrap_or(&[]);
+                    self.tile.on_pru_message(pru, msg, Instant::now());
                 }
-                Ok(Recv::Message(n)) => self.tile.on_pru_message(pru, &buf[..n], Instant::now()),
                 Ok(Recv::WouldBlock) => return false,
                 Ok(Recv::Closed) => {
                     self.lose_pru(pru, "closed");

@@ -7,6 +7,8 @@
 
 use std::collections::VecDeque;
 
+use crate::wire::MAX_PACKET_LEN;
+
 /// A FIFO of packets bounded by total bytes.
 #[derive(Debug)]
 pub struct PacketQueue {
@@ -25,9 +27,12 @@ impl PacketQueue {
         }
     }
 
-    /// Whether a packet of `len` bytes would be accepted now.
+    /// Whether a packet of `len` bytes would be accepted now. Any bound,
+    /// up to `usize::MAX`, works: the sum cannot overflow.
     pub fn has_room(&self, len: usize) -> bool {
-        self.bytes + len <= self.limit
+        self.bytes
+            .checked_add(len)
+            .is_some_and(|total| total <= self.limit)
     }
 
     /// Append a packet; gives it back if it does not fit.
@@ -42,13 +47,13 @@ impl PacketQueue {
     /// Append a packet even beyond the bound. For the few control packets
     /// whose loss would break a guarantee; callers bound their number.
     pub fn force_push(&mut self, packet: Box<[u8]>) {
-        self.bytes += packet.len();
+        self.bytes = self.bytes.saturating_add(packet.len());
         self.packets.push_back(packet);
     }
 
     /// Put a packet back at the head (it was taken but could not be used).
     pub fn push_front(&mut self, packet: Box<[u8]>) {
-        self.bytes += packet.len();
+        self.bytes = self.bytes.saturating_add(packet.len());
         self.packets.push_front(packet);
     }
 
@@ -60,7 +65,7 @@ impl PacketQueue {
     /// Take the packet at the head.
     pub fn pop(&mut self) -> Option<Box<[u8]>> {
         let p = self.packets.pop_front()?;
-        self.bytes -= p.len();
+        self.bytes = self.bytes.saturating_sub(p.len());
         Some(p)
     }
 
@@ -142,6 +147,14 @@ impl OutQueue {
         } else {
             &mut self.svc
         }
+    }
+
+    /// The longest packet a lane can take: a maximum-size packet, or less
+    /// when the bound is smaller. Writers are told a lane is writable when
+    /// this much room is free, so that every write then goes through or
+    /// fails at once.
+    pub fn largest(&self) -> usize {
+        MAX_PACKET_LEN.min(self.mfm.limit())
     }
 
     /// Whether a packet of `len` bytes would be accepted in that lane.
@@ -226,6 +239,18 @@ mod tests {
     }
 
     #[test]
+    fn any_bound_up_to_usize_max_works() {
+        let mut q = PacketQueue::new(usize::MAX);
+        assert!(q.has_room(usize::MAX));
+        q.push(pkt(255, 1)).unwrap();
+        assert!(!q.has_room(usize::MAX), "no overflow past the bound");
+        assert!(q.has_room(255));
+        let mut none = PacketQueue::new(0);
+        assert!(none.push(pkt(1, 1)).is_err());
+        assert!(none.has_room(0));
+    }
+
+    #[test]
     fn push_front_and_force_push_keep_accounting() {
         let mut q = PacketQueue::new(4);
         q.push(pkt(4, 1)).unwrap();
@@ -251,6 +276,13 @@ mod tests {
         assert_eq!(q.pop().unwrap().1[0], 3);
         assert_eq!(q.pop().unwrap(), (Lane::Service, pkt(8, 1)));
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn lanes_smaller_than_a_packet_say_what_fits() {
+        let q = OutQueue::new(100);
+        assert_eq!(q.largest(), 100);
+        assert_eq!(OutQueue::new(usize::MAX).largest(), MAX_PACKET_LEN);
     }
 
     #[test]

@@ -14,6 +14,34 @@ use crate::tile::Tile;
 /// The version reported in `itc/self`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// `s` made safe for one line of a status file or a log: a backslash
+/// becomes `\\`, tab, newline and carriage return `\t`, `\n`, `\r`,
+/// and every other control character `\xHH` (C0 and DEL) or `\u{HHHH}`
+/// (C1, and U+2028 and U+2029, which some readers take as line breaks). A neighbour's name and physics id come from its hellos, so they
+/// are untrusted: raw, a newline would forge a line and an escape
+/// sequence would drive the reader's terminal.
+pub fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() && u32::from(c) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            // C1 controls, and the line and paragraph separators that
+            // some readers break lines at.
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
@@ -41,8 +69,8 @@ pub fn dir_status(tile: &Tile, dir: Dir) -> Vec<u8> {
         "peer: {}",
         if n.present() { "present" } else { "absent" }
     );
-    let _ = writeln!(out, "peer_name: {}", n.name());
-    let _ = writeln!(out, "peer_physics: {}", n.physics().unwrap_or(""));
+    let _ = writeln!(out, "peer_name: {}", one_line(n.name()));
+    let _ = writeln!(out, "peer_physics: {}", one_line(n.physics().unwrap_or("")));
     let _ = writeln!(out, "physics: {}", physics_word(tile, dir));
     let _ = writeln!(out, "since: {}", rfc3339(n.since()));
     let _ = writeln!(out, "rx_mfm_packets: {}", s.rx_mfm.packets);
@@ -83,7 +111,11 @@ pub fn itc_status(tile: &Tile) -> Vec<u8> {
     for dir in Dir::ALL {
         let n = tile.neighbour(dir);
         let s = tile.stats(dir);
-        let name = if n.name().is_empty() { "-" } else { n.name() };
+        let name = if n.name().is_empty() {
+            "-".to_string()
+        } else {
+            one_line(n.name())
+        };
         let _ = writeln!(
             out,
             "{:<3} {:<4} {:<7} {:<16} {:<12} {:>10} {:>10} {:>10} {:>10} {:>8}",
@@ -106,8 +138,8 @@ pub fn itc_status(tile: &Tile) -> Vec<u8> {
 pub fn self_info(tile: &Tile) -> Vec<u8> {
     let t = tile.tile_stats();
     let mut out = String::new();
-    let _ = writeln!(out, "name: {}", tile.config().name);
-    let _ = writeln!(out, "physics: {}", tile.physics());
+    let _ = writeln!(out, "name: {}", one_line(&tile.config().name));
+    let _ = writeln!(out, "physics: {}", one_line(tile.physics()));
     let _ = writeln!(out, "version: {VERSION}");
     let _ = writeln!(out, "pid: {}", std::process::id());
     let _ = writeln!(out, "started: {}", rfc3339(tile.started_wall()));
@@ -133,4 +165,19 @@ pub fn self_info(tile: &Tile) -> Vec<u8> {
         let _ = writeln!(out, "pru{i}_malformed: {}", t.pru_malformed[i]);
     }
     out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_escapes_control_characters_and_backslashes() {
+        assert_eq!(one_line("r0c1 ok"), "r0c1 ok");
+        assert_eq!(one_line("a\nb\tc\r"), "a\\nb\\tc\\r");
+        assert_eq!(one_line("\x1b[2J\x7f\0"), "\\x1b[2J\\x7f\\x00");
+        assert_eq!(one_line("\u{85}x\u{2028}"), "\\u{0085}x\\u{2028}");
+        assert_eq!(one_line("back\\slash"), "back\\\\slash");
+        assert_eq!(one_line("gr\u{fc}n"), "gr\u{fc}n", "printable text stays");
+    }
 }

@@ -268,10 +268,12 @@ impl Tile {
     }
 
     fn on_bounce(&mut self, pru: Pru, b: BounceRepr<'_>) {
-        let dir = b
-            .packet
-            .first()
-            .and_then(|h| Dir::from_dir8(h & 0x07).ok())
+        // Only routed packets carry a direction (and only they go to a
+        // PRU to be sent): the low bits of any other header mean nothing.
+        let dir = Packet::new_checked(b.packet)
+            .ok()
+            .filter(|p| p.is_routed())
+            .and_then(|p| Dir::from_dir8(p.dir8()).ok())
             .filter(|d| d.pru() == pru);
         let Some(dir) = dir else {
             self.tile_stats.pru_malformed[pru.index()] += 1;
@@ -457,7 +459,7 @@ impl Tile {
             } else {
                 "absent"
             },
-            self.neighbours[dir.index()].name()
+            text::one_line(self.neighbours[dir.index()].name())
         );
         for (fh, file) in self.files.iter_mut() {
             if let OpenFile::Channel(ch) = file {
@@ -568,10 +570,9 @@ impl Tile {
             if let Some((lane, p)) = self.outq[dir.index()].pop() {
                 self.next_pop[pru.index()] = (at + 1) % dirs.len();
                 let mfm = lane == Lane::Mfm;
-                if lane != Lane::Hello
-                    && !self.outq[dir.index()].has_room(mfm, MAX_PACKET_LEN + p.len())
-                {
-                    // Before this pop a maximum-size packet did not fit:
+                let q = &self.outq[dir.index()];
+                if lane != Lane::Hello && !q.has_room(mfm, q.largest().saturating_add(p.len())) {
+                    // Before this pop the largest packet did not fit:
                     // blocked writers and pollers may proceed now.
                     self.mark_packet_files();
                 }
@@ -663,6 +664,12 @@ impl Tile {
         if data.len() > MAX_PACKET_LEN {
             return Err(Errno::EMSGSIZE);
         }
+        // Longer than an outbound queue holds (with --queue-bytes below
+        // 255): it could never be queued, so waiting for room would block
+        // the writer for ever.
+        if data.len() > self.cfg.out_queue_limit {
+            return Err(Errno::EMSGSIZE);
+        }
         let mut packet: Box<[u8]> = data.into();
         if let Some(dir) = ch.scope {
             // In tile/<D> files itcd fills in DIR = D.
@@ -712,7 +719,12 @@ impl Tile {
             Carries::Svc(_) => false,
             Carries::Events => return false,
         };
-        let room = |d: Dir| self.outq[d.index()].has_room(mfm, MAX_PACKET_LEN);
+        // Room for the longest packet the queue can take: then any write
+        // goes through or fails at once (a longer one with EMSGSIZE).
+        let room = |d: Dir| {
+            let q = &self.outq[d.index()];
+            q.has_room(mfm, q.largest())
+        };
         match ch.scope {
             Some(d) => room(d),
             // A maximum-size packet to any reachable neighbour is accepted.
@@ -755,6 +767,12 @@ fn read_text(content: &[u8], offset: u64, size: u32, out: &mut Vec<u8>) {
 
 impl Backend for Tile {
     fn open(&mut self, kind: FileKind, flags: i32) -> Result<Fh, Errno> {
+        // The server opens only files it looked up, but a backend cannot
+        // rely on that: a direction past the six would be taken for all of
+        // them, and service 1 would let a reader take itcd's hellos.
+        if !kind.exists() {
+            return Err(Errno::ENOENT);
+        }
         let (read, write) = access_mode(flags);
         let file = match kind {
             FileKind::Mfm(scope) | FileKind::Svc(scope, _) | FileKind::Events(scope) => {
@@ -902,5 +920,115 @@ impl Backend for Tile {
 
     fn take_changed(&mut self, out: &mut Vec<Fh>) {
         out.append(&mut self.changed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tile with queues of `limit` bytes and a present, compatible
+    /// neighbour named `name` at ET.
+    fn tile_with_et(limit: usize, name: &[u8]) -> Tile {
+        let mut tile = Tile::new(Config {
+            name: "T".into(),
+            out_queue_limit: limit,
+            reader_queue_limit: limit,
+            ..Config::default()
+        });
+        let now = Instant::now();
+        tile.set_pru_up(Pru::Pru0, true);
+        tile.on_pru_message(Pru::Pru0, &[0xc3, b'P', Dir::ET.dir8()], now);
+        // hello: header, svc 1, version 1, name, physics "".
+        let mut hello = vec![0x80 | Dir::ET.dir8(), 1, 1, name.len() as u8];
+        hello.extend_from_slice(name);
+        hello.push(0);
+        tile.on_pru_message(Pru::Pru0, &hello, now);
+        assert!(tile.neighbour(Dir::ET).present());
+        while tile.pop_outbound(Pru::Pru0).is_some() {}
+        tile
+    }
+
+    fn mfm(len: usize) -> Vec<u8> {
+        let mut p = vec![0xa0 | Dir::ET.dir8()];
+        p.resize(len, 0x55);
+        p
+    }
+
+    #[test]
+    fn a_packet_longer_than_the_queue_bound_fails_at_once() {
+        let mut tile = tile_with_et(100, b"Z");
+        for kind in [FileKind::Mfm(Scope::All), FileKind::Mfm(Scope::Dir(0))] {
+            let fh = tile.open(kind, libc::O_RDWR).unwrap();
+            assert!(tile.poll(fh).writable, "{kind:?}: an empty queue");
+            assert_eq!(tile.write(fh, 0, &mfm(101)), Err(Errno::EMSGSIZE));
+            assert_eq!(tile.write(fh, 0, &mfm(100)), Ok(100));
+            assert!(!tile.poll(fh).writable, "{kind:?}: full");
+            assert_eq!(tile.write(fh, 0, &mfm(1)), Err(Errno::EAGAIN));
+            while tile.pop_outbound(Pru::Pru0).is_some() {}
+            assert!(tile.poll(fh).writable, "{kind:?}: emptied");
+            tile.release(fh);
+        }
+    }
+
+    #[test]
+    fn a_neighbours_control_characters_are_escaped_in_status_files() {
+        let tile = tile_with_et(1024, b"Z\nlink: down\x1b[2J");
+        let status = String::from_utf8(text::dir_status(&tile, Dir::ET)).unwrap();
+        assert!(!status.contains('\x1b'), "{status}");
+        assert!(
+            status.contains("peer_name: Z\\nlink: down\\x1b[2J\n"),
+            "{status}"
+        );
+        assert_eq!(
+            status.lines().filter(|l| l.starts_with("link:")).count(),
+            1,
+            "no forged line: {status}"
+        );
+        let table = String::from_utf8(text::itc_status(&tile)).unwrap();
+        assert_eq!(table.lines().count(), 7, "{table}");
+        assert!(!table.contains('\x1b'), "{table}");
+    }
+
+    #[test]
+    fn files_the_tree_lacks_cannot_be_opened() {
+        let mut tile = tile_with_et(1024, b"Z");
+        for kind in [
+            FileKind::Svc(Scope::All, 0),
+            FileKind::Svc(Scope::All, 1),
+            FileKind::Svc(Scope::Dir(0), 64),
+            FileKind::Mfm(Scope::Dir(6)),
+            FileKind::Events(Scope::Dir(200)),
+            FileKind::Status(Scope::Dir(6)),
+        ] {
+            assert_eq!(
+                tile.open(kind, libc::O_RDWR),
+                Err(Errno::ENOENT),
+                "{kind:?}"
+            );
+        }
+        // Nothing took the neighbour's hellos or its packets.
+        let fh = tile
+            .open(FileKind::Svc(Scope::All, 9), libc::O_RDWR)
+            .unwrap();
+        assert!(tile.poll(fh).readable, "the Connect");
+    }
+
+    #[test]
+    fn only_bounces_of_routed_packets_count_on_a_direction() {
+        let mut tile = tile_with_et(1024, b"Z");
+        let now = Instant::now();
+        // 0xc2 (local) and 0x42 (non-standard) have ET's low bits.
+        for original in [0xc2u8, 0x42, 0xc4] {
+            tile.on_pru_message(Pru::Pru0, &[0xc5, 0x01, original, 7], now);
+        }
+        assert_eq!(tile.stats(Dir::ET).total_drops(), 0);
+        assert_eq!(tile.tile_stats().pru_malformed[0], 3);
+        tile.on_pru_message(Pru::Pru0, &[0xc5, 0x01, 0x80 | Dir::ET.dir8(), 9], now);
+        tile.on_pru_message(Pru::Pru0, &[0xc5, 0x02, 0xa0 | Dir::ET.dir8()], now);
+        let s = tile.stats(Dir::ET);
+        assert_eq!(s.drops(DropReason::QueueFull), 1);
+        assert_eq!(s.drops(DropReason::LinkDown), 1);
+        assert_eq!(tile.tile_stats().pru_malformed[0], 3);
     }
 }

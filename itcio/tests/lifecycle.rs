@@ -286,6 +286,74 @@ fn blocked_writers_die_promptly_and_block_while_the_queue_is_full() {
     }
 }
 
+#[test]
+fn any_queue_bound_up_to_usize_max_is_served() {
+    let h = hand_tile(&[
+        "--queue-bytes",
+        &usize::MAX.to_string(),
+        "--hello-ms",
+        "60000",
+        "--absent-ms",
+        "600000",
+    ]);
+    let mfm = open(&h.tile.path("itc/mfm"), libc::O_RDWR | libc::O_NONBLOCK).unwrap();
+    let events = open(
+        &h.tile.path("itc/events"),
+        libc::O_RDONLY | libc::O_NONBLOCK,
+    )
+    .unwrap();
+    // A Connect goes into both files; a packet comes in and one goes out.
+    h.neighbour_et();
+    let connect = vec![0xc4, 0x01, Dir::ET.dir8()];
+    assert_eq!(next_packet(&mfm), connect);
+    assert_eq!(next_packet(&events), connect);
+    h.pru0.send(&[0xa0 | Dir::ET.dir8(), 1, 2, 3]);
+    assert_eq!(next_packet(&mfm), vec![0xa0 | Dir::ET.dir8(), 1, 2, 3]);
+    let mut big = vec![0xa0 | Dir::ET.dir8()];
+    big.resize(255, 9);
+    assert_eq!(write_packet(&mfm, &big).unwrap(), 255);
+    assert_eq!(
+        poll_fd(&mfm, libc::POLLOUT, 0) & libc::POLLOUT,
+        libc::POLLOUT
+    );
+    assert!(
+        h.tile.child.as_ref().is_some_and(|c| {
+            let pid = c.id();
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }),
+        "itcd still runs; log:\n{}",
+        h.tile.log_text()
+    );
+    assert_eq!(h.tile.status_value("itc/self", "name"), "H");
+}
+
+#[test]
+fn packets_longer_than_a_small_queue_bound_fail_emsgsize_at_once() {
+    let h = hand_tile(&[
+        "--queue-bytes",
+        "100",
+        "--hello-ms",
+        "60000",
+        "--absent-ms",
+        "600000",
+    ]);
+    h.neighbour_et();
+    for file in ["tile/ET/mfm", "itc/mfm"] {
+        // Blocking: the old daemon held such a write for ever.
+        let f = open(&h.tile.path(file), libc::O_RDWR).unwrap();
+        assert_eq!(
+            poll_fd(&f, libc::POLLOUT, 0) & libc::POLLOUT,
+            libc::POLLOUT,
+            "{file}: an empty queue is writable"
+        );
+        let mut pkt = vec![0xa0 | Dir::ET.dir8()];
+        pkt.resize(101, 9);
+        assert_eq!(errno(&write_packet(&f, &pkt)), libc::EMSGSIZE, "{file}");
+        pkt.truncate(100);
+        assert_eq!(write_packet(&f, &pkt).unwrap(), 100, "{file}");
+    }
+}
+
 /// Write packets for ET through `itc/svc/21` until not even a 5-byte
 /// packet fits.
 fn fill_et_queue(h: &HandTile) {
@@ -576,6 +644,114 @@ fn start_up_errors_name_what_to_check() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{file} is not a directory")), "{err}");
+}
+
+#[test]
+fn control_characters_in_a_neighbours_name_never_reach_output_raw() {
+    let h = hand_tile(&["--hello-ms", "60000", "--absent-ms", "600000"]);
+    h.pru0.send(&[0xc3, b'P', Dir::ET.dir8()]);
+    let name = b"evil\nlink: down\x1b]0;pwned\x07";
+    let mut hello = vec![0x80 | Dir::ET.dir8(), 1, 1, name.len() as u8];
+    hello.extend_from_slice(name);
+    hello.extend_from_slice(&[4, b'p', b'\r', b'\t', b'q']);
+    h.pru0.send(&hello);
+    let t = &h.tile;
+    eventually!(t.dir_status(Dir::ET, "peer") == "present", "present");
+    let status = t.read_to_string("tile/ET/status");
+    assert!(
+        status.contains("peer_name: evil\\nlink: down\\x1b]0;pwned\\x07\n"),
+        "{status}"
+    );
+    assert!(status.contains("peer_physics: p\\r\\tq\n"), "{status}");
+    assert_eq!(t.dir_status(Dir::ET, "link"), "up", "no forged line");
+    let table = t.read_to_string("itc/status");
+    assert_eq!(table.lines().count(), 7, "{table}");
+    for text in [status, table, t.log_text()] {
+        assert!(
+            !text.contains(['\x1b', '\x07', '\r', '\t']),
+            "raw control characters: {text:?}"
+        );
+    }
+}
+
+#[test]
+fn a_name_with_control_characters_is_a_usage_error() {
+    let dir = TempDir::new("badname");
+    let mount = dir.0.join("m");
+    std::fs::create_dir_all(&mount).unwrap();
+    let m = mount.display().to_string();
+    let sock = dir.0.join("nope").display().to_string();
+    for bad in ["a\nb", "\x1b[31mred", "tab\there"] {
+        let out = itcd(&[
+            "--pru0", &sock, "--pru1", &sock, "--mount", &m, "--name", bad,
+        ])
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--name {bad:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--name") && err.contains("control characters"),
+            "{err}"
+        );
+        assert!(!is_mounted(&mount));
+    }
+}
+
+/// The line of /proc/self/mountinfo for `mount`: (mount options, fstype,
+/// source), the source with the kernel's octal escapes.
+fn mountinfo_of(mount: &Path) -> Option<(String, String, String)> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mount = mount.canonicalize().unwrap().display().to_string();
+    table.lines().rev().find_map(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let sep = fields.iter().position(|f| *f == "-")?;
+        if *fields.get(4)? != mount {
+            return None;
+        }
+        Some((
+            fields.get(5)?.to_string(),
+            fields.get(sep + 1)?.to_string(),
+            fields.get(sep + 2)?.to_string(),
+        ))
+    })
+}
+
+#[test]
+fn a_name_cannot_add_mount_options() {
+    for (name, source) in [
+        ("x,ro", "itcd:x,ro"),
+        ("y, auto_unmount,z", "itcd:y,\\040auto_unmount,z"),
+    ] {
+        let h = hand_tile_named(&format!("--name={name}"), name, &[]);
+        let (options, fstype, shown) = mountinfo_of(&h.tile.mount).expect("mounted");
+        assert!(
+            !options.split(',').any(|o| o == "ro"),
+            "{name:?}: {options}"
+        );
+        assert_eq!(fstype, "fuse.itcd", "{name:?}");
+        assert_eq!(shown, source, "{name:?}");
+        std::fs::write(h.tile.path("itc/physics"), "p\n").expect("writable tree");
+        assert_eq!(h.tile.read_to_string("itc/physics"), "p\n");
+    }
+}
+
+#[test]
+fn empty_and_over_long_pru_messages_are_counted() {
+    let h = hand_tile(&[]);
+    let t = &h.tile;
+    assert_eq!(t.status_value("itc/self", "pru0_malformed"), "0");
+    h.pru0.send(&[]);
+    eventually!(
+        t.status_value("itc/self", "pru0_malformed") == "1",
+        "an empty message is counted; log:\n{}",
+        t.log_text()
+    );
+    h.pru0.send(&[0xc5; 600]);
+    eventually!(
+        t.status_value("itc/self", "pru0_malformed") == "2",
+        "an over-long message is counted"
+    );
+    assert_eq!(t.status_value("itc/self", "pru1_malformed"), "0");
 }
 
 #[test]

@@ -3,12 +3,14 @@
 //! exactly once, delivered (counted as received) or dropped under one
 //! reason, on the direction it came from; so is every packet of ours a PRU
 //! bounces. Readers get only packets a PRU handed up (besides the daemon's
-//! own TEPs), each at most once.
+//! own TEPs), each at most once. And any file operation, on any file kind
+//! under any queue bounds, is answered without panic and never told to
+//! wait for something that cannot come.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use fuse_fs::{Backend, Fh, FileKind, Scope};
+use fuse_fs::{Backend, Errno, Fh, FileKind, Scope};
 use itcio::stats::DropReason;
 use itcio::tile::{Config, Tile};
 use itcio::wire::{BounceRepr, EchoOp, EchoRepr, HelloRepr, Packet};
@@ -196,7 +198,12 @@ fn accountable(pru: Pru, msg: &[u8]) -> Option<Dir> {
     let dir8 = if p.is_routed() {
         p.dir8()
     } else {
-        *BounceRepr::parse(&p).ok()?.packet.first()? & 0x07
+        // A bounce counts on a direction only if it holds a routed packet.
+        let original = Packet::new_checked(BounceRepr::parse(&p).ok()?.packet).ok()?;
+        if !original.is_routed() {
+            return None;
+        }
+        original.dir8()
     };
     let dir = Dir::from_dir8(dir8).ok()?;
     (dir.pru() == pru).then_some(dir)
@@ -313,6 +320,239 @@ proptest! {
                     op
                 );
             }
+        }
+    }
+}
+
+/// One call a user of the tree (or the PRU side) makes, for
+/// `any_file_operation_under_any_bounds_is_answered`.
+#[derive(Debug, Clone)]
+enum FileOp {
+    Open(FileKind, i32),
+    Read(usize, u64, u32),
+    Write(usize, u64, Vec<u8>),
+    Poll(usize),
+    Flush(usize),
+    Release(usize),
+    /// A handle the tile never gave out.
+    Bogus(Fh, u32),
+    /// Link up and a hello from a direction (name, physics).
+    Neighbour(usize, String),
+    /// Link down at a direction.
+    LinkDown(usize),
+    /// A routed packet from a direction: MFM or service, length.
+    Inbound(usize, bool, u8, usize),
+    /// The PRUs take everything queued for them.
+    Drain,
+    Physics(String),
+    Advance(u64),
+}
+
+/// Any file kind, those the tree lacks included.
+fn any_kind() -> impl Strategy<Value = FileKind> {
+    let scope = prop_oneof![
+        2 => Just(Scope::All),
+        3 => (0..6u8).prop_map(Scope::Dir),
+        1 => any::<u8>().prop_map(Scope::Dir),
+    ];
+    let svc = prop_oneof![4 => 2..6u8, 1 => any::<u8>()];
+    prop_oneof![
+        3 => scope.clone().prop_map(FileKind::Mfm),
+        3 => (scope.clone(), svc).prop_map(|(s, n)| FileKind::Svc(s, n)),
+        1 => scope.clone().prop_map(FileKind::Events),
+        1 => scope.prop_map(FileKind::Status),
+        1 => Just(FileKind::SelfInfo),
+        1 => Just(FileKind::Physics),
+    ]
+}
+
+/// A bound: tiny, around one packet, usual, or absurd.
+fn bound() -> impl Strategy<Value = usize> {
+    prop_oneof![
+        0..8usize,
+        250..260usize,
+        Just(16 * 1024),
+        Just(usize::MAX),
+        any::<usize>(),
+    ]
+}
+
+fn file_op() -> impl Strategy<Value = FileOp> {
+    let flags = prop_oneof![
+        Just(libc::O_RDONLY),
+        Just(libc::O_WRONLY),
+        Just(libc::O_RDWR),
+        Just(libc::O_RDWR | libc::O_NONBLOCK),
+    ];
+    let offset = prop_oneof![4 => Just(0u64), 1 => 0..80u64, 1 => any::<u64>()];
+    let size = prop_oneof![Just(0u32), 1..300u32, Just(4096), any::<u32>()];
+    prop_oneof![
+        4 => (any_kind(), flags).prop_map(|(k, f)| FileOp::Open(k, f)),
+        5 => (0..4usize, offset.clone(), size.clone()).prop_map(|(s, o, n)| FileOp::Read(s, o, n)),
+        5 => (0..4usize, offset, vec(any::<u8>(), 0..300)).prop_map(|(s, o, b)| FileOp::Write(s, o, b)),
+        2 => (0..4usize).prop_map(FileOp::Poll),
+        1 => (0..4usize).prop_map(FileOp::Flush),
+        1 => (0..4usize).prop_map(FileOp::Release),
+        1 => (any::<Fh>(), size).prop_map(|(fh, n)| FileOp::Bogus(fh, n)),
+        2 => (0..6usize, name()).prop_map(|(d, p)| FileOp::Neighbour(d, p)),
+        1 => (0..6usize).prop_map(FileOp::LinkDown),
+        3 => (0..6usize, any::<bool>(), 2..6u8, 1..256usize)
+            .prop_map(|(d, m, s, n)| FileOp::Inbound(d, m, s, n)),
+        2 => Just(FileOp::Drain),
+        1 => name().prop_map(FileOp::Physics),
+        1 => (0..5000u64).prop_map(FileOp::Advance),
+    ]
+}
+
+/// Run one file operation and check that it was answered in a way that
+/// cannot leave its caller waiting for ever: a call that would block
+/// (`EAGAIN`) is one that `poll` reports as not ready, so the server
+/// parks it until a change the tile will report; a write is never told
+/// to wait on empty queues; a read never returns more than was asked.
+fn check_file_op(
+    tile: &mut Tile,
+    slots: &mut [Option<(Fh, FileKind)>],
+    op: &FileOp,
+    now: &mut Instant,
+) -> Result<(), TestCaseError> {
+    let mut out = Vec::new();
+    match op {
+        FileOp::Open(kind, flags) => match tile.open(*kind, *flags) {
+            Ok(fh) => {
+                prop_assert!(kind.exists(), "opened {:?}, which the tree lacks", kind);
+                let slot = slots.iter().position(Option::is_none).unwrap_or(0);
+                if let Some((old, _)) = slots[slot].replace((fh, *kind)) {
+                    tile.release(old);
+                }
+            }
+            Err(e) if !kind.exists() => prop_assert_eq!(e, Errno::ENOENT),
+            Err(_) => {}
+        },
+        FileOp::Read(s, offset, size) => {
+            if let Some((fh, kind)) = slots[*s] {
+                match tile.read(fh, *offset, *size, &mut out) {
+                    Ok(()) => prop_assert!(out.len() <= *size as usize, "{:?}", kind),
+                    Err(Errno::EAGAIN) => {
+                        prop_assert!(!tile.poll(fh).readable, "{:?}: EAGAIN yet readable", kind)
+                    }
+                    Err(_) => {}
+                }
+                if tile.poll(fh).readable && kind.is_packet_file() {
+                    out.clear();
+                    let r = tile.read(fh, 0, 255, &mut out);
+                    prop_assert_ne!(r, Err(Errno::EAGAIN), "{:?}: readable, read waits", kind);
+                }
+            }
+        }
+        FileOp::Write(s, offset, bytes) => {
+            if let Some((fh, kind)) = slots[*s] {
+                let writable = tile.poll(fh).writable;
+                match tile.write(fh, *offset, bytes) {
+                    Ok(n) => prop_assert_eq!(n as usize, bytes.len()),
+                    Err(Errno::EAGAIN) => {
+                        prop_assert!(!writable, "{:?}: writable, yet a write waits", kind);
+                        prop_assert!(!tile.poll(fh).writable, "{:?}: waits, yet writable", kind);
+                        // Once the PRUs take what is queued, the same
+                        // write goes through or fails: never waits again.
+                        drain_outbound(tile);
+                        let again = tile.write(fh, *offset, bytes);
+                        prop_assert_ne!(
+                            again,
+                            Err(Errno::EAGAIN),
+                            "{:?}: waits on empty queues",
+                            kind
+                        );
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        FileOp::Poll(s) => {
+            if let Some((fh, _)) = slots[*s] {
+                let _ = tile.poll(fh);
+            }
+        }
+        FileOp::Flush(s) => {
+            if let Some((fh, _)) = slots[*s] {
+                tile.flush(fh);
+            }
+        }
+        FileOp::Release(s) => {
+            if let Some((fh, _)) = slots[*s].take() {
+                tile.release(fh);
+            }
+        }
+        FileOp::Bogus(fh, size) => {
+            let fh = fh | 1 << 63;
+            prop_assert_eq!(tile.read(fh, 0, *size, &mut out), Err(Errno::EBADF));
+            prop_assert_eq!(tile.write(fh, 0, &[0xa2]), Err(Errno::EBADF));
+            prop_assert!(tile.poll(fh).error);
+            tile.flush(fh);
+            tile.release(fh);
+        }
+        FileOp::Neighbour(d, physics) => {
+            let dir = Dir::ALL[*d];
+            tile.on_pru_message(dir.pru(), &[0xc3, b'P', dir.dir8()], *now);
+            let hello = HelloRepr {
+                name: "N",
+                physics,
+                flags: 0,
+            };
+            let mut buf = vec![0u8; 600];
+            if let Ok(n) = hello.emit(&mut buf, dir) {
+                tile.on_pru_message(dir.pru(), &buf[..n], *now);
+            }
+        }
+        FileOp::LinkDown(d) => {
+            let dir = Dir::ALL[*d];
+            tile.on_pru_message(dir.pru(), &[0xc3, b'F', dir.dir8()], *now);
+        }
+        FileOp::Inbound(d, mfm, svc, len) => {
+            let dir = Dir::ALL[*d];
+            let mut p = vec![routed_header(dir, *mfm, false, false)];
+            if !*mfm {
+                p.push(*svc);
+            }
+            p.resize((*len).max(p.len()), 0x5a);
+            tile.on_pru_message(dir.pru(), &p, *now);
+        }
+        FileOp::Drain => drain_outbound(tile),
+        FileOp::Physics(p) => {
+            let _ = tile.set_physics(p);
+        }
+        FileOp::Advance(ms) => {
+            *now += Duration::from_millis(*ms);
+            tile.expire(*now);
+            tile.send_hellos();
+        }
+    }
+    let mut changed = Vec::new();
+    tile.take_changed(&mut changed);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_file_operation_under_any_bounds_is_answered(
+        out_limit in bound(),
+        reader_limit in bound(),
+        ops in vec(file_op(), 1..100),
+    ) {
+        let mut tile = Tile::new(Config {
+            name: "T".into(),
+            out_queue_limit: out_limit,
+            reader_queue_limit: reader_limit,
+            ..Config::default()
+        });
+        for pru in Pru::ALL {
+            tile.set_pru_up(pru, true);
+        }
+        let mut now = Instant::now();
+        let mut slots = vec![None; 4];
+        for op in &ops {
+            check_file_op(&mut tile, &mut slots, op, &mut now)?;
         }
     }
 }

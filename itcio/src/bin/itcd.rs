@@ -83,8 +83,11 @@ fn main() -> ExitCode {
             .and_then(|h| h.into_string().ok())
             .unwrap_or_default()
     });
-    if name.len() > MAX_NAME_LEN {
-        eprintln!("itcd: --name is longer than {MAX_NAME_LEN} bytes");
+    if name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        eprintln!(
+            "itcd: --name must be at most {MAX_NAME_LEN} bytes without control characters (got {:?})",
+            name
+        );
         return ExitCode::from(2);
     }
     if cli.physics.len() > MAX_PHYSICS_LEN || cli.physics.chars().any(char::is_control) {
