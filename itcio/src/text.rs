@@ -17,9 +17,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// `s` made safe for one line of a status file or a log: a backslash
 /// becomes `\\`, tab, newline and carriage return `\t`, `\n`, `\r`,
 /// and every other control character `\xHH` (C0 and DEL) or `\u{HHHH}`
-/// (C1, and U+2028 and U+2029, which some readers take as line breaks). A neighbour's name and physics id come from its hellos, so they
-/// are untrusted: raw, a newline would forge a line and an escape
-/// sequence would drive the reader's terminal.
+/// (C1, and U+2028 and U+2029, which some readers take as line breaks).
+/// A neighbour's name and physics id come from its hellos, so they are
+/// untrusted: raw, a newline would forge a line and an escape sequence
+/// would drive the reader's terminal.
 pub fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
