@@ -700,6 +700,20 @@ fn permissions_and_ownership_follow_the_spec() {
     assert_eq!(mode("itc/physics"), 0o664);
     let meta = std::fs::metadata(a.path("itc/mfm")).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (0, 12345));
+    // Packet files report the largest packet as their size; the rest 0.
+    let size = |rel: &str| std::fs::metadata(a.path(rel)).unwrap().len();
+    for rel in ["itc/mfm", "itc/svc/02", "tile/ET/mfm", "tile/NW/svc/63"] {
+        assert_eq!(size(rel), 255, "{rel}");
+    }
+    for rel in [
+        "itc/events",
+        "tile/ET/events",
+        "itc/status",
+        "tile/ET/status",
+    ] {
+        assert_eq!(size(rel), 0, "{rel}");
+    }
+    assert_eq!((size("itc/self"), size("itc/physics")), (0, 0));
     let mut names: Vec<String> = std::fs::read_dir(a.path("tile"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

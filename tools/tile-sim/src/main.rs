@@ -72,7 +72,8 @@ The table printed at start shows the seed of the links' random choices;
 --seed with it makes the same choices again (per wire, in order).
 
 Exit status: 0 stopped by SIGINT or SIGTERM with nothing left mounted,
-1 failed while starting or running, 2 bad usage.";
+1 failed while starting or running (also when no tile came up: every
+itcd failed to serve its tree), 2 bad usage.";
 
 #[derive(Debug, clap::Args)]
 struct CtlArgs {

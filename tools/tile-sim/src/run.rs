@@ -1,6 +1,8 @@
 //! `tile-sim run`: builds the grid, starts one `itcd` per tile, serves the
 //! control socket, and stays in the foreground until SIGINT or SIGTERM;
 //! then stops every `itcd`, makes sure nothing stays mounted, and returns.
+//! When no `itcd` comes up at all it stops the same way at once and fails
+//! ("no tile came up"), instead of serving an empty grid.
 //!
 //! The main thread handles signals only, read from a signalfd: SIGINT and
 //! SIGTERM stop the grid; SIGCHLD collects `itcd`s that exited and reports
@@ -267,6 +269,16 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             return Err(e);
         }
     };
+    let total = shared.lock().tiles.len();
+    if failed.len() == total {
+        // Nothing to serve: staying in the foreground would only hang.
+        let why: Vec<String> = failed.into_iter().map(|(_, why)| why).collect();
+        shared.stop_all();
+        drop(control);
+        drop(shared);
+        let _ = fs::remove_dir(&sockets);
+        return Err(format!("no tile came up: {}", why.join("; ")));
+    }
     for (name, why) in failed {
         eprintln!("tile-sim: {name} did not come up: {why}");
     }

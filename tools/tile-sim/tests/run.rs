@@ -279,3 +279,47 @@ fn the_seed_is_printed_and_can_be_given() {
     assert!(stdout.contains("\n2 tiles, 1 firmware link, "), "{stdout}");
     assert!(printed_seed(&stdout).is_some(), "no seed in:\n{stdout}");
 }
+
+#[test]
+fn a_grid_where_no_tile_comes_up_exits_1() {
+    let base = Scratch::new("none");
+    let bin_dir = Path::new(TILE_SIM)
+        .parent()
+        .expect("tile-sim has a directory");
+    workspace_bins(bin_dir, &[("itcio", "itcd")]);
+    let dir = base.0.join("grid");
+    let stderr = base.0.join("stderr");
+    // tile-sim passes --log-level on to every itcd, which takes `--bogus`
+    // for a flag it does not know and exits 2 before mounting anything.
+    let mut child = Command::new(TILE_SIM)
+        .args(["run", "--rows", "1", "--cols", "2", "--log-level=--bogus"])
+        .arg("--dir")
+        .arg(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("start tile-sim run");
+    let mut status = None;
+    let exited = wait_for(DEADLINE, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    if !exited {
+        // Its itcds get SIGTERM when it dies (parent-death signal).
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let stderr = fs::read_to_string(&stderr).unwrap_or_default();
+    assert!(exited, "tile-sim run still runs with no tile up:\n{stderr}");
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{stderr}");
+    assert!(stderr.contains("unexpected argument '--bogus'"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("tile-sim: no tile came up: the itcd of r0c0 (pid ")
+            && last.contains("exited before serving its tree"),
+        "{stderr}"
+    );
+    assert!(mounts_under(&dir).is_empty());
+    assert!(!dir.join(".sim").exists(), "{stderr}");
+}
