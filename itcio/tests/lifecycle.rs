@@ -241,7 +241,7 @@ fn blocked_writers_die_promptly_and_block_while_the_queue_is_full() {
     let pkt = [0x80u8, 20]
         .iter()
         .copied()
-        .chain(std::iter::repeat(7).take(253))
+        .chain(std::iter::repeat_n(7, 253))
         .collect::<Vec<u8>>();
     // Fill with maximum-size packets, then top up with 5-byte ones, the
     // size the blocked writers below use: after that nothing fits.
