@@ -76,8 +76,8 @@ pub struct RunArgs {
     /// printed at start, so that a run can be repeated [default: random].
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
-    /// Hello interval of every itcd, in milliseconds.
-    #[arg(long, default_value_t = 1000, value_parser = parse_positive::<u64>)]
+    /// Hello interval of every itcd, in milliseconds (at most an hour).
+    #[arg(long, default_value_t = 1000, value_parser = parse_hello)]
     hello: u64,
     /// The itcd binary (default: next to tile-sim, else from PATH).
     #[arg(long)]
@@ -95,6 +95,24 @@ fn parse_positive<T: std::str::FromStr + PartialOrd + From<u8>>(text: &str) -> R
     }
 }
 
+/// The longest hello interval, in milliseconds: an hour. Absence comes
+/// after three and a half intervals.
+const MAX_HELLO_MS: u64 = 3_600_000;
+
+/// The most tiles a grid may have: each is an `itcd` with a FUSE mount, so
+/// a typo such as `--rows 1000` would otherwise exhaust the machine.
+const MAX_TILES: usize = 1024;
+
+/// Parses a hello interval: 1 to [`MAX_HELLO_MS`] milliseconds.
+fn parse_hello(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if (1..=MAX_HELLO_MS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected milliseconds from 1 to {MAX_HELLO_MS} (an hour)"
+        )),
+    }
+}
+
 /// Parses a probability: a number from 0 to 1.
 fn parse_probability(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
@@ -107,6 +125,16 @@ impl RunArgs {
     /// Checks what the parser cannot check alone: options that do not go
     /// together. An error here is a usage error.
     pub fn check(&self) -> Result<(), String> {
+        if self
+            .rows
+            .checked_mul(self.cols)
+            .is_none_or(|n| n > MAX_TILES)
+        {
+            return Err(format!(
+                "--rows {} --cols {} is more than {MAX_TILES} tiles, each an itcd with a mount of its own",
+                self.rows, self.cols
+            ));
+        }
         if self.link == LinkModel::Firmware && (self.loss > 0.0 || self.latency > 0) {
             return Err("--loss and --latency apply to --link packet only; with --link firmware use --corrupt (per bit) and --rate".into());
         }

@@ -154,6 +154,16 @@ fn usage_errors_exit_2_and_touch_nothing() {
         (&["--rows", "0"], "--rows"),
         (&["--cols", "x"], "--cols"),
         (&["--hello", "0"], "--hello"),
+        (&["--hello", "3600001"], "from 1 to 3600000"),
+        (&["--hello", "18446744073709551615"], "from 1 to 3600000"),
+        (
+            &["--rows", "100000", "--cols", "100000"],
+            "more than 1024 tiles",
+        ),
+        (
+            &["--rows", "18446744073709551615", "--cols", "2"],
+            "more than 1024 tiles",
+        ),
         (&["--loss", "2"], "a probability is a number from 0 to 1"),
         (&["--corrupt=-0.1"], "a probability is a number from 0 to 1"),
         (&["--loss", "NaN"], "a probability is a number from 0 to 1"),
