@@ -246,14 +246,14 @@ fn packet_crosses_the_wire_with_arrival_direction() {
 }
 
 #[test]
-fn cut_reports_frame_error_bounces_and_restore_reports_sync() {
+fn cut_reports_timeout_bounces_and_restore_reports_sync() {
     let p = pair(quiet());
     let (a0, b1) = p.ends();
     assert!(p.sim.link_up(p.a, Dir::ET) && p.sim.link_up(p.b, Dir::WT));
 
     p.sim.cut(p.a, Dir::ET);
-    assert_eq!(a0.next(), [STATUS, b'F', 2]);
-    assert_eq!(b1.next(), [STATUS, b'F', 6]);
+    assert_eq!(a0.next(), [STATUS, b'T', 2]);
+    assert_eq!(b1.next(), [STATUS, b'T', 6]);
     assert!(!p.sim.link_up(p.a, Dir::ET) && !p.sim.link_up(p.b, Dir::WT));
 
     a0.send(&[0x82, 0x02, 7]);
@@ -262,10 +262,10 @@ fn cut_reports_frame_error_bounces_and_restore_reports_sync() {
     assert_eq!(b1.next(), [BOUNCE, BOUNCE_NO_SYNC, 0x86, 0x02, 8]);
     p.settle(|s| s.pru(p.a, Pru::Pru0).bounced_no_sync == 1);
 
-    // A host that starts now hears F for the cut direction.
+    // A host that starts now hears T for the cut direction.
     let a0_again = p.host(p.a, Pru::Pru0);
     a0_again.start();
-    assert_eq!(a0_again.next(), [STATUS, b'F', 2]);
+    assert_eq!(a0_again.next(), [STATUS, b'T', 2]);
     a0_again.take(2);
 
     // Restoring from the other end works on the same wire.
@@ -454,7 +454,7 @@ fn a_packet_held_for_a_wire_that_is_cut_bounces_with_no_sync() {
     }
     p.settle(|s| s.link(p.a, Dir::ET).held == 1);
     p.sim.cut(p.a, Dir::ET);
-    assert_eq!(a0.next(), [STATUS, b'F', Dir::ET.dir8()]);
+    assert_eq!(a0.next(), [STATUS, b'T', Dir::ET.dir8()]);
     assert_eq!(a0.next(), [BOUNCE, BOUNCE_NO_SYNC, 0x82, 0x02, 64]);
     // Reading resumed: the packet behind it finds the wire cut too.
     assert_eq!(a0.next(), [BOUNCE, BOUNCE_NO_SYNC, 0x82, 0x02, 65]);

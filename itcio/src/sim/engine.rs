@@ -336,7 +336,7 @@ impl Engine {
         for dir in pru.dirs() {
             let status = match self.ends[tile][dir.index()] {
                 None => Status::Timeout,
-                Some((w, _)) if self.wires[w].is_cut() => Status::FrameError,
+                Some((w, _)) if self.wires[w].is_cut() => Status::Timeout,
                 Some(_) => Status::Sync,
             };
             self.send_host(p, msg::status(status, dir));
@@ -452,11 +452,8 @@ impl Engine {
             self.wires[w].restore();
             [0, 0]
         };
-        let status = if cut {
-            Status::FrameError
-        } else {
-            Status::Sync
-        };
+        // A cut wire carries no clock: the firmware times out on it.
+        let status = if cut { Status::Timeout } else { Status::Sync };
         for (side, dropped) in dropped.into_iter().enumerate() {
             let end = self.wires[w].end(side);
             let link = self.stats.link_mut(end.tile, end.dir);

@@ -46,14 +46,13 @@ const BOUNCE: u8 = 0xc5;
 /// Link status code of the periodic monitor report.
 const MONITOR: u8 = b'M';
 
-/// A link status code.
+/// A link status code. The packet-level emulator loses no sync to
+/// damage (it delivers damaged packets with EROR), so it never sends `F`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
     /// Packet sync gained.
     Sync,
-    /// Frame error: sync lost.
-    FrameError,
-    /// Timeout: no clock on the line, nothing is wired there.
+    /// Timeout: no clock on the line (nothing wired there, or cut).
     Timeout,
 }
 
@@ -61,7 +60,6 @@ impl Status {
     fn code(self) -> u8 {
         match self {
             Status::Sync => b'P',
-            Status::FrameError => b'F',
             Status::Timeout => b'T',
         }
     }
@@ -146,7 +144,6 @@ mod tests {
     #[test]
     fn status_and_monitor_bytes() {
         assert_eq!(status(Status::Sync, Dir::ET), [0xc3, b'P', 2]);
-        assert_eq!(status(Status::FrameError, Dir::NW), [0xc3, b'F', 7]);
         assert_eq!(status(Status::Timeout, Dir::SW), [0xc3, b'T', 5]);
         assert_eq!(monitor([]), [0xc3, b'M', 0]);
         // ET (bit 2) and SW (bit 5)
