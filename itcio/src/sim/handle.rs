@@ -143,7 +143,7 @@ impl SimHandle {
     }
 
     /// Cuts the wire at `tile`'s `dir`: both ends' hosts get
-    /// `0xc3 'F' dir8`, packets in flight are dropped and counted.
+    /// `0xc3 'T' dir8`, packets in flight are dropped and counted.
     pub fn cut(&self, tile: TileId, dir: Dir) {
         self.command(Command::Cut { tile: tile.0, dir });
     }

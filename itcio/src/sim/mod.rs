@@ -14,8 +14,8 @@
 //!   unchanged: the firmware keeps running when the daemon dies.
 //! - Nothing is sent to a host before its first, empty, message. On that
 //!   message the PRU reports each of its three directions: `0xc3 'P' dir8`
-//!   (wired, not cut), `0xc3 'T' dir8` (no wire: no clock) or `0xc3 'F' dir8`
-//!   (cut); then `0xc3 'M' bitmap` every [`LinkParams::monitor_interval`],
+//!   (wired, not cut) or `0xc3 'T' dir8` (no wire, or a cut one: no clock);
+//!   then `0xc3 'M' bitmap` every [`LinkParams::monitor_interval`],
 //!   bit `dir8` set for each of its directions with sync.
 //! - A routed packet (byte 0 `0b10xx_xxxx`) with DIR d is bounced as
 //!   `0xc5, 2, original...` (truncated to 255 bytes) when d is not one of
