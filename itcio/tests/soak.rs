@@ -1,0 +1,361 @@
+//! Random use of a live grid from every side at once: users opening,
+//! reading, writing, polling and closing every kind of file with any
+//! flags and sizes, physics changes, links cut and restored, damaged and
+//! overrun packets, and arbitrary messages from the PRUs, on three real
+//! `itcd` processes over lossy, noisy emulated links. Every call must get
+//! an answer a user can act on (success or a documented errno), every
+//! daemon must keep serving, and once the noise stops the tiles must find
+//! each other again. The run is reproducible: the seed is printed, and
+//! `ITC_SOAK_SEED=N` repeats it.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+use std::time::{Duration, Instant};
+
+use common::*;
+use itcio::sim::LinkParams;
+use itcio::Dir;
+
+/// xorshift64*: a small, reproducible generator for the test's choices.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// What a file of the tree is, for the flags and sizes the test uses.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// mfm or svc/NN: read and written a packet at a time.
+    Packet,
+    /// events: read only.
+    Events,
+    /// status and self: read only, text.
+    Text,
+    /// itc/physics.
+    Physics,
+}
+
+fn files() -> Vec<(String, Kind)> {
+    let mut v = vec![
+        ("itc/mfm".to_string(), Kind::Packet),
+        ("itc/svc/02".to_string(), Kind::Packet),
+        ("itc/svc/20".to_string(), Kind::Packet),
+        ("itc/events".to_string(), Kind::Events),
+        ("itc/status".to_string(), Kind::Text),
+        ("itc/self".to_string(), Kind::Text),
+        ("itc/physics".to_string(), Kind::Physics),
+    ];
+    for d in Dir::ALL {
+        v.push((format!("tile/{d}/mfm"), Kind::Packet));
+        v.push((format!("tile/{d}/svc/20"), Kind::Packet));
+        v.push((format!("tile/{d}/events"), Kind::Events));
+        v.push((format!("tile/{d}/status"), Kind::Text));
+    }
+    v
+}
+
+/// A packet to write: mostly well-formed for the file, often not.
+/// `wired` are the directions the writing tile has neighbours in.
+fn packet(rng: &mut Rng, rel: &str, wired: &[Dir]) -> Vec<u8> {
+    let len = *rng.pick(&[1usize, 2, 3, 16, 64, 200, 255, 256, 300]);
+    let mut p = rng.bytes(len);
+    if rng.chance(80) {
+        let dir = if rng.chance(80) {
+            rng.pick(wired).dir8()
+        } else {
+            rng.pick(&Dir::ALL).dir8()
+        };
+        let mfm = rel.ends_with("mfm");
+        p[0] = 0x80 | if mfm { 0x20 } else { 0 } | dir;
+        if !mfm && p.len() > 1 {
+            p[1] = if rel.ends_with("02") { 2 } else { 20 };
+        }
+    }
+    p
+}
+
+/// A message as a PRU might send it, or garbage.
+fn pru_message(rng: &mut Rng, dir: Dir) -> Vec<u8> {
+    let d = dir.dir8();
+    match rng.below(8) {
+        0 => vec![0xc3, *rng.pick(b"PFTMX"), d],
+        1 => {
+            // A bounce of something, or of nothing.
+            let mut m = vec![0xc5, rng.below(4) as u8];
+            let n = rng.below(40);
+            m.extend(rng.bytes(n));
+            m
+        }
+        2 => {
+            // A hello with random contents.
+            let mut m = vec![0x80 | d, 1];
+            let n = rng.below(80);
+            m.extend(rng.bytes(n));
+            m
+        }
+        3 => vec![0x80 | d, 2, 1, 7, 7], // an echo request
+        4 => Vec::new(),
+        _ => {
+            let n = 1 + rng.below(300);
+            let mut m = rng.bytes(n);
+            if rng.chance(50) {
+                m[0] = 0x80 | (m[0] & 0x38) | d;
+            }
+            m
+        }
+    }
+}
+
+/// Fails with `what` unless `r` is success or one of `allowed`; returns
+/// the value or the errno.
+fn check<T>(r: std::io::Result<T>, allowed: &[i32], what: &dyn Fn() -> String) -> Result<T, i32> {
+    r.map_err(|e| {
+        let code = e.raw_os_error().unwrap_or(-1);
+        assert!(allowed.contains(&code), "{}: unexpected {e}", what());
+        code
+    })
+}
+
+#[test]
+fn random_use_from_every_side_keeps_every_daemon_serving() {
+    let seed = std::env::var("ITC_SOAK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |t| t.as_nanos() as u64)
+        });
+    eprintln!("soak seed {seed} (repeat with ITC_SOAK_SEED={seed})");
+    let mut rng = Rng(seed | 1);
+
+    // A triangle: A-ET-B, A-SE-C, B-SW-C, with loss and damage.
+    let spec = GridSpec {
+        names: vec!["A", "B", "C"],
+        links: vec![(0, Dir::ET, 1), (0, Dir::SE, 2), (1, Dir::SW, 2)],
+        params: LinkParams {
+            rate_bps: 0,
+            loss: 0.02,
+            corrupt: 0.02,
+            seed,
+            ..LinkParams::default()
+        },
+        extra_args: vec![vec![], vec![], vec![]],
+        hello_ms: 50,
+        absent_ms: 400,
+    };
+    let g = Grid::start(spec);
+    for (i, d) in [(0, Dir::ET), (0, Dir::SE), (1, Dir::SW)] {
+        g.wait_present(i, d);
+    }
+    let files = files();
+    let wired = [[Dir::ET, Dir::SE], [Dir::WT, Dir::SW], [Dir::NW, Dir::NE]];
+    let wires = [(0, Dir::ET), (0, Dir::SE), (1, Dir::SW)];
+    let mut open_files: HashMap<(usize, usize), (fs::File, Kind)> = HashMap::new();
+    let mut log: Vec<String> = Vec::new();
+    // Calls that succeeded, by kind: the run must not pass by doing nothing.
+    let mut done: HashMap<&str, u32> = HashMap::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut ops = 0u32;
+    while ops < 20_000 && Instant::now() < end {
+        ops += 1;
+        let t = rng.below(g.tiles.len());
+        let tile = g.tile(t);
+        let fi = rng.below(files.len());
+        let (rel, kind) = (&files[fi].0, files[fi].1);
+        let what = |op: &str| format!("op {ops} (seed {seed}): {} {op} {rel}", tile.name);
+        match rng.below(20) {
+            0..=3 => {
+                if open_files.contains_key(&(t, fi)) {
+                    continue;
+                }
+                let flags = match kind {
+                    Kind::Packet => *rng.pick(&[libc::O_RDONLY, libc::O_WRONLY, libc::O_RDWR]),
+                    Kind::Physics => libc::O_RDWR,
+                    Kind::Events | Kind::Text => libc::O_RDONLY,
+                };
+                log.push(what(&format!("open {flags:#o}")));
+                let r = open(&tile.path(rel), flags | libc::O_NONBLOCK);
+                if let Ok(f) = check(r, &[libc::EBUSY], &|| what("open")) {
+                    *done.entry("open").or_default() += 1;
+                    open_files.insert((t, fi), (f, kind));
+                }
+            }
+            4..=8 => {
+                let Some((f, kind)) = open_files.get(&(t, fi)) else {
+                    continue;
+                };
+                let size = *rng.pick(&[1usize, 2, 3, 64, 255, 256, 4096]);
+                log.push(what(&format!("read {size}")));
+                let allowed: &[i32] = match kind {
+                    Kind::Packet => &[libc::EAGAIN, libc::EMSGSIZE, libc::ESTALE, libc::EBADF],
+                    Kind::Events => &[libc::EAGAIN, libc::EMSGSIZE],
+                    Kind::Text | Kind::Physics => &[],
+                };
+                match check(read_packet(f, size), allowed, &|| what("read")) {
+                    Ok(_) => *done.entry("read").or_default() += 1,
+                    // As a user would: reopen after a physics change.
+                    Err(libc::ESTALE) => drop(open_files.remove(&(t, fi))),
+                    Err(_) => {}
+                }
+            }
+            9..=12 => {
+                let Some((f, kind)) = open_files.get(&(t, fi)) else {
+                    continue;
+                };
+                match kind {
+                    Kind::Packet => {
+                        let p = packet(&mut rng, rel, &wired[t]);
+                        log.push(what(&format!("write {:02x?}", &p[..p.len().min(3)])));
+                        let allowed = [
+                            libc::EAGAIN,
+                            libc::EMSGSIZE,
+                            libc::EINVAL,
+                            libc::EHOSTUNREACH,
+                            libc::ESTALE,
+                            libc::EBADF,
+                        ];
+                        match check(write_packet(f, &p), &allowed, &|| what("write")) {
+                            Ok(_) => *done.entry("write").or_default() += 1,
+                            Err(libc::ESTALE) => drop(open_files.remove(&(t, fi))),
+                            Err(_) => {}
+                        }
+                    }
+                    Kind::Physics => {
+                        // Now and then, as `echo a > itc/physics` does it
+                        // (writes on one descriptor add up to one id).
+                        if !rng.chance(10) {
+                            continue;
+                        }
+                        let id = *rng.pick(&["\n", "a\n", "b"]);
+                        log.push(what(&format!("set {id:?}")));
+                        let _ = check(fs::write(tile.path(rel), id), &[], &|| what("set"));
+                    }
+                    Kind::Events | Kind::Text => {}
+                }
+            }
+            13 => {
+                if let Some((f, _)) = open_files.get(&(t, fi)) {
+                    log.push(what("poll"));
+                    poll_fd(f, libc::POLLIN | libc::POLLOUT, 0);
+                }
+            }
+            14 | 15 => {
+                log.push(what("close"));
+                open_files.remove(&(t, fi));
+            }
+            16 => {
+                let (a, d) = *rng.pick(&wires);
+                log.push(format!("op {ops}: cut or restore {} {d}", g.tile(a).name));
+                // Links are up more often than not.
+                if rng.chance(30) {
+                    g.sim().cut(g.ids[a], d);
+                } else {
+                    g.sim().restore(g.ids[a], d);
+                }
+            }
+            17 => {
+                let (a, d) = *rng.pick(&wires);
+                let n = 1 + rng.below(3) as u32;
+                log.push(format!(
+                    "op {ops}: damage or overrun {n} from {}",
+                    g.tile(a).name
+                ));
+                if rng.chance(50) {
+                    g.sim().damage_next(g.ids[a], d, n);
+                } else {
+                    g.sim().overrun_next(g.ids[a], d, n);
+                }
+            }
+            _ => {
+                let d = *rng.pick(&Dir::ALL);
+                let pru = d.pru();
+                let m = pru_message(&mut rng, d);
+                log.push(format!(
+                    "op {ops}: PRU message to {}: {:02x?}",
+                    tile.name,
+                    &m[..m.len().min(8)]
+                ));
+                g.sim().inject(g.ids[t], pru, m);
+            }
+        }
+    }
+    drop(open_files);
+    eprintln!("{ops} operations; succeeded: {done:?}");
+    for kind in ["open", "read", "write"] {
+        assert!(
+            done.get(kind).copied().unwrap_or(0) >= 20,
+            "too few calls of {kind} succeeded: {done:?}"
+        );
+    }
+
+    // Every daemon still runs, and, the links restored and the physics
+    // made equal, the tiles find each other again.
+    let last = || log[log.len().saturating_sub(30)..].join("\n");
+    for t in &g.tiles {
+        let pid = t.pid();
+        let alive =
+            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+        assert!(
+            alive,
+            "{}'s itcd died; last operations:\n{}\n{}",
+            t.name,
+            last(),
+            g.dump()
+        );
+        assert!(
+            !t.log_text().contains("panicked"),
+            "{} panicked:\n{}",
+            t.name,
+            t.log_text()
+        );
+        // `echo > itc/physics`: an empty write never reaches the tree.
+        fs::write(t.path("itc/physics"), "\n").expect("physics back to empty");
+    }
+    for (a, d) in wires {
+        g.sim().restore(g.ids[a], d);
+    }
+    for (i, d) in [
+        (0, Dir::ET),
+        (0, Dir::SE),
+        (1, Dir::SW),
+        (1, Dir::WT),
+        (2, Dir::NW),
+        (2, Dir::NE),
+    ] {
+        let t = g.tile(i);
+        let back = wait_for(DEADLINE, || {
+            t.dir_status(d, "peer") == "present" && t.dir_status(d, "physics") == "compatible"
+        });
+        assert!(
+            back,
+            "{} {d} never came back (seed {seed}):\n{}",
+            t.name,
+            g.dump()
+        );
+    }
+}
