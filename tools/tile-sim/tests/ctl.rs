@@ -523,3 +523,34 @@ fn an_itcd_that_does_not_stop_is_killed() {
     let stderr = grid.stderr_text();
     assert!(!stderr.contains("exited"), "stderr:\n{stderr}");
 }
+
+#[test]
+fn a_client_that_trickles_its_request_is_cut_off() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::time::Instant;
+
+    let grid = Grid::start("trickle");
+    let mut slow = UnixStream::connect(grid.dir.join(".sim/ctl")).expect("connect");
+    let start = Instant::now();
+    // One byte at a time, each before the server's per-read timeout would
+    // end the wait, until an answer comes (or the test's deadline).
+    let mut answer = Vec::new();
+    while answer.is_empty() && start.elapsed() < DEADLINE {
+        if slow.write_all(b"l").is_err() {
+            break;
+        }
+        slow.set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("read timeout");
+        let _ = slow.read_to_end(&mut answer);
+    }
+    let took = start.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert_eq!(
+        answer, "error: no complete request line within 5 s\n",
+        "after {took:?}"
+    );
+    assert!(took < Duration::from_secs(10), "held for {took:?}");
+    // The server is free again.
+    assert_eq!(grid.list().len(), 4);
+}
