@@ -473,6 +473,24 @@ fn ping_gets_three_replies() {
     assert!(stdout.contains("rtt min/avg/max/mdev = "), "{stdout}");
 }
 
+/// `-i 0` sends as fast as the tree takes requests; the replies must still
+/// be read and shown, not left queued while requests go out.
+#[test]
+fn ping_with_no_interval_still_shows_replies() {
+    let grid = Grid::start("flood");
+    let ping = Running::spawn(grid.itc("r0c0", &["ping", "ET", "-i", "0"]));
+    assert!(ping.next_line().starts_with("PING r0c1 (ET)"));
+    let reply = ping.next_line();
+    assert!(reply.contains(" bytes from r0c1 (ET): seq="), "{reply}");
+    signal(ping.child.id(), Signal::SIGINT);
+    let (code, rest, err) = ping.finish();
+    assert_eq!(code, Some(0), "{rest:?} {err}");
+    assert!(
+        rest.iter().any(|l| l == "--- ET ping statistics ---"),
+        "{rest:?}"
+    );
+}
+
 #[test]
 fn ping_without_neighbour_fails() {
     let grid = Grid::start("unreach");
