@@ -389,6 +389,19 @@ fn bad_commands_exit_1_with_a_message() {
     let out = grid.ctl(&["stop", "r1c1"]);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("r1c1 is not running"), "{out:?}");
+    // Longer than a socket buffer holds: refused as too long, not a
+    // broken pipe.
+    let long: Vec<String> = (0..10).map(|_| "a".repeat(100_000)).collect();
+    let mut args = vec!["list"];
+    args.extend(long.iter().map(String::as_str));
+    let out = grid.ctl(&args);
+    assert_eq!(out.code, Some(1), "{:?}", out.code);
+    assert!(
+        out.stderr
+            .starts_with("tile-sim: request longer than 1024 bytes"),
+        "{:?}",
+        out.stderr
+    );
     // The grid still answers after all that.
     assert_eq!(grid.list().len(), 4);
 }
@@ -413,6 +426,25 @@ fn ctl_without_a_grid_exits_2() {
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("no tile-sim running at"), "{out:?}");
     let _ = fs::remove_dir_all(&base);
+}
+
+#[test]
+fn ctl_against_a_grid_that_never_answers_says_so() {
+    let base = scratch("hung");
+    fs::create_dir_all(base.join(".sim")).expect("mkdir .sim");
+    // Bound and listening, but nobody accepts: a hung tile-sim.
+    let listener = UnixListener::bind(base.join(".sim/ctl")).expect("bind a socket");
+    let out = ctl_at(&base, &["list"]);
+    drop(listener);
+    let _ = fs::remove_dir_all(&base);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.starts_with(&format!(
+            "tile-sim: no answer from {}/.sim/ctl within ",
+            base.display()
+        )),
+        "{out:?}"
+    );
 }
 
 #[test]
