@@ -716,3 +716,25 @@ fn long_help_lists_the_exit_statuses() {
     assert!(help.contains("Exit status: 0 done; 1 when ping"), "{help}");
     assert!(help.contains("2 on errors and bad usage"), "{help}");
 }
+
+/// A newline in the mount's name must not break the one-line error.
+#[test]
+fn errors_stay_on_one_line_whatever_the_path() {
+    let dir = unique_dir("odd");
+    let mount = dir.join("a b\nc");
+    fs::create_dir_all(&mount).expect("create the mount point");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_itc"));
+    cmd.arg("--mount").arg(&mount).arg("status");
+    cmd.env_remove("ITC_MOUNT").stdin(Stdio::null());
+    let out = run(cmd);
+    let _ = fs::remove_dir_all(&dir);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "itc: {0}/a b\\nc/itc/status: no such file: is itcd running and mounted at {0}/a b\\nc? (ENOENT)\n",
+            dir.display()
+        )
+    );
+}
