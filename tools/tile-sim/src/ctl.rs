@@ -34,6 +34,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -223,13 +224,14 @@ fn list_line(tile: &Tile, stats: &TileStats) -> String {
 }
 
 /// The bound control socket and, once serving, its thread. Dropping it
-/// stops the thread (after the request it is serving) and removes the
-/// socket file.
+/// stops the thread (after the request it is serving; clients still
+/// waiting to be accepted are not served) and removes the socket file.
 #[derive(Debug)]
 pub struct Control {
     listener: UnixListener,
     path: PathBuf,
     thread: Option<JoinHandle<()>>,
+    closing: Arc<AtomicBool>,
 }
 
 impl Control {
@@ -266,6 +268,7 @@ impl Control {
             listener,
             path,
             thread: None,
+            closing: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -275,9 +278,10 @@ impl Control {
             .listener
             .try_clone()
             .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let closing = Arc::clone(&self.closing);
         let thread = std::thread::Builder::new()
             .name("tile-sim-ctl".to_string())
-            .spawn(move || serve(&listener, &shared))
+            .spawn(move || serve(&listener, &shared, &closing))
             .map_err(|e| format!("starting the control thread: {e}"))?;
         self.thread = Some(thread);
         Ok(())
@@ -287,7 +291,9 @@ impl Control {
 impl Drop for Control {
     fn drop(&mut self) {
         // Shutting a listening socket down wakes its blocked accept(2) with
-        // EINVAL, which ends the thread's loop.
+        // EINVAL, which ends the thread's loop; connections already queued
+        // are still accepted, and dropped unserved.
+        self.closing.store(true, Ordering::SeqCst);
         if let Err(e) =
             nix::sys::socket::shutdown(self.listener.as_raw_fd(), nix::sys::socket::Shutdown::Both)
         {
@@ -302,9 +308,10 @@ impl Drop for Control {
     }
 }
 
-fn serve(listener: &UnixListener, shared: &Shared) {
+fn serve(listener: &UnixListener, shared: &Shared, closing: &AtomicBool) {
     loop {
         match listener.accept() {
+            Ok(_) if closing.load(Ordering::SeqCst) => return,
             Ok((stream, _)) => serve_one(&stream, shared),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -428,6 +428,27 @@ fn ctl_without_a_grid_exits_2() {
     let _ = fs::remove_dir_all(&base);
 }
 
+/// Clients that connect and say nothing are each given their time in
+/// turn; once the grid is told to stop, those still queued must not keep
+/// it from exiting.
+#[test]
+fn idle_clients_do_not_delay_the_exit() {
+    use std::os::unix::net::UnixStream;
+    use std::time::Instant;
+
+    let mut grid = Grid::start("idle");
+    let pids: Vec<u32> = grid.list().iter().filter_map(|t| t.pid).collect();
+    let idle: Vec<UnixStream> = (0..8)
+        .map(|_| UnixStream::connect(grid.dir.join(".sim/ctl")).expect("connect"))
+        .collect();
+    let start = Instant::now();
+    grid.stop_cleanly(Signal::SIGTERM, &pids);
+    let took = start.elapsed();
+    drop(idle);
+    // At most the one client being served (5 s) and stopping the itcds.
+    assert!(took < Duration::from_secs(12), "exit took {took:?}");
+}
+
 #[test]
 fn ctl_against_a_grid_that_never_answers_says_so() {
     let base = scratch("hung");
