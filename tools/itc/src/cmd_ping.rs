@@ -110,8 +110,10 @@ pub fn run(tree: &Tree, opts: Options) -> Result<u8, Error> {
             if next_send < now {
                 next_send = now + opts.interval;
             }
-            continue;
         }
+        // After a send too, so that replies are read even when the next
+        // request is due at once (`-i 0`).
+        let more_to_send = !matches!(opts.count, Some(c) if tally.sent >= c);
         let deadline = if more_to_send {
             next_send
         } else if outstanding.is_empty() {

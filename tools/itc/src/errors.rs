@@ -89,17 +89,17 @@ impl fmt::Display for Error {
                 Some(raw) => write!(
                     f,
                     "{}: {}",
-                    path.display(),
+                    shown(path),
                     explain(Errno::from_raw(raw), path, mount)
                 ),
-                None => write!(f, "{}: {source}", path.display()),
+                None => write!(f, "{}: {source}", shown(path)),
             },
             Error::Eof(path) => write!(
                 f,
                 "{}: end of file where a packet was expected: did itcd stop?",
-                path.display()
+                shown(path)
             ),
-            Error::Malformed { path, what } => write!(f, "{}: {what}", path.display()),
+            Error::Malformed { path, what } => write!(f, "{}: {what}", shown(path)),
             Error::Usage(msg) => f.write_str(msg),
             Error::Signals(e) => write!(f, "handling SIGINT: {}", e.desc()),
             Error::Stdout(e) => write!(f, "standard output: {e}"),
@@ -119,28 +119,28 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
         Errno::ENOENT => match tree_near(mount) {
             Some(tree) => format!(
                 "no such file: {} is not a tree, but {} is: use --mount {}",
-                mount.display(),
-                tree.display(),
-                tree.display()
+                shown(mount),
+                shown(&tree),
+                shown(&tree)
             ),
             None => format!(
                 "no such file: is itcd running and mounted at {}?",
-                mount.display()
+                shown(mount)
             ),
         },
         Errno::ENOTDIR => format!(
             "not a directory on the way: is itcd mounted at {}?",
-            mount.display()
+            shown(mount)
         ),
         Errno::ENOTCONN if dead_mount(mount) => format!(
             "itcd is gone but its mount remains: restart itcd, or unmount with fusermount3 -u {}",
-            mount.display()
+            shown(mount)
         ),
         // An open file's itcd stopped; it may unmount, or be replaced, at
         // any moment.
         Errno::ENOTCONN => format!(
             "itcd stopped serving {}: run the command again once it is back",
-            mount.display()
+            shown(mount)
         ),
         Errno::EHOSTUNREACH if mfm => {
             "no neighbour with the same physics in that direction".to_string()
@@ -220,6 +220,21 @@ fn tree_near(mount: &Path) -> Option<PathBuf> {
 /// fails `ENOTCONN` (until the daemon's helper or someone unmounts it).
 fn dead_mount(mount: &Path) -> bool {
     std::fs::metadata(mount).is_err_and(|e| e.raw_os_error() == Some(Errno::ENOTCONN as i32))
+}
+
+/// `path` for a one-line message: control characters (a newline in a
+/// directory's name) escaped, as `\n`.
+fn shown(path: &Path) -> String {
+    path.to_string_lossy()
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `desc` with its first letter in lower case, as the rest of the line,

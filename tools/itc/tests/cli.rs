@@ -473,6 +473,24 @@ fn ping_gets_three_replies() {
     assert!(stdout.contains("rtt min/avg/max/mdev = "), "{stdout}");
 }
 
+/// `-i 0` sends as fast as the tree takes requests; the replies must still
+/// be read and shown, not left queued while requests go out.
+#[test]
+fn ping_with_no_interval_still_shows_replies() {
+    let grid = Grid::start("flood");
+    let ping = Running::spawn(grid.itc("r0c0", &["ping", "ET", "-i", "0"]));
+    assert!(ping.next_line().starts_with("PING r0c1 (ET)"));
+    let reply = ping.next_line();
+    assert!(reply.contains(" bytes from r0c1 (ET): seq="), "{reply}");
+    signal(ping.child.id(), Signal::SIGINT);
+    let (code, rest, err) = ping.finish();
+    assert_eq!(code, Some(0), "{rest:?} {err}");
+    assert!(
+        rest.iter().any(|l| l == "--- ET ping statistics ---"),
+        "{rest:?}"
+    );
+}
+
 #[test]
 fn ping_without_neighbour_fails() {
     let grid = Grid::start("unreach");
@@ -697,4 +715,26 @@ fn long_help_lists_the_exit_statuses() {
     let help = text(&out.stdout);
     assert!(help.contains("Exit status: 0 done; 1 when ping"), "{help}");
     assert!(help.contains("2 on errors and bad usage"), "{help}");
+}
+
+/// A newline in the mount's name must not break the one-line error.
+#[test]
+fn errors_stay_on_one_line_whatever_the_path() {
+    let dir = unique_dir("odd");
+    let mount = dir.join("a b\nc");
+    fs::create_dir_all(&mount).expect("create the mount point");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_itc"));
+    cmd.arg("--mount").arg(&mount).arg("status");
+    cmd.env_remove("ITC_MOUNT").stdin(Stdio::null());
+    let out = run(cmd);
+    let _ = fs::remove_dir_all(&dir);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "itc: {0}/a b\\nc/itc/status: no such file: is itcd running and mounted at {0}/a b\\nc? (ENOENT)\n",
+            dir.display()
+        )
+    );
 }

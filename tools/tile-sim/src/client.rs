@@ -58,6 +58,15 @@ fn exchange(dir: &Path, words: &[String]) -> Result<Vec<String>, Failure> {
             "a request is one line; drop the line breaks".to_string(),
         ));
     }
+    // Refused here as the server would, before a long write fails on a
+    // connection it has closed (EPIPE).
+    if request.len() >= ctl::MAX_REQUEST {
+        return Err(Failure::Failed(format!(
+            "request longer than {} bytes (commands: {})",
+            ctl::MAX_REQUEST,
+            ctl::COMMANDS
+        )));
+    }
     let path = ctl::socket_path(dir);
     let shown = path.display();
     let stream = UnixStream::connect(&path).map_err(|e| match e.kind() {
@@ -71,7 +80,17 @@ fn exchange(dir: &Path, words: &[String]) -> Result<Vec<String>, Failure> {
         )),
         _ => Failure::Failed(format!("{shown}: {e}")),
     })?;
-    let broken = |e: io::Error| Failure::Failed(format!("{shown}: {e}"));
+    let broken = |e: io::Error| {
+        // Socket timeouts come back as EAGAIN.
+        if e.kind() == io::ErrorKind::WouldBlock {
+            Failure::Failed(format!(
+                "no answer from {shown} within {} s: is that tile-sim hung?",
+                ANSWER_TIMEOUT.as_secs()
+            ))
+        } else {
+            Failure::Failed(format!("{shown}: {e}"))
+        }
+    };
     stream
         .set_read_timeout(Some(ANSWER_TIMEOUT))
         .map_err(broken)?;

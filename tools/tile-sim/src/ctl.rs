@@ -23,7 +23,9 @@
 //! counters as `struct itc_fw_dir_stats` does (`pru-firmware/include/itc_fw.h`).
 //!
 //! One thread serves the connections one at a time. A client that sends
-//! no complete line within [`IO_TIMEOUT`] is answered with an error.
+//! no complete line within [`IO_TIMEOUT`] in all (however it trickles its
+//! bytes) is answered with an error, and its answer gets as long to be
+//! taken, so no client holds the server for longer.
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -32,9 +34,10 @@ use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use itcio::sim::TileStats;
 use itcio::Dir;
@@ -221,13 +224,14 @@ fn list_line(tile: &Tile, stats: &TileStats) -> String {
 }
 
 /// The bound control socket and, once serving, its thread. Dropping it
-/// stops the thread (after the request it is serving) and removes the
-/// socket file.
+/// stops the thread (after the request it is serving; clients still
+/// waiting to be accepted are not served) and removes the socket file.
 #[derive(Debug)]
 pub struct Control {
     listener: UnixListener,
     path: PathBuf,
     thread: Option<JoinHandle<()>>,
+    closing: Arc<AtomicBool>,
 }
 
 impl Control {
@@ -264,6 +268,7 @@ impl Control {
             listener,
             path,
             thread: None,
+            closing: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -273,9 +278,10 @@ impl Control {
             .listener
             .try_clone()
             .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let closing = Arc::clone(&self.closing);
         let thread = std::thread::Builder::new()
             .name("tile-sim-ctl".to_string())
-            .spawn(move || serve(&listener, &shared))
+            .spawn(move || serve(&listener, &shared, &closing))
             .map_err(|e| format!("starting the control thread: {e}"))?;
         self.thread = Some(thread);
         Ok(())
@@ -285,7 +291,9 @@ impl Control {
 impl Drop for Control {
     fn drop(&mut self) {
         // Shutting a listening socket down wakes its blocked accept(2) with
-        // EINVAL, which ends the thread's loop.
+        // EINVAL, which ends the thread's loop; connections already queued
+        // are still accepted, and dropped unserved.
+        self.closing.store(true, Ordering::SeqCst);
         if let Err(e) =
             nix::sys::socket::shutdown(self.listener.as_raw_fd(), nix::sys::socket::Shutdown::Both)
         {
@@ -300,9 +308,10 @@ impl Drop for Control {
     }
 }
 
-fn serve(listener: &UnixListener, shared: &Shared) {
+fn serve(listener: &UnixListener, shared: &Shared, closing: &AtomicBool) {
     loop {
         match listener.accept() {
+            Ok(_) if closing.load(Ordering::SeqCst) => return,
             Ok((stream, _)) => serve_one(&stream, shared),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -318,14 +327,10 @@ fn serve(listener: &UnixListener, shared: &Shared) {
 }
 
 fn serve_one(stream: &UnixStream, shared: &Shared) {
-    if stream.set_read_timeout(Some(IO_TIMEOUT)).is_err()
-        || stream.set_write_timeout(Some(IO_TIMEOUT)).is_err()
-    {
-        return;
-    }
     let mut line = String::new();
     let limit = u64::try_from(MAX_REQUEST).unwrap_or(u64::MAX);
-    let result = match BufReader::new(stream.take(limit)).read_line(&mut line) {
+    let mut request = Timed::new(stream);
+    let result = match BufReader::new((&mut request).take(limit)).read_line(&mut line) {
         Ok(0) => return,
         Ok(_) if !line.ends_with('\n') && line.len() >= MAX_REQUEST => Err(format!(
             "request longer than {MAX_REQUEST} bytes (commands: {COMMANDS})"
@@ -334,11 +339,68 @@ fn serve_one(stream: &UnixStream, shared: &Shared) {
         Err(e) if e.kind() == io::ErrorKind::InvalidData => {
             Err("the request is not UTF-8".to_string())
         }
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => Err(format!(
+            "no complete request line within {} s",
+            IO_TIMEOUT.as_secs()
+        )),
         Err(e) => Err(format!("reading the request: {e}")),
     };
-    // A client that went away does not need its answer.
-    let mut out = stream;
-    let _ = out.write_all(format_answer(&result).as_bytes());
+    // A client that went away, or does not take its answer in time, does
+    // not get it.
+    let _ = Timed::new(stream).write_all(format_answer(&result).as_bytes());
+}
+
+/// A connection with [`IO_TIMEOUT`] for all its reads or writes together,
+/// not for each: every call waits only for the time left.
+struct Timed<'a> {
+    stream: &'a UnixStream,
+    deadline: Instant,
+}
+
+impl<'a> Timed<'a> {
+    fn new(stream: &'a UnixStream) -> Timed<'a> {
+        Timed {
+            stream,
+            deadline: Instant::now() + IO_TIMEOUT,
+        }
+    }
+
+    /// The time left, or `TimedOut` when none is.
+    fn left(&self) -> io::Result<Duration> {
+        match self.deadline.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(left),
+            _ => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+}
+
+/// A socket timeout, which Linux reports as `EAGAIN`, as `TimedOut`.
+fn timed_out(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        io::ErrorKind::TimedOut.into()
+    } else {
+        e
+    }
+}
+
+impl Read for Timed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.set_read_timeout(Some(self.left()?))?;
+        let mut stream = self.stream;
+        stream.read(buf).map_err(timed_out)
+    }
+}
+
+impl Write for Timed<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.set_write_timeout(Some(self.left()?))?;
+        let mut stream = self.stream;
+        stream.write(buf).map_err(timed_out)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -389,6 +389,19 @@ fn bad_commands_exit_1_with_a_message() {
     let out = grid.ctl(&["stop", "r1c1"]);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("r1c1 is not running"), "{out:?}");
+    // Longer than a socket buffer holds: refused as too long, not a
+    // broken pipe.
+    let long: Vec<String> = (0..10).map(|_| "a".repeat(100_000)).collect();
+    let mut args = vec!["list"];
+    args.extend(long.iter().map(String::as_str));
+    let out = grid.ctl(&args);
+    assert_eq!(out.code, Some(1), "{:?}", out.code);
+    assert!(
+        out.stderr
+            .starts_with("tile-sim: request longer than 1024 bytes"),
+        "{:?}",
+        out.stderr
+    );
     // The grid still answers after all that.
     assert_eq!(grid.list().len(), 4);
 }
@@ -413,6 +426,46 @@ fn ctl_without_a_grid_exits_2() {
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("no tile-sim running at"), "{out:?}");
     let _ = fs::remove_dir_all(&base);
+}
+
+/// Clients that connect and say nothing are each given their time in
+/// turn; once the grid is told to stop, those still queued must not keep
+/// it from exiting.
+#[test]
+fn idle_clients_do_not_delay_the_exit() {
+    use std::os::unix::net::UnixStream;
+    use std::time::Instant;
+
+    let mut grid = Grid::start("idle");
+    let pids: Vec<u32> = grid.list().iter().filter_map(|t| t.pid).collect();
+    let idle: Vec<UnixStream> = (0..8)
+        .map(|_| UnixStream::connect(grid.dir.join(".sim/ctl")).expect("connect"))
+        .collect();
+    let start = Instant::now();
+    grid.stop_cleanly(Signal::SIGTERM, &pids);
+    let took = start.elapsed();
+    drop(idle);
+    // At most the one client being served (5 s) and stopping the itcds.
+    assert!(took < Duration::from_secs(12), "exit took {took:?}");
+}
+
+#[test]
+fn ctl_against_a_grid_that_never_answers_says_so() {
+    let base = scratch("hung");
+    fs::create_dir_all(base.join(".sim")).expect("mkdir .sim");
+    // Bound and listening, but nobody accepts: a hung tile-sim.
+    let listener = UnixListener::bind(base.join(".sim/ctl")).expect("bind a socket");
+    let out = ctl_at(&base, &["list"]);
+    drop(listener);
+    let _ = fs::remove_dir_all(&base);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.starts_with(&format!(
+            "tile-sim: no answer from {}/.sim/ctl within ",
+            base.display()
+        )),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -522,4 +575,35 @@ fn an_itcd_that_does_not_stop_is_killed() {
     grid.stop_cleanly(Signal::SIGTERM, &pids);
     let stderr = grid.stderr_text();
     assert!(!stderr.contains("exited"), "stderr:\n{stderr}");
+}
+
+#[test]
+fn a_client_that_trickles_its_request_is_cut_off() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::time::Instant;
+
+    let grid = Grid::start("trickle");
+    let mut slow = UnixStream::connect(grid.dir.join(".sim/ctl")).expect("connect");
+    let start = Instant::now();
+    // One byte at a time, each before the server's per-read timeout would
+    // end the wait, until an answer comes (or the test's deadline).
+    let mut answer = Vec::new();
+    while answer.is_empty() && start.elapsed() < DEADLINE {
+        if slow.write_all(b"l").is_err() {
+            break;
+        }
+        slow.set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("read timeout");
+        let _ = slow.read_to_end(&mut answer);
+    }
+    let took = start.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert_eq!(
+        answer, "error: no complete request line within 5 s\n",
+        "after {took:?}"
+    );
+    assert!(took < Duration::from_secs(10), "held for {took:?}");
+    // The server is free again.
+    assert_eq!(grid.list().len(), 4);
 }
