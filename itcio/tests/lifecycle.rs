@@ -697,6 +697,31 @@ fn a_name_with_control_characters_is_a_usage_error() {
     }
 }
 
+#[test]
+fn a_log_level_that_means_nothing_is_a_usage_error() {
+    let dir = TempDir::new("badlevel");
+    let mount = dir.0.join("m");
+    std::fs::create_dir_all(&mount).unwrap();
+    let m = mount.display().to_string();
+    let sock = dir.0.join("nope").display().to_string();
+    let out = itcd(&[
+        "--pru0",
+        &sock,
+        "--pru1",
+        &sock,
+        "--mount",
+        &m,
+        "--log-level",
+        "garbage!!",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--log-level \"garbage!!\""), "{err}");
+    assert!(!is_mounted(&mount));
+}
+
 /// The line of /proc/self/mountinfo for `mount`: (mount options, fstype,
 /// source), the source with the kernel's octal escapes.
 fn mountinfo_of(mount: &Path) -> Option<(String, String, String)> {

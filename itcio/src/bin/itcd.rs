@@ -63,13 +63,36 @@ fn resolve_group(name: Option<&str>) -> Result<u32, String> {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// The log filter for `--log-level`: a level, or tracing directives. A bare
+/// word that is not a level would be taken for a module to trace, hiding
+/// everything else, so a typo (`--log-level inof`) is refused instead.
+fn log_filter(level: &str) -> Result<tracing_subscriber::EnvFilter, String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    for directive in level.split(',') {
+        let bare = !directive.contains(['=', '[']);
+        if bare && !LEVELS.contains(&directive.trim().to_ascii_lowercase().as_str()) {
+            return Err(format!("{directive:?} is not a level"));
+        }
+    }
     // polyfuse warns about every FUSE opcode newer than it knows (they are
     // answered ENOSYS and the kernel falls back): keep that out of the log.
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(format!("{},polyfuse=error", cli.log_level))
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,polyfuse=error"));
+    tracing_subscriber::EnvFilter::try_new(format!("{level},polyfuse=error"))
+        .map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match log_filter(&cli.log_level) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "itcd: --log-level {:?}: {e} (use off, error, warn, info, debug, trace, \
+                 or directives such as info,itcio::tile=debug)",
+                cli.log_level
+            );
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
