@@ -17,34 +17,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use itcio::sim::LinkParams;
 use itcio::Dir;
-
-/// xorshift64*: a small, reproducible generator for the test's choices.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
+use test_support::Rng;
 
 /// What a file of the tree is, for the flags and sizes the test uses.
 #[derive(Clone, Copy, PartialEq)]
@@ -83,8 +56,8 @@ fn files() -> Vec<(String, Kind)> {
 fn packet(rng: &mut Rng, rel: &str, wired: &[Dir]) -> Vec<u8> {
     let len = *rng.pick(&[1usize, 2, 3, 16, 64, 200, 255, 256, 300]);
     let mut p = rng.bytes(len);
-    if rng.chance(80) {
-        let dir = if rng.chance(80) {
+    if rng.chance(0.8) {
+        let dir = if rng.chance(0.8) {
             rng.pick(wired).dir8()
         } else {
             rng.pick(&Dir::ALL).dir8()
@@ -122,7 +95,7 @@ fn pru_message(rng: &mut Rng, dir: Dir) -> Vec<u8> {
         _ => {
             let n = 1 + rng.below(300);
             let mut m = rng.bytes(n);
-            if rng.chance(50) {
+            if rng.chance(0.5) {
                 m[0] = 0x80 | (m[0] & 0x38) | d;
             }
             m
@@ -151,7 +124,7 @@ fn random_use_from_every_side_keeps_every_daemon_serving() {
                 .map_or(1, |t| t.as_nanos() as u64)
         });
     eprintln!("soak seed {seed} (repeat with ITC_SOAK_SEED={seed})");
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
 
     // A triangle: A-ET-B, A-SE-C, B-SW-C, with loss and damage.
     let spec = GridSpec {
@@ -248,7 +221,7 @@ fn random_use_from_every_side_keeps_every_daemon_serving() {
                     Kind::Physics => {
                         // Now and then, as `echo a > itc/physics` does it
                         // (writes on one descriptor add up to one id).
-                        if !rng.chance(10) {
+                        if !rng.chance(0.1) {
                             continue;
                         }
                         let id = *rng.pick(&["\n", "a\n", "b"]);
@@ -272,7 +245,7 @@ fn random_use_from_every_side_keeps_every_daemon_serving() {
                 let (a, d) = *rng.pick(&wires);
                 log.push(format!("op {ops}: cut or restore {} {d}", g.tile(a).name));
                 // Links are up more often than not.
-                if rng.chance(30) {
+                if rng.chance(0.3) {
                     g.sim().cut(g.ids[a], d);
                 } else {
                     g.sim().restore(g.ids[a], d);
@@ -285,7 +258,7 @@ fn random_use_from_every_side_keeps_every_daemon_serving() {
                     "op {ops}: damage or overrun {n} from {}",
                     g.tile(a).name
                 ));
-                if rng.chance(50) {
+                if rng.chance(0.5) {
                     g.sim().damage_next(g.ids[a], d, n);
                 } else {
                     g.sim().overrun_next(g.ids[a], d, n);

@@ -2,27 +2,7 @@
 //! faces PRU 1 of tile B, so A's ET (prudir 0) is B's WT.
 
 use pru_firmware::{default_config, in_data_pin, sys, wire, Config, Firmware};
-
-/// A small deterministic generator (xorshift64*), so failures repeat.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 > 1.0 - p
-    }
-}
+use test_support::Rng;
 
 const ET_HDR: u8 = 0x80 | 2; // routed, service traffic, DIR = ET
 const WT_HDR: u8 = 0x80 | 6; // as it arrives at B: DIR = WT
@@ -56,7 +36,7 @@ impl Pair {
         Pair {
             a,
             b,
-            rng: Rng(0x1234_5678_9abc_def1),
+            rng: Rng::new(0x1234_5678_9abc_def1),
             flip,
             flips: 0,
         }
@@ -91,7 +71,7 @@ fn exchange(pair: &mut Pair, count: u32) -> Exchanged {
         pair.step();
         // Before A has sync on ET its packets would bounce "no sync".
         if n < count && pair.a.stats().sync_bitmap & (1 << 2) != 0 {
-            let len = 3 + pair.rng.below(240) as usize;
+            let len = 3 + pair.rng.below(240);
             let p = packet(n, len);
             if pair.a.push_host(&p).is_ok() {
                 sent.push(p);
