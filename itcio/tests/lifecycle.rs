@@ -502,13 +502,16 @@ fn a_write_that_waited_for_room_reaches_the_link_without_another_event() {
     eventually!(blocked_in_read_or_write(tid), "writer blocked");
     // The PRU takes everything: the queue empties and the writer proceeds.
     let mut seen = Vec::new();
+    let mut wrote = None;
     eventually!(
         {
             seen.extend(h.pru0.take());
-            got.try_recv().is_ok()
+            wrote = got.try_recv().ok();
+            wrote.is_some()
         },
         "the blocked writer proceeds once the queue has room"
     );
+    assert_eq!(wrote, Some(Ok(255)));
     // Its packet goes out too, though nothing else happens meanwhile.
     eventually!(
         {
