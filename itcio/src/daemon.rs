@@ -261,8 +261,27 @@ impl Daemon {
                 }
             }
             self.run_timers();
+            self.flush_and_service();
+        }
+    }
+
+    /// Send what waits, then retry the requests parked on what changed,
+    /// until nothing more can go: a parked write taken by the retry queues
+    /// a packet that no later event may come to send (the writer is
+    /// answered, the PRU is still writable and was not watched for it).
+    /// Ends: a round sends until the queue is empty or the PRU is full,
+    /// and each parked write is taken at most once.
+    fn flush_and_service(&mut self) {
+        loop {
             self.flush_all();
             self.server.service(&mut self.tile);
+            let sendable = Pru::ALL.iter().any(|&pru| {
+                let slot = &self.prus[pru.index()];
+                slot.writable && slot.dev.is_some() && self.tile.has_outbound(pru)
+            });
+            if !sendable {
+                return;
+            }
         }
     }
 

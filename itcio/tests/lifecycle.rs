@@ -73,6 +73,20 @@ impl RawPru {
         n
     }
 
+    /// Take every message waiting from `itcd`.
+    fn take(&self) -> Vec<Vec<u8>> {
+        let mut buf = [0u8; 512];
+        let mut got = Vec::new();
+        while let Ok(n) = nix::sys::socket::recv(
+            self.conn_fd(),
+            &mut buf,
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+        ) {
+            got.push(buf[..n].to_vec());
+        }
+        got
+    }
+
     fn send(&self, msg: &[u8]) {
         nix::sys::socket::send(self.conn_fd(), msg, nix::sys::socket::MsgFlags::empty()).unwrap();
     }
@@ -459,6 +473,53 @@ fn blocked_reads_and_writes_of_one_file_do_not_wait_for_each_other() {
             w_got.try_recv().is_ok()
         },
         "the writer proceeds too"
+    );
+}
+
+#[test]
+fn a_write_that_waited_for_room_reaches_the_link_without_another_event() {
+    // No hello or absence timer wakes the daemon during the test. A lane
+    // that holds one packet: the pop that makes room for the writer
+    // empties it.
+    let h = hand_tile(&[
+        "--queue-bytes",
+        "255",
+        "--hello-ms",
+        "60000",
+        "--absent-ms",
+        "600000",
+    ]);
+    h.neighbour_et();
+    fill_et_queue(&h);
+    // The file stays open: its close would wake the daemon.
+    let f = std::sync::Arc::new(open(&h.tile.path("tile/ET/svc/20"), libc::O_WRONLY).unwrap());
+    let mut pkt = vec![0x80 | Dir::ET.dir8(), 20];
+    pkt.resize(255, 0x5a);
+    let want = pkt.clone();
+    let writer = f.clone();
+    let (tid, got) =
+        spawn_blocking(move || write_packet(&writer, &pkt).map_err(|e| e.raw_os_error()));
+    eventually!(blocked_in_read_or_write(tid), "writer blocked");
+    // The PRU takes everything: the queue empties and the writer proceeds.
+    let mut seen = Vec::new();
+    let mut wrote = None;
+    eventually!(
+        {
+            seen.extend(h.pru0.take());
+            wrote = got.try_recv().ok();
+            wrote.is_some()
+        },
+        "the blocked writer proceeds once the queue has room"
+    );
+    assert_eq!(wrote, Some(Ok(255)));
+    // Its packet goes out too, though nothing else happens meanwhile.
+    eventually!(
+        {
+            seen.extend(h.pru0.take());
+            seen.contains(&want)
+        },
+        "the accepted packet never reached the PRU\n{}",
+        h.tile.log_text()
     );
 }
 
