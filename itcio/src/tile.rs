@@ -403,12 +403,13 @@ impl Tile {
         // A flushed holder still counts: FUSE_FLUSH also comes when a forked
         // child's exec closes its inherited copy, so it does not mean the
         // owner is done. A write-only holder does not: it keeps the file
-        // exclusive but could never read what it was given.
+        // exclusive but could never read what it was given. Nor does an MFM
+        // handle gone stale with a physics change, until it is reopened.
         let reader = |kind: &FileKind| {
-            self.exclusive
-                .get(kind)
-                .copied()
-                .filter(|fh| matches!(self.files.get(fh), Some(OpenFile::Channel(ch)) if ch.reads))
+            self.exclusive.get(kind).copied().filter(|fh| {
+                matches!(self.files.get(fh),
+                    Some(OpenFile::Channel(ch)) if ch.reads && !self.stale(ch))
+            })
         };
         let fh = reader(&tile_kind).or_else(|| reader(&itc_kind));
         let Some(fh) = fh else {
@@ -420,11 +421,6 @@ impl Tile {
             self.stats[i].drop_packet(DropReason::NoReader);
             return;
         };
-        if carries == Carries::Mfm && ch.physics_gen != self.physics_gen {
-            // The reader's handle is stale: it cannot read this.
-            self.stats[i].drop_packet(DropReason::Incompatible);
-            return;
-        }
         match ch.push_data(buf) {
             Ok(()) => {
                 match carries {

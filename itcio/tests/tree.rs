@@ -654,6 +654,31 @@ fn physics_change_makes_open_mfm_files_stale() {
         errno(&std::fs::write(a.path("itc/physics"), "bad\u{7}id")),
         libc::EINVAL
     );
+
+    // A stale tile/ET/mfm, still open, no longer takes ET's packets: the
+    // fresh itc/mfm does, and with none, they count as having no reader.
+    let b_mfm = open(&g.tile(1).path("itc/mfm"), O_NB).unwrap();
+    write_packet(&b_mfm, &[mfm_hdr(Dir::WT), 7]).unwrap();
+    let mut teps = Vec::new();
+    assert_eq!(
+        read_data(&mfm, &mut teps),
+        vec![mfm_hdr(Dir::ET), 7],
+        "delivered past the stale tile/ET/mfm"
+    );
+    drop(mfm);
+    let no_reader = a.counter(Dir::ET, "drop_no_reader");
+    let incompatible = a.counter(Dir::ET, "drop_incompatible");
+    write_packet(&b_mfm, &[mfm_hdr(Dir::WT), 8]).unwrap();
+    eventually!(
+        a.counter(Dir::ET, "drop_no_reader") == no_reader + 1,
+        "dropped for want of a reader"
+    );
+    assert_eq!(a.counter(Dir::ET, "drop_incompatible"), incompatible);
+    assert_eq!(
+        errno(&read_packet(&tile_mfm, 256)),
+        libc::ESTALE,
+        "still stale"
+    );
 }
 
 #[test]
