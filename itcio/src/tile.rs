@@ -722,7 +722,8 @@ impl Tile {
             q.has_room(mfm, q.largest())
         };
         match ch.scope {
-            Some(d) => room(d),
+            // Without its neighbour a write fails at once (EHOSTUNREACH).
+            Some(d) => !self.present_for(d, mfm) || room(d),
             // A maximum-size packet to any reachable neighbour is accepted.
             None => Dir::ALL
                 .iter()
@@ -965,6 +966,24 @@ mod tests {
             assert!(tile.poll(fh).writable, "{kind:?}: emptied");
             tile.release(fh);
         }
+    }
+
+    #[test]
+    fn a_direction_without_its_neighbour_is_writable_as_its_write_fails_at_once() {
+        let mut tile = tile_with_et(100, b"Z");
+        let fh = tile
+            .open(FileKind::Mfm(dir_scope(Dir::ET)), libc::O_RDWR)
+            .unwrap();
+        assert_eq!(tile.write(fh, 0, &mfm(100)), Ok(100));
+        assert!(!tile.poll(fh).writable, "full");
+        // The hellos stop; the link stays up, the queue full.
+        tile.expire(Instant::now() + Duration::from_secs(10));
+        assert!(!tile.neighbour(Dir::ET).present());
+        assert_eq!(tile.write(fh, 0, &mfm(1)), Err(Errno::EHOSTUNREACH));
+        assert!(
+            tile.poll(fh).writable,
+            "a select-driven writer learns of it"
+        );
     }
 
     #[test]

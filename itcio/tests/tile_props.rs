@@ -408,7 +408,9 @@ fn file_op() -> impl Strategy<Value = FileOp> {
 /// cannot leave its caller waiting for ever: a call that would block
 /// (`EAGAIN`) is one that `poll` reports as not ready, so the server
 /// parks it until a change the tile will report; a write is never told
-/// to wait on empty queues; a read never returns more than was asked.
+/// to wait on empty queues, nor reported not writable when it would fail
+/// at once for want of a neighbour; a read never returns more than was
+/// asked.
 fn check_file_op(
     tile: &mut Tile,
     slots: &mut [Option<(Fh, FileKind)>],
@@ -462,6 +464,12 @@ fn check_file_op(
                             "{:?}: waits on empty queues",
                             kind
                         );
+                    }
+                    // A write that fails at once for want of a neighbour
+                    // does not wait: poll must not leave a select-driven
+                    // writer waiting for room it does not need.
+                    Err(Errno::EHOSTUNREACH) => {
+                        prop_assert!(writable, "{:?}: EHOSTUNREACH, yet not writable", kind)
                     }
                     Err(_) => {}
                 }
