@@ -96,6 +96,9 @@ fn main() -> ExitCode {
             if let Err(e) = args.check() {
                 usage_error("run", e);
             }
+            for w in args.warnings() {
+                eprintln!("tile-sim: warning: {w}");
+            }
             match run::run(args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -140,6 +140,35 @@ impl RunArgs {
         }
         Ok(())
     }
+
+    /// What the options make sure to go wrong, short of a usage error:
+    /// links so slow or late that no hello arrives before its sender is
+    /// declared absent.
+    pub fn warnings(&self) -> Vec<String> {
+        // A hello: header, service, version, name length, the longest
+        // tile name, physics length, flags; on the wire four more bytes
+        // (the emulator's serialisation time, SPEC 3's framing).
+        let name = Geometry::name(self.rows.saturating_sub(1), self.cols.saturating_sub(1));
+        let bits = ((6 + name.len() + 4) * 8) as f64;
+        let mut secs = if self.rate == 0 {
+            0.0
+        } else {
+            bits / self.rate as f64
+        };
+        if self.link == LinkModel::Packet {
+            secs += self.latency as f64 / 1e6;
+        }
+        let absent_ms = self.hello.saturating_mul(7) / 2;
+        let mut out = Vec::new();
+        if secs * 1000.0 >= absent_ms as f64 {
+            out.push(format!(
+                "a hello takes {secs:.3} s to cross a link, no less than the {absent_ms} ms of \
+                 silence after which a neighbour is absent: no neighbour will stay present \
+                 (raise --hello or --rate, or lower --latency)"
+            ));
+        }
+        out
+    }
 }
 
 /// A seed that differs from run to run: std's per-process random hash

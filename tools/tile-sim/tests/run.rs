@@ -333,3 +333,31 @@ fn a_grid_where_no_tile_comes_up_exits_1() {
     assert!(mounts_under(&dir).is_empty());
     assert!(!dir.join(".sim").exists(), "{stderr}");
 }
+
+#[test]
+fn links_too_slow_for_hellos_are_warned_of() {
+    let base = Scratch::new("slow");
+    // The guard's --hello 100 makes a neighbour absent after 350 ms.
+    let mut grid = Grid::start(
+        &base.0,
+        &["--rows", "1", "--cols", "2", "--latency", "400000"],
+        &[],
+    );
+    let stderr = grid.stderr_text();
+    assert!(
+        stderr.contains("tile-sim: warning: a hello takes 0.400 s")
+            && stderr.contains("no neighbour will stay present"),
+        "{stderr}"
+    );
+    assert_eq!(grid.stop(), Some(0));
+    drop(grid);
+
+    let base = Scratch::new("fast");
+    let mut grid = Grid::start(&base.0, &["--rows", "1", "--cols", "2"], &[]);
+    assert!(
+        !grid.stderr_text().contains("warning"),
+        "{}",
+        grid.stderr_text()
+    );
+    assert_eq!(grid.stop(), Some(0));
+}
