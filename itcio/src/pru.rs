@@ -127,15 +127,11 @@ impl PruDevice {
 
     /// Whether the far end of a socket hung up. A seqpacket `recv` returns 0
     /// both for an empty message and at end of file; poll tells them apart.
+    /// A peer that only shut down its sending side counts too: every later
+    /// `recv` returns 0 at once, and taking those for empty messages would
+    /// spin the loop.
     fn peer_closed(&self) -> bool {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::ZERO) {
-            Ok(_) => fds[0]
-                .revents()
-                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)),
-            Err(_) => true,
-        }
+        crate::sys::hung_up(self.fd.as_raw_fd())
     }
 }
 

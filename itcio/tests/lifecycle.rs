@@ -898,3 +898,20 @@ fn lost_pru_devices_take_links_down_and_are_reopened() {
 
 #[allow(dead_code)]
 fn unused(_: &Path) {}
+
+#[test]
+fn a_pru_peer_that_stops_sending_is_lost_and_reopened_not_spun_on() {
+    // shutdown(SHUT_WR) by the PRU side: every recv then returns 0 at once,
+    // which is end of file, not a stream of empty messages.
+    let h = hand_tile(&[]);
+    let t = &h.tile;
+    nix::sys::socket::shutdown(h.pru0.conn_fd(), nix::sys::socket::Shutdown::Write).unwrap();
+    eventually!(
+        t.status_value("itc/self", "pru0_opens") == "2",
+        "PRU0 lost and reopened; itc/self:\n{}\nlog:\n{}",
+        t.read_to_string("itc/self"),
+        t.log_text()
+    );
+    assert_eq!(t.status_value("itc/self", "pru0_malformed"), "0");
+    assert!(t.log_text().contains("lost (closed)"), "{}", t.log_text());
+}
