@@ -77,7 +77,10 @@ enum Timer {
     Reopen(usize),
 }
 
-/// One PRU slot: the device while open, and its reopen backoff.
+/// One PRU slot: the device while open, and its reopen backoff. The
+/// backoff grows with every loss or failed reopen and falls back to the
+/// minimum only once the device has sent a message: a device that opens
+/// and hangs up at once must not be reopened ten times a second forever.
 struct PruSlot {
     path: PathBuf,
     dev: Option<PruDevice>,
@@ -187,7 +190,6 @@ impl Daemon {
         dev.send(&[])
             .map_err(|e| Error::StartDevice(slot.path.clone(), e))?;
         slot.writable = true;
-        slot.backoff = MIN_BACKOFF;
         self.tile.set_pru_up(pru, true);
         Ok(())
     }
@@ -341,6 +343,7 @@ impl Daemon {
             };
             match dev.recv(&mut buf) {
                 Ok(Recv::Message(n)) => {
+                    self.prus[i].backoff = MIN_BACKOFF;
                     // An empty message is no packet, and one longer than a
                     // bounce (or than the buffer: MSG_TRUNC reports the
                     // full length) cannot be one: either is handed on
@@ -426,8 +429,7 @@ impl Daemon {
         );
         drop(dev);
         self.tile.set_pru_up(pru, false);
-        let at = Instant::now() + self.prus[i].backoff;
-        self.timers.push(Reverse((at, Timer::Reopen(i))));
+        self.retry_later(i, Instant::now());
     }
 
     fn reopen(&mut self, pru: Pru, now: Instant) {
@@ -453,10 +455,11 @@ impl Daemon {
         }
     }
 
+    /// Reopen after the current backoff, and wait longer the next time.
     fn retry_later(&mut self, i: usize, now: Instant) {
         let slot = &mut self.prus[i];
-        slot.backoff = (slot.backoff * 2).min(MAX_BACKOFF);
         self.timers
             .push(Reverse((now + slot.backoff, Timer::Reopen(i))));
+        slot.backoff = (slot.backoff * 2).min(MAX_BACKOFF);
     }
 }

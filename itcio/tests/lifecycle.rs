@@ -915,3 +915,60 @@ fn a_pru_peer_that_stops_sending_is_lost_and_reopened_not_spun_on() {
     assert_eq!(t.status_value("itc/self", "pru0_malformed"), "0");
     assert!(t.log_text().contains("lost (closed)"), "{}", t.log_text());
 }
+
+/// Accept `itcd`'s next connection to `pru` within the deadline; returns
+/// whether it came.
+fn accept_within(pru: &mut RawPru, deadline: Duration) -> bool {
+    let ready = wait_for(deadline, || {
+        let mut pfd = libc::pollfd {
+            fd: pru.listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pfd is a valid array of one pollfd; 50 ms timeout.
+        unsafe { libc::poll(&mut pfd, 1, 50) > 0 }
+    });
+    if ready {
+        pru.accept();
+    }
+    ready
+}
+
+#[test]
+fn a_pru_that_hangs_up_at_once_is_reopened_ever_more_slowly() {
+    let mut h = hand_tile(&[]);
+    // A PRU side that takes each connection and its start message and
+    // hangs up at once: the waits between reopens must grow.
+    h.pru0.conn = None;
+    let mut times = Vec::new();
+    for _ in 0..4 {
+        assert!(
+            accept_within(&mut h.pru0, DEADLINE),
+            "reopened; log:\n{}",
+            h.tile.log_text()
+        );
+        times.push(Instant::now());
+        h.pru0.conn = None;
+    }
+    let last_gap = times[3] - times[2];
+    assert!(
+        last_gap >= Duration::from_millis(350),
+        "reopens {:?} apart; log:\n{}",
+        times.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>(),
+        h.tile.log_text()
+    );
+    // A PRU that talks has proven itself: once it is lost, it is reopened
+    // soon again.
+    assert!(accept_within(&mut h.pru0, DEADLINE), "reopened");
+    h.pru0.send(&[0xc3, b'P', Dir::ET.dir8()]);
+    let t = &h.tile;
+    eventually!(t.dir_status(Dir::ET, "link") == "up", "PRU0 heard");
+    h.pru0.conn = None;
+    let lost = Instant::now();
+    assert!(accept_within(&mut h.pru0, DEADLINE), "reopened");
+    assert!(
+        lost.elapsed() < Duration::from_millis(350),
+        "a working PRU was reopened {:?} after its loss",
+        lost.elapsed()
+    );
+}
