@@ -972,3 +972,29 @@ fn a_pru_that_hangs_up_at_once_is_reopened_ever_more_slowly() {
         lost.elapsed()
     );
 }
+
+#[test]
+fn pru_paths_that_are_no_device_are_refused_before_mounting() {
+    let dir = TempDir::new("nodev");
+    let mount = dir.0.join("m");
+    std::fs::create_dir_all(&mount).unwrap();
+    let m = mount.display().to_string();
+    let file = dir.0.join("file");
+    std::fs::write(&file, "").unwrap();
+    let subdir = dir.0.join("dir");
+    std::fs::create_dir_all(&subdir).unwrap();
+    // /dev/null is a character device, but one epoll cannot wait on.
+    for path in [file, subdir, PathBuf::from("/dev/null")] {
+        let p = path.display().to_string();
+        let out = itcd(&["--pru0", &p, "--pru1", &p, "--mount", &m])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{p}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&p) && err.contains("--pru0"),
+            "{p}: the message names the device and the option: {err}"
+        );
+        assert!(!is_mounted(&mount));
+    }
+}
