@@ -998,3 +998,32 @@ fn pru_paths_that_are_no_device_are_refused_before_mounting() {
         assert!(!is_mounted(&mount));
     }
 }
+
+#[test]
+fn a_mount_point_held_by_a_hung_itcd_is_reported_busy_not_waited_on() {
+    let h = hand_tile(&[]);
+    let pid = h.tile.pid();
+    /// Lets the stopped daemon go on, also when the test fails.
+    struct Cont(u32);
+    impl Drop for Cont {
+        fn drop(&mut self) {
+            signal(self.0, libc::SIGCONT);
+        }
+    }
+    let _cont = Cont(pid);
+    signal(pid, libc::SIGSTOP);
+    let m = h.tile.mount.display().to_string();
+    let p = h.pru0.path.display().to_string();
+    let mut second = itcd(&["--pru0", &p, "--pru1", &p, "--mount", &m])
+        .spawn()
+        .unwrap();
+    let exited = wait_for(DEADLINE, || matches!(second.try_wait(), Ok(Some(_))));
+    if !exited {
+        let _ = second.kill();
+    }
+    let out = second.wait_with_output().unwrap();
+    assert!(exited, "a second itcd hung on the stopped one's mount");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("busy") && err.contains(&m), "{err}");
+}
