@@ -9,6 +9,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use polyfuse::{KernelConfig, Session};
 
@@ -123,12 +125,28 @@ fn find_fusermount() -> Result<PathBuf, MountError> {
         .ok_or_else(|| MountError::NoFusermount(io::Error::from(io::ErrorKind::NotFound)))
 }
 
+/// How long a file system mounted at the mount point may take to answer
+/// `statfs` before it counts as live but hung.
+const PROBE_WAIT: Duration = Duration::from_secs(1);
+
 /// If a FUSE mount whose daemon is gone sits at `path`, detach it.
 fn recover_stale(path: &Path) -> Result<(), MountError> {
     let Some(fstype) = mountinfo::fstype_at(path) else {
         return Ok(());
     };
-    match crate::sys::statfs_errno(path) {
+    // A daemon that is alive but stopped or hung never answers, and the
+    // call would wait for it for ever: ask from a thread, wait a while.
+    // A thread left waiting ends with the process.
+    let (tx, rx) = mpsc::channel();
+    let probed = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(crate::sys::statfs_errno(&probed));
+    });
+    let Ok(answer) = rx.recv_timeout(PROBE_WAIT) else {
+        let what = format!("{fstype}, whose daemon does not answer,");
+        return Err(MountError::Busy(path.to_path_buf(), what));
+    };
+    match answer {
         Some(libc::ENOTCONN) => {
             tracing::warn!(
                 "removing stale mount at {} left by a dead daemon",

@@ -54,6 +54,12 @@ pub enum Error {
     /// A PRU device could not be opened at start.
     #[error("cannot open PRU device {0}: {1} (is the PRU firmware running and the rpmsg device present? under simulation, is tile-sim running?)")]
     OpenDevice(PathBuf, io::Error),
+    /// A PRU path names something else than a device.
+    #[error("PRU device {0} is neither a character device nor a UNIX socket (check --pru0 and --pru1: the rpmsg device such as /dev/rpmsg_pru30, or a tile-sim socket)")]
+    NotADevice(PathBuf),
+    /// A PRU device cannot be waited on.
+    #[error("cannot wait for messages from PRU device {0}: {1} (check --pru0 and --pru1: the rpmsg device such as /dev/rpmsg_pru30, or a tile-sim socket)")]
+    WatchDevice(PathBuf, io::Error),
     /// The start message could not be sent.
     #[error("cannot start PRU device {0}: {1}")]
     StartDevice(PathBuf, io::Error),
@@ -77,7 +83,10 @@ enum Timer {
     Reopen(usize),
 }
 
-/// One PRU slot: the device while open, and its reopen backoff.
+/// One PRU slot: the device while open, and its reopen backoff. The
+/// backoff grows with every loss or failed reopen and falls back to the
+/// minimum only once the device has sent a message: a device that opens
+/// and hangs up at once must not be reopened ten times a second forever.
 struct PruSlot {
     path: PathBuf,
     dev: Option<PruDevice>,
@@ -102,10 +111,22 @@ pub fn run(opts: Options) -> Result<(), Error> {
     // Every log line names the tile: a simulated grid shares one terminal.
     let _span =
         tracing::info_span!("itcd", tile = %crate::text::one_line(&opts.tile.name)).entered();
-    // Devices first: a missing device is reported before anything is mounted.
+    // Devices first: a missing device, or one epoll cannot wait on, is
+    // reported before anything is mounted.
+    let poll = Poll::new().map_err(Error::Poll)?;
     let mut devs = Vec::new();
-    for path in &opts.pru {
-        devs.push(PruDevice::open(path).map_err(|e| Error::OpenDevice(path.clone(), e))?);
+    for (i, path) in opts.pru.iter().enumerate() {
+        let dev = PruDevice::open(path).map_err(|e| {
+            if e.get_ref()
+                .is_some_and(|e| e.is::<crate::pru::NotADevice>())
+            {
+                Error::NotADevice(path.clone())
+            } else {
+                Error::OpenDevice(path.clone(), e)
+            }
+        })?;
+        watch_pru(&poll, i, &dev).map_err(|e| Error::WatchDevice(path.clone(), e))?;
+        devs.push(dev);
     }
     let session = fuse_fs::mount(
         &opts.mount,
@@ -124,7 +145,6 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(Error::Signals)?;
 
-    let poll = Poll::new().map_err(Error::Poll)?;
     poll.registry()
         .register(&mut SourceFd(&server.as_raw_fd()), FUSE, Interest::READABLE)
         .map_err(Error::Poll)?;
@@ -169,25 +189,26 @@ pub fn run(opts: Options) -> Result<(), Error> {
     d.run()
 }
 
+/// Wait for messages from PRU `i`'s device.
+fn watch_pru(poll: &Poll, i: usize, dev: &PruDevice) -> io::Result<()> {
+    poll.registry().register(
+        &mut SourceFd(&dev.as_raw_fd()),
+        PRU_TOKENS[i],
+        Interest::READABLE,
+    )
+}
+
 impl Daemon {
+    /// Send the start message to a device already watched.
     fn start_pru(&mut self, pru: Pru) -> Result<(), Error> {
         let i = pru.index();
         let slot = &mut self.prus[i];
         let Some(dev) = &slot.dev else {
             return Ok(());
         };
-        self.poll
-            .registry()
-            .register(
-                &mut SourceFd(&dev.as_raw_fd()),
-                PRU_TOKENS[i],
-                Interest::READABLE,
-            )
-            .map_err(Error::Poll)?;
         dev.send(&[])
             .map_err(|e| Error::StartDevice(slot.path.clone(), e))?;
         slot.writable = true;
-        slot.backoff = MIN_BACKOFF;
         self.tile.set_pru_up(pru, true);
         Ok(())
     }
@@ -341,6 +362,7 @@ impl Daemon {
             };
             match dev.recv(&mut buf) {
                 Ok(Recv::Message(n)) => {
+                    self.prus[i].backoff = MIN_BACKOFF;
                     // An empty message is no packet, and one longer than a
                     // bounce (or than the buffer: MSG_TRUNC reports the
                     // full length) cannot be one: either is handed on
@@ -426,13 +448,16 @@ impl Daemon {
         );
         drop(dev);
         self.tile.set_pru_up(pru, false);
-        let at = Instant::now() + self.prus[i].backoff;
-        self.timers.push(Reverse((at, Timer::Reopen(i))));
+        self.retry_later(i, Instant::now());
     }
 
     fn reopen(&mut self, pru: Pru, now: Instant) {
         let i = pru.index();
-        match PruDevice::open(&self.prus[i].path) {
+        let opened = PruDevice::open(&self.prus[i].path).and_then(|dev| {
+            watch_pru(&self.poll, i, &dev)?;
+            Ok(dev)
+        });
+        match opened {
             Ok(dev) => {
                 self.prus[i].dev = Some(dev);
                 match self.start_pru(pru) {
@@ -453,10 +478,11 @@ impl Daemon {
         }
     }
 
+    /// Reopen after the current backoff, and wait longer the next time.
     fn retry_later(&mut self, i: usize, now: Instant) {
         let slot = &mut self.prus[i];
-        slot.backoff = (slot.backoff * 2).min(MAX_BACKOFF);
         self.timers
             .push(Reverse((now + slot.backoff, Timer::Reopen(i))));
+        slot.backoff = (slot.backoff * 2).min(MAX_BACKOFF);
     }
 }

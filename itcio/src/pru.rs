@@ -42,15 +42,25 @@ pub enum Recv {
     Closed,
 }
 
+/// The path names neither a character device nor a socket (a regular
+/// file, a directory, a pipe): carried inside the `io::Error` of
+/// [`PruDevice::open`] so callers can tell it from a device that is absent.
+#[derive(Debug, thiserror::Error)]
+#[error("neither a character device nor a UNIX socket")]
+pub struct NotADevice;
+
 fn to_io(e: Errno) -> io::Error {
     io::Error::from_raw_os_error(e as i32)
 }
 
 impl PruDevice {
-    /// Open the device at `path`: connect if it is a socket, else open it
-    /// as a character device.
+    /// Open the device at `path`: connect if it is a socket, open it if it
+    /// is a character device, else fail with [`NotADevice`] inside.
     pub fn open(path: &Path) -> io::Result<PruDevice> {
         let meta = std::fs::metadata(path)?;
+        if !meta.file_type().is_socket() && !meta.file_type().is_char_device() {
+            return Err(io::Error::other(NotADevice));
+        }
         if meta.file_type().is_socket() {
             let fd = socket::socket(
                 AddressFamily::Unix,
@@ -127,15 +137,11 @@ impl PruDevice {
 
     /// Whether the far end of a socket hung up. A seqpacket `recv` returns 0
     /// both for an empty message and at end of file; poll tells them apart.
+    /// A peer that only shut down its sending side counts too: every later
+    /// `recv` returns 0 at once, and taking those for empty messages would
+    /// spin the loop.
     fn peer_closed(&self) -> bool {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::ZERO) {
-            Ok(_) => fds[0]
-                .revents()
-                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)),
-            Err(_) => true,
-        }
+        crate::sys::hung_up(self.fd.as_raw_fd())
     }
 }
 

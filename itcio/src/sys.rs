@@ -1,5 +1,6 @@
 //! Operating-system glue that fits nowhere else.
 
+use std::os::fd::RawFd;
 use std::os::unix::net::UnixDatagram;
 
 /// Tell systemd (`Type=notify`) that the tree is mounted and served.
@@ -22,4 +23,20 @@ pub fn notify_ready() {
     if let Err(e) = sent {
         tracing::warn!("cannot notify systemd: {e}");
     }
+}
+
+/// Whether the far end of `fd` hung up or shut down its sending side
+/// (`POLLHUP`, `POLLERR` or `POLLRDHUP` now). An error of poll itself
+/// counts as hung up. Raw libc: nix's poll flags do not know `POLLRDHUP`
+/// and report no events at all when it is set.
+pub fn hung_up(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN | libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: pfd is a valid array of one pollfd for the call's duration,
+    // and a zero timeout never blocks.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n < 0 || pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLRDHUP) != 0
 }

@@ -898,3 +898,132 @@ fn lost_pru_devices_take_links_down_and_are_reopened() {
 
 #[allow(dead_code)]
 fn unused(_: &Path) {}
+
+#[test]
+fn a_pru_peer_that_stops_sending_is_lost_and_reopened_not_spun_on() {
+    // shutdown(SHUT_WR) by the PRU side: every recv then returns 0 at once,
+    // which is end of file, not a stream of empty messages.
+    let h = hand_tile(&[]);
+    let t = &h.tile;
+    nix::sys::socket::shutdown(h.pru0.conn_fd(), nix::sys::socket::Shutdown::Write).unwrap();
+    eventually!(
+        t.status_value("itc/self", "pru0_opens") == "2",
+        "PRU0 lost and reopened; itc/self:\n{}\nlog:\n{}",
+        t.read_to_string("itc/self"),
+        t.log_text()
+    );
+    assert_eq!(t.status_value("itc/self", "pru0_malformed"), "0");
+    assert!(t.log_text().contains("lost (closed)"), "{}", t.log_text());
+}
+
+/// Accept `itcd`'s next connection to `pru` within the deadline; returns
+/// whether it came.
+fn accept_within(pru: &mut RawPru, deadline: Duration) -> bool {
+    let ready = wait_for(deadline, || {
+        let mut pfd = libc::pollfd {
+            fd: pru.listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: pfd is a valid array of one pollfd; 50 ms timeout.
+        unsafe { libc::poll(&mut pfd, 1, 50) > 0 }
+    });
+    if ready {
+        pru.accept();
+    }
+    ready
+}
+
+#[test]
+fn a_pru_that_hangs_up_at_once_is_reopened_ever_more_slowly() {
+    let mut h = hand_tile(&[]);
+    // A PRU side that takes each connection and its start message and
+    // hangs up at once: the waits between reopens must grow.
+    h.pru0.conn = None;
+    let mut times = Vec::new();
+    for _ in 0..4 {
+        assert!(
+            accept_within(&mut h.pru0, DEADLINE),
+            "reopened; log:\n{}",
+            h.tile.log_text()
+        );
+        times.push(Instant::now());
+        h.pru0.conn = None;
+    }
+    let last_gap = times[3] - times[2];
+    assert!(
+        last_gap >= Duration::from_millis(350),
+        "reopens {:?} apart; log:\n{}",
+        times.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>(),
+        h.tile.log_text()
+    );
+    // A PRU that talks has proven itself: once it is lost, it is reopened
+    // soon again.
+    assert!(accept_within(&mut h.pru0, DEADLINE), "reopened");
+    h.pru0.send(&[0xc3, b'P', Dir::ET.dir8()]);
+    let t = &h.tile;
+    eventually!(t.dir_status(Dir::ET, "link") == "up", "PRU0 heard");
+    h.pru0.conn = None;
+    let lost = Instant::now();
+    assert!(accept_within(&mut h.pru0, DEADLINE), "reopened");
+    assert!(
+        lost.elapsed() < Duration::from_millis(350),
+        "a working PRU was reopened {:?} after its loss",
+        lost.elapsed()
+    );
+}
+
+#[test]
+fn pru_paths_that_are_no_device_are_refused_before_mounting() {
+    let dir = TempDir::new("nodev");
+    let mount = dir.0.join("m");
+    std::fs::create_dir_all(&mount).unwrap();
+    let m = mount.display().to_string();
+    let file = dir.0.join("file");
+    std::fs::write(&file, "").unwrap();
+    let subdir = dir.0.join("dir");
+    std::fs::create_dir_all(&subdir).unwrap();
+    // /dev/null is a character device, but one epoll cannot wait on.
+    for path in [file, subdir, PathBuf::from("/dev/null")] {
+        let p = path.display().to_string();
+        let out = itcd(&["--pru0", &p, "--pru1", &p, "--mount", &m])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{p}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&p) && err.contains("--pru0"),
+            "{p}: the message names the device and the option: {err}"
+        );
+        assert!(!is_mounted(&mount));
+    }
+}
+
+#[test]
+fn a_mount_point_held_by_a_hung_itcd_is_reported_busy_not_waited_on() {
+    let h = hand_tile(&[]);
+    let pid = h.tile.pid();
+    /// Lets the stopped daemon go on, also when the test fails.
+    struct Cont(u32);
+    impl Drop for Cont {
+        fn drop(&mut self) {
+            signal(self.0, libc::SIGCONT);
+        }
+    }
+    let _cont = Cont(pid);
+    signal(pid, libc::SIGSTOP);
+    let m = h.tile.mount.display().to_string();
+    let p = h.pru0.path.display().to_string();
+    let mut second = itcd(&["--pru0", &p, "--pru1", &p, "--mount", &m])
+        .spawn()
+        .unwrap();
+    let exited = wait_for(DEADLINE, || matches!(second.try_wait(), Ok(Some(_))));
+    if !exited {
+        let _ = second.kill();
+    }
+    let out = second.wait_with_output().unwrap();
+    assert!(exited, "a second itcd hung on the stopped one's mount");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("busy") && err.contains(&m), "{err}");
+}
