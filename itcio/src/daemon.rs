@@ -106,7 +106,7 @@ struct Daemon {
     more: [bool; 3],
 }
 
-/// Run `itcd` until SIGINT or SIGTERM (returns Ok) or a fatal error.
+/// Run `itcd` until SIGINT, SIGTERM or SIGHUP (returns Ok) or a fatal error.
 pub fn run(opts: Options) -> Result<(), Error> {
     // Every log line names the tile: a simulated grid shares one terminal.
     let _span =
@@ -141,6 +141,9 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGINT);
     mask.add(Signal::SIGTERM);
+    // A hang-up (the terminal of an itcd run by hand closing) ends it as
+    // cleanly: there is no configuration to reload.
+    mask.add(Signal::SIGHUP);
     mask.thread_block().map_err(Error::Signals)?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(Error::Signals)?;

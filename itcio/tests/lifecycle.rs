@@ -144,7 +144,7 @@ fn hand_tile_named(name_arg: &str, name: &str, extra: &[&str]) -> HandTile {
         args,
         log: dir.0.join("H.log"),
     };
-    // itcd connects and sends its start message before mounting.
+    // itcd connects before mounting and sends its start message after.
     let starter = std::thread::spawn(move || {
         pru0.accept();
         pru1.accept();
@@ -611,8 +611,8 @@ fn empty_name_means_the_host_name() {
 }
 
 #[test]
-fn sigterm_and_sigint_unmount_and_exit_zero() {
-    for sig in [libc::SIGTERM, libc::SIGINT] {
+fn sigterm_sigint_and_sighup_unmount_and_exit_zero() {
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
         let mut g = Grid::start(GridSpec::pair());
         let t = &mut g.tiles[0];
         let mut child = t.child.take().unwrap();
