@@ -115,6 +115,20 @@ fn hand_tile(extra: &[&str]) -> HandTile {
     hand_tile_named("--name=H", "H", extra)
 }
 
+/// A [`hand_tile`] with queues of `queue_bytes` whose timers stay quiet
+/// for the length of a test (hellos a minute apart, absence after ten).
+fn quiet_hand_tile(queue_bytes: usize) -> HandTile {
+    let bytes = queue_bytes.to_string();
+    hand_tile(&[
+        "--queue-bytes",
+        &bytes,
+        "--hello-ms",
+        "60000",
+        "--absent-ms",
+        "600000",
+    ])
+}
+
 /// `hand_tile` with `name_arg` for `--name`; `name` is what `itc/self` must show.
 fn hand_tile_named(name_arg: &str, name: &str, extra: &[&str]) -> HandTile {
     let dir = TempDir::new("hand");
@@ -237,14 +251,7 @@ fn blocked_readers_die_promptly_on_sigint_sigterm_sigkill() {
 #[test]
 fn blocked_writers_die_promptly_and_block_while_the_queue_is_full() {
     // The hand-made neighbour says hello once: keep it present for the test.
-    let h = hand_tile(&[
-        "--queue-bytes",
-        "1024",
-        "--hello-ms",
-        "60000",
-        "--absent-ms",
-        "600000",
-    ]);
+    let h = quiet_hand_tile(1024);
     h.neighbour_et();
     // The raw PRU never reads: the socket fills, then itcd's queue.
     let f = open(
@@ -302,14 +309,7 @@ fn blocked_writers_die_promptly_and_block_while_the_queue_is_full() {
 
 #[test]
 fn any_queue_bound_up_to_usize_max_is_served() {
-    let h = hand_tile(&[
-        "--queue-bytes",
-        &usize::MAX.to_string(),
-        "--hello-ms",
-        "60000",
-        "--absent-ms",
-        "600000",
-    ]);
+    let h = quiet_hand_tile(usize::MAX);
     let mfm = open(&h.tile.path("itc/mfm"), libc::O_RDWR | libc::O_NONBLOCK).unwrap();
     let events = open(
         &h.tile.path("itc/events"),
@@ -343,14 +343,7 @@ fn any_queue_bound_up_to_usize_max_is_served() {
 
 #[test]
 fn packets_longer_than_a_small_queue_bound_fail_emsgsize_at_once() {
-    let h = hand_tile(&[
-        "--queue-bytes",
-        "100",
-        "--hello-ms",
-        "60000",
-        "--absent-ms",
-        "600000",
-    ]);
+    let h = quiet_hand_tile(100);
     h.neighbour_et();
     for file in ["tile/ET/mfm", "itc/mfm"] {
         // Blocking: the old daemon held such a write for ever.
@@ -409,14 +402,7 @@ fn blocked_in_read_or_write(tid: i32) -> bool {
 
 #[test]
 fn blocked_reads_and_writes_of_one_file_do_not_wait_for_each_other() {
-    let h = hand_tile(&[
-        "--queue-bytes",
-        "1024",
-        "--hello-ms",
-        "60000",
-        "--absent-ms",
-        "600000",
-    ]);
+    let h = quiet_hand_tile(1024);
     h.neighbour_et();
     // One open file, shared by a reader thread and a writer thread.
     let f = std::sync::Arc::new(open(&h.tile.path("tile/ET/svc/20"), libc::O_RDWR).unwrap());
@@ -481,14 +467,7 @@ fn a_write_that_waited_for_room_reaches_the_link_without_another_event() {
     // No hello or absence timer wakes the daemon during the test. A lane
     // that holds one packet: the pop that makes room for the writer
     // empties it.
-    let h = hand_tile(&[
-        "--queue-bytes",
-        "255",
-        "--hello-ms",
-        "60000",
-        "--absent-ms",
-        "600000",
-    ]);
+    let h = quiet_hand_tile(255);
     h.neighbour_et();
     fill_et_queue(&h);
     // The file stays open: its close would wake the daemon.
@@ -525,14 +504,7 @@ fn a_write_that_waited_for_room_reaches_the_link_without_another_event() {
 
 #[test]
 fn second_readers_and_writers_of_one_open_file_die_promptly_too() {
-    let h = hand_tile(&[
-        "--queue-bytes",
-        "1024",
-        "--hello-ms",
-        "60000",
-        "--absent-ms",
-        "600000",
-    ]);
+    let h = quiet_hand_tile(1024);
     h.neighbour_et();
     fill_et_queue(&h);
     // Writers sharing one open file, as children of a shell that opened it.
