@@ -94,10 +94,24 @@ pub fn dir_status(tile: &Tile, dir: Dir) -> Vec<u8> {
 
 /// `itc/status`: one row per direction.
 pub fn itc_status(tile: &Tile) -> Vec<u8> {
+    let names: Vec<String> = Dir::ALL
+        .iter()
+        .map(|&dir| match tile.neighbour(dir).name() {
+            "" => "-".to_string(),
+            name => one_line(name),
+        })
+        .collect();
+    // The name column fits the longest name, so the columns stay aligned.
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(16);
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<3} {:<4} {:<7} {:<16} {:<12} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "{:<3} {:<4} {:<7} {:<width$} {:<12} {:>10} {:>10} {:>10} {:>10} {:>8}",
         "dir",
         "link",
         "peer",
@@ -109,17 +123,12 @@ pub fn itc_status(tile: &Tile) -> Vec<u8> {
         "tx_bytes",
         "drops"
     );
-    for dir in Dir::ALL {
+    for (dir, name) in Dir::ALL.into_iter().zip(names) {
         let n = tile.neighbour(dir);
         let s = tile.stats(dir);
-        let name = if n.name().is_empty() {
-            "-".to_string()
-        } else {
-            one_line(n.name())
-        };
         let _ = writeln!(
             out,
-            "{:<3} {:<4} {:<7} {:<16} {:<12} {:>10} {:>10} {:>10} {:>10} {:>8}",
+            "{:<3} {:<4} {:<7} {:<width$} {:<12} {:>10} {:>10} {:>10} {:>10} {:>8}",
             dir.name(),
             if n.link_up() { "up" } else { "down" },
             if n.present() { "present" } else { "absent" },

@@ -987,6 +987,19 @@ mod tests {
     }
 
     #[test]
+    fn the_status_table_stays_aligned_with_a_long_name() {
+        let tile = tile_with_et(1024, b"a-name-well-beyond-sixteen-characters");
+        let table = String::from_utf8(text::itc_status(&tile)).unwrap();
+        let at = |line: &str, word: &str| line.find(word);
+        let lines: Vec<&str> = table.lines().collect();
+        let header = at(lines[0], "physics").unwrap();
+        for line in &lines[1..] {
+            let col = at(line, "compatible").or_else(|| at(line, "unknown"));
+            assert_eq!(col, Some(header), "{table}");
+        }
+    }
+
+    #[test]
     fn a_neighbours_control_characters_are_escaped_in_status_files() {
         let tile = tile_with_et(1024, b"Z\nlink: down\x1b[2J");
         let status = String::from_utf8(text::dir_status(&tile, Dir::ET)).unwrap();
