@@ -74,6 +74,10 @@ fn exchange(dir: &Path, words: &[String]) -> Result<Vec<String>, Failure> {
             "no tile-sim running at {} (no {shown})",
             dir.display()
         )),
+        io::ErrorKind::NotADirectory => Failure::NotRunning(format!(
+            "no tile-sim running at {} (not a directory)",
+            dir.display()
+        )),
         io::ErrorKind::ConnectionRefused => Failure::NotRunning(format!(
             "no tile-sim running at {} ({shown} is left from one that is gone)",
             dir.display()

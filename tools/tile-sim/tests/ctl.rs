@@ -425,6 +425,16 @@ fn ctl_without_a_grid_exits_2() {
     let out = ctl_at(&base, &["list"]);
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("no tile-sim running at"), "{out:?}");
+
+    // A file given as the grid's directory.
+    let file = base.join("file");
+    fs::write(&file, "").expect("a plain file");
+    let out = ctl_at(&file, &["list"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("no tile-sim running at") && out.stderr.contains("not a directory"),
+        "{out:?}"
+    );
     let _ = fs::remove_dir_all(&base);
 }
 
