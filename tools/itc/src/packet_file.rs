@@ -51,7 +51,10 @@ pub struct PacketFile {
 }
 
 impl PacketFile {
-    /// Opens `path`, a file of the tree mounted at `mount`.
+    /// Opens `path`, a file of the tree mounted at `mount`, then takes
+    /// over SIGINT for the waits (see [`crate::signals`]). Until then
+    /// SIGINT kills `itc`, so an `open()` that a stopped or hung `itcd`
+    /// never answers still ends on Ctrl-C.
     pub fn open(path: &Path, mount: &Path, access: Access) -> Result<PacketFile, Error> {
         let file = OpenOptions::new()
             .read(access != Access::Write)
@@ -59,6 +62,7 @@ impl PacketFile {
             .custom_flags(nix::libc::O_NONBLOCK)
             .open(path)
             .map_err(|e| Error::file(path, mount, e))?;
+        signals::install().map_err(Error::Signals)?;
         Ok(PacketFile {
             file,
             path: path.to_path_buf(),

@@ -738,3 +738,57 @@ fn errors_stay_on_one_line_whatever_the_path() {
         )
     );
 }
+
+/// Sends SIGCONT to a SIGSTOPped itcd on drop, also when a test fails.
+struct Stopped(u32);
+
+impl Stopped {
+    fn stop(pid: u32) -> Stopped {
+        signal(pid, Signal::SIGSTOP);
+        Stopped(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal(self.0, Signal::SIGCONT);
+    }
+}
+
+/// Whether process `pid` waits for the FUSE daemon to answer.
+fn waits_for_fuse(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/wchan"))
+        .is_ok_and(|w| w.contains("request_wait_answer"))
+}
+
+/// A command blocked in `open()`, `read()` or `write()` on the tree of a
+/// stopped (or hung) itcd dies on Ctrl-C, as `cat` does: SIGINT is not
+/// held back outside the waits in `ppoll`.
+#[test]
+fn sigint_ends_a_command_waiting_for_a_stopped_itcd() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let grid = Grid::start("hung");
+    let pid: u32 = test_support::status_value(&grid.mount("r0c0").join("itc/self"), "pid")
+        .parse()
+        .expect("itcd's pid in itc/self");
+    for args in [&["status"][..], &["events"], &["physics", "x"]] {
+        let stopped = Stopped::stop(pid);
+        let mut cmd = grid.itc("r0c0", args);
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start itc");
+        let blocked = wait_for(DEADLINE, || waits_for_fuse(child.id()));
+        signal(child.id(), Signal::SIGINT);
+        let status = wait_child(&mut child, DEADLINE);
+        drop(stopped);
+        assert!(blocked, "{args:?} never waited for itcd");
+        assert_eq!(
+            status.and_then(|s| s.signal()),
+            Some(Signal::SIGINT as i32),
+            "{args:?} did not end on SIGINT while itcd was stopped: {status:?}"
+        );
+    }
+}
