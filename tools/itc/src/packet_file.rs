@@ -48,6 +48,9 @@ pub struct PacketFile {
     file: File,
     path: PathBuf,
     mount: PathBuf,
+    /// Whether waits end when standard output's reader goes away: only
+    /// for commands that print (not `send`, which must send every packet).
+    watch_stdout: bool,
 }
 
 impl PacketFile {
@@ -67,6 +70,7 @@ impl PacketFile {
             file,
             path: path.to_path_buf(),
             mount: mount.to_path_buf(),
+            watch_stdout: access != Access::Write,
         })
     }
 
@@ -110,13 +114,13 @@ impl PacketFile {
     }
 
     /// Waits until the file is ready for `events` (or reports an error,
-    /// which the following read or write returns). A pipe on standard
-    /// output whose reader went away ends the wait with
-    /// [`Error::StdoutClosed`], so `itc events | head -1` does not wait
-    /// for one more event to notice.
+    /// which the following read or write returns). For a file opened to
+    /// read, a pipe on standard output whose reader went away ends the
+    /// wait with [`Error::StdoutClosed`], so `itc events | head -1` does
+    /// not wait for one more event to notice.
     fn wait(&self, events: PollFlags, deadline: Option<Instant>) -> Result<Wait<()>, Error> {
         let stdout = io::stdout();
-        let watch_stdout = output::is_pipe();
+        let watch_stdout = self.watch_stdout && output::is_pipe();
         loop {
             if signals::interrupted() {
                 return Ok(Wait::Interrupted);

@@ -792,3 +792,36 @@ fn sigint_ends_a_command_waiting_for_a_stopped_itcd() {
         );
     }
 }
+
+/// `send` prints nothing, so a standard output whose reader is gone
+/// (`itc send ... | true`) must not stop it: every packet still goes out.
+#[test]
+fn send_ignores_a_closed_stdout() {
+    let grid = Grid::start("sendpipe");
+    let recv = Running::spawn(grid.itc(
+        "r0c1",
+        // Within DEADLINE, so that missing packets fail the assertions.
+        &["recv", "--svc", "25", "--count", "3", "--timeout", "10"],
+    ));
+    recv.wait_open(&grid.mount("r0c1").join("itc/svc/25"));
+    let mut cmd = grid.itc(
+        "r0c0",
+        &["send", "--dir", "ET", "--svc", "25", "--count", "3", "x"],
+    );
+    let mut send = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start itc");
+    // The reader of send's standard output goes away at once.
+    drop(send.stdout.take());
+    let status = wait_child(&mut send, DEADLINE).expect("send exits");
+    assert_eq!(status.code(), Some(0));
+    let (code, lines, err) = recv.finish();
+    assert_eq!(code, Some(0), "{lines:?} {err}");
+    let data = lines
+        .iter()
+        .filter(|l| l.ends_with(" WT svc25 1 78"))
+        .count();
+    assert_eq!(data, 3, "{lines:?}");
+}
