@@ -825,3 +825,22 @@ fn send_ignores_a_closed_stdout() {
         .count();
     assert_eq!(data, 3, "{lines:?}");
 }
+
+/// Status files escape a backslash in a physics id (or name) as `\\`;
+/// `status --json` gives the id itself, as `itc physics` prints it.
+#[test]
+fn status_json_gives_the_physics_id_itself() {
+    let grid = Grid::start("jsonid");
+    let out = grid.run("r0c0", &["physics", "a\\b"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = grid.run("r0c0", &["physics"]);
+    assert_eq!(text(&out.stdout), "a\\b\n");
+    let out = grid.run("r0c0", &["status", "--json"]);
+    let json = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The JSON string "a\\b" is a, one backslash, b.
+    assert!(
+        json.starts_with("{\"tile\":\"r0c0\",\"physics\":\"a\\\\b\","),
+        "{json}"
+    );
+}
