@@ -6,6 +6,10 @@
 //! compatibility, packets received and sent, drops of every reason, and for
 //! a present peer how long ago it became present.
 //!
+//! Names and physics ids come escaped to one line (a backslash doubled,
+//! controls as `\n` or `\xNN`); the table shows them so, the JSON gives the
+//! strings themselves.
+//!
 //! `since` in `tile/<D>/status` is the time of the last presence change,
 //! or `itcd`'s start when there never was one. The JSON gives it only for
 //! a direction that has had a neighbour (one is present, or hellos came),
@@ -186,7 +190,7 @@ fn to_json(status: &Status) -> String {
                 ("dir", json::string(r.dir.name())),
                 ("link", json::string(&r.link)),
                 ("peer", json::string(&r.peer)),
-                ("name", json::string(&r.name)),
+                ("name", json::string(&text_file::unescape(&r.name))),
                 ("physics", json::string(&r.physics)),
                 ("rx_packets", r.rx_packets.to_string()),
                 ("tx_packets", r.tx_packets.to_string()),
@@ -197,8 +201,11 @@ fn to_json(status: &Status) -> String {
         })
         .collect();
     json::object(&[
-        ("tile", json::string(&status.tile)),
-        ("physics", json::string(&status.physics)),
+        ("tile", json::string(&text_file::unescape(&status.tile))),
+        (
+            "physics",
+            json::string(&text_file::unescape(&status.physics)),
+        ),
         ("dirs", json::array(&rows)),
     ])
 }

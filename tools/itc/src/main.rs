@@ -11,7 +11,9 @@
 //!
 //! DIR defaults to `$ITC_MOUNT`, else `/run/itc`. Errors are one line on
 //! stderr naming the file and what its errno means; they exit with status
-//! 2, as do usage errors (`EXIT_HELP` lists every status; `itc --help`). SIGINT ends waits cleanly (see [`signals`]).
+//! 2, as do usage errors (`EXIT_HELP` lists every status; `itc --help`). SIGINT ends waits for a
+//! packet file cleanly (see [`signals`]); elsewhere it kills `itc` as it
+//! would `cat`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -171,7 +173,6 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
 
 fn run(cli: Cli) -> Result<u8, Error> {
     let tree = Tree::locate(cli.mount);
-    signals::install().map_err(Error::Signals)?;
     match cli.cmd {
         Cmd::Status { json } => cmd_status::run(&tree, json),
         Cmd::Send {

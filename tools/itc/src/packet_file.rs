@@ -48,10 +48,16 @@ pub struct PacketFile {
     file: File,
     path: PathBuf,
     mount: PathBuf,
+    /// Whether waits end when standard output's reader goes away: only
+    /// for commands that print (not `send`, which must send every packet).
+    watch_stdout: bool,
 }
 
 impl PacketFile {
-    /// Opens `path`, a file of the tree mounted at `mount`.
+    /// Opens `path`, a file of the tree mounted at `mount`, then takes
+    /// over SIGINT for the waits (see [`crate::signals`]). Until then
+    /// SIGINT kills `itc`, so an `open()` that a stopped or hung `itcd`
+    /// never answers still ends on Ctrl-C.
     pub fn open(path: &Path, mount: &Path, access: Access) -> Result<PacketFile, Error> {
         let file = OpenOptions::new()
             .read(access != Access::Write)
@@ -59,10 +65,12 @@ impl PacketFile {
             .custom_flags(nix::libc::O_NONBLOCK)
             .open(path)
             .map_err(|e| Error::file(path, mount, e))?;
+        signals::install().map_err(Error::Signals)?;
         Ok(PacketFile {
             file,
             path: path.to_path_buf(),
             mount: mount.to_path_buf(),
+            watch_stdout: access != Access::Write,
         })
     }
 
@@ -106,13 +114,13 @@ impl PacketFile {
     }
 
     /// Waits until the file is ready for `events` (or reports an error,
-    /// which the following read or write returns). A pipe on standard
-    /// output whose reader went away ends the wait with
-    /// [`Error::StdoutClosed`], so `itc events | head -1` does not wait
-    /// for one more event to notice.
+    /// which the following read or write returns). For a file opened to
+    /// read, a pipe on standard output whose reader went away ends the
+    /// wait with [`Error::StdoutClosed`], so `itc events | head -1` does
+    /// not wait for one more event to notice.
     fn wait(&self, events: PollFlags, deadline: Option<Instant>) -> Result<Wait<()>, Error> {
         let stdout = io::stdout();
-        let watch_stdout = output::is_pipe();
+        let watch_stdout = self.watch_stdout && output::is_pipe();
         loop {
             if signals::interrupted() {
                 return Ok(Wait::Interrupted);

@@ -12,6 +12,11 @@
 //! pending SIGINT in (the kernel restores the mask before delivering it),
 //! so a steady stream of packets, or room to write, would hold a Ctrl-C
 //! back for good; [`let_pending_in`] after each ready `ppoll` delivers it.
+//!
+//! [`install`] runs only once a packet or events file is open: a blocked
+//! SIGINT never interrupts a FUSE request, so `open()` or reading a
+//! status file of a stopped `itcd` would ignore Ctrl-C. Before it, and in
+//! `status` and `physics`, SIGINT keeps its default action.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;

@@ -2,7 +2,8 @@
 //! `itc/physics`): reading them whole and looking up `key: value` lines.
 //!
 //! Status files are generated when opened, so each read is a fresh
-//! snapshot.
+//! snapshot. Names and physics ids in them are escaped to one line
+//! ([`unescape`] gives them back).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -77,9 +78,65 @@ impl KeyValues {
     }
 }
 
+/// Undoes the escaping `itcd` applies to names and physics ids in status
+/// files (`\\`, `\t`, `\n`, `\r`, `\xNN`, `\u{NNNN}`), giving the
+/// string itself; anything else is kept as it is.
+pub fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 1..];
+        let (c, used) = match tail.as_bytes().first() {
+            Some(b'\\') => (Some('\\'), 1),
+            Some(b't') => (Some('\t'), 1),
+            Some(b'n') => (Some('\n'), 1),
+            Some(b'r') => (Some('\r'), 1),
+            Some(b'x') => (hex_char(tail.get(1..3)), 3),
+            Some(b'u') => match tail.strip_prefix("u{").and_then(|t| t.split_once('}')) {
+                Some((digits, _)) => (hex_char(Some(digits)), digits.len() + 3),
+                None => (None, 0),
+            },
+            _ => (None, 0),
+        };
+        match c {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[used..];
+            }
+            None => {
+                out.push('\\');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The character with hex code `digits`.
+fn hex_char(digits: Option<&str>) -> Option<char> {
+    let digits = digits.filter(|d| !d.is_empty() && d.len() <= 6)?;
+    u32::from_str_radix(digits, 16)
+        .ok()
+        .and_then(char::from_u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unescapes_what_itcd_escapes() {
+        assert_eq!(unescape("plain é"), "plain é");
+        assert_eq!(unescape("a\\\\b"), "a\\b");
+        assert_eq!(unescape("a\\nb\\tc\\r"), "a\nb\tc\r");
+        assert_eq!(unescape("\\x1b[2J\\x7f"), "\x1b[2J\x7f");
+        assert_eq!(unescape("\\u{0085}x\\u{2028}"), "\u{85}x\u{2028}");
+        // Not an escape: kept.
+        assert_eq!(unescape("a\\qb\\"), "a\\qb\\");
+        assert_eq!(unescape("\\xz1\\u{zz}"), "\\xz1\\u{zz}");
+    }
 
     #[test]
     fn looks_up_keys_and_numbers() {

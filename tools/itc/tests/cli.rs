@@ -738,3 +738,109 @@ fn errors_stay_on_one_line_whatever_the_path() {
         )
     );
 }
+
+/// Sends SIGCONT to a SIGSTOPped itcd on drop, also when a test fails.
+struct Stopped(u32);
+
+impl Stopped {
+    fn stop(pid: u32) -> Stopped {
+        signal(pid, Signal::SIGSTOP);
+        Stopped(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal(self.0, Signal::SIGCONT);
+    }
+}
+
+/// Whether process `pid` waits for the FUSE daemon to answer.
+fn waits_for_fuse(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/wchan"))
+        .is_ok_and(|w| w.contains("request_wait_answer"))
+}
+
+/// A command blocked in `open()`, `read()` or `write()` on the tree of a
+/// stopped (or hung) itcd dies on Ctrl-C, as `cat` does: SIGINT is not
+/// held back outside the waits in `ppoll`.
+#[test]
+fn sigint_ends_a_command_waiting_for_a_stopped_itcd() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let grid = Grid::start("hung");
+    let pid: u32 = test_support::status_value(&grid.mount("r0c0").join("itc/self"), "pid")
+        .parse()
+        .expect("itcd's pid in itc/self");
+    for args in [&["status"][..], &["events"], &["physics", "x"]] {
+        let stopped = Stopped::stop(pid);
+        let mut cmd = grid.itc("r0c0", args);
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start itc");
+        let blocked = wait_for(DEADLINE, || waits_for_fuse(child.id()));
+        signal(child.id(), Signal::SIGINT);
+        let status = wait_child(&mut child, DEADLINE);
+        drop(stopped);
+        assert!(blocked, "{args:?} never waited for itcd");
+        assert_eq!(
+            status.and_then(|s| s.signal()),
+            Some(Signal::SIGINT as i32),
+            "{args:?} did not end on SIGINT while itcd was stopped: {status:?}"
+        );
+    }
+}
+
+/// `send` prints nothing, so a standard output whose reader is gone
+/// (`itc send ... | true`) must not stop it: every packet still goes out.
+#[test]
+fn send_ignores_a_closed_stdout() {
+    let grid = Grid::start("sendpipe");
+    let recv = Running::spawn(grid.itc(
+        "r0c1",
+        // Within DEADLINE, so that missing packets fail the assertions.
+        &["recv", "--svc", "25", "--count", "3", "--timeout", "10"],
+    ));
+    recv.wait_open(&grid.mount("r0c1").join("itc/svc/25"));
+    let mut cmd = grid.itc(
+        "r0c0",
+        &["send", "--dir", "ET", "--svc", "25", "--count", "3", "x"],
+    );
+    let mut send = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start itc");
+    // The reader of send's standard output goes away at once.
+    drop(send.stdout.take());
+    let status = wait_child(&mut send, DEADLINE).expect("send exits");
+    assert_eq!(status.code(), Some(0));
+    let (code, lines, err) = recv.finish();
+    assert_eq!(code, Some(0), "{lines:?} {err}");
+    let data = lines
+        .iter()
+        .filter(|l| l.ends_with(" WT svc25 1 78"))
+        .count();
+    assert_eq!(data, 3, "{lines:?}");
+}
+
+/// Status files escape a backslash in a physics id (or name) as `\\`;
+/// `status --json` gives the id itself, as `itc physics` prints it.
+#[test]
+fn status_json_gives_the_physics_id_itself() {
+    let grid = Grid::start("jsonid");
+    let out = grid.run("r0c0", &["physics", "a\\b"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = grid.run("r0c0", &["physics"]);
+    assert_eq!(text(&out.stdout), "a\\b\n");
+    let out = grid.run("r0c0", &["status", "--json"]);
+    let json = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The JSON string "a\\b" is a, one backslash, b.
+    assert!(
+        json.starts_with("{\"tile\":\"r0c0\",\"physics\":\"a\\\\b\","),
+        "{json}"
+    );
+}
