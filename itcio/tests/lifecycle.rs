@@ -101,6 +101,13 @@ fn itcd(args: &[&str]) -> Command {
     c
 }
 
+/// Runs `itcd ARGS`, which must fail at start; returns its stderr.
+fn itcd_fails(args: &[&str]) -> String {
+    let out = itcd(args).output().unwrap();
+    assert!(!out.status.success(), "itcd {args:?} did not fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// A tile whose PRUs are `RawPru`s: neighbour at ET made present by hand.
 struct HandTile {
     // Field order is drop order: stop the daemon and unmount before the
@@ -631,11 +638,7 @@ fn start_up_errors_name_what_to_check() {
     std::fs::create_dir_all(&mount).unwrap();
     let m = mount.display().to_string();
     let missing = dir.0.join("nope").display().to_string();
-    let out = itcd(&["--pru0", &missing, "--pru1", &missing, "--mount", &m])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = itcd_fails(&["--pru0", &missing, "--pru1", &missing, "--mount", &m]);
     assert!(err.contains(&missing) && err.contains("PRU"), "{err}");
     assert!(!is_mounted(&mount));
 
@@ -643,11 +646,7 @@ fn start_up_errors_name_what_to_check() {
     let g = Grid::start(GridSpec::pair());
     let busy = g.tile(0).mount.display().to_string();
     let sock = g.sockets.join("A.pru0").display().to_string();
-    let out = itcd(&["--pru0", &sock, "--pru1", &sock, "--mount", &busy])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = itcd_fails(&["--pru0", &sock, "--pru1", &sock, "--mount", &busy]);
     assert!(err.contains("busy"), "{err}");
     assert_eq!(
         g.tile(0).status_value("itc/self", "name"),
@@ -657,11 +656,7 @@ fn start_up_errors_name_what_to_check() {
 
     // Mount point missing.
     let nodir = dir.0.join("nodir").display().to_string();
-    let out = itcd(&["--pru0", &sock, "--pru1", &sock, "--mount", &nodir])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = itcd_fails(&["--pru0", &sock, "--pru1", &sock, "--mount", &nodir]);
     assert!(
         err.contains(&format!("{nodir} does not exist")) && err.contains("mkdir"),
         "{err}"
@@ -671,11 +666,7 @@ fn start_up_errors_name_what_to_check() {
     let file = dir.0.join("file");
     std::fs::write(&file, "").unwrap();
     let file = file.display().to_string();
-    let out = itcd(&["--pru0", &sock, "--pru1", &sock, "--mount", &file])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = itcd_fails(&["--pru0", &sock, "--pru1", &sock, "--mount", &file]);
     assert!(err.contains(&format!("{file} is not a directory")), "{err}");
 }
 
