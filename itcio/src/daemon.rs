@@ -61,7 +61,7 @@ pub enum Error {
     #[error("cannot wait for messages from PRU device {0}: {1} (check --pru0 and --pru1: the rpmsg device such as /dev/rpmsg_pru30, or a tile-sim socket)")]
     WatchDevice(PathBuf, io::Error),
     /// The start message could not be sent.
-    #[error("cannot start PRU device {0}: {1}")]
+    #[error("cannot start PRU device {0}: {1} (the PRU side closed or refused the start message: is the PRU firmware running? under simulation, is tile-sim still running?)")]
     StartDevice(PathBuf, io::Error),
     /// The tree could not be mounted.
     #[error(transparent)]
