@@ -1,4 +1,4 @@
-//! The T2 intertile FUSE tree (SPEC 5): its layout, and a single-threaded
+//! The T2 intertile FUSE tree: its layout, and a single-threaded
 //! server that answers FUSE requests through a [`Backend`].
 //!
 //! The server is built for an event loop: its device descriptor is
@@ -18,4 +18,4 @@ pub mod tree;
 pub use backend::{Backend, Errno, Fh, Readiness};
 pub use mount::{mount, MountError, MountOptions};
 pub use server::{Ownership, Progress, Server};
-pub use tree::{FileKind, Node, Scope, DIR_NAMES};
+pub use tree::{FileKind, Node, Scope};

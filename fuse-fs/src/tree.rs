@@ -1,6 +1,6 @@
 //! The shape of the tree: every node, its inode number, name, type and mode.
 //!
-//! The tree is fixed at mount time (SPEC 5), so nodes are computed, never
+//! The tree is fixed at mount time, so nodes are computed, never
 //! stored: an inode number encodes the node and [`Node::from_ino`] decodes
 //! it back. Nothing here does I/O.
 //!
@@ -9,13 +9,13 @@
 //! /tile/<D>/mfm  /tile/<D>/svc/NN  /tile/<D>/events  /tile/<D>/status
 //! ```
 
-/// Direction names in tree order; [`Scope::Dir`] holds an index into this.
-pub const DIR_NAMES: [&str; 6] = ["ET", "SE", "SW", "WT", "NW", "NE"];
+use itc_proto::service::FILE_SERVICES;
+use itc_proto::Dir;
 
 /// Lowest service number with a file (service 1, hello, belongs to `itcd`).
-pub const FIRST_SERVICE: u8 = 2;
+const FIRST_SERVICE: u8 = *FILE_SERVICES.start();
 /// Highest service number.
-pub const LAST_SERVICE: u8 = 63;
+const LAST_SERVICE: u8 = *FILE_SERVICES.end();
 
 /// Which directions a file covers: all of them (`itc/...`) or one neighbour
 /// (`tile/<D>/...`).
@@ -23,7 +23,7 @@ pub const LAST_SERVICE: u8 = 63;
 pub enum Scope {
     /// `itc/...`: every direction.
     All,
-    /// `tile/<D>/...`: the direction with this index into [`DIR_NAMES`].
+    /// `tile/<D>/...`: the direction with this index into [`Dir::ALL`].
     Dir(u8),
 }
 
@@ -142,7 +142,7 @@ impl Node {
         let off = (ino - SCOPE_ALL_BASE) % SCOPE_BLOCK;
         let scope = match block {
             0 => Scope::All,
-            b if b <= DIR_NAMES.len() as u64 => Scope::Dir((b - 1) as u8),
+            b if b <= Dir::ALL.len() as u64 => Scope::Dir((b - 1) as u8),
             _ => return None,
         };
         let node = match (off, scope) {
@@ -215,8 +215,8 @@ impl Node {
                 out.push(("physics".to_string(), Node::File(FileKind::Physics)));
             }
             Node::TileDir => {
-                for (i, name) in DIR_NAMES.iter().enumerate() {
-                    out.push((name.to_string(), Node::DirDir(i as u8)));
+                for (i, dir) in Dir::ALL.iter().enumerate() {
+                    out.push((dir.name().to_string(), Node::DirDir(i as u8)));
                 }
             }
             Node::DirDir(i) => scope_files(Scope::Dir(i), &mut out),
@@ -244,9 +244,9 @@ impl Node {
                     .contains(&n)
                     .then_some(Node::File(FileKind::Svc(s, n)))
             }
-            Node::TileDir => DIR_NAMES
+            Node::TileDir => Dir::ALL
                 .iter()
-                .position(|d| *d == name)
+                .position(|d| d.name() == name)
                 .map(|i| Node::DirDir(i as u8)),
             _ => self
                 .children()

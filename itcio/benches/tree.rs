@@ -19,9 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fuse_fs::{Backend, FileKind, Scope};
+use itc_proto::{Dir, Pru};
 use itcio::sim::{LinkParams, Wires};
 use itcio::tile::{Config, Tile};
-use itcio::{Dir, Pru};
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::Pid;

@@ -8,9 +8,9 @@
 //! behind loses events and gets one Events-lost TEP (`0xc4, 0x03`) in their
 //! place as soon as there is room.
 
-use crate::dir::Dir;
 use crate::queue::PacketQueue;
-use crate::wire::{tep_bytes, TepEvent};
+use itc_proto::Dir;
+use itc_proto::{tep_bytes, TepEvent};
 
 /// Room above the bound kept for TEPs in packet files.
 pub const TEP_RESERVE: usize = 1024;

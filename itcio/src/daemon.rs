@@ -19,9 +19,9 @@ use mio::{Events, Interest, Poll, Token};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use crate::dir::Pru;
 use crate::pru::{PruDevice, Recv};
 use crate::tile::{Config, Tile};
+use itc_proto::Pru;
 
 const FUSE: Token = Token(0);
 const SIGNALS: Token = Token(1);
@@ -372,7 +372,7 @@ impl Daemon {
                     // empty, for the tile to count as malformed.
                     let msg = buf
                         .get(..n)
-                        .filter(|_| n <= crate::wire::MAX_BOUNCE_LEN)
+                        .filter(|_| n <= itc_proto::MAX_BOUNCE_LEN)
                         .unwrap_or(&[]);
                     self.tile.on_pru_message(pru, msg, Instant::now());
                 }

@@ -1,15 +1,14 @@
-//! The T2 intertile core: the packet format, directions, link and neighbour
+//! The T2 intertile core: link and neighbour
 //! state, routing between the PRU links and the open files of the tree, and
 //! the `itcd` daemon's event loop.
 //!
-//! Where things are: packets are parsed in [`wire`]; directions in [`dir`];
-//! neighbour state in [`neighbour`]; bounded queues in [`queue`] and
+//! Where things are: packets are parsed, and directions defined, in the
+//! `itc-proto` crate; neighbour state in [`neighbour`]; bounded queues in [`queue`] and
 //! [`channel`]; routing and the tree's backend in [`tile`]; PRU devices in
 //! [`pru`]; the event loop in [`daemon`].
 
 pub mod channel;
 pub mod daemon;
-pub mod dir;
 pub mod neighbour;
 pub mod pru;
 pub mod queue;
@@ -18,6 +17,3 @@ pub mod stats;
 mod sys;
 pub mod text;
 pub mod tile;
-pub mod wire;
-
-pub use dir::{Dir, Pru};

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use crate::wire::MAX_PACKET_LEN;
+use itc_proto::MAX_PACKET_LEN;
 
 /// A FIFO of packets bounded by total bytes.
 #[derive(Debug)]

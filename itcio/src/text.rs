@@ -7,9 +7,9 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use crate::dir::Dir;
 use crate::stats::DropReason;
 use crate::tile::Tile;
+use itc_proto::Dir;
 
 /// The version reported in `itc/self`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -164,7 +164,7 @@ pub fn self_info(tile: &Tile) -> Vec<u8> {
         "absent_after_ms: {}",
         tile.config().absent_after.as_millis()
     );
-    for pru in crate::dir::Pru::ALL {
+    for pru in itc_proto::Pru::ALL {
         let i = pru.index();
         let _ = writeln!(
             out,

@@ -15,19 +15,18 @@ use std::time::{Duration, Instant, SystemTime};
 use fuse_fs::{Backend, Errno, Fh, FileKind, Readiness, Scope};
 
 use crate::channel::{Carries, Channel};
-use crate::dir::{Dir, Pru};
 use crate::neighbour::{Change, Neighbour};
 use crate::queue::{Lane, OutQueue};
 use crate::stats::{DirStats, DropReason};
 use crate::text;
-use crate::wire::{
-    self, BounceReason, BounceRepr, EchoOp, EchoRepr, HeaderRepr, HelloRepr, LinkCode,
-    LinkStatusRepr, LocalType, Packet, TepEvent, HELLO_FLAG_ASK, MAX_PACKET_LEN, SVC_ECHO,
-    SVC_HELLO,
+use itc_proto::{
+    BounceReason, BounceRepr, EchoOp, EchoRepr, HeaderRepr, HelloFlags, HelloRepr, LinkCode,
+    LinkStatusRepr, LocalType, Packet, TepEvent, MAX_PACKET_LEN, SVC_ECHO, SVC_HELLO,
 };
+use itc_proto::{Dir, Pru};
 
 /// Longest physics id or tile name, in bytes.
-pub use crate::wire::{MAX_NAME_LEN, MAX_PHYSICS_LEN};
+pub use itc_proto::{MAX_NAME_LEN, MAX_PHYSICS_LEN};
 
 /// Settings of a tile.
 #[derive(Debug, Clone)]
@@ -348,7 +347,7 @@ impl Tile {
         self.stats[i].rx_svc.count(buf.len());
         let was_compatible = self.compatible(dir);
         let change = self.neighbours[i].hello(hello.name, hello.physics, now);
-        let asked = hello.flags & HELLO_FLAG_ASK != 0;
+        let asked = hello.flags.contains(HelloFlags::ASK);
         tracing::debug!(
             "{dir}: hello from {:?} (ask {asked}, change {change:?})",
             hello.name
@@ -484,9 +483,9 @@ impl Tile {
         // a frame error or a restart this side should not wait a whole
         // hello interval for the far side's next hello.
         let flags = if self.neighbours[dir.index()].present() {
-            0
+            HelloFlags::empty()
         } else {
-            HELLO_FLAG_ASK
+            HelloFlags::ASK
         };
         let hello = HelloRepr {
             name: &self.cfg.name,
@@ -671,8 +670,8 @@ impl Tile {
             // In tile/<D> files itcd fills in DIR = D.
             packet[0] = (packet[0] & !0x07) | dir.dir8();
         }
-        let dir = wire::check_user_write(&packet, mfm, svc).map_err(|e| match e {
-            wire::Error::TooLong { .. } => Errno::EMSGSIZE,
+        let dir = itc_proto::check_user_write(&packet, mfm, svc).map_err(|e| match e {
+            itc_proto::Error::TooLong { .. } => Errno::EMSGSIZE,
             _ => Errno::EINVAL,
         })?;
         if !self.present_for(dir, mfm) {

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use itcio::Dir;
+use itc_proto::Dir;
 use test_support::is_mounted;
 
 /// A bare PRU endpoint the test drives by hand: a seqpacket listener and

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use itc_proto::{Dir, Pru};
 use itcio::sim::{
     LinkParams, SimHandle, SimStats, StartError, TileId, Wires, HOST_BACKLOG_PACKETS,
 };
-use itcio::{Dir, Pru};
 use nix::errno::Errno;
 use nix::sys::socket::{
     connect, recv, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockType,

@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use fuse_fs::{Backend, Errno, Fh, FileKind, Scope};
+use itc_proto::{BounceRepr, EchoOp, EchoRepr, HelloRepr, Packet};
+use itc_proto::{Dir, Pru};
 use itcio::stats::DropReason;
 use itcio::tile::{Config, Tile};
-use itcio::wire::{BounceRepr, EchoOp, EchoRepr, HelloRepr, Packet};
-use itcio::{Dir, Pru};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -139,7 +139,7 @@ fn pru_message(op: &Op) -> Option<(Pru, Vec<u8>)> {
             let hello = HelloRepr {
                 name: n,
                 physics: p,
-                flags: *flags,
+                flags: itc_proto::HelloFlags::from_bits_retain(*flags),
             };
             let mut buf = vec![0u8; 600];
             match hello.emit(&mut buf, dir) {
@@ -504,7 +504,7 @@ fn check_file_op(
             let hello = HelloRepr {
                 name: "N",
                 physics,
-                flags: 0,
+                flags: itc_proto::HelloFlags::empty(),
             };
             let mut buf = vec![0u8; 600];
             if let Ok(n) = hello.emit(&mut buf, dir) {

@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 
 use common::*;
-use itcio::Dir;
+use itc_proto::Dir;
 
 const O_RDWR: i32 = libc::O_RDWR;
 const O_NB: i32 = libc::O_RDWR | libc::O_NONBLOCK;
@@ -551,7 +551,7 @@ fn malformed_pru_messages_are_counted_not_fatal() {
     let a = g.tile(0);
     let sim = g.sim();
     let id = g.ids[0];
-    use itcio::Pru;
+    use itc_proto::Pru;
     // Service 0, a truncated hello, a packet for a direction of the other
     // PRU, garbage local types and an over-long message.
     sim.inject(id, Pru::Pru0, vec![0x80 | Dir::ET.dir8(), 0]);
@@ -868,7 +868,11 @@ fn neighbour_returns_after_a_one_sided_sync_loss_without_waiting_for_its_hello()
     // never saw the link go down, so only B's hello can ask A to answer.
     for _ in 0..3 {
         let sim = g.sim();
-        sim.inject(g.ids[1], itcio::Pru::Pru1, vec![0xc3, b'F', Dir::WT.dir8()]);
+        sim.inject(
+            g.ids[1],
+            itc_proto::Pru::Pru1,
+            vec![0xc3, b'F', Dir::WT.dir8()],
+        );
         eventually!(
             g.tile(1).dir_status(Dir::WT, "peer") == "absent",
             "B lost sync"
@@ -878,7 +882,11 @@ fn neighbour_returns_after_a_one_sided_sync_loss_without_waiting_for_its_hello()
             "present",
             "A saw nothing"
         );
-        sim.inject(g.ids[1], itcio::Pru::Pru1, vec![0xc3, b'P', Dir::WT.dir8()]);
+        sim.inject(
+            g.ids[1],
+            itc_proto::Pru::Pru1,
+            vec![0xc3, b'P', Dir::WT.dir8()],
+        );
         let quick = wait_for(std::time::Duration::from_secs(2), || {
             g.tile(1).dir_status(Dir::WT, "peer") == "present"
         });

@@ -34,12 +34,13 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 use std::os::fd::{AsFd, AsRawFd};
 
 use super::handle::Shared;
-use super::msg::{self, Bounce, Status, MAX_PACKET};
+use super::msg::{self, Bounce, Status};
 use super::pru::{self, Held, Outgoing, PruEndpoint, Socket};
 use super::stats::{SimStats, TileStats};
 use super::timers::{Timer, Timers};
 use super::wire::{Sent, Wire};
-use crate::{Dir, Pru};
+use itc_proto::MAX_PACKET_LEN as MAX_PACKET;
+use itc_proto::{Dir, Pru};
 
 /// Readiness events taken from epoll per turn.
 const EVENTS_PER_TURN: usize = 256;

@@ -9,7 +9,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::Dir;
+use itc_proto::Dir;
 
 /// A reason the emulator did not start.
 #[derive(Debug, thiserror::Error)]

@@ -19,7 +19,7 @@ use tracing::{error, warn};
 use super::engine::Command;
 use super::stats::SimStats;
 use super::TileId;
-use crate::{Dir, Pru};
+use itc_proto::{Dir, Pru};
 
 /// What the loop publishes.
 #[derive(Debug)]

@@ -75,7 +75,7 @@ use pru::PruEndpoint;
 use seqpacket::SeqListener;
 use wire::{End, Wire};
 
-use crate::{Dir, Pru};
+use itc_proto::{Dir, Pru};
 
 /// Packets one direction of a wire holds in flight before it bounces more.
 pub const WIRE_QUEUE_PACKETS: usize = 64;

@@ -13,7 +13,8 @@
 //! - link status `0xc3, CODE, dir8` with CODE `P` (sync gained),
 //!   `F` (frame error, sync lost) or `T` (timeout, no clock);
 //! - monitor `0xc3, 'M', bitmap`, bit `dir8` set for each direction with sync;
-//! - bounce `0xc5, REASON, original bytes...` (truncated to 255 bytes in all)
+//! - bounce `0xc5, REASON, original bytes...` (the whole packet, so up to 257
+//!   bytes in all)
 //!   for a routed packet the PRU could not put on a wire, REASON 2 (no
 //!   sync). The emulator never bounces with REASON 1 (queue full): like the
 //!   firmware, it stops reading a host whose packet finds its wire full.
@@ -21,30 +22,10 @@
 //! Nothing here does I/O or can fail.
 #![deny(unsafe_code)]
 
-use crate::Dir;
+use itc_proto::Dir;
 
-/// The largest packet, in bytes, that either side may send.
-pub(crate) const MAX_PACKET: usize = 255;
-
-/// Byte 0, bits 7..6: the packet kind.
-const KIND_MASK: u8 = 0b1100_0000;
-/// Byte 0, kind `1 0`: a standard routed packet.
-const KIND_ROUTED: u8 = 0b1000_0000;
-/// Byte 0 of a routed packet: MFM traffic.
-pub(crate) const MFMT: u8 = 0b0010_0000;
-/// Byte 0 of a routed packet: the receiving side lost packets before this one.
-pub(crate) const OVRN: u8 = 0b0001_0000;
-/// Byte 0 of a routed packet: this packet arrived damaged.
-pub(crate) const EROR: u8 = 0b0000_1000;
-/// Byte 0 of a routed packet: the direction, as dir8.
-const DIR_MASK: u8 = 0b0000_0111;
-
-/// Local type: link status and monitor reports.
-const LINK_STATUS: u8 = 0xc3;
-/// Local type: a routed packet the PRU could not send, returned to the host.
-const BOUNCE: u8 = 0xc5;
-/// Link status code of the periodic monitor report.
-const MONITOR: u8 = b'M';
+use itc_proto::field::{DIR, EROR, KIND, MFMT, OVRN, STND, TYPE_BOUNCE, TYPE_LINK_STATUS};
+use itc_proto::{BounceReason, LinkCode, MAX_PACKET_LEN};
 
 /// A link status code. The packet-level emulator loses no sync to
 /// damage (it delivers damaged packets with EROR), so it never sends `F`.
@@ -59,8 +40,8 @@ pub(crate) enum Status {
 impl Status {
     fn code(self) -> u8 {
         match self {
-            Status::Sync => b'P',
-            Status::Timeout => b'T',
+            Status::Sync => LinkCode::SyncGained.to_byte(),
+            Status::Timeout => LinkCode::Timeout.to_byte(),
         }
     }
 }
@@ -75,37 +56,38 @@ pub(crate) enum Bounce {
 impl Bounce {
     fn code(self) -> u8 {
         match self {
-            Bounce::NoSync => 2,
+            Bounce::NoSync => BounceReason::NoSync.to_byte(),
         }
     }
 }
 
 /// True if byte 0 is that of a standard routed packet.
 pub(crate) fn is_routed(byte0: u8) -> bool {
-    byte0 & KIND_MASK == KIND_ROUTED
+    byte0 & KIND == STND
 }
 
 /// The dir8 field of a routed packet's byte 0.
 pub(crate) fn dir8(byte0: u8) -> u8 {
-    byte0 & DIR_MASK
+    byte0 & DIR
 }
 
 /// `0xc3, CODE, dir8`.
 pub(crate) fn status(status: Status, dir: Dir) -> Vec<u8> {
-    vec![LINK_STATUS, status.code(), dir.dir8()]
+    vec![TYPE_LINK_STATUS, status.code(), dir.dir8()]
 }
 
 /// `0xc3, 'M', bitmap` with bit `dir8` set for each direction in `synced`.
 pub(crate) fn monitor(synced: impl IntoIterator<Item = Dir>) -> Vec<u8> {
     let bitmap = synced.into_iter().fold(0u8, |m, d| m | 1 << d.dir8());
-    vec![LINK_STATUS, MONITOR, bitmap]
+    vec![TYPE_LINK_STATUS, LinkCode::Monitor.to_byte(), bitmap]
 }
 
-/// `0xc5, REASON, original...`, at most [`MAX_PACKET`] bytes.
+/// `0xc5, REASON, original...`: the whole original packet (at most
+/// [`MAX_PACKET_LEN`] bytes; anything longer is no packet and is cut).
 pub(crate) fn bounce(reason: Bounce, original: &[u8]) -> Vec<u8> {
-    let keep = original.len().min(MAX_PACKET - 2);
+    let keep = original.len().min(MAX_PACKET_LEN);
     let mut out = Vec::with_capacity(keep + 2);
-    out.push(BOUNCE);
+    out.push(TYPE_BOUNCE);
     out.push(reason.code());
     out.extend_from_slice(&original[..keep]);
     out
@@ -117,7 +99,7 @@ pub(crate) fn bounce(reason: Bounce, original: &[u8]) -> Vec<u8> {
 /// alone.
 pub(crate) fn arrived(packet: &mut [u8], from: Dir, eror: bool, ovrn: bool) {
     if let Some(b0) = packet.first_mut() {
-        let mut v = KIND_ROUTED | (*b0 & MFMT) | from.dir8();
+        let mut v = STND | (*b0 & MFMT) | from.dir8();
         if eror {
             v |= EROR;
         }
@@ -151,11 +133,11 @@ mod tests {
     }
 
     #[test]
-    fn bounce_prefixes_and_truncates() {
+    fn bounce_prefixes_the_whole_packet() {
         assert_eq!(bounce(Bounce::NoSync, &[0x82, 2, 9]), [0xc5, 2, 0x82, 2, 9]);
         let big = [0xaa; 255];
         let b = bounce(Bounce::NoSync, &big);
-        assert_eq!(b.len(), 255);
+        assert_eq!(b.len(), 257, "the whole packet comes back");
         assert_eq!(b[..3], [0xc5, 2, 0xaa]);
     }
 

@@ -22,12 +22,13 @@ use std::mem;
 use mio::{Interest, Registry, Token};
 use tracing::{debug, info, warn};
 
-use super::msg::{MAX_PACKET, OVRN};
 use super::seqpacket::{SeqConn, SeqListener};
 use super::stats::SimStats;
 use super::wire::End;
 use super::HOST_BACKLOG_PACKETS;
-use crate::{Dir, Pru};
+use itc_proto::field::OVRN;
+use itc_proto::MAX_PACKET_LEN as MAX_PACKET;
+use itc_proto::{Dir, Pru};
 
 /// The token of the loop's waker; PRU sockets use the tokens after it.
 pub(crate) const WAKER: Token = Token(0);

@@ -10,7 +10,7 @@
 #![deny(unsafe_code)]
 
 use super::TileId;
-use crate::{Dir, Pru};
+use itc_proto::{Dir, Pru};
 
 /// The fate of the packets one tile's host sent in one direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::rng::Rng;
 use super::{LinkParams, WIRE_QUEUE_PACKETS};
-use crate::Dir;
+use itc_proto::Dir;
 
 /// Bytes of framing per packet counted in the serialisation time: an
 /// opening delimiter, the CRC-16 and a closing delimiter.

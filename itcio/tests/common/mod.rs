@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use itc_proto::{Dir, Pru};
 use itcio::sim::{LinkParams, SimHandle, TileId, Wires};
-use itcio::{Dir, Pru};
 pub use test_support::wait_for;
 
 /// Default deadline for conditions in tests.

@@ -18,8 +18,8 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use itcio::wire::{EchoOp, EchoRepr, Packet, MAX_PACKET_LEN, SVC_ECHO};
-use itcio::Dir;
+use itc_proto::Dir;
+use itc_proto::{EchoOp, EchoRepr, Packet, MAX_PACKET_LEN, SVC_ECHO};
 use nix::errno::Errno;
 
 use crate::errors::Error;

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use itcio::wire::MAX_PACKET_LEN;
-use itcio::Dir;
+use itc_proto::Dir;
+use itc_proto::MAX_PACKET_LEN;
 
 use crate::decode::{decode, Item};
 use crate::errors::Error;

@@ -6,7 +6,7 @@
 //! service byte for a service); the tree checks the rest (length,
 //! neighbour present) and its errors are reported as they come.
 
-use itcio::Dir;
+use itc_proto::Dir;
 
 use crate::errors::Error;
 use crate::packet_file::{Access, PacketFile, Wait};

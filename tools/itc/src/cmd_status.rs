@@ -18,7 +18,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use itcio::Dir;
+use itc_proto::Dir;
 
 use crate::errors::Error;
 use crate::text_file::{self, KeyValues};

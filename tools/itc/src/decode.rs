@@ -1,11 +1,11 @@
 //! What a packet read from a packet or events file is: a tile event, data
 //! of one kind from one direction, or something `itc` does not know.
 //!
-//! Parsing is `itcio::wire`'s; this only sorts the result. In `tile/<D>/`
+//! Parsing is `itc_proto`'s; this only sorts the result. In `tile/<D>/`
 //! files TEPs carry no direction and the file's direction is used.
 
-use itcio::wire::{HeaderRepr, LocalType, Packet, TepEvent, TepRepr};
-use itcio::Dir;
+use itc_proto::Dir;
+use itc_proto::{HeaderRepr, LocalType, Packet, TepEvent, TepRepr};
 
 use crate::tree::Kind;
 

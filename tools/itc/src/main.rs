@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use itcio::Dir;
+use itc_proto::Dir;
 
 mod cmd_events;
 mod cmd_physics;

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use itcio::wire::TepEvent;
-use itcio::Dir;
+use itc_proto::Dir;
+use itc_proto::TepEvent;
 
 use crate::decode::Item;
 use crate::hex;

@@ -9,8 +9,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use itcio::wire::{self, HeaderRepr, Packet, RoutedHeader, MAX_SERVICE, SVC_HELLO};
-use itcio::Dir;
+use itc_proto::Dir;
+use itc_proto::{HeaderRepr, Packet, RoutedHeader, MAX_SERVICE, SVC_HELLO};
 
 /// The mount point used when neither `--mount` nor `$ITC_MOUNT` is given.
 pub const DEFAULT_MOUNT: &str = "/run/itc";
@@ -38,7 +38,7 @@ impl Kind {
 
     /// A whole packet of this kind to `dir` with `payload` after the
     /// header. Fails if the service is not valid.
-    pub fn packet(self, dir: Dir, payload: &[u8]) -> Result<Vec<u8>, wire::Error> {
+    pub fn packet(self, dir: Dir, payload: &[u8]) -> Result<Vec<u8>, itc_proto::Error> {
         let header = HeaderRepr::Routed(RoutedHeader {
             mfm: self == Kind::Mfm,
             ovrn: false,

@@ -39,8 +39,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use itc_proto::Dir;
 use itcio::sim::TileStats;
-use itcio::Dir;
 
 use crate::state::Shared;
 use crate::tiles::Tile;

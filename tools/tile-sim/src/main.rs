@@ -19,7 +19,6 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod client;
 mod ctl;
 mod fw_links;
-mod grid;
 mod links;
 mod mounts;
 mod run;

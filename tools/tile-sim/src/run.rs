@@ -15,19 +15,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use itc_proto::{Dir, Pru};
 use itcio::sim::{LinkParams, TileId, Wires};
-use itcio::{Dir, Pru};
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::ctl::Control;
 use crate::fw_links::{self, FwGrid, FwParams};
-use crate::grid::Geometry;
 use crate::links::Links;
 use crate::mounts;
 use crate::state::{Shared, State};
 use crate::tiles::{Launch, Tile};
+use itc_proto::grid::Geometry;
 
 /// How the links between tiles are emulated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

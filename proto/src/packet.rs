@@ -30,15 +30,7 @@
 
 use super::{check_buffer, Error, Result, MAX_BOUNCE_LEN, MAX_PACKET_LEN};
 use crate::dir::Dir;
-
-/// Service 1: hello between neighbouring `itcd`s.
-pub const SVC_HELLO: u8 = 1;
-/// Service 2: echo (ping).
-pub const SVC_ECHO: u8 = 2;
-/// Service 8: managed file update.
-pub const SVC_FILE_UPDATE: u8 = 8;
-/// The largest service number (six bits).
-pub const MAX_SERVICE: u8 = 63;
+use crate::service::MAX_SERVICE;
 
 /// Byte indices, bit masks and local type bytes of the header.
 pub mod field {

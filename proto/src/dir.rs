@@ -11,7 +11,6 @@
 //! | SW   | 5    | NE       | 0   | 2      |
 //! | WT   | 6    | ET       | 1   | 0      |
 //! | NW   | 7    | SE       | 1   | 1      |
-#![deny(unsafe_code)]
 
 use core::fmt;
 use core::str::FromStr;

@@ -2,12 +2,12 @@
 //! `Repr` survives emit then parse, and every valid packet survives parse
 //! then emit byte for byte.
 
-use itcio::wire::{
+use itc_proto::Dir;
+use itc_proto::{
     check_user_write, BounceReason, BounceRepr, EchoOp, EchoRepr, HeaderRepr, HelloRepr, LinkCode,
     LinkStatusRepr, LocalType, Packet, RoutedHeader, TepEvent, TepRepr, MAX_BOUNCE_LEN,
     MAX_ECHO_PAYLOAD, MAX_NAME_LEN, MAX_PACKET_LEN, MAX_PHYSICS_LEN, MAX_SERVICE,
 };
-use itcio::Dir;
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;
@@ -190,7 +190,7 @@ proptest! {
         let n = r.emit(&mut buf).unwrap();
         prop_assert_eq!(n, r.buffer_len());
         prop_assert_eq!(TepRepr::parse(&Packet::new_unchecked(&buf[..n])), Ok(r));
-        let (bytes, len) = itcio::wire::tep_bytes(r.event, r.direction());
+        let (bytes, len) = itc_proto::tep_bytes(r.event, r.direction());
         prop_assert_eq!(&bytes[..len], &buf[..n]);
     }
 
@@ -209,7 +209,7 @@ proptest! {
         physics in short_str(MAX_PHYSICS_LEN),
         dir in any_dir(),
     ) {
-        let r = HelloRepr { name: &name, physics: &physics, flags: 0 };
+        let r = HelloRepr { name: &name, physics: &physics, flags: itc_proto::HelloFlags::empty() };
         let mut buf = [0xffu8; MAX_PACKET_LEN];
         let n = r.emit(&mut buf, dir).unwrap();
         prop_assert_eq!(n, r.buffer_len());

@@ -12,9 +12,10 @@
 //! ops parse as [`EchoOp::Unknown`]. It ignores DIR, OVRN, EROR and the
 //! reserved bits, which `itcd` handles from the header.
 
-use super::packet::{emit_service_header, service_payload, SVC_ECHO};
+use super::packet::{emit_service_header, service_payload};
 use super::{check_buffer, Error, Packet, Result, MAX_PACKET_LEN};
 use crate::dir::Dir;
+use crate::service::SVC_ECHO;
 
 /// Length of the echo header: routed header, service byte, OP.
 pub const ECHO_HEADER_LEN: usize = 3;

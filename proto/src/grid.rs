@@ -1,7 +1,7 @@
-//! Grid geometry (SPEC section 1): tiles `r{row}c{col}`, rows offset like
-//! a hex grid, and the links between neighbours.
+//! Grid geometry: tiles named `r{row}c{col}`, rows offset like a hex grid
+//! (odd rows shifted half a tile east), and the links between neighbours.
 
-use itcio::Dir;
+use crate::Dir;
 
 /// A rectangle of tiles.
 #[derive(Debug, Clone, Copy)]

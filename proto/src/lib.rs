@@ -1,8 +1,10 @@
-//! The intertile packet format (SPEC sections 2 and 3), with no I/O.
+//! The T2 intertile protocol, with no I/O: everything that is spelled on a
+//! wire, in a PRU message or in a packet file, in one place.
 //!
-//! Layout follows the usual split between a zero-copy view and an owned
-//! representation:
-//!
+//! - [`dir`]: the eight `dir8` compass points, the six T2 directions, their
+//!   opposites and which PRU (and prudir) drives each; [`grid`]: where a
+//!   direction leads in a grid of tiles.
+//! - [`service`]: service numbers and who owns them.
 //! - [`Packet`] wraps a byte buffer and reads or writes header fields in
 //!   place. [`Packet::new_checked`] validates only what every later getter
 //!   relies on (the length); getters never fail on any header value.
@@ -16,7 +18,7 @@
 //!   holding a value that has a named variant is the one exception: it
 //!   parses back as the named variant.)
 //! - [`check_user_write`] is the whole validation of a packet that a user
-//!   writes to a packet file (SPEC section 5).
+//!   writes to a packet file.
 //!
 //! Codes are enums with an `Unknown(u8)` variant so that decoding a code
 //! never fails; the `Repr` decides which values it rejects.
@@ -25,25 +27,27 @@
 //! written as 0. The OVRN and EROR bits are decoded by [`HeaderRepr`] but
 //! ignored by the service message parsers; `itcd` handles them before any
 //! message reaches a service.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 use core::fmt;
 
 mod bounce;
+pub mod dir;
 mod echo;
+pub mod grid;
 mod hello;
 mod link_status;
 mod packet;
+pub mod service;
 mod tep;
 
 pub use bounce::{BounceReason, BounceRepr};
+pub use dir::{BadDir, Dir, Pru};
 pub use echo::{EchoOp, EchoRepr, ECHO_HEADER_LEN, MAX_ECHO_PAYLOAD};
-pub use hello::{HelloRepr, HELLO_FLAG_ASK, HELLO_VERSION, MAX_NAME_LEN, MAX_PHYSICS_LEN};
+pub use hello::{HelloFlags, HelloRepr, HELLO_VERSION, MAX_NAME_LEN, MAX_PHYSICS_LEN};
 pub use link_status::{LinkCode, LinkStatusRepr, LINK_STATUS_LEN};
-pub use packet::{
-    check_user_write, field, HeaderRepr, LocalType, Packet, RoutedHeader, MAX_SERVICE, SVC_ECHO,
-    SVC_FILE_UPDATE, SVC_HELLO,
-};
+pub use packet::{check_user_write, field, HeaderRepr, LocalType, Packet, RoutedHeader};
+pub use service::{MAX_SERVICE, SVC_ECHO, SVC_FILE_UPDATE, SVC_HELLO};
 pub use tep::{tep_bytes, TepEvent, TepRepr};
 
 /// The largest packet that crosses a link or a packet file.

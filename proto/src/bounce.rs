@@ -113,7 +113,7 @@ impl<'a> BounceRepr<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::MAX_BOUNCE_LEN;
+    use crate::MAX_BOUNCE_LEN;
 
     static QUEUE_FULL: [u8; 5] = [
         0xc5, // local type: bounce

@@ -16,9 +16,10 @@
 //! against the packet and their maxima, and UTF-8; it ignores DIR, OVRN,
 //! EROR and the reserved bits, which `itcd` handles from the header.
 
-use super::packet::{emit_service_header, service_payload, SVC_HELLO};
+use super::packet::{emit_service_header, service_payload};
 use super::{check_buffer, Error, Packet, Result};
 use crate::dir::Dir;
+use crate::service::SVC_HELLO;
 
 /// The hello version this module reads and writes.
 pub const HELLO_VERSION: u8 = 1;
@@ -26,9 +27,18 @@ pub const HELLO_VERSION: u8 = 1;
 pub const MAX_NAME_LEN: usize = 64;
 /// The longest physics id in a hello, in bytes.
 pub const MAX_PHYSICS_LEN: usize = 64;
-/// Flag: the sender does not see the receiver as present (it just gained
-/// sync, or started) and asks for a hello back at once.
-pub const HELLO_FLAG_ASK: u8 = 0x01;
+bitflags::bitflags! {
+    /// The optional flags byte after the physics id. Bits without a name
+    /// are kept as they came, so a hello parses and emits back unchanged.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct HelloFlags: u8 {
+        /// The sender does not see the receiver as present (it just gained
+        /// sync, or started) and asks for a hello back at once.
+        const ASK = 0b0000_0001;
+        // The other bits are for later versions.
+        const _ = !0;
+    }
+}
 
 /// Offset of the VERSION byte in the packet.
 const VERSION: usize = 2;
@@ -42,9 +52,9 @@ pub struct HelloRepr<'a> {
     pub name: &'a str,
     /// The sender's physics id; empty by default.
     pub physics: &'a str,
-    /// Flag bits ([`HELLO_FLAG_ASK`]); an optional byte after the physics
-    /// id, absent (0) in version 1 hellos that predate it.
-    pub flags: u8,
+    /// Flag bits; an optional byte after the physics id, absent (empty) in
+    /// version 1 hellos that predate it.
+    pub flags: HelloFlags,
 }
 
 /// Reads a length-prefixed string at `at`, failing with offsets relative to
@@ -83,7 +93,7 @@ impl<'a> HelloRepr<'a> {
         }
         let (name, next) = read_str(bytes, NAME_LEN, MAX_NAME_LEN)?;
         let (physics, next) = read_str(bytes, next, MAX_PHYSICS_LEN)?;
-        let flags = bytes.get(next).copied().unwrap_or(0);
+        let flags = HelloFlags::from_bits_retain(bytes.get(next).copied().unwrap_or(0));
         Ok(HelloRepr {
             name,
             physics,
@@ -110,7 +120,7 @@ impl<'a> HelloRepr<'a> {
 
     /// Length of the encoded packet, header included.
     pub const fn buffer_len(&self) -> usize {
-        NAME_LEN + 1 + self.name.len() + 1 + self.physics.len() + (self.flags != 0) as usize
+        NAME_LEN + 1 + self.name.len() + 1 + self.physics.len() + !self.flags.is_empty() as usize
     }
 
     /// Writes the whole packet, routed to `dir`, to the start of `buf` and
@@ -128,8 +138,8 @@ impl<'a> HelloRepr<'a> {
             buf[at + 1..at + 1 + s.len()].copy_from_slice(s.as_bytes());
             at += 1 + s.len();
         }
-        if self.flags != 0 {
-            buf[at] = self.flags;
+        if !self.flags.is_empty() {
+            buf[at] = self.flags.bits();
         }
         Ok(len)
     }
@@ -161,7 +171,7 @@ mod tests {
             HelloRepr {
                 name: "r0c1",
                 physics: "abc",
-                flags: 0,
+                flags: HelloFlags::empty(),
             }
         );
         assert_eq!(r.buffer_len(), HELLO.len());
@@ -172,13 +182,16 @@ mod tests {
         let r = HelloRepr {
             name: "a",
             physics: "",
-            flags: HELLO_FLAG_ASK,
+            flags: HelloFlags::ASK,
         };
         let mut buf = [0u8; 16];
         let n = r.emit(&mut buf, Dir::ET).unwrap();
         assert_eq!(&buf[..n], &[0x82, 0x01, 0x01, 0x01, b'a', 0x00, 0x01]);
         assert_eq!(parse(&buf[..n]), Ok(r));
-        let plain = HelloRepr { flags: 0, ..r };
+        let plain = HelloRepr {
+            flags: HelloFlags::empty(),
+            ..r
+        };
         assert_eq!(plain.buffer_len(), n - 1, "no flags byte when clear");
     }
 
@@ -198,7 +211,7 @@ mod tests {
             Ok(HelloRepr {
                 name: "",
                 physics: "",
-                flags: 0xde,
+                flags: HelloFlags::from_bits_retain(0xde),
             })
         );
     }
@@ -270,7 +283,7 @@ mod tests {
         let r = HelloRepr {
             name: "r0c1",
             physics: "abc",
-            flags: 0,
+            flags: HelloFlags::empty(),
         };
         assert_eq!(r.emit(&mut buf, Dir::WT), Ok(12));
         assert_eq!(&buf[..12], &HELLO);
@@ -284,7 +297,7 @@ mod tests {
         let r = HelloRepr {
             name: &long,
             physics: "",
-            flags: 0,
+            flags: HelloFlags::empty(),
         };
         assert_eq!(
             r.emit(&mut buf, Dir::ET),
@@ -293,7 +306,7 @@ mod tests {
         let r = HelloRepr {
             name: "",
             physics: &long,
-            flags: 0,
+            flags: HelloFlags::empty(),
         };
         assert_eq!(
             r.emit(&mut buf, Dir::ET),
@@ -302,7 +315,7 @@ mod tests {
         let r = HelloRepr {
             name: "ab",
             physics: "",
-            flags: 0,
+            flags: HelloFlags::empty(),
         };
         assert_eq!(
             r.emit(&mut buf[..6], Dir::ET),
@@ -313,7 +326,7 @@ mod tests {
         let r = HelloRepr {
             name: &max,
             physics: &max,
-            flags: 0,
+            flags: HelloFlags::empty(),
         };
         assert_eq!(r.emit(&mut buf, Dir::ET), Ok(133));
         assert_eq!(parse(&buf[..133]), Ok(r));
