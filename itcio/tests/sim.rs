@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use itc_proto::{Dir, Pru};
+use itc_proto::{field, BounceReason, Dir, Pru};
 use itcio::sim::{
     LinkParams, SimHandle, SimStats, StartError, TileId, Wires, HOST_BACKLOG_PACKETS,
 };
@@ -20,13 +20,13 @@ use nix::sys::time::{TimeVal, TimeValLike};
 /// How long any expected event may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Link status, monitor and bounce types (SPEC section 3).
-const STATUS: u8 = 0xc3;
-const BOUNCE: u8 = 0xc5;
-const BOUNCE_NO_SYNC: u8 = 2;
+/// Link status, monitor and bounce types.
+const STATUS: u8 = field::TYPE_LINK_STATUS;
+const BOUNCE: u8 = field::TYPE_BOUNCE;
+const BOUNCE_NO_SYNC: u8 = BounceReason::NoSync.to_byte();
 /// Byte 0 flags of a routed packet.
-const OVRN: u8 = 0b0001_0000;
-const EROR: u8 = 0b0000_1000;
+const OVRN: u8 = field::OVRN;
+const EROR: u8 = field::EROR;
 
 fn deadline() -> Instant {
     Instant::now() + TIMEOUT
@@ -307,12 +307,13 @@ fn packets_without_a_working_wire_on_this_pru_bounce() {
         expect.extend_from_slice(&packet);
         assert_eq!(a0.next(), expect);
     }
-    // A bounce of a maximum-size packet is truncated to 255 bytes.
+    // A bounce of a maximum-size packet carries all of it: 257 bytes.
     let mut big = vec![0x83, 0x02];
     big.resize(255, 0x5a);
     a0.send(&big);
     let bounced = a0.next();
-    assert_eq!(bounced.len(), 255);
+    assert_eq!(bounced.len(), 257);
+    assert_eq!(bounced[2..], big[..]);
     assert_eq!(bounced[..4], [BOUNCE, BOUNCE_NO_SYNC, 0x83, 0x02]);
     p.settle(|s| s.pru(p.a, Pru::Pru0).bounced_no_sync == 4);
 }

@@ -1,11 +1,14 @@
 //! Two firmware instances wired to each other in lockstep: PRU 0 of tile A
 //! faces PRU 1 of tile B, so A's ET (prudir 0) is B's WT.
 
+use itc_proto::{field, Dir};
 use pru_firmware::{default_config, in_data_pin, sys, wire, Config, Firmware};
 use test_support::Rng;
 
-const ET_HDR: u8 = 0x80 | 2; // routed, service traffic, DIR = ET
-const WT_HDR: u8 = 0x80 | 6; // as it arrives at B: DIR = WT
+/// Routed, service traffic, DIR = ET.
+const ET_HDR: u8 = field::STND | Dir::ET.dir8();
+/// As it arrives at B: DIR = WT.
+const WT_HDR: u8 = field::STND | Dir::WT.dir8();
 const LINK_STATUS: u8 = sys::ITC_FW_MSG_LINK_STATUS as u8;
 const FRAME_ERROR: u8 = sys::ITC_FW_STATUS_FRAME as u8;
 
