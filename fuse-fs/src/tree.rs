@@ -1,6 +1,6 @@
 //! The shape of the tree: every node, its inode number, name, type and mode.
 //!
-//! The tree is fixed at mount time (SPEC 5), so nodes are computed, never
+//! The tree is fixed at mount time, so nodes are computed, never
 //! stored: an inode number encodes the node and [`Node::from_ino`] decodes
 //! it back. Nothing here does I/O.
 //!

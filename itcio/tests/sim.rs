@@ -20,7 +20,7 @@ use nix::sys::time::{TimeVal, TimeValLike};
 /// How long any expected event may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Link status, monitor and bounce types (SPEC section 3).
+/// Link status, monitor and bounce types (`docs/pru-messages.md`).
 const STATUS: u8 = 0xc3;
 const BOUNCE: u8 = 0xc5;
 const BOUNCE_NO_SYNC: u8 = 2;

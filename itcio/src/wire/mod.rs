@@ -1,4 +1,5 @@
-//! The intertile packet format (SPEC sections 2 and 3), with no I/O.
+//! The intertile packet format (`docs/reference.md`, `docs/pru-messages.md`),
+//! with no I/O.
 //!
 //! Layout follows the usual split between a zero-copy view and an owned
 //! representation:
@@ -16,7 +17,7 @@
 //!   holding a value that has a named variant is the one exception: it
 //!   parses back as the named variant.)
 //! - [`check_user_write`] is the whole validation of a packet that a user
-//!   writes to a packet file (SPEC section 5).
+//!   writes to a packet file (`docs/reference.md`, "Packet files").
 //!
 //! Codes are enums with an `Unknown(u8)` variant so that decoding a code
 //! never fails; the `Repr` decides which values it rejects.

@@ -1,4 +1,4 @@
-//! Grid geometry (SPEC section 1): tiles `r{row}c{col}`, rows offset like
+//! Grid geometry (`docs/reference.md`): tiles `r{row}c{col}`, rows offset like
 //! a hex grid, and the links between neighbours.
 
 use itcio::Dir;
