@@ -1,4 +1,4 @@
-//! The T2 intertile FUSE tree: its layout, and a single-threaded
+//! The T2 intertile FUSE tree (`docs/reference.md`): its layout, and a single-threaded
 //! server that answers FUSE requests through a [`Backend`].
 //!
 //! The server is built for an event loop: its device descriptor is

@@ -6,7 +6,7 @@
 //! Inbound, a routed packet from D goes to `tile/<D>/...` if open for
 //! reading, else to `itc/...` if open for reading, else it is dropped (no
 //! reader). Outbound, a packet written to a packet file is validated
-//! (SPEC 5), checked for a present (for MFM: compatible) neighbour, and
+//! (`docs/reference.md`), checked for a present (for MFM: compatible) neighbour, and
 //! queued per direction, MFM first.
 
 use std::collections::{HashMap, HashSet};

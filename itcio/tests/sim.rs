@@ -20,7 +20,7 @@ use nix::sys::time::{TimeVal, TimeValLike};
 /// How long any expected event may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Link status, monitor and bounce types.
+/// Link status, monitor and bounce types (`docs/pru-messages.md`).
 const STATUS: u8 = field::TYPE_LINK_STATUS;
 const BOUNCE: u8 = field::TYPE_BOUNCE;
 const BOUNCE_NO_SYNC: u8 = BounceReason::NoSync.to_byte();

@@ -1,4 +1,4 @@
-//! The FUSE tree of SPEC 5, exercised through real mounts of real `itcd`
+//! The FUSE tree (`docs/reference.md`), exercised through real mounts of real `itcd`
 //! processes with the syscalls a user would make.
 
 mod common;
@@ -37,8 +37,8 @@ fn neighbours_appear_in_status_files() {
     );
     assert_eq!(a.dir_status(Dir::SE, "link"), "down");
     assert_eq!(a.dir_status(Dir::SE, "peer"), "absent");
-    // Every counter SPEC 5 requires: traffic split mfm/svc and one per
-    // drop reason of SPEC 4.
+    // Every counter `docs/reference.md` lists: traffic split mfm/svc and
+    // one per drop reason.
     for key in [
         "rx_mfm_packets",
         "rx_mfm_bytes",

@@ -1,5 +1,6 @@
-//! Grid geometry: tiles named `r{row}c{col}`, rows offset like a hex grid
-//! (odd rows shifted half a tile east), and the links between neighbours.
+//! Grid geometry (`docs/reference.md`): tiles named `r{row}c{col}`, rows
+//! offset like a hex grid (odd rows shifted half a tile east), and the links
+//! between neighbours.
 
 use crate::Dir;
 

@@ -513,8 +513,8 @@ pub(super) fn emit_service_header(buf: &mut [u8], dir: Dir, service: u8) {
     buf[field::SERVICE] = service & field::SVC;
 }
 
-/// Validates a packet that a user wrote to a packet file (SPEC section 5)
-/// and returns its destination.
+/// Validates a packet that a user wrote to a packet file
+/// (`docs/reference.md`, "Packet files") and returns its destination.
 ///
 /// `want_mfm` is true for `mfm` files. For service files (`want_mfm`
 /// false), `want_service` is the file's service, or `None` to accept any

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use pru_firmware::{default_config, wire, Firmware, MAX_HOST_MSG};
 
 /// (dir8, prudir, pru) of the six directions; the facing direction has the
-/// same prudir on the other PRU (SPEC section 1).
+/// same prudir on the other PRU (`docs/reference.md`, "Directions").
 const DIRS: [(u8, usize, usize); 6] = [
     (2, 0, 0),
     (3, 1, 0),
@@ -25,8 +25,8 @@ const DIRS: [(u8, usize, usize); 6] = [
     (1, 2, 1),
 ];
 
-/// The neighbour of (r, c) in direction dir8 on the hex-offset grid of
-/// SPEC section 1, if inside `rows` x `cols`.
+/// The neighbour of (r, c) in direction dir8 on the hex-offset grid
+/// (`docs/reference.md`, "Grid geometry"), if inside `rows` x `cols`.
 fn neighbour(rows: usize, cols: usize, (r, c): (usize, usize), dir8: u8) -> Option<(usize, usize)> {
     let (r, c) = (r as isize, c as isize);
     let even = r % 2 == 0;

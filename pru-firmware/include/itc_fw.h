@@ -22,7 +22,7 @@
 
 /* --- Sizes ------------------------------------------------------------ */
 
-/* Shortest and longest packet a frame carries (SPEC section 2). */
+/* Shortest and longest packet a frame carries (docs/reference.md). */
 #define ITC_FW_MIN_PACKET 1
 #define ITC_FW_MAX_PACKET 255
 /* Bytes of frame check sequence after the packet. */
@@ -71,7 +71,7 @@
  * byte as it arrives and compares once at the closing delimiter. */
 #define ITC_FW_CRC_RESIDUE 0xf0b8
 
-/* --- Packet header (SPEC section 2) ------------------------------------ */
+/* --- Packet header (docs/reference.md) --------------------------------- */
 
 #define ITC_FW_HDR_KIND_MASK 0xc0 /* bits 7..6 */
 #define ITC_FW_HDR_ROUTED 0x80    /* 10xx xxxx: a routed packet */
@@ -134,7 +134,7 @@
  * line bits) to drain, so a link that is moving never bounces. */
 #define ITC_FW_DEFAULT_HOLD_BITS 16384
 
-/* Directions of PRU 0 and PRU 1 by prudir, as dir8 values (SPEC section 1). */
+/* Directions of PRU 0 and PRU 1 by prudir, as dir8 (docs/reference.md). */
 #define ITC_FW_PRU0_DIR8 {2, 3, 5} /* ET SE SW */
 #define ITC_FW_PRU1_DIR8 {6, 7, 1} /* WT NW NE */
 

@@ -7,7 +7,7 @@
 //! (packet arrivals, monitor reports); publish the counters. An idle
 //! emulator with no started host has no timers and sleeps until woken.
 //!
-//! Host messages (SPEC section 3), per PRU connection:
+//! Host messages (`docs/pru-messages.md`), per PRU connection:
 //! - the first empty message: start; report `P`, `T` or `F` for each of the
 //!   PRU's three directions, then `M` every monitor interval;
 //! - anything before the start message, later empty messages, local

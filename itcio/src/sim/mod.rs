@@ -5,7 +5,7 @@
 //! [`Wires::start`] it. Every PRU becomes a UNIX `SOCK_SEQPACKET` listening
 //! socket, `{socket_dir}/{tile}.pru0` and `.pru1`; `itcd --pru0 PATH --pru1
 //! PATH` connects to them and exchanges one packet per message, exactly as
-//! with `/dev/rpmsg_pru30` and `/dev/rpmsg_pru31` (SPEC section 3). One
+//! with `/dev/rpmsg_pru30` and `/dev/rpmsg_pru31` (`docs/pru-messages.md`). One
 //! thread runs a mio event loop over all of them; [`SimHandle`] controls it.
 //!
 //! The contract, per PRU socket:

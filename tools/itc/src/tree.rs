@@ -1,4 +1,4 @@
-//! Where things are in `itcd`'s tree (SPEC section 5), and the two kinds of
+//! Where things are in `itcd`'s tree (`docs/reference.md`), and the two kinds of
 //! packet traffic with the headers `itc` writes for them.
 //!
 //! ```text

@@ -147,7 +147,7 @@ impl RunArgs {
     pub fn warnings(&self) -> Vec<String> {
         // A hello: header, service, version, name length, the longest
         // tile name, physics length, flags; on the wire four more bytes
-        // (the emulator's serialisation time, SPEC 3's framing).
+        // (the emulator's serialisation time: the framing of the wires).
         let name = Geometry::name(self.rows.saturating_sub(1), self.cols.saturating_sub(1));
         let bits = ((6 + name.len() + 4) * 8) as f64;
         let mut secs = if self.rate == 0 {
