@@ -19,9 +19,7 @@
 //!   holding a value that has a named variant is the one exception: it
 //!   parses back as the named variant.)
 //! - [`check_user_write`] is the whole validation of a packet that a user
-//! The T2 intertile protocol, with no I/O: everything that is spelled on a
-//! wire, in a PRU message or in a packet file, in one place
-//! (`docs/reference.md`, `docs/pru-messages.md`).
+//!   writes to a packet file.
 //!
 //! Codes are enums with an `Unknown(u8)` variant so that decoding a code
 //! never fails; the `Repr` decides which values it rejects.
