@@ -19,8 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fuse_fs::{Backend, FileKind, Scope};
+use itc_emu::{LinkParams, Wires};
 use itc_proto::{Dir, Pru};
-use itcio::sim::{LinkParams, Wires};
 use itcio::tile::{Config, Tile};
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
@@ -63,7 +63,7 @@ fn core_route() {
 struct Pair {
     children: Vec<Child>,
     mounts: Vec<PathBuf>,
-    _sim: itcio::sim::SimHandle,
+    _sim: itc_emu::SimHandle,
     base: PathBuf,
 }
 

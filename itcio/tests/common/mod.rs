@@ -1,5 +1,5 @@
 //! Test harness: real `itcd` processes on real FUSE mounts, wired together
-//! by the emulated PRU side (`itcio::sim`). Everything a test starts is
+//! by the emulated PRU side (`itc_emu`). Everything a test starts is
 //! stopped and unmounted in `Drop`, also when the test fails.
 #![allow(dead_code)]
 
@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use itc_emu::{LinkParams, SimHandle, TileId, Wires};
 use itc_proto::{Dir, Pru};
-use itcio::sim::{LinkParams, SimHandle, TileId, Wires};
 pub use test_support::wait_for;
 
 /// Default deadline for conditions in tests.

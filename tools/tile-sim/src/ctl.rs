@@ -39,8 +39,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use itc_emu::TileStats;
 use itc_proto::Dir;
-use itcio::sim::TileStats;
 
 use crate::state::Shared;
 use crate::tiles::Tile;

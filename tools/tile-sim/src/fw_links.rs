@@ -51,9 +51,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use itc_emu::seqpacket::{SeqConn, SeqListener};
+use itc_emu::{LinkStats, SimStats, TileStats};
 use itc_proto::{Dir, Pru};
-use itcio::sim::seqpacket::{SeqConn, SeqListener};
-use itcio::sim::{LinkStats, SimStats, TileStats};
 use mio::{Events, Interest, Poll, Token, Waker};
 use pru_firmware::{
     default_config, in_data_pin, in_pins, wire, DirStats, Firmware, MAX_HOST_MSG, MAX_RPMSG_MSG,

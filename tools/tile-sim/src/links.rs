@@ -1,8 +1,8 @@
 //! The wires of a grid, whichever way they are emulated: whole packets
 //! (`itcio::sim`) or the PRU firmware bit by bit ([`crate::fw_links`]).
 
+use itc_emu::{SimHandle, SimStats, TileId};
 use itc_proto::Dir;
-use itcio::sim::{SimHandle, SimStats, TileId};
 
 use crate::fw_links::{dir_stats_words, FwGrid};
 

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use itc_emu::{LinkParams, TileId, Wires};
 use itc_proto::{Dir, Pru};
-use itcio::sim::{LinkParams, TileId, Wires};
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};

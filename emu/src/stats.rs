@@ -1,7 +1,7 @@
-//! Counters the emulator keeps, published to [`SimHandle`](super::SimHandle)
+//! Counters the emulator keeps, published to [`SimHandle`](crate::SimHandle)
 //! after every turn of its event loop: a host may see a message a moment
 //! before the counters that go with it, so wait for counters with
-//! [`SimHandle::wait_until`](super::SimHandle::wait_until).
+//! [`SimHandle::wait_until`](crate::SimHandle::wait_until).
 //!
 //! Link counters belong to the sending end: `link(tile, dir)` says what
 //! became of the routed packets `tile`'s host sent toward `dir`, wherever
@@ -9,7 +9,7 @@
 //! messages that are not routed packets from a wire.
 #![deny(unsafe_code)]
 
-use super::TileId;
+use crate::TileId;
 use itc_proto::{Dir, Pru};
 
 /// The fate of the packets one tile's host sent in one direction.

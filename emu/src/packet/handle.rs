@@ -17,8 +17,8 @@ use mio::Waker;
 use tracing::{error, warn};
 
 use super::engine::Command;
-use super::stats::SimStats;
 use super::TileId;
+use crate::stats::SimStats;
 use itc_proto::{Dir, Pru};
 
 /// What the loop publishes.

@@ -1,6 +1,6 @@
 //! Why an emulator could not start. Each message names what to check.
 //!
-//! [`Wires::start`](super::Wires::start) returns these inside an
+//! [`Wires::start`](crate::Wires::start) returns these inside an
 //! `io::Error` (recover them with `io::Error::get_ref` and `downcast_ref`);
 //! configuration mistakes have kind `InvalidInput`, system failures the
 //! kind of the underlying error.

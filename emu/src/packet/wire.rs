@@ -15,8 +15,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::rng::Rng;
 use super::{LinkParams, WIRE_QUEUE_PACKETS};
+use crate::rng::Rng;
 use itc_proto::Dir;
 
 /// Bytes of framing per packet counted in the serialisation time: an

@@ -6,10 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use itc_emu::{LinkParams, SimHandle, SimStats, StartError, TileId, Wires, HOST_BACKLOG_PACKETS};
 use itc_proto::{field, BounceReason, Dir, Pru};
-use itcio::sim::{
-    LinkParams, SimHandle, SimStats, StartError, TileId, Wires, HOST_BACKLOG_PACKETS,
-};
 use nix::errno::Errno;
 use nix::sys::socket::{
     connect, recv, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockType,

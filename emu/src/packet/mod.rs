@@ -45,13 +45,11 @@
 //! that connection and are logged with `tracing`.
 
 mod engine;
-mod error;
+
 mod handle;
 mod msg;
 mod pru;
-mod rng;
-pub mod seqpacket;
-mod stats;
+
 mod timers;
 mod wire;
 
@@ -65,14 +63,14 @@ use std::time::Duration;
 
 use mio::{Poll, Waker};
 
-pub use error::StartError;
+pub use crate::error::StartError;
+pub use crate::stats::{LinkStats, PruStats, SimStats, TileStats};
 pub use handle::SimHandle;
-pub use stats::{LinkStats, PruStats, SimStats, TileStats};
 
+use crate::seqpacket::{self, SeqListener};
 use engine::Engine;
 use handle::Shared;
 use pru::PruEndpoint;
-use seqpacket::SeqListener;
 use wire::{End, Wire};
 
 use itc_proto::{Dir, Pru};

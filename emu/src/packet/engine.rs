@@ -36,9 +36,9 @@ use std::os::fd::{AsFd, AsRawFd};
 use super::handle::Shared;
 use super::msg::{self, Bounce, Status};
 use super::pru::{self, Held, Outgoing, PruEndpoint, Socket};
-use super::stats::{SimStats, TileStats};
 use super::timers::{Timer, Timers};
 use super::wire::{Sent, Wire};
+use crate::stats::{SimStats, TileStats};
 use itc_proto::MAX_PACKET_LEN as MAX_PACKET;
 use itc_proto::{Dir, Pru};
 

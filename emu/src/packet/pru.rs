@@ -22,10 +22,10 @@ use std::mem;
 use mio::{Interest, Registry, Token};
 use tracing::{debug, info, warn};
 
-use super::seqpacket::{SeqConn, SeqListener};
-use super::stats::SimStats;
 use super::wire::End;
 use super::HOST_BACKLOG_PACKETS;
+use crate::seqpacket::{SeqConn, SeqListener};
+use crate::stats::SimStats;
 use itc_proto::field::OVRN;
 use itc_proto::MAX_PACKET_LEN as MAX_PACKET;
 use itc_proto::{Dir, Pru};
