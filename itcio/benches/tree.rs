@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fuse_fs::{Backend, FileKind, Scope};
-use itc_emu::{LinkParams, Wires};
+use itc_emu::{LinkParams, PacketModel, Wires};
 use itc_proto::{Dir, Pru};
 use itcio::tile::{Config, Tile};
 use nix::sched::{sched_setaffinity, CpuSet};
@@ -63,7 +63,7 @@ fn core_route() {
 struct Pair {
     children: Vec<Child>,
     mounts: Vec<PathBuf>,
-    _sim: itc_emu::SimHandle,
+    _sim: PacketModel,
     base: PathBuf,
 }
 
@@ -135,7 +135,7 @@ fn start_pair(tag: &str) -> Pair {
             wires.pru_socket(id, Pru::Pru1),
         ]
     });
-    let sim = wires.start().expect("PRU emulation");
+    let sim = PacketModel::start(wires).expect("PRU emulation");
     let mut children = Vec::new();
     let mut mounts = Vec::new();
     for (i, name) in ["A", "B"].iter().enumerate() {

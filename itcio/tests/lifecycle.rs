@@ -851,7 +851,7 @@ fn lost_pru_devices_take_links_down_and_are_reopened() {
     let ida = wires.add_tile("A");
     let idb = wires.add_tile("B");
     wires.connect(ida, Dir::ET, idb);
-    g.sim = Some(wires.start().unwrap());
+    g.sim = Some(itc_emu::PacketModel::start(wires).unwrap());
     g.wait_pair();
     assert_eq!(next_packet(&ev), vec![0xc4, 0x01]);
     let a = g.tile(0);
