@@ -97,8 +97,8 @@ pub(crate) enum Dropped {
     Backlog,
 }
 
-/// A model's account of its messages to the host. Every method has a
-/// default that does nothing.
+/// A model's account of its messages to the host and its connection.
+/// Every method has a default that does nothing.
 pub(crate) trait Ledger<T> {
     /// `out` is about to be written (again, if the socket was full before);
     /// the model may rewrite it.
@@ -110,9 +110,6 @@ pub(crate) trait Ledger<T> {
     /// The host connection closed (its backlog is reported dropped first).
     fn closed(&mut self) {}
 }
-
-/// A model that keeps no account.
-impl<T> Ledger<T> for () {}
 
 /// What [`HostPort::recv`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +168,16 @@ impl<T> HostPort<T> {
     /// The tile's name.
     pub(crate) fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The tile's number (its [`TileId`](crate::TileId)).
+    pub(crate) fn tile(&self) -> usize {
+        self.index / 2
+    }
+
+    /// Which of the tile's PRUs this is.
+    pub(crate) fn pru(&self) -> Pru {
+        self.pru
     }
 
     /// True while the connected host has started.
@@ -406,7 +413,8 @@ impl<T> HostPort<T> {
 
 /// Binds every PRU socket of `wires` (which passed [`Wires::check`]),
 /// creating the socket directory if missing. Port `2 * tile + pru` is
-/// `tile`'s `pru`; none is registered yet.
+/// `tile`'s `pru` (each port's [`HostPort::tile`] and [`HostPort::pru`]);
+/// none is registered yet.
 pub(crate) fn bind_all<T>(wires: &Wires) -> Result<(Vec<HostPort<T>>, SocketFiles), Error> {
     let dir = wires.socket_dir();
     fs::create_dir_all(dir).map_err(|source| Error::CreateDir {

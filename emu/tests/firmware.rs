@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::{deadline, Host, TestDir};
-use itc_emu::{Error, FirmwareModel, LinkModel, LinkParams, TileId, Wires};
-use itc_proto::{Dir, Pru};
-use pru_firmware::{sys, MAX_PACKET, MAX_RPMSG_MSG};
+use itc_emu::{Error, FirmwareModel, LinkParams, Wires};
+use itc_proto::{field, BounceReason, Dir, Pru};
+use pru_firmware::{MAX_PACKET, MAX_RPMSG_MSG};
 
 /// Host messages longer than a packet but within rpmsg's limit reach
 /// the firmware whole and are ignored and counted there; the longest
@@ -27,7 +27,7 @@ fn long_host_messages_reach_the_firmware() {
     let grid = FirmwareModel::start(wires).expect("start the grid");
     let host = Host::connect(&grid.pru_socket(t, Pru::Pru0));
     host.start();
-    let mut msg = vec![0x80 | 2u8; MAX_RPMSG_MSG]; // routed to ET
+    let mut msg = vec![field::STND | Dir::ET.dir8(); MAX_RPMSG_MSG];
     for len in [MAX_PACKET + 1, 300, MAX_RPMSG_MSG] {
         host.send(&msg[..len]);
     }
@@ -36,12 +36,12 @@ fn long_host_messages_reach_the_firmware() {
     let end = deadline();
     let bounce = loop {
         let m = host.recv_by(end).expect("a bounce from the firmware");
-        if m[0] == sys::ITC_FW_MSG_BOUNCE as u8 {
+        if m[0] == field::TYPE_BOUNCE {
             break m;
         }
     };
     assert_eq!(bounce.len(), MAX_PACKET + 2);
-    assert_eq!(bounce[1], sys::ITC_FW_BOUNCE_NO_SYNC as u8);
+    assert_eq!(bounce[1], BounceReason::NoSync.to_byte());
     assert_eq!(&bounce[2..], &msg[..MAX_PACKET]);
     let st = grid.firmware_stats(t, Pru::Pru0).expect("firmware stats");
     assert_eq!(
@@ -49,7 +49,7 @@ fn long_host_messages_reach_the_firmware() {
         "the three messages longer than a packet"
     );
     assert_eq!(st.dir[0].bounced_no_sync, 1);
-    let stats = LinkModel::stats(&grid);
+    let stats = grid.stats();
     assert_eq!(stats.pru(t, Pru::Pru0).connections, 1);
     assert!(stats.pru(t, Pru::Pru0).started);
 }
@@ -115,7 +115,7 @@ fn start_refuses_loss_latency_and_files_in_the_way() {
     assert!(!dir.0.join("t.pru0").exists());
 
     let mut wires = Wires::new(&dir.0, LinkParams::default());
-    let t = wires.add_tile("q");
+    wires.add_tile("q");
     std::fs::write(dir.0.join("q.pru1"), b"not a socket").expect("write");
     let e = FirmwareModel::start(wires).expect_err("must not start");
     assert!(matches!(e, Error::NotASocket(_)), "{e}");
@@ -127,7 +127,6 @@ fn start_refuses_loss_latency_and_files_in_the_way() {
         !dir.0.join("q.pru0").exists(),
         "the bound socket is removed"
     );
-    let _ = t;
 }
 
 /// The packet model runs no firmware.
@@ -141,5 +140,4 @@ fn the_packet_model_has_no_firmware_counters() {
         .firmware_counters(t, Dir::ET)
         .expect_err("no firmware");
     assert!(matches!(e, Error::NoFirmware { .. }), "{e}");
-    let _: TileId = t;
 }

@@ -70,9 +70,9 @@ impl FirmwareModel {
         let waker = Waker::new(poll.registry(), WAKER).map_err(Error::EventLoop)?;
         let cfg = default_config();
         let mut eps = Vec::with_capacity(ports.len());
-        for (i, mut port) in ports.into_iter().enumerate() {
+        for mut port in ports {
             port.register(poll.registry()).map_err(Error::EventLoop)?;
-            let pru = Pru::ALL[i % 2].index() as u8;
+            let pru = port.pru().index() as u8;
             let fw = Firmware::new(pru, &cfg).map_err(Error::Firmware)?;
             eps.push(Endpoint::new(fw, port));
         }

@@ -75,11 +75,7 @@ const NAME: &str = "packet";
 fn start(wires: Wires) -> Result<PacketModel, Error> {
     wires.check()?;
     let (ports, files) = host_port::bind_all(&wires)?;
-    let mut prus: Vec<PacketPru> = ports
-        .into_iter()
-        .enumerate()
-        .map(|(i, port)| PacketPru::new(port, i / 2, itc_proto::Pru::ALL[i % 2]))
-        .collect();
+    let mut prus: Vec<PacketPru> = ports.into_iter().map(PacketPru::new).collect();
 
     let poll = Poll::new().map_err(Error::EventLoop)?;
     let waker = Waker::new(poll.registry(), WAKER).map_err(Error::EventLoop)?;

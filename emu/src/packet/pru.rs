@@ -109,12 +109,12 @@ impl Ledger<Origin> for Account<'_> {
 }
 
 impl PacketPru {
-    /// `tile`'s `pru` behind `port`.
-    pub(crate) fn new(port: HostPort<Origin>, tile: usize, pru: Pru) -> PacketPru {
+    /// The PRU behind `port`.
+    pub(crate) fn new(port: HostPort<Origin>) -> PacketPru {
         PacketPru {
+            tile: port.tile(),
+            pru: port.pru(),
             port,
-            tile,
-            pru,
             lost: false,
             held: None,
         }
