@@ -19,8 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fuse_fs::{Backend, FileKind, Scope};
+use itc_emu::{LinkParams, PacketModel, Wires};
 use itc_proto::{Dir, Pru};
-use itcio::sim::{LinkParams, Wires};
 use itcio::tile::{Config, Tile};
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
@@ -63,7 +63,7 @@ fn core_route() {
 struct Pair {
     children: Vec<Child>,
     mounts: Vec<PathBuf>,
-    _sim: itcio::sim::SimHandle,
+    _sim: PacketModel,
     base: PathBuf,
 }
 
@@ -135,7 +135,7 @@ fn start_pair(tag: &str) -> Pair {
             wires.pru_socket(id, Pru::Pru1),
         ]
     });
-    let sim = wires.start().expect("PRU emulation");
+    let sim = PacketModel::start(wires).expect("PRU emulation");
     let mut children = Vec::new();
     let mut mounts = Vec::new();
     for (i, name) in ["A", "B"].iter().enumerate() {

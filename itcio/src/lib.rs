@@ -12,7 +12,6 @@ pub mod daemon;
 pub mod neighbour;
 pub mod pru;
 pub mod queue;
-pub mod sim;
 pub mod stats;
 mod sys;
 pub mod text;

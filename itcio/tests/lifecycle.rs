@@ -847,11 +847,11 @@ fn lost_pru_devices_take_links_down_and_are_reopened() {
     assert_eq!(a.dir_status(Dir::ET, "link"), "down");
     assert_eq!(next_packet(&ev), vec![0xc4, 0x02]);
     // They come back at the same paths.
-    let mut wires = itcio::sim::Wires::new(&g.sockets, itcio::sim::LinkParams::default());
+    let mut wires = itc_emu::Wires::new(&g.sockets, itc_emu::LinkParams::default());
     let ida = wires.add_tile("A");
     let idb = wires.add_tile("B");
     wires.connect(ida, Dir::ET, idb);
-    g.sim = Some(wires.start().unwrap());
+    g.sim = Some(itc_emu::PacketModel::start(wires).unwrap());
     g.wait_pair();
     assert_eq!(next_packet(&ev), vec![0xc4, 0x01]);
     let a = g.tile(0);

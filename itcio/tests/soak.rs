@@ -15,8 +15,8 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use common::*;
+use itc_emu::LinkParams;
 use itc_proto::Dir;
-use itcio::sim::LinkParams;
 use test_support::Rng;
 
 /// What a file of the tree is, for the flags and sizes the test uses.

@@ -1,5 +1,5 @@
 //! Test harness: real `itcd` processes on real FUSE mounts, wired together
-//! by the emulated PRU side (`itcio::sim`). Everything a test starts is
+//! by the emulated PRU side (`itc_emu`). Everything a test starts is
 //! stopped and unmounted in `Drop`, also when the test fails.
 #![allow(dead_code)]
 
@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use itc_emu::{LinkParams, PacketModel, TileId, Wires};
 use itc_proto::{Dir, Pru};
-use itcio::sim::{LinkParams, SimHandle, TileId, Wires};
 pub use test_support::wait_for;
 
 /// Default deadline for conditions in tests.
@@ -153,7 +153,7 @@ pub struct Grid {
     // Field order is drop order: tiles stop before the wires go away.
     pub tiles: Vec<TileProc>,
     pub ids: Vec<TileId>,
-    pub sim: Option<SimHandle>,
+    pub sim: Option<PacketModel>,
     pub sockets: PathBuf,
     pub dir: TempDir,
 }
@@ -201,7 +201,7 @@ impl Grid {
                 ]
             })
             .collect();
-        let sim = wires.start().expect("start PRU emulation");
+        let sim = PacketModel::start(wires).expect("start PRU emulation");
         let mut grid = Grid {
             tiles: Vec::new(),
             ids,
@@ -244,7 +244,7 @@ impl Grid {
         grid
     }
 
-    pub fn sim(&self) -> &SimHandle {
+    pub fn sim(&self) -> &PacketModel {
         self.sim.as_ref().expect("emulation running")
     }
 

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 pub use fuse_fs::mount::detach;
 pub use fuse_fs::mountinfo::{is_mounted, mount_points, mounts_under};
+/// The tests' random choices come from the emulator's one seeded
+/// generator: a test that prints its seed can be repeated exactly.
+pub use itc_emu::Rng;
 
 /// Wait until `f` holds or `timeout` passes; returns whether it held.
 /// Polls with a backoff from 1 ms to 25 ms.
@@ -154,44 +157,6 @@ impl Layout {
                 profile,
             },
         }
-    }
-}
-
-/// A small deterministic generator (xorshift64*) for tests' random
-/// choices: a test that prints its seed can be repeated exactly.
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from `seed` (any value; zero is avoided).
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A number below `n` (which must not be 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 > 1.0 - p
-    }
-
-    /// One of `items` (which must not be empty).
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    /// `n` random bytes.
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next_u64() as u8).collect()
     }
 }
 

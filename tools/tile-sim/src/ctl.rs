@@ -39,8 +39,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use itc_emu::TileStats;
 use itc_proto::Dir;
-use itcio::sim::TileStats;
 
 use crate::state::Shared;
 use crate::tiles::Tile;
@@ -189,7 +189,13 @@ pub fn execute(request: &Request, shared: &Shared) -> Result<Vec<String>, String
             Dir::ALL
                 .iter()
                 .filter(|d| stats.link(id, **d).wired)
-                .map(|d| Ok(format!("{d} {}", state.sim.firmware_counters(id, *d)?)))
+                .map(|d| {
+                    let counters = state
+                        .sim
+                        .firmware_counters(id, *d)
+                        .map_err(|e| e.to_string())?;
+                    Ok(format!("{d} {counters}"))
+                })
                 .collect()
         }
     }

@@ -1,15 +1,16 @@
 //! `tile-sim`: a grid of T2 tiles on one machine. The PRUs and the wires
-//! are emulated (`itcio::sim`, or with `--link firmware` the firmware's
-//! host build on wires simulated bit by bit, [`fw_links`]); every tile runs
-//! the real `itcd`, mounted at `DIR/r{row}c{col}`. `tile-sim run` runs the
-//! grid; `tile-sim ctl` controls a running one through its socket
-//! `DIR/.sim/ctl`.
+//! are emulated by a link model of `itc-emu` (whole packets, or with
+//! `--link firmware` the firmware's host build on wires simulated bit by
+//! bit); every tile runs the real `itcd`, mounted at `DIR/r{row}c{col}`.
+//! `tile-sim run` runs the grid; `tile-sim ctl` controls a running one
+//! through its socket `DIR/.sim/ctl`.
 //!
 //! Where things are: the command line here; the grid's geometry in
-//! [`grid`]; the two link emulations behind one type in [`links`]; running
-//! it and its signals in [`run`]; one tile's `itcd` process in [`tiles`]; the state both threads share in [`state`]; the
-//! control protocol and server in [`ctl`], its client in [`client`];
-//! mounts in [`mounts`]; raw system calls in [`sys`].
+//! `itc_proto::grid`; the link models a grid can run in [`link`]; running
+//! it and its signals in [`run`]; one tile's `itcd` process in [`tiles`];
+//! the state both threads share in [`state`]; the control protocol and
+//! server in [`ctl`], its client in [`client`]; mounts in [`mounts`]; raw
+//! system calls in [`sys`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,8 +19,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod client;
 mod ctl;
-mod fw_links;
-mod links;
+mod link;
 mod mounts;
 mod run;
 mod state;

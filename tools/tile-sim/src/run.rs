@@ -15,28 +15,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use itc_proto::{Dir, Pru};
-use itcio::sim::{LinkParams, TileId, Wires};
+use itc_emu::{LinkParams, TileId, Wires};
+use itc_proto::Pru;
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::ctl::Control;
-use crate::fw_links::{self, FwGrid, FwParams};
-use crate::links::Links;
+use crate::link::Link;
 use crate::mounts;
 use crate::state::{Shared, State};
 use crate::tiles::{Launch, Tile};
 use itc_proto::grid::Geometry;
-
-/// How the links between tiles are emulated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LinkModel {
-    /// Packet level: rate, latency, loss, corruption.
-    Packet,
-    /// The PRU firmware built for the host, bit by bit on simulated wires.
-    Firmware,
-}
 
 /// Options of `tile-sim run`.
 #[derive(Debug, clap::Args)]
@@ -55,8 +45,8 @@ pub struct RunArgs {
     /// loss and corruption) or `firmware` (the PRU firmware's host build,
     /// bit by bit; --rate throttles busy wires, --corrupt is per bit,
     /// --latency and --loss do not apply).
-    #[arg(long, value_enum, default_value_t = LinkModel::Packet)]
-    link: LinkModel,
+    #[arg(long, value_enum, default_value_t = Link::Packet)]
+    link: Link,
     /// Link speed in bits per second; 0 is unlimited.
     #[arg(long, default_value_t = 2_500_000)]
     rate: u64,
@@ -135,7 +125,7 @@ impl RunArgs {
                 self.rows, self.cols
             ));
         }
-        if self.link == LinkModel::Firmware && (self.loss > 0.0 || self.latency > 0) {
+        if self.link == Link::Firmware && (self.loss > 0.0 || self.latency > 0) {
             return Err("--loss and --latency apply to --link packet only; with --link firmware use --corrupt (per bit) and --rate".into());
         }
         Ok(())
@@ -155,7 +145,7 @@ impl RunArgs {
         } else {
             bits / self.rate as f64
         };
-        if self.link == LinkModel::Packet {
+        if self.link == Link::Packet {
             secs += self.latency as f64 / 1e6;
         }
         let absent_ms = self.hello.saturating_mul(7) / 2;
@@ -240,18 +230,13 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         seed,
         ..LinkParams::default()
     };
-    let names: Vec<String> = geo.tiles().map(|(r, c)| Geometry::name(r, c)).collect();
-    let ids: Vec<TileId> = (0..names.len()).map(TileId).collect();
-    let links: Vec<(usize, Dir, usize)> = geo
-        .links()
-        .map(|(a, dir, b)| (geo.index(a), dir, geo.index(b)))
-        .collect();
     let mut wires = Wires::new(&sockets, params);
-    for name in &names {
-        wires.add_tile(name);
-    }
-    for &(a, dir, b) in &links {
-        wires.connect(ids[a], dir, ids[b]);
+    let ids: Vec<TileId> = geo
+        .tiles()
+        .map(|(r, c)| wires.add_tile(&Geometry::name(r, c)))
+        .collect();
+    for (a, dir, b) in geo.links() {
+        wires.connect(ids[geo.index(a)], dir, ids[geo.index(b)]);
     }
     let mut tiles = Vec::with_capacity(ids.len());
     for (id, (r, c)) in ids.iter().zip(geo.tiles()) {
@@ -261,14 +246,8 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             .map_err(|e| format!("cannot create the mount point {}: {e}", mount.display()))?;
         let mut itcd_args: Vec<OsString> = Vec::new();
         let mut arg = |k: &str, v: OsString| itcd_args.extend([k.into(), v]);
-        arg(
-            "--pru0",
-            fw_links::socket_path(&sockets, &name, Pru::Pru0).into(),
-        );
-        arg(
-            "--pru1",
-            fw_links::socket_path(&sockets, &name, Pru::Pru1).into(),
-        );
+        arg("--pru0", wires.pru_socket(*id, Pru::Pru0).into());
+        arg("--pru1", wires.pru_socket(*id, Pru::Pru1).into());
         arg("--mount", mount.clone().into());
         arg("--name", name.clone().into());
         arg("--hello-ms", args.hello.to_string().into());
@@ -293,24 +272,10 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     let signals =
         SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).map_err(|e| format!("signalfd: {e}"))?;
 
-    let sim = match args.link {
-        LinkModel::Packet => Links::Packet(
-            wires
-                .start()
-                .map_err(|e| format!("starting the PRU emulation: {e}"))?,
-        ),
-        LinkModel::Firmware => {
-            let fw = FwParams {
-                rate_bps: args.rate,
-                corrupt: args.corrupt,
-                seed,
-            };
-            Links::Firmware(
-                FwGrid::start(&sockets, &names, &links, fw)
-                    .map_err(|e| format!("starting the firmware emulation: {e}"))?,
-            )
-        }
-    };
+    let sim = args
+        .link
+        .start(wires)
+        .map_err(|e| format!("starting the {} emulation: {e}", args.link.noun()))?;
     let shared = Shared::new(State {
         tiles,
         sim,
@@ -363,13 +328,7 @@ fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path, seed
     println!(
         "{}, {}, rate {}, seed {seed}, PRU sockets in {}; Ctrl-C to stop",
         count(state.tiles.len(), "tile"),
-        count(
-            geo.links().count(),
-            match args.link {
-                LinkModel::Packet => "packet link",
-                LinkModel::Firmware => "firmware link",
-            }
-        ),
+        count(geo.links().count(), args.link.noun()),
         if args.rate == 0 {
             "unlimited".to_string()
         } else {

@@ -10,7 +10,8 @@ use std::process::ExitStatus;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::links::Links;
+use itc_emu::LinkModel;
+
 use crate::mounts;
 use crate::tiles::{self, Starting, Tile, START_DEADLINE, STOP_DEADLINE};
 
@@ -20,7 +21,7 @@ pub struct State {
     /// Every tile, in grid order.
     pub tiles: Vec<Tile>,
     /// The emulated PRUs and wires.
-    pub sim: Links,
+    pub sim: Box<dyn LinkModel>,
     /// Set when the grid is shutting down.
     pub stopping: bool,
 }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use itcio::sim::TileId;
+use itc_emu::TileId;
 
 use crate::sys;
 

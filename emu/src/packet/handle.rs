@@ -1,12 +1,11 @@
-//! The control side of a running emulator: commands to the loop, the
+//! The control side of a running packet model: commands to the loop, the
 //! published counters, and an orderly stop.
 //!
 //! Every command method returns once the loop has applied the command (or
-//! the loop has stopped), so its effects are visible to [`SimHandle::stats`]
-//! and the next command. Dropping the handle stops the loop, closes every
-//! socket and removes the socket files.
+//! the loop has stopped), so its effects are visible to
+//! [`PacketModel::stats`] and the next command. Dropping the handle stops
+//! the loop, closes every socket and removes the socket files.
 
-use std::io;
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -14,11 +13,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mio::Waker;
-use tracing::{error, warn};
+use tracing::error;
 
 use super::engine::Command;
-use super::stats::SimStats;
-use super::TileId;
+use crate::error::Error;
+use crate::host_port::SocketFiles;
+use crate::model::{FirmwareCounters, LinkModel};
+use crate::stats::SimStats;
+use crate::wires::{TileId, Wires};
 use itc_proto::{Dir, Pru};
 
 /// What the loop publishes.
@@ -112,33 +114,41 @@ struct Submit {
     sent: u64,
 }
 
-/// A running emulator. See the [module documentation](super).
+/// A running packet model. See the [module documentation](super).
 #[derive(Debug)]
-pub struct SimHandle {
+pub struct PacketModel {
     shared: Arc<Shared>,
     submit: Mutex<Submit>,
     waker: Waker,
     thread: Option<JoinHandle<()>>,
-    names: Vec<String>,
-    sockets: Vec<[PathBuf; 2]>,
+    wires: Wires,
+    /// Removed after the loop has stopped (fields drop after `drop`).
+    _files: SocketFiles,
 }
 
-impl SimHandle {
+impl PacketModel {
+    /// Checks `wires`, binds every socket (replacing stale socket files),
+    /// and starts the loop thread. The sockets accept connections as soon
+    /// as this returns.
+    pub fn start(wires: Wires) -> Result<PacketModel, Error> {
+        super::start(wires)
+    }
+
     pub(crate) fn new(
         shared: Arc<Shared>,
         tx: Sender<(u64, Command)>,
         waker: Waker,
         thread: JoinHandle<()>,
-        names: Vec<String>,
-        sockets: Vec<[PathBuf; 2]>,
-    ) -> SimHandle {
-        SimHandle {
+        wires: Wires,
+        files: SocketFiles,
+    ) -> PacketModel {
+        PacketModel {
             shared,
             submit: Mutex::new(Submit { tx, sent: 0 }),
             waker,
             thread: Some(thread),
-            names,
-            sockets,
+            wires,
+            _files: files,
         }
     }
 
@@ -233,22 +243,22 @@ impl SimHandle {
 
     /// The socket a host connects to for `tile`'s `pru`.
     pub fn pru_socket(&self, tile: TileId, pru: Pru) -> PathBuf {
-        self.sockets[tile.0][pru.index()].clone()
+        self.wires.pru_socket(tile, pru)
     }
 
     /// The name `tile` was added with.
     pub fn tile_name(&self, tile: TileId) -> &str {
-        &self.names[tile.0]
+        &self.wires.names()[tile.0]
     }
 
     /// The tile with this name.
     pub fn tile(&self, name: &str) -> Option<TileId> {
-        self.names.iter().position(|n| n == name).map(TileId)
+        self.wires.tile(name)
     }
 
     /// Every tile, in the order added.
     pub fn tiles(&self) -> impl Iterator<Item = TileId> {
-        (0..self.names.len()).map(TileId)
+        (0..self.wires.names().len()).map(TileId)
     }
 
     /// Stops the loop, closes every socket and removes the socket files.
@@ -292,19 +302,42 @@ impl SimHandle {
         if thread.join().is_err() {
             error!("the emulator thread panicked");
         }
-        for path in self.sockets.iter().flatten() {
-            match std::fs::remove_file(path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => warn!("cannot remove socket {}: {e}", path.display()),
-            }
-        }
     }
 }
 
-impl Drop for SimHandle {
+impl Drop for PacketModel {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+impl LinkModel for PacketModel {
+    fn start(wires: Wires) -> Result<PacketModel, Error> {
+        PacketModel::start(wires)
+    }
+
+    fn name(&self) -> &'static str {
+        super::NAME
+    }
+
+    fn cut(&self, tile: TileId, dir: Dir) {
+        PacketModel::cut(self, tile, dir);
+    }
+
+    fn restore(&self, tile: TileId, dir: Dir) {
+        PacketModel::restore(self, tile, dir);
+    }
+
+    fn stats(&self) -> SimStats {
+        PacketModel::stats(self)
+    }
+
+    fn firmware_counters(&self, _tile: TileId, _dir: Dir) -> Result<FirmwareCounters, Error> {
+        Err(Error::NoFirmware { model: super::NAME })
+    }
+
+    fn stop(self: Box<Self>) {
+        self.shutdown();
     }
 }
 
@@ -315,6 +348,6 @@ mod tests {
     #[test]
     fn handle_can_be_shared_between_threads() {
         fn send_sync<T: Send + Sync>() {}
-        send_sync::<SimHandle>();
+        send_sync::<PacketModel>();
     }
 }

@@ -1,9 +1,9 @@
-//! Why an emulator could not start. Each message names what to check.
+//! The emulator's one error type: why a model did not start, or could not
+//! answer a request. Each message names what to check.
 //!
-//! [`Wires::start`](super::Wires::start) returns these inside an
-//! `io::Error` (recover them with `io::Error::get_ref` and `downcast_ref`);
-//! configuration mistakes have kind `InvalidInput`, system failures the
-//! kind of the underlying error.
+//! [`Error::kind`] sorts them as `io::ErrorKind`s (configuration mistakes
+//! are `InvalidInput`, system failures keep the kind of the underlying
+//! error), and `From<Error> for io::Error` wraps them with that kind.
 #![deny(unsafe_code)]
 
 use std::io;
@@ -11,10 +11,10 @@ use std::path::PathBuf;
 
 use itc_proto::Dir;
 
-/// A reason the emulator did not start.
+/// Why a model did not start, or could not answer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum StartError {
+pub enum Error {
     /// A tile name that cannot be part of a socket file name, or a repeat.
     #[error(
         "tile name {0:?} is not usable: names must be non-empty, unique, and free of '/' and NUL"
@@ -81,22 +81,56 @@ pub enum StartError {
     /// The loop's thread could not be started.
     #[error("cannot start the emulator thread: {0}")]
     Spawn(#[source] io::Error),
+    /// A firmware instance could not be made.
+    #[error("cannot create an instance of the PRU firmware's host build: {0}")]
+    Firmware(#[source] pru_firmware::Error),
+    /// A setting the model cannot honour.
+    #[error("the {model} link model has no {what}; leave it at zero")]
+    Unsupported {
+        /// The model's name.
+        model: &'static str,
+        /// The setting.
+        what: &'static str,
+    },
+    /// Firmware counters asked of a model that runs no firmware.
+    #[error("no firmware counters: the {model} link model runs no firmware")]
+    NoFirmware {
+        /// The model's name.
+        model: &'static str,
+    },
+    /// The model's loop did not answer a request in time.
+    #[error("the {model} link model's loop did not answer")]
+    NoAnswer {
+        /// The model's name.
+        model: &'static str,
+    },
 }
 
-impl From<StartError> for io::Error {
-    fn from(e: StartError) -> io::Error {
-        let kind = match &e {
-            StartError::BadTileName(_)
-            | StartError::WiredTwice { .. }
-            | StartError::BadProbability { .. }
-            | StartError::PathTooLong { .. } => io::ErrorKind::InvalidInput,
-            StartError::NotASocket(_) => io::ErrorKind::AlreadyExists,
-            StartError::CreateDir { source, .. }
-            | StartError::RemoveStale { source, .. }
-            | StartError::Bind { source, .. }
-            | StartError::EventLoop(source)
-            | StartError::Spawn(source) => source.kind(),
-        };
-        io::Error::new(kind, e)
+impl Error {
+    /// The `io::ErrorKind` this error is reported as.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::BadTileName(_)
+            | Error::WiredTwice { .. }
+            | Error::BadProbability { .. }
+            | Error::PathTooLong { .. }
+            | Error::Unsupported { .. } => io::ErrorKind::InvalidInput,
+            Error::NotASocket(_) => io::ErrorKind::AlreadyExists,
+            Error::CreateDir { source, .. }
+            | Error::RemoveStale { source, .. }
+            | Error::Bind { source, .. }
+            | Error::EventLoop(source)
+            | Error::Spawn(source) => source.kind(),
+            Error::Firmware(pru_firmware::Error::OutOfMemory) => io::ErrorKind::OutOfMemory,
+            Error::Firmware(_) => io::ErrorKind::Other,
+            Error::NoFirmware { .. } => io::ErrorKind::Unsupported,
+            Error::NoAnswer { .. } => io::ErrorKind::TimedOut,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        io::Error::new(e.kind(), e)
     }
 }

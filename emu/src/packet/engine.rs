@@ -35,17 +35,18 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use super::handle::Shared;
 use super::msg::{self, Bounce, Status};
-use super::pru::{self, Held, Outgoing, PruEndpoint, Socket};
-use super::stats::{SimStats, TileStats};
+use super::pru::{Held, PacketPru};
 use super::timers::{Timer, Timers};
 use super::wire::{Sent, Wire};
+use crate::host_port::{self, Recv, Socket};
+use crate::stats::{SimStats, TileStats};
 use itc_proto::MAX_PACKET_LEN as MAX_PACKET;
 use itc_proto::{Dir, Pru};
 
 /// Readiness events taken from epoll per turn.
 const EVENTS_PER_TURN: usize = 256;
 
-/// A request from [`SimHandle`](super::SimHandle) to the loop.
+/// A request from [`PacketModel`](super::PacketModel) to the loop.
 #[derive(Debug)]
 pub(crate) enum Command {
     /// Cut the wire at this tile end.
@@ -66,7 +67,7 @@ pub(crate) enum Command {
 pub(crate) struct Engine {
     poll: Poll,
     /// PRU `tile * 2 + pru.index()`.
-    prus: Vec<PruEndpoint>,
+    prus: Vec<PacketPru>,
     wires: Vec<Wire>,
     /// Per tile, per [`Dir::index`]: the wire there and which side of it.
     ends: Vec<[Option<(usize, usize)>; 6]>,
@@ -87,7 +88,7 @@ impl Engine {
     /// tile order) and `wires` (whose ends must be distinct).
     pub(crate) fn new(
         poll: Poll,
-        prus: Vec<PruEndpoint>,
+        prus: Vec<PacketPru>,
         wires: Vec<Wire>,
         monitor_interval: Duration,
         commands: Receiver<(u64, Command)>,
@@ -173,7 +174,7 @@ impl Engine {
                     armed = None;
                     continue;
                 }
-                let Some((p, socket)) = pru::socket_of(event.token()) else {
+                let Some((p, socket)) = host_port::socket_of(event.token()) else {
                     continue; // the waker: commands are read below
                 };
                 if p >= self.prus.len() {
@@ -196,6 +197,9 @@ impl Engine {
             let stop = self.run_commands();
             self.run_timers();
             self.resume_hosts();
+            for p in &self.prus {
+                p.publish(&mut self.stats);
+            }
             self.shared.publish(&self.stats, self.applied);
             if stop {
                 break;
@@ -210,10 +214,20 @@ impl Engine {
         // One byte more than a packet, so that a longer message is seen.
         let mut buf = [0u8; MAX_PACKET + 1];
         while !self.prus[p].holding() {
-            let Some(n) = self.prus[p].read(&mut buf, self.poll.registry(), &mut self.stats) else {
-                break;
-            };
-            self.host_message(p, &buf[..n]);
+            match self.prus[p].recv(&mut buf, self.poll.registry(), &mut self.stats) {
+                Recv::Start { first: true } => self.start_host(p),
+                Recv::Start { first: false } => {
+                    let (tile, pru) = (self.prus[p].tile(), self.prus[p].pru());
+                    debug!(
+                        tile = self.tile_name(tile),
+                        pru = pru.index(),
+                        "ignoring empty message after start"
+                    );
+                    self.stats.pru_mut(tile, pru).ignored += 1;
+                }
+                Recv::Message(n) => self.host_message(p, &buf[..n]),
+                Recv::Idle | Recv::Closed => break,
+            }
         }
     }
 
@@ -225,20 +239,11 @@ impl Engine {
         }
     }
 
+    /// A non-empty message from PRU `p`'s host.
     fn host_message(&mut self, p: usize, bytes: &[u8]) {
         let (tile, pru) = (self.prus[p].tile(), self.prus[p].pru());
         let started = self.prus[p].started();
         let Some(&byte0) = bytes.first() else {
-            if started {
-                debug!(
-                    tile = self.tile_name(tile),
-                    pru = pru.index(),
-                    "ignoring empty message after start"
-                );
-                self.stats.pru_mut(tile, pru).ignored += 1;
-            } else {
-                self.start_host(p);
-            }
             return;
         };
         let why_ignored = if !started {
@@ -326,8 +331,9 @@ impl Engine {
         }
     }
 
+    /// PRU `p`'s host has just started.
     fn start_host(&mut self, p: usize) {
-        let generation = self.prus[p].start(&mut self.stats);
+        let generation = self.prus[p].generation();
         let (tile, pru) = (self.prus[p].tile(), self.prus[p].pru());
         info!(
             tile = self.tile_name(tile),
@@ -362,11 +368,7 @@ impl Engine {
             }
             let mut bytes = packet.bytes;
             msg::arrived(&mut bytes, to.dir, packet.damaged, packet.overrun);
-            self.prus[p].send(
-                self.poll.registry(),
-                &mut self.stats,
-                Outgoing::routed(bytes, from),
-            );
+            self.prus[p].send(self.poll.registry(), &mut self.stats, bytes, Some(from));
         }
         if popped {
             self.retry_held(from.tile * 2 + from.dir.pru().index(), w, side);
@@ -375,15 +377,11 @@ impl Engine {
 
     /// A tile's name, for logs.
     fn tile_name(&self, tile: usize) -> &str {
-        self.prus.get(tile * 2).map_or("?", PruEndpoint::name)
+        self.prus.get(tile * 2).map_or("?", PacketPru::name)
     }
 
     fn send_host(&mut self, p: usize, bytes: Vec<u8>) {
-        self.prus[p].send(
-            self.poll.registry(),
-            &mut self.stats,
-            Outgoing::local(bytes),
-        );
+        self.prus[p].send(self.poll.registry(), &mut self.stats, bytes, None);
     }
 
     /// The wire and side at a tile end, if the tile exists and is wired there.

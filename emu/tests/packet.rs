@@ -1,128 +1,25 @@
-//! The PRU emulator driven through its sockets, with plain seqpacket client
-//! sockets standing in for each tile's `itcd`.
+//! The packet model driven through its sockets, with plain seqpacket
+//! client sockets standing in for each tile's `itcd`.
 
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{deadline, Host, TestDir, STATUS};
+use itc_emu::{Error, LinkParams, PacketModel, SimStats, TileId, Wires, HOST_BACKLOG_PACKETS};
 use itc_proto::{field, BounceReason, Dir, Pru};
-use itcio::sim::{
-    LinkParams, SimHandle, SimStats, StartError, TileId, Wires, HOST_BACKLOG_PACKETS,
-};
-use nix::errno::Errno;
-use nix::sys::socket::{
-    connect, recv, send, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockType,
-    UnixAddr,
-};
-use nix::sys::time::{TimeVal, TimeValLike};
 
-/// How long any expected event may take.
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Link status, monitor and bounce types (`docs/pru-messages.md`).
-const STATUS: u8 = field::TYPE_LINK_STATUS;
+/// Bounce type and reason.
 const BOUNCE: u8 = field::TYPE_BOUNCE;
 const BOUNCE_NO_SYNC: u8 = BounceReason::NoSync.to_byte();
 /// Byte 0 flags of a routed packet.
 const OVRN: u8 = field::OVRN;
 const EROR: u8 = field::EROR;
 
-fn deadline() -> Instant {
-    Instant::now() + TIMEOUT
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TestDir(PathBuf);
-
-impl TestDir {
-    fn new() -> TestDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("itcsim-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("create test dir");
-        TestDir(path)
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A stand-in for one `itcd` PRU connection: a blocking seqpacket client.
-struct Host {
-    fd: OwnedFd,
-}
-
-impl Host {
-    fn connect(path: &Path) -> Host {
-        let fd = socket(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )
-        .expect("socket");
-        let addr = UnixAddr::new(path).expect("socket address");
-        connect(fd.as_raw_fd(), &addr).expect("connect to PRU socket");
-        Host { fd }
-    }
-
-    fn send(&self, msg: &[u8]) {
-        let n = send(self.fd.as_raw_fd(), msg, MsgFlags::empty()).expect("send");
-        assert_eq!(n, msg.len());
-    }
-
-    fn start(&self) {
-        self.send(&[]);
-    }
-
-    /// The next message, or `None` if none arrives by `deadline`. End of
-    /// file reads as an empty message.
-    fn recv_by(&self, deadline: Instant) -> Option<Vec<u8>> {
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            // A zero timeout would mean "block forever".
-            let micros = left.as_micros().clamp(1, i64::MAX as u128) as i64;
-            setsockopt(
-                &self.fd,
-                sockopt::ReceiveTimeout,
-                &TimeVal::microseconds(micros),
-            )
-            .expect("SO_RCVTIMEO");
-            let mut buf = [0u8; 1024];
-            match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Ok(n) => return Some(buf[..n].to_vec()),
-                Err(Errno::EAGAIN) => return None,
-                Err(Errno::EINTR) => continue,
-                Err(e) => panic!("recv: {e}"),
-            }
-        }
-    }
-
-    /// The next message that is not a monitor report.
-    fn next(&self) -> Vec<u8> {
-        let end = deadline();
-        loop {
-            let m = self.recv_by(end).expect("a message from the PRU in time");
-            if !m.starts_with(&[STATUS, b'M']) {
-                return m;
-            }
-        }
-    }
-
-    /// The next `n` messages that are not monitor reports.
-    fn take(&self, n: usize) -> Vec<Vec<u8>> {
-        (0..n).map(|_| self.next()).collect()
-    }
-}
-
 /// Tiles `a` and `b`, with a's ET wired to b's WT. The emulator stops
 /// before the directory goes.
 struct Pair {
-    sim: SimHandle,
+    sim: PacketModel,
     a: TileId,
     b: TileId,
     _dir: TestDir,
@@ -142,7 +39,7 @@ fn pair(params: LinkParams) -> Pair {
     let a = wires.add_tile("a");
     let b = wires.add_tile("b");
     wires.connect(a, Dir::ET, b);
-    let sim = wires.start().expect("emulator starts");
+    let sim = PacketModel::start(wires).expect("emulator starts");
     Pair {
         sim,
         a,
@@ -635,7 +532,7 @@ fn start_replaces_stale_sockets_and_shutdown_removes_them() {
     // A socket file left behind by a run that did not clean up.
     drop(std::os::unix::net::UnixListener::bind(&path).expect("stale socket"));
     assert!(path.exists());
-    let sim = wires.start().expect("start over a stale socket");
+    let sim = PacketModel::start(wires).expect("start over a stale socket");
     let h = Host::connect(&path);
     h.start();
     assert_eq!(h.next(), [STATUS, b'T', 2]);
@@ -648,17 +545,19 @@ fn start_replaces_stale_sockets_and_shutdown_removes_them() {
 fn start_rejects_bad_configurations() {
     let dir = TestDir::new();
     let start_error = |wires: Wires| {
-        let e = wires.start().expect_err("must not start");
+        let e = PacketModel::start(wires)
+            .map_err(std::io::Error::from)
+            .expect_err("must not start");
         let kind = e.kind();
-        let inner = e.into_inner().expect("a StartError inside");
-        (kind, *inner.downcast::<StartError>().expect("a StartError"))
+        let inner = e.into_inner().expect("an Error inside");
+        (kind, *inner.downcast::<Error>().expect("an Error"))
     };
 
     let mut wires = Wires::new(&dir.0.join("x".repeat(120)), quiet());
     wires.add_tile("t");
     let (kind, e) = start_error(wires);
     assert_eq!(kind, std::io::ErrorKind::InvalidInput);
-    assert!(matches!(e, StartError::PathTooLong { .. }), "{e}");
+    assert!(matches!(e, Error::PathTooLong { .. }), "{e}");
 
     let mut wires = Wires::new(&dir.0, quiet());
     let a = wires.add_tile("a");
@@ -667,21 +566,18 @@ fn start_rejects_bad_configurations() {
     wires.connect(a, Dir::ET, b);
     wires.connect(c, Dir::WT, a);
     let (_, e) = start_error(wires);
-    assert!(
-        matches!(e, StartError::WiredTwice { dir: Dir::ET, .. }),
-        "{e}"
-    );
+    assert!(matches!(e, Error::WiredTwice { dir: Dir::ET, .. }), "{e}");
 
     let mut wires = Wires::new(&dir.0, quiet());
     wires.add_tile("a/b");
-    assert!(matches!(start_error(wires).1, StartError::BadTileName(_)));
+    assert!(matches!(start_error(wires).1, Error::BadTileName(_)));
 
     let mut wires = Wires::new(&dir.0, quiet());
     wires.add_tile("q");
     std::fs::write(dir.0.join("q.pru0"), b"not a socket").expect("write");
     let (kind, e) = start_error(wires);
     assert_eq!(kind, std::io::ErrorKind::AlreadyExists);
-    assert!(matches!(e, StartError::NotASocket(_)), "{e}");
+    assert!(matches!(e, Error::NotASocket(_)), "{e}");
     assert!(!dir.0.join("q.pru1").exists());
 
     let mut wires = Wires::new(
@@ -692,8 +588,5 @@ fn start_rejects_bad_configurations() {
         },
     );
     wires.add_tile("r");
-    assert!(matches!(
-        start_error(wires).1,
-        StartError::BadProbability { .. }
-    ));
+    assert!(matches!(start_error(wires).1, Error::BadProbability { .. }));
 }

@@ -1,13 +1,14 @@
-//! A small seedable pseudo-random generator for the emulator's loss and
-//! corruption decisions: xorshift64* with a splitmix64-scrambled seed.
+//! The one small seeded pseudo-random generator of the emulator (loss and
+//! corruption on packet wires, bit flips on firmware wires) and of the
+//! tests' random choices: xorshift64* with a splitmix64-scrambled seed.
 //!
 //! Not cryptographic. The same seed always gives the same sequence, so a run
 //! that lost or damaged packets in an interesting way can be repeated.
 #![deny(unsafe_code)]
 
-/// xorshift64* state; never zero.
+/// A seeded generator (xorshift64* state; never zero).
 #[derive(Clone, Debug)]
-pub(crate) struct Rng {
+pub struct Rng {
     state: u64,
 }
 
@@ -16,7 +17,7 @@ const NONZERO_STATE: u64 = 0x9e37_79b9_7f4a_7c15;
 
 impl Rng {
     /// A generator for `seed`; nearby seeds give unrelated sequences.
-    pub(crate) fn new(seed: u64) -> Rng {
+    pub fn new(seed: u64) -> Rng {
         // splitmix64 finaliser: spreads small or similar seeds over all bits.
         let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -27,7 +28,7 @@ impl Rng {
     }
 
     /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.state;
         x ^= x >> 12;
         x ^= x << 25;
@@ -37,12 +38,12 @@ impl Rng {
     }
 
     /// Uniform in `[0, 1)`, from the top 53 bits.
-    pub(crate) fn next_f64(&mut self) -> f64 {
+    pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// True with probability `p`; 0 and below never, 1 and above always.
-    pub(crate) fn chance(&mut self, p: f64) -> bool {
+    pub fn chance(&mut self, p: f64) -> bool {
         if p <= 0.0 {
             false
         } else if p >= 1.0 {
@@ -53,9 +54,19 @@ impl Rng {
     }
 
     /// Uniform in `0..n`; `n` must not be zero.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: usize) -> usize {
         debug_assert!(n > 0);
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+    }
+
+    /// One of `items`, which must not be empty.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
     }
 }
 
@@ -69,6 +80,15 @@ mod tests {
         let mut b = Rng::new(7);
         for _ in 0..100 {
             assert_eq!(a.next_u64(), b.next_u64());
+        }
+    }
+
+    #[test]
+    fn small_seeds_are_spread_over_all_bits() {
+        // So that the first draws are not near 0 (a flip at once).
+        for seed in [0, 1, 42] {
+            let state = Rng::new(seed).state;
+            assert!(state.count_ones() > 16, "seed {seed}: {state:#x}");
         }
     }
 
@@ -103,9 +123,10 @@ mod tests {
         let mut r = Rng::new(3);
         let mut seen = [false; 5];
         for _ in 0..1_000 {
-            let v = r.below(5) as usize;
-            seen[v] = true;
+            seen[r.below(5)] = true;
         }
         assert!(seen.iter().all(|&s| s));
+        assert_eq!(r.bytes(7).len(), 7);
+        assert!([3, 4].contains(r.pick(&[3, 4])));
     }
 }

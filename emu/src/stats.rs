@@ -1,7 +1,13 @@
-//! Counters the emulator keeps, published to [`SimHandle`](super::SimHandle)
-//! after every turn of its event loop: a host may see a message a moment
-//! before the counters that go with it, so wait for counters with
-//! [`SimHandle::wait_until`](super::SimHandle::wait_until).
+//! The counters every model reports ([`LinkModel::stats`]): which wires
+//! exist and are up, each PRU's host connection, and what the model
+//! counts besides. A model fills what it knows and leaves the rest zero:
+//! the packet model counts every packet; the firmware model counts wires
+//! and connections here and packets in the firmware's own counters.
+//!
+//! The packet model publishes them to [`PacketModel`] after every turn of
+//! its event loop: a host may see a message a moment before the counters
+//! that go with it, so wait for counters with
+//! [`PacketModel::wait_until`].
 //!
 //! Link counters belong to the sending end: `link(tile, dir)` says what
 //! became of the routed packets `tile`'s host sent toward `dir`, wherever
@@ -9,7 +15,9 @@
 //! messages that are not routed packets from a wire.
 #![deny(unsafe_code)]
 
-use super::TileId;
+use crate::wires::TileId;
+#[cfg(doc)]
+use crate::{LinkModel, PacketModel};
 use itc_proto::{Dir, Pru};
 
 /// The fate of the packets one tile's host sent in one direction.

@@ -15,8 +15,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::rng::Rng;
-use super::{LinkParams, WIRE_QUEUE_PACKETS};
+use super::WIRE_QUEUE_PACKETS;
+use crate::rng::Rng;
+use crate::wires::LinkParams;
 use itc_proto::Dir;
 
 /// Bytes of framing per packet counted in the serialisation time: an
@@ -139,7 +140,7 @@ impl Wire {
         if lane.rng.chance(params.corrupt) {
             damaged = true;
             if bytes.len() > 1 {
-                let bit = lane.rng.below(((bytes.len() - 1) * 8) as u64) as usize;
+                let bit = lane.rng.below((bytes.len() - 1) * 8);
                 bytes[1 + bit / 8] ^= 1 << (bit % 8);
             }
         }
