@@ -890,27 +890,15 @@ impl Backend for Tile {
         match self.files.get(&fh) {
             Some(OpenFile::Channel(ch)) => {
                 if self.stale(ch) {
-                    return Readiness {
-                        readable: true,
-                        writable: true,
-                        error: true,
-                    };
+                    return Readiness::all();
                 }
-                Readiness {
-                    readable: ch.readable(),
-                    writable: self.channel_writable(ch),
-                    error: false,
-                }
+                let mut ready = Readiness::empty();
+                ready.set(Readiness::READABLE, ch.readable());
+                ready.set(Readiness::WRITABLE, self.channel_writable(ch));
+                ready
             }
-            Some(_) => Readiness {
-                readable: true,
-                writable: true,
-                error: false,
-            },
-            None => Readiness {
-                error: true,
-                ..Readiness::default()
-            },
+            Some(_) => Readiness::READABLE | Readiness::WRITABLE,
+            None => Readiness::ERROR,
         }
     }
 
@@ -956,13 +944,22 @@ mod tests {
         let mut tile = tile_with_et(100, b"Z");
         for kind in [FileKind::Mfm(Scope::All), FileKind::Mfm(Scope::Dir(0))] {
             let fh = tile.open(kind, libc::O_RDWR).unwrap();
-            assert!(tile.poll(fh).writable, "{kind:?}: an empty queue");
+            assert!(
+                tile.poll(fh).contains(Readiness::WRITABLE),
+                "{kind:?}: an empty queue"
+            );
             assert_eq!(tile.write(fh, 0, &mfm(101)), Err(Errno::EMSGSIZE));
             assert_eq!(tile.write(fh, 0, &mfm(100)), Ok(100));
-            assert!(!tile.poll(fh).writable, "{kind:?}: full");
+            assert!(
+                !tile.poll(fh).contains(Readiness::WRITABLE),
+                "{kind:?}: full"
+            );
             assert_eq!(tile.write(fh, 0, &mfm(1)), Err(Errno::EAGAIN));
             while tile.pop_outbound(Pru::Pru0).is_some() {}
-            assert!(tile.poll(fh).writable, "{kind:?}: emptied");
+            assert!(
+                tile.poll(fh).contains(Readiness::WRITABLE),
+                "{kind:?}: emptied"
+            );
             tile.release(fh);
         }
     }
@@ -974,13 +971,13 @@ mod tests {
             .open(FileKind::Mfm(dir_scope(Dir::ET)), libc::O_RDWR)
             .unwrap();
         assert_eq!(tile.write(fh, 0, &mfm(100)), Ok(100));
-        assert!(!tile.poll(fh).writable, "full");
+        assert!(!tile.poll(fh).contains(Readiness::WRITABLE), "full");
         // The hellos stop; the link stays up, the queue full.
         tile.expire(Instant::now() + Duration::from_secs(10));
         assert!(!tile.neighbour(Dir::ET).present());
         assert_eq!(tile.write(fh, 0, &mfm(1)), Err(Errno::EHOSTUNREACH));
         assert!(
-            tile.poll(fh).writable,
+            tile.poll(fh).contains(Readiness::WRITABLE),
             "a select-driven writer learns of it"
         );
     }
@@ -1038,7 +1035,7 @@ mod tests {
         let fh = tile
             .open(FileKind::Svc(Scope::All, 9), libc::O_RDWR)
             .unwrap();
-        assert!(tile.poll(fh).readable, "the Connect");
+        assert!(tile.poll(fh).contains(Readiness::READABLE), "the Connect");
     }
 
     #[test]
