@@ -46,28 +46,31 @@ impl Errno {
     pub const ESPIPE: Errno = Errno(libc::ESPIPE);
 }
 
-/// What `poll()` reports for an open file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Readiness {
-    /// A read would not block.
-    pub readable: bool,
-    /// A write of a maximum-size packet would not block.
-    pub writable: bool,
-    /// The handle is in an error state (e.g. stale after a physics change).
-    pub error: bool,
+bitflags::bitflags! {
+    /// What `poll()` reports for an open file.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct Readiness: u8 {
+        /// A read would not block.
+        const READABLE = 1 << 0;
+        /// A write of a maximum-size packet would not block.
+        const WRITABLE = 1 << 1;
+        /// The handle is in an error state (e.g. stale after a physics
+        /// change).
+        const ERROR = 1 << 2;
+    }
 }
 
 impl Readiness {
     /// The `poll(2)` event bits for this readiness.
     pub fn revents(self) -> u32 {
         let mut ev = 0;
-        if self.readable {
+        if self.contains(Readiness::READABLE) {
             ev |= (libc::POLLIN | libc::POLLRDNORM) as u32;
         }
-        if self.writable {
+        if self.contains(Readiness::WRITABLE) {
             ev |= (libc::POLLOUT | libc::POLLWRNORM) as u32;
         }
-        if self.error {
+        if self.contains(Readiness::ERROR) {
             ev |= libc::POLLERR as u32;
         }
         ev
@@ -103,4 +106,20 @@ pub trait Backend {
     /// Move the handles whose readiness may have changed since the last call
     /// into `out`.
     fn take_changed(&mut self, out: &mut Vec<Fh>);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_maps_to_poll_bits() {
+        assert_eq!(Readiness::empty().revents(), 0);
+        let rw = (Readiness::READABLE | Readiness::WRITABLE).revents();
+        assert_eq!(
+            rw,
+            (libc::POLLIN | libc::POLLRDNORM | libc::POLLOUT | libc::POLLWRNORM) as u32
+        );
+        assert_eq!(Readiness::ERROR.revents(), libc::POLLERR as u32);
+    }
 }

@@ -1,6 +1,9 @@
 //! Mounting the tree: checks that explain failures, recovery of a stale
-//! mount left by a crashed daemon, the polyfuse session set-up, and
-//! detaching a mount (also for tools and tests that clean up after `itcd`).
+//! mount left by a crashed daemon, the FUSE session set-up, and detaching a
+//! mount (also for tools and tests that clean up after `itcd`).
+//!
+//! The session is handed out as this crate's [`Session`], which only a
+//! [`crate::Server`] can use: callers never name the FUSE library's types.
 //!
 //! The mount goes through `fusermount3` with `auto_unmount`, so a daemon
 //! that dies for any reason (even SIGKILL) leaves no mount behind.
@@ -12,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use polyfuse::{KernelConfig, Session};
+use polyfuse::KernelConfig;
 
 use crate::mountinfo;
 
@@ -51,6 +54,18 @@ pub struct MountOptions {
     pub fsname: String,
 }
 
+/// A mounted tree whose requests nobody answers yet: give it to
+/// [`crate::Server::new`]. Dropping it unmounts the tree.
+pub struct Session {
+    pub(crate) inner: polyfuse::Session,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
 /// Mount a fresh session at `mountpoint`, first recovering a stale mount
 /// left there by a crashed instance.
 pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, MountError> {
@@ -87,7 +102,8 @@ pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, Mount
         // and keeps every request buffer small.
         .max_write(8192)
         .async_read(false);
-    Session::mount(mountpoint.to_path_buf(), config)
+    polyfuse::Session::mount(mountpoint.to_path_buf(), config)
+        .map(|inner| Session { inner })
         .map_err(|e| MountError::Mount(mountpoint.to_path_buf(), e))
 }
 

@@ -19,6 +19,8 @@ use polyfuse::reply::{
 };
 use polyfuse::{Notifier, Request, Session};
 
+use crate::mount;
+
 use crate::backend::{Backend, Errno, Fh};
 use crate::tree::{FileKind, Node};
 
@@ -93,9 +95,10 @@ impl AsRawFd for Server {
 }
 
 impl Server {
-    /// Serve an already mounted session; the device is switched to
-    /// nonblocking mode.
-    pub fn new(session: Session, owner: Ownership) -> io::Result<Server> {
+    /// Serve a tree mounted by [`crate::mount()`]; the device is switched
+    /// to nonblocking mode.
+    pub fn new(session: mount::Session, owner: Ownership) -> io::Result<Server> {
+        let session = session.inner;
         crate::sys::set_nonblocking(session.as_raw_fd())?;
         let notifier = session.notifier();
         let mounted_at = SystemTime::now()
@@ -491,12 +494,12 @@ fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
             // streams without a file position, so the kernel does not
             // serialise calls on one descriptor: a thread blocked in
             // read() must not hold up another thread's write().
-            let mut flags = FOPEN_DIRECT_IO;
+            let mut flags = OpenFlags::DIRECT_IO;
             if kind.is_packet_file() || matches!(kind, FileKind::Events(_)) {
-                flags |= FOPEN_STREAM | FOPEN_NONSEEKABLE;
+                flags |= OpenFlags::STREAM | OpenFlags::NONSEEKABLE;
             }
             if kind.is_packet_file() {
-                flags |= FOPEN_PARALLEL_DIRECT_WRITES;
+                flags |= OpenFlags::PARALLEL_DIRECT_WRITES;
             }
             reply(req, &open_out(fh, flags)[..]);
             Ok(())
@@ -509,19 +512,28 @@ fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
     }
 }
 
-/// `FOPEN_*` bits of `fuse_open_out` (`linux/fuse.h`).
-const FOPEN_DIRECT_IO: u32 = 1 << 0;
-const FOPEN_NONSEEKABLE: u32 = 1 << 2;
-const FOPEN_STREAM: u32 = 1 << 4;
-const FOPEN_PARALLEL_DIRECT_WRITES: u32 = 1 << 6;
+bitflags::bitflags! {
+    /// `FOPEN_*` bits of `fuse_open_out` (`linux/fuse.h`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct OpenFlags: u32 {
+        /// Bypass the page cache.
+        const DIRECT_IO = 1 << 0;
+        /// No file position: `lseek` fails.
+        const NONSEEKABLE = 1 << 2;
+        /// A stream: calls on one descriptor are not serialised.
+        const STREAM = 1 << 4;
+        /// Direct writes of one file may run in parallel.
+        const PARALLEL_DIRECT_WRITES = 1 << 6;
+    }
+}
 
 /// The reply to an open, `fuse_open_out`: handle, `FOPEN_*` flags, 4 bytes
 /// of padding. Built here because polyfuse's `OpenOut` cannot set
 /// `FOPEN_STREAM`.
-fn open_out(fh: Fh, flags: u32) -> [u8; 16] {
+fn open_out(fh: Fh, flags: OpenFlags) -> [u8; 16] {
     let mut out = [0u8; 16];
     out[..8].copy_from_slice(&fh.to_ne_bytes());
-    out[8..12].copy_from_slice(&flags.to_ne_bytes());
+    out[8..12].copy_from_slice(&flags.bits().to_ne_bytes());
     out
 }
 

@@ -77,6 +77,29 @@ pub enum Error {
     Poll(io::Error),
 }
 
+bitflags::bitflags! {
+    /// A set of the loop's event sources that have work.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    struct Sources: u8 {
+        /// The FUSE device.
+        const FUSE = 1 << 0;
+        /// PRU 0's device.
+        const PRU0 = 1 << 1;
+        /// PRU 1's device.
+        const PRU1 = 1 << 2;
+    }
+}
+
+impl Sources {
+    /// The device of `pru`.
+    fn pru(pru: Pru) -> Sources {
+        match pru {
+            Pru::Pru0 => Sources::PRU0,
+            Pru::Pru1 => Sources::PRU1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     Hello,
@@ -102,8 +125,8 @@ struct Daemon {
     prus: [PruSlot; 2],
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     rng: u64,
-    /// Sources left with work after a full batch: FUSE, PRU 0, PRU 1.
-    more: [bool; 3],
+    /// Sources left with work after a full batch.
+    more: Sources,
 }
 
 /// Run `itcd` until SIGINT, SIGTERM or SIGHUP (returns Ok) or a fatal error.
@@ -175,7 +198,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
         prus,
         timers: BinaryHeap::new(),
         rng: seed | 1,
-        more: [false; 3],
+        more: Sources::empty(),
     };
     for pru in Pru::ALL {
         d.start_pru(pru)?;
@@ -219,7 +242,7 @@ impl Daemon {
     fn run(mut self) -> Result<(), Error> {
         let mut events = Events::with_capacity(64);
         loop {
-            let timeout = if self.more.iter().any(|m| *m) {
+            let timeout = if !self.more.is_empty() {
                 Some(Duration::ZERO)
             } else {
                 self.next_deadline()
@@ -230,14 +253,10 @@ impl Daemon {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::Poll(e)),
             }
-            let mut fuse_ready = std::mem::take(&mut self.more[0]);
-            let mut pru_ready = [
-                std::mem::take(&mut self.more[1]),
-                std::mem::take(&mut self.more[2]),
-            ];
+            let mut ready = std::mem::take(&mut self.more);
             for event in events.iter() {
                 match event.token() {
-                    FUSE => fuse_ready = true,
+                    FUSE => ready |= Sources::FUSE,
                     SIGNALS => {
                         if let Ok(Some(info)) = self.signals.read_signal() {
                             tracing::info!("signal {}: unmounting and exiting", info.ssi_signo);
@@ -251,18 +270,19 @@ impl Daemon {
                                 self.watch_writable(i, false);
                             }
                             if event.is_readable() || event.is_read_closed() || event.is_error() {
-                                pru_ready[i] = true;
+                                ready |= Sources::pru(Pru::ALL[i]);
                             }
                         }
                     }
                 }
             }
             for pru in Pru::ALL {
-                if pru_ready[pru.index()] {
-                    self.more[1 + pru.index()] = self.read_pru(pru);
+                if ready.contains(Sources::pru(pru)) {
+                    let more = self.read_pru(pru);
+                    self.more.set(Sources::pru(pru), more);
                 }
             }
-            if fuse_ready {
+            if ready.contains(Sources::FUSE) {
                 // One request at a time, flushing after each, so a written
                 // packet reaches the PRU before the writer's next request
                 // is judged against the queue.
@@ -273,7 +293,7 @@ impl Daemon {
                             self.flush_all();
                             self.server.finish_writes();
                             if n == BATCH {
-                                self.more[0] = true;
+                                self.more |= Sources::FUSE;
                             }
                         }
                         Ok(Progress::Unmounted) => {

@@ -4,8 +4,10 @@
 //!
 //! Where things are: packets are parsed, and directions defined, in the
 //! `itc-proto` crate; neighbour state in [`neighbour`]; bounded queues in [`queue`] and
-//! [`channel`]; routing and the tree's backend in [`tile`]; PRU devices in
-//! [`pru`]; the event loop in [`daemon`].
+//! [`channel`]; the tile core (links, services, outbound queues, open
+//! files, routing) in [`tile`]; the generated status files in [`text`];
+//! the FUSE tree's backend, which only translates, in [`tree_backend`]; PRU
+//! devices in [`pru`]; the event loop in [`daemon`].
 
 pub mod channel;
 pub mod daemon;
@@ -16,3 +18,4 @@ pub mod stats;
 mod sys;
 pub mod text;
 pub mod tile;
+pub mod tree_backend;

@@ -1,4 +1,5 @@
-//! Counters: traffic per direction and every dropped packet by reason.
+//! Counters: traffic per direction, every dropped packet by reason, and
+//! the PRUs' own.
 
 use core::fmt;
 
@@ -121,6 +122,15 @@ impl DirStats {
     pub fn total_drops(&self) -> u64 {
         self.drops.iter().sum()
     }
+}
+
+/// Counters not tied to a direction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TileStats {
+    /// Messages from each PRU that could not be attributed to a direction.
+    pub pru_malformed: [u64; 2],
+    /// Times each PRU device was (re)opened.
+    pub pru_opens: [u64; 2],
 }
 
 #[cfg(test)]

@@ -3,13 +3,17 @@
 //! `tile/<D>/status` and `itc/self` are `key: value` lines, one key per
 //! line, stable names, so scripts can `grep` or parse them; `itc/status`
 //! is a table for people, one row per direction.
+//!
+//! Rendered from plain values (a direction's [`Neighbour`] and
+//! [`DirStats`], this tile's physics id, a [`SelfInfo`]), never from the
+//! tile that holds them.
 
 use std::fmt::Write;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use crate::stats::DropReason;
-use crate::tile::Tile;
-use itc_proto::Dir;
+use crate::neighbour::Neighbour;
+use crate::stats::{DirStats, DropReason, TileStats};
+use itc_proto::{Dir, Pru};
 
 /// The version reported in `itc/self`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -47,21 +51,20 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-/// `compatible`, `incompatible` or `unknown` for the neighbour at `dir`.
-pub fn physics_word(tile: &Tile, dir: Dir) -> &'static str {
-    let n = tile.neighbour(dir);
+/// `compatible`, `incompatible` or `unknown` for neighbour `n`, given
+/// this tile's physics id `ours`.
+pub fn physics_word(n: &Neighbour, ours: &str) -> &'static str {
     match n.physics() {
         _ if !n.present() => "unknown",
         None => "unknown",
-        Some(p) if p == tile.physics() => "compatible",
+        Some(p) if p == ours => "compatible",
         Some(_) => "incompatible",
     }
 }
 
-/// `tile/<D>/status`.
-pub fn dir_status(tile: &Tile, dir: Dir) -> Vec<u8> {
-    let n = tile.neighbour(dir);
-    let s = tile.stats(dir);
+/// `tile/<D>/status`: neighbour `n` and counters `s` of `dir`, given this
+/// tile's physics id `ours`.
+pub fn dir_status(dir: Dir, n: &Neighbour, s: &DirStats, ours: &str) -> Vec<u8> {
     let mut out = String::new();
     let _ = writeln!(out, "dir: {dir}");
     let _ = writeln!(out, "link: {}", if n.link_up() { "up" } else { "down" });
@@ -72,7 +75,7 @@ pub fn dir_status(tile: &Tile, dir: Dir) -> Vec<u8> {
     );
     let _ = writeln!(out, "peer_name: {}", one_line(n.name()));
     let _ = writeln!(out, "peer_physics: {}", one_line(n.physics().unwrap_or("")));
-    let _ = writeln!(out, "physics: {}", physics_word(tile, dir));
+    let _ = writeln!(out, "physics: {}", physics_word(n, ours));
     let _ = writeln!(out, "since: {}", rfc3339(n.since()));
     let _ = writeln!(out, "rx_mfm_packets: {}", s.rx_mfm.packets);
     let _ = writeln!(out, "rx_mfm_bytes: {}", s.rx_mfm.bytes);
@@ -92,11 +95,12 @@ pub fn dir_status(tile: &Tile, dir: Dir) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// `itc/status`: one row per direction.
-pub fn itc_status(tile: &Tile) -> Vec<u8> {
-    let names: Vec<String> = Dir::ALL
+/// `itc/status`: one row per direction, from each direction's neighbour
+/// and counters in [`Dir::ALL`] order, given this tile's physics id `ours`.
+pub fn itc_status(rows: [(&Neighbour, &DirStats); 6], ours: &str) -> Vec<u8> {
+    let names: Vec<String> = rows
         .iter()
-        .map(|&dir| match tile.neighbour(dir).name() {
+        .map(|(n, _)| match n.name() {
             "" => "-".to_string(),
             name => one_line(name),
         })
@@ -123,9 +127,7 @@ pub fn itc_status(tile: &Tile) -> Vec<u8> {
         "tx_bytes",
         "drops"
     );
-    for (dir, name) in Dir::ALL.into_iter().zip(names) {
-        let n = tile.neighbour(dir);
-        let s = tile.stats(dir);
+    for ((dir, (n, s)), name) in Dir::ALL.into_iter().zip(rows).zip(names) {
         let _ = writeln!(
             out,
             "{:<3} {:<4} {:<7} {:<width$} {:<12} {:>10} {:>10} {:>10} {:>10} {:>8}",
@@ -133,7 +135,7 @@ pub fn itc_status(tile: &Tile) -> Vec<u8> {
             if n.link_up() { "up" } else { "down" },
             if n.present() { "present" } else { "absent" },
             name,
-            physics_word(tile, dir),
+            physics_word(n, ours),
             s.rx_mfm.packets + s.rx_svc.packets,
             s.rx_mfm.bytes + s.rx_svc.bytes,
             s.tx_mfm.packets + s.tx_svc.packets,
@@ -144,32 +146,49 @@ pub fn itc_status(tile: &Tile) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// What `itc/self` shows.
+#[derive(Debug, Clone, Copy)]
+pub struct SelfInfo<'a> {
+    /// This tile's name.
+    pub name: &'a str,
+    /// This tile's physics id.
+    pub physics: &'a str,
+    /// Wall-clock start time.
+    pub started: SystemTime,
+    /// Time since start.
+    pub uptime: Duration,
+    /// Mean time between hellos.
+    pub hello_interval: Duration,
+    /// Silence after which a neighbour is absent.
+    pub absent_after: Duration,
+    /// Whether each PRU device is open.
+    pub pru_open: [bool; 2],
+    /// The PRUs' counters.
+    pub stats: &'a TileStats,
+}
+
 /// `itc/self`.
-pub fn self_info(tile: &Tile) -> Vec<u8> {
-    let t = tile.tile_stats();
+pub fn self_info(info: &SelfInfo<'_>) -> Vec<u8> {
+    let t = info.stats;
     let mut out = String::new();
-    let _ = writeln!(out, "name: {}", one_line(&tile.config().name));
-    let _ = writeln!(out, "physics: {}", one_line(tile.physics()));
+    let _ = writeln!(out, "name: {}", one_line(info.name));
+    let _ = writeln!(out, "physics: {}", one_line(info.physics));
     let _ = writeln!(out, "version: {VERSION}");
     let _ = writeln!(out, "pid: {}", std::process::id());
-    let _ = writeln!(out, "started: {}", rfc3339(tile.started_wall()));
-    let _ = writeln!(out, "uptime: {}", tile.uptime().as_secs());
+    let _ = writeln!(out, "started: {}", rfc3339(info.started));
+    let _ = writeln!(out, "uptime: {}", info.uptime.as_secs());
     let _ = writeln!(
         out,
         "hello_interval_ms: {}",
-        tile.config().hello_interval.as_millis()
+        info.hello_interval.as_millis()
     );
-    let _ = writeln!(
-        out,
-        "absent_after_ms: {}",
-        tile.config().absent_after.as_millis()
-    );
-    for pru in itc_proto::Pru::ALL {
+    let _ = writeln!(out, "absent_after_ms: {}", info.absent_after.as_millis());
+    for pru in Pru::ALL {
         let i = pru.index();
         let _ = writeln!(
             out,
             "pru{i}: {}",
-            if tile.pru_up(pru) { "open" } else { "closed" }
+            if info.pru_open[i] { "open" } else { "closed" }
         );
         let _ = writeln!(out, "pru{i}_opens: {}", t.pru_opens[i]);
         let _ = writeln!(out, "pru{i}_malformed: {}", t.pru_malformed[i]);

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use fuse_fs::{Backend, Errno, Fh, FileKind, Scope};
+use fuse_fs::{Backend, Errno, Fh, FileKind, Readiness, Scope};
 use itc_proto::{BounceRepr, EchoOp, EchoRepr, HelloRepr, Packet};
 use itc_proto::{Dir, Pru};
 use itcio::stats::DropReason;
@@ -435,11 +435,15 @@ fn check_file_op(
                 match tile.read(fh, *offset, *size, &mut out) {
                     Ok(()) => prop_assert!(out.len() <= *size as usize, "{:?}", kind),
                     Err(Errno::EAGAIN) => {
-                        prop_assert!(!tile.poll(fh).readable, "{:?}: EAGAIN yet readable", kind)
+                        prop_assert!(
+                            !tile.poll(fh).contains(Readiness::READABLE),
+                            "{:?}: EAGAIN yet readable",
+                            kind
+                        )
                     }
                     Err(_) => {}
                 }
-                if tile.poll(fh).readable && kind.is_packet_file() {
+                if tile.poll(fh).contains(Readiness::READABLE) && kind.is_packet_file() {
                     out.clear();
                     let r = tile.read(fh, 0, 255, &mut out);
                     prop_assert_ne!(r, Err(Errno::EAGAIN), "{:?}: readable, read waits", kind);
@@ -448,12 +452,16 @@ fn check_file_op(
         }
         FileOp::Write(s, offset, bytes) => {
             if let Some((fh, kind)) = slots[*s] {
-                let writable = tile.poll(fh).writable;
+                let writable = tile.poll(fh).contains(Readiness::WRITABLE);
                 match tile.write(fh, *offset, bytes) {
                     Ok(n) => prop_assert_eq!(n as usize, bytes.len()),
                     Err(Errno::EAGAIN) => {
                         prop_assert!(!writable, "{:?}: writable, yet a write waits", kind);
-                        prop_assert!(!tile.poll(fh).writable, "{:?}: waits, yet writable", kind);
+                        prop_assert!(
+                            !tile.poll(fh).contains(Readiness::WRITABLE),
+                            "{:?}: waits, yet writable",
+                            kind
+                        );
                         // Once the PRUs take what is queued, the same
                         // write goes through or fails: never waits again.
                         drain_outbound(tile);
@@ -494,7 +502,7 @@ fn check_file_op(
             let fh = fh | 1 << 63;
             prop_assert_eq!(tile.read(fh, 0, *size, &mut out), Err(Errno::EBADF));
             prop_assert_eq!(tile.write(fh, 0, &[0xa2]), Err(Errno::EBADF));
-            prop_assert!(tile.poll(fh).error);
+            prop_assert!(tile.poll(fh).contains(Readiness::ERROR));
             tile.flush(fh);
             tile.release(fh);
         }

@@ -1,0 +1,567 @@
+//! The open files and which of them an inbound packet goes to.
+//!
+//! Owns every open file: packet and events files ([`Channel`]s with their
+//! reader queues) and generated text files (content as of open). A packet
+//! file has one holder at a time: a second open fails [`Error::Busy`], or
+//! [`Error::WouldBlock`] while the holder's close is on its way.
+//!
+//! Inbound, a packet from D goes to `tile/<D>/...` if open for reading,
+//! else to `itc/...` if open for reading, else it is dropped (no reader).
+//! A write-only holder takes nothing (it could never read it), nor does an
+//! MFM file gone stale with a change of physics id.
+//!
+//! It knows nothing of links, queues or services: the caller passes the
+//! physics generation, who is present, whether a write could go, and the
+//! events to fan out, and takes back the packets written and the files
+//! whose readiness may have changed.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::channel::{Carries, Channel};
+use crate::stats::DropReason;
+use crate::tile::file_api::{Access, Error, FileId, FileKind, Readiness};
+use itc_proto::{Dir, TepEvent, MAX_PACKET_LEN, MAX_PHYSICS_LEN};
+
+/// An open file.
+#[derive(Debug)]
+enum OpenFile {
+    Channel(Channel),
+    /// A generated text file: its content as of open.
+    Text(Vec<u8>),
+    /// `itc/physics`: content at open, and what was written so far.
+    Physics {
+        snapshot: Vec<u8>,
+        written: Vec<u8>,
+    },
+}
+
+/// What a write asks of the caller.
+#[derive(Debug)]
+pub enum Write {
+    /// A valid packet for `dir`, its DIR filled in: the caller checks the
+    /// neighbour and the queue, and queues it.
+    Packet {
+        /// Where it goes.
+        dir: Dir,
+        /// MFM (else service) traffic.
+        mfm: bool,
+        /// The packet.
+        packet: Box<[u8]>,
+    },
+    /// A new physics id: the caller sets it, then
+    /// [`Files::commit_physics`].
+    Physics(PhysicsEdit),
+}
+
+/// What `itc/physics` holds after a write, not yet applied.
+#[derive(Debug)]
+pub struct PhysicsEdit {
+    written: String,
+    len: u32,
+}
+
+impl PhysicsEdit {
+    /// The physics id written: the text without its line end and blanks.
+    pub fn physics(&self) -> &str {
+        self.written.trim_end_matches(['\n', '\r']).trim()
+    }
+
+    /// Bytes the write took.
+    pub fn taken(&self) -> u32 {
+        self.len
+    }
+}
+
+/// The open files.
+#[derive(Debug)]
+pub struct Files {
+    open: HashMap<FileId, OpenFile>,
+    /// The holder of each open packet file.
+    exclusive: HashMap<FileKind, FileId>,
+    /// Holders that saw a close and may be released any moment.
+    flushed: HashSet<FileId>,
+    next_id: u64,
+    changed: Vec<FileId>,
+    reader_limit: usize,
+}
+
+fn carries(kind: FileKind) -> Option<(Carries, Option<Dir>)> {
+    match kind {
+        FileKind::Mfm(scope) => Some((Carries::Mfm, scope)),
+        FileKind::Svc(scope, n) => Some((Carries::Svc(n), scope)),
+        FileKind::Events(scope) => Some((Carries::Events, scope)),
+        _ => None,
+    }
+}
+
+fn stale(ch: &Channel, physics_gen: u64) -> bool {
+    ch.carries == Carries::Mfm && ch.physics_gen != physics_gen
+}
+
+fn read_text(content: &[u8], offset: u64, size: u32, out: &mut Vec<u8>) {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(content.len());
+    let end = start.saturating_add(size as usize).min(content.len());
+    out.extend_from_slice(&content[start..end]);
+}
+
+impl Files {
+    /// No open file; reader queues of `reader_limit` bytes.
+    pub fn new(reader_limit: usize) -> Files {
+        Files {
+            open: HashMap::new(),
+            exclusive: HashMap::new(),
+            flushed: HashSet::new(),
+            next_id: 1,
+            changed: Vec::new(),
+            reader_limit,
+        }
+    }
+
+    fn insert(&mut self, file: OpenFile) -> FileId {
+        let id = FileId(self.next_id);
+        self.next_id += 1;
+        self.open.insert(id, file);
+        id
+    }
+
+    /// Open a packet or events file. Its reader first finds a Connect
+    /// for each neighbour `present` in its scope.
+    pub fn open_channel(
+        &mut self,
+        kind: FileKind,
+        access: Access,
+        physics_gen: u64,
+        present: impl Fn(Dir) -> bool,
+    ) -> Result<FileId, Error> {
+        let (carries, scope) = carries(kind).ok_or(Error::NotFound)?;
+        if carries != Carries::Events {
+            if let Some(holder) = self.exclusive.get(&kind) {
+                // Just closed: its release is on the way, so ask the
+                // caller to retry for a moment.
+                return Err(if self.flushed.contains(holder) {
+                    Error::WouldBlock
+                } else {
+                    Error::Busy
+                });
+            }
+        }
+        if carries == Carries::Events && access.contains(Access::WRITE) {
+            return Err(Error::Denied);
+        }
+        let mut ch = Channel::new(carries, scope, physics_gen, self.reader_limit);
+        ch.reads = access.contains(Access::READ);
+        for dir in Dir::ALL {
+            if (scope.is_none() || scope == Some(dir)) && present(dir) {
+                ch.push_event(TepEvent::Connect, dir);
+            }
+        }
+        let packet_file = ch.is_packet_file();
+        let id = self.insert(OpenFile::Channel(ch));
+        if packet_file {
+            self.exclusive.insert(kind, id);
+        }
+        Ok(id)
+    }
+
+    /// Open a generated text file with this content.
+    pub fn open_text(&mut self, content: Vec<u8>) -> FileId {
+        self.insert(OpenFile::Text(content))
+    }
+
+    /// Open `itc/physics`, which reads `snapshot`.
+    pub fn open_physics(&mut self, snapshot: Vec<u8>) -> FileId {
+        self.insert(OpenFile::Physics {
+            snapshot,
+            written: Vec::new(),
+        })
+    }
+
+    /// The last reference to a file is gone.
+    pub fn release(&mut self, id: FileId) {
+        self.open.remove(&id);
+        self.flushed.remove(&id);
+        self.exclusive.retain(|_, v| *v != id);
+    }
+
+    /// A descriptor of the file was closed; others may remain.
+    pub fn flush(&mut self, id: FileId) {
+        if self.exclusive.values().any(|v| *v == id) {
+            self.flushed.insert(id);
+        }
+    }
+
+    /// Append at most `size` bytes at `offset` to `out`: the next packet
+    /// of a channel, a slice of a text file.
+    pub fn read(
+        &mut self,
+        id: FileId,
+        offset: u64,
+        size: u32,
+        out: &mut Vec<u8>,
+        physics_gen: u64,
+    ) -> Result<(), Error> {
+        // Still in use after a close (a dup or a forked copy remains).
+        self.flushed.remove(&id);
+        match self.open.get_mut(&id) {
+            Some(OpenFile::Channel(ch)) => {
+                if stale(ch, physics_gen) {
+                    return Err(Error::Stale);
+                }
+                match ch.front() {
+                    None => Err(Error::WouldBlock),
+                    Some(p) if p.len() > size as usize => Err(Error::TooLong {
+                        len: p.len(),
+                        max: size as usize,
+                    }),
+                    Some(_) => {
+                        if let Some(p) = ch.pop() {
+                            out.extend_from_slice(&p);
+                        }
+                        Ok(())
+                    }
+                }
+            }
+            Some(OpenFile::Text(content)) => {
+                read_text(content, offset, size, out);
+                Ok(())
+            }
+            Some(OpenFile::Physics { snapshot, .. }) => {
+                read_text(snapshot, offset, size, out);
+                Ok(())
+            }
+            None => Err(Error::BadFile),
+        }
+    }
+
+    /// Take a write of `data` at `offset`: a packet (checked, at most
+    /// `out_limit` bytes, the most an outbound queue holds) or a physics
+    /// id, for the caller to carry out.
+    pub fn write(
+        &mut self,
+        id: FileId,
+        offset: u64,
+        data: &[u8],
+        physics_gen: u64,
+        out_limit: usize,
+    ) -> Result<Write, Error> {
+        self.flushed.remove(&id);
+        match self.open.get(&id) {
+            Some(OpenFile::Channel(ch)) => packet_write(ch, data, physics_gen, out_limit),
+            Some(OpenFile::Physics { written, .. }) => {
+                let offset = usize::try_from(offset).map_err(|_| Error::Invalid)?;
+                if offset > written.len() || offset + data.len() > MAX_PHYSICS_LEN + 2 {
+                    return Err(Error::Invalid);
+                }
+                let mut next = written.clone();
+                next.truncate(offset);
+                next.extend_from_slice(data);
+                let written = String::from_utf8(next).map_err(|_| Error::Invalid)?;
+                Ok(Write::Physics(PhysicsEdit {
+                    written,
+                    len: data.len() as u32,
+                }))
+            }
+            Some(OpenFile::Text(_)) | None => Err(Error::BadFile),
+        }
+    }
+
+    /// Keep what was written to `itc/physics` once its id is set.
+    pub fn commit_physics(&mut self, id: FileId, edit: PhysicsEdit) {
+        if let Some(OpenFile::Physics { written, .. }) = self.open.get_mut(&id) {
+            *written = edit.written.into_bytes();
+        }
+    }
+
+    /// Readiness of a file; `writable(mfm, scope)` says whether a write
+    /// of that traffic to that scope would go through or fail at once.
+    pub fn poll(
+        &self,
+        id: FileId,
+        physics_gen: u64,
+        writable: impl Fn(bool, Option<Dir>) -> bool,
+    ) -> Readiness {
+        match self.open.get(&id) {
+            Some(OpenFile::Channel(ch)) => {
+                if stale(ch, physics_gen) {
+                    return Readiness::all();
+                }
+                let w = match ch.carries {
+                    Carries::Mfm => writable(true, ch.scope),
+                    Carries::Svc(_) => writable(false, ch.scope),
+                    Carries::Events => false,
+                };
+                let mut ready = Readiness::empty();
+                ready.set(Readiness::READABLE, ch.readable());
+                ready.set(Readiness::WRITABLE, w);
+                ready
+            }
+            Some(_) => Readiness::READABLE | Readiness::WRITABLE,
+            None => Readiness::ERROR,
+        }
+    }
+
+    /// Hand an inbound packet from `dir` to the file that takes it, or
+    /// say why none did.
+    pub fn deliver(
+        &mut self,
+        dir: Dir,
+        carries: Carries,
+        packet: Box<[u8]>,
+        physics_gen: u64,
+    ) -> Result<(), DropReason> {
+        let (tile_kind, itc_kind) = match carries {
+            Carries::Mfm => (FileKind::Mfm(Some(dir)), FileKind::Mfm(None)),
+            Carries::Svc(n) => (FileKind::Svc(Some(dir), n), FileKind::Svc(None, n)),
+            Carries::Events => return Err(DropReason::NoReader),
+        };
+        // A flushed holder still counts: FUSE_FLUSH also comes when a forked
+        // child's exec closes its inherited copy, so it does not mean the
+        // owner is done. A write-only holder does not: it keeps the file
+        // exclusive but could never read what it was given. Nor does an MFM
+        // handle gone stale with a physics change, until it is reopened.
+        let reader = |kind: &FileKind| {
+            self.exclusive.get(kind).copied().filter(|id| {
+                matches!(self.open.get(id),
+                    Some(OpenFile::Channel(ch)) if ch.reads && !stale(ch, physics_gen))
+            })
+        };
+        let id = reader(&tile_kind)
+            .or_else(|| reader(&itc_kind))
+            .ok_or(DropReason::NoReader)?;
+        let Some(OpenFile::Channel(ch)) = self.open.get_mut(&id) else {
+            return Err(DropReason::NoReader);
+        };
+        ch.push_data(packet).map_err(|_| DropReason::QueueFull)?;
+        self.changed.push(id);
+        Ok(())
+    }
+
+    /// Put `event` about `dir` into every channel that covers `dir`.
+    pub fn fan_out(&mut self, dir: Dir, event: TepEvent) {
+        for (id, file) in self.open.iter_mut() {
+            if let OpenFile::Channel(ch) = file {
+                if ch.scope.is_none() || ch.scope == Some(dir) {
+                    ch.push_event(event, dir);
+                    self.changed.push(*id);
+                }
+            }
+        }
+    }
+
+    /// Report every packet file changed: whether a write would go or wait
+    /// may have changed.
+    pub fn mark_packet_files(&mut self) {
+        self.mark(|ch| ch.is_packet_file());
+    }
+
+    /// Report every MFM file changed: they went stale.
+    pub fn mark_mfm_files(&mut self) {
+        self.mark(|ch| ch.carries == Carries::Mfm);
+    }
+
+    fn mark(&mut self, which: impl Fn(&Channel) -> bool) {
+        for (id, file) in &self.open {
+            if matches!(file, OpenFile::Channel(ch) if which(ch)) {
+                self.changed.push(*id);
+            }
+        }
+    }
+
+    /// The files whose readiness may have changed since the last call.
+    pub fn drain_changed(&mut self) -> impl Iterator<Item = FileId> + '_ {
+        self.changed.drain(..)
+    }
+}
+
+/// Check a packet written to a channel and fill in its DIR.
+fn packet_write(
+    ch: &Channel,
+    data: &[u8],
+    physics_gen: u64,
+    out_limit: usize,
+) -> Result<Write, Error> {
+    let (mfm, svc) = match ch.carries {
+        Carries::Mfm => (true, None),
+        Carries::Svc(n) => (false, Some(n)),
+        Carries::Events => return Err(Error::BadFile),
+    };
+    if stale(ch, physics_gen) {
+        return Err(Error::Stale);
+    }
+    if data.is_empty() {
+        return Err(Error::Invalid);
+    }
+    // Longer than an outbound queue holds (with --queue-bytes below 255):
+    // it could never be queued, so waiting for room would block the
+    // writer for ever.
+    let max = MAX_PACKET_LEN.min(out_limit);
+    if data.len() > max {
+        return Err(Error::TooLong {
+            len: data.len(),
+            max,
+        });
+    }
+    let mut packet: Box<[u8]> = data.into();
+    if let Some(dir) = ch.scope {
+        // In tile/<D> files itcd fills in DIR = D.
+        packet[0] = (packet[0] & !0x07) | dir.dir8();
+    }
+    let dir = itc_proto::check_user_write(&packet, mfm, svc).map_err(|e| match e {
+        itc_proto::Error::TooLong { len } => Error::TooLong {
+            len,
+            max: MAX_PACKET_LEN,
+        },
+        _ => Error::Invalid,
+    })?;
+    Ok(Write::Packet { dir, mfm, packet })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RDWR: Access = Access::READ.union(Access::WRITE);
+
+    fn packet(len: usize) -> Box<[u8]> {
+        let mut p = vec![0xa0 | Dir::ET.dir8()];
+        p.resize(len, 0x55);
+        p.into()
+    }
+
+    fn read(files: &mut Files, id: FileId, gen: u64) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        files.read(id, 0, 255, &mut out, gen).map(|()| out)
+    }
+
+    #[test]
+    fn a_packet_file_has_one_holder_and_a_closing_one_asks_to_wait() {
+        let mut files = Files::new(1024);
+        let kind = FileKind::Svc(None, 9);
+        let id = files.open_channel(kind, RDWR, 0, |_| false).unwrap();
+        assert_eq!(
+            files.open_channel(kind, RDWR, 0, |_| false),
+            Err(Error::Busy)
+        );
+        files.flush(id);
+        assert_eq!(
+            files.open_channel(kind, RDWR, 0, |_| false),
+            Err(Error::WouldBlock)
+        );
+        // Still read from: a copy of the descriptor lives on.
+        assert_eq!(read(&mut files, id, 0), Err(Error::WouldBlock));
+        assert_eq!(
+            files.open_channel(kind, RDWR, 0, |_| false),
+            Err(Error::Busy)
+        );
+        files.release(id);
+        assert!(files.open_channel(kind, RDWR, 0, |_| false).is_ok());
+        // Events files are shared, and never written.
+        let events = FileKind::Events(None);
+        assert!(files
+            .open_channel(events, Access::READ, 0, |_| true)
+            .is_ok());
+        assert!(files
+            .open_channel(events, Access::READ, 0, |_| true)
+            .is_ok());
+        assert_eq!(
+            files.open_channel(events, RDWR, 0, |_| true),
+            Err(Error::Denied)
+        );
+    }
+
+    #[test]
+    fn inbound_goes_to_the_direction_file_before_the_itc_file() {
+        let mut files = Files::new(1024);
+        let all = files
+            .open_channel(FileKind::Mfm(None), RDWR, 0, |_| false)
+            .unwrap();
+        let et = files
+            .open_channel(FileKind::Mfm(Some(Dir::ET)), RDWR, 0, |_| false)
+            .unwrap();
+        assert_eq!(files.deliver(Dir::ET, Carries::Mfm, packet(9), 0), Ok(()));
+        assert_eq!(files.deliver(Dir::SE, Carries::Mfm, packet(8), 0), Ok(()));
+        assert_eq!(read(&mut files, et, 0).map(|p| p.len()), Ok(9));
+        assert_eq!(read(&mut files, all, 0).map(|p| p.len()), Ok(8));
+        let mut changed: Vec<FileId> = files.drain_changed().collect();
+        changed.sort();
+        assert_eq!(changed, [all, et]);
+        assert_eq!(
+            files.deliver(Dir::ET, Carries::Svc(9), packet(3), 0),
+            Err(DropReason::NoReader)
+        );
+    }
+
+    #[test]
+    fn write_only_and_stale_holders_take_nothing() {
+        let mut files = Files::new(1024);
+        let et = files
+            .open_channel(FileKind::Mfm(Some(Dir::ET)), Access::WRITE, 0, |_| false)
+            .unwrap();
+        let all = files
+            .open_channel(FileKind::Mfm(None), RDWR, 0, |_| false)
+            .unwrap();
+        assert_eq!(files.deliver(Dir::ET, Carries::Mfm, packet(9), 0), Ok(()));
+        assert_eq!(read(&mut files, all, 0).map(|p| p.len()), Ok(9), "not et");
+        // A new physics generation: the MFM file is stale until reopened.
+        assert_eq!(
+            files.deliver(Dir::ET, Carries::Mfm, packet(9), 1),
+            Err(DropReason::NoReader)
+        );
+        assert_eq!(read(&mut files, all, 1), Err(Error::Stale));
+        assert_eq!(files.poll(all, 1, |_, _| true), Readiness::all());
+        assert!(matches!(
+            files.write(et, 0, &packet(9), 1, 1024),
+            Err(Error::Stale)
+        ));
+    }
+
+    #[test]
+    fn a_tile_file_gets_its_direction_filled_in() {
+        let mut files = Files::new(1024);
+        let id = files
+            .open_channel(FileKind::Svc(Some(Dir::NW), 9), RDWR, 0, |_| false)
+            .unwrap();
+        // DIR 0 (NT) in the header: itcd writes NW's.
+        let Ok(Write::Packet { dir, mfm, packet }) = files.write(id, 0, &[0x80, 9, 1], 0, 1024)
+        else {
+            panic!("not a packet");
+        };
+        assert_eq!((dir, mfm), (Dir::NW, false));
+        assert_eq!(&packet[..], &[0x80 | Dir::NW.dir8(), 9, 1]);
+        assert!(matches!(
+            files.write(id, 0, &[0x80, 9, 1], 0, 2),
+            Err(Error::TooLong { len: 3, max: 2 })
+        ));
+        assert_eq!(
+            files.write(id, 0, &[0x80, 8, 1], 0, 1024).err(),
+            Some(Error::Invalid),
+            "another service"
+        );
+    }
+
+    #[test]
+    fn a_physics_write_is_kept_only_once_committed() {
+        let mut files = Files::new(1024);
+        let id = files.open_physics(b"old\n".to_vec());
+        let Ok(Write::Physics(edit)) = files.write(id, 0, b"ne", 0, 1024) else {
+            panic!("not a physics write");
+        };
+        assert_eq!((edit.physics(), edit.taken()), ("ne", 2));
+        files.commit_physics(id, edit);
+        let Ok(Write::Physics(edit)) = files.write(id, 2, b"w\n", 0, 1024) else {
+            panic!("not a physics write");
+        };
+        assert_eq!(edit.physics(), "new");
+        assert_eq!(read(&mut files, id, 0), Ok(b"old\n".to_vec()), "as of open");
+        assert!(matches!(
+            files.write(id, 9, b"x", 0, 1024),
+            Err(Error::Invalid)
+        ));
+        assert!(matches!(
+            files.write(id, 0, &[0xff], 0, 1024),
+            Err(Error::Invalid)
+        ));
+    }
+}
