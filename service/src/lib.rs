@@ -28,13 +28,13 @@
 //! Every error names the packet file and says what the errno means there
 //! ([`Error`]).
 //!
-//! Where things are: the service and its event loop in [`service`]
-//! (module `service`); the callbacks in `handler`; the packet file, its
-//! registration and reopen back-off in `connection`; decoding reads and
-//! building packets in `inbound`; the neighbour set in `neighbours`; the
-//! per-direction queues in `outq`; timers in `timers`; requests and their
-//! retry policy in `requests`; counters in `stats`; options in `config`;
-//! errors in `error`.
+//! Where things are: the service, its state and its event loop in
+//! `service`; the callbacks in `handler`; the packet file, its place in
+//! the event loop and the reopen back-off in `connection`; decoding reads
+//! and building packets in `inbound`; the neighbour set in `neighbours`;
+//! the per-direction queues in `outq`; timers in `timers`; requests and
+//! their retry policy in `requests`; counters in `stats`; options in
+//! `config`; errors in `error`.
 //!
 //! # Example
 //!
@@ -75,7 +75,7 @@ mod inbound;
 mod neighbours;
 mod outq;
 mod requests;
-pub mod service;
+mod service;
 mod stats;
 mod timers;
 

@@ -128,7 +128,30 @@ impl<K: Key> Service<K> {
 
     /// Watches the packet file in `registry` under `token` (also after
     /// every reopen). Then poll with [`Service::timeout`] and pass every
-    /// wakeup to [`Service::handle`].
+    /// wakeup to [`Service::handle`]:
+    ///
+    /// ```no_run
+    /// # use itc_service::{Config, Dir, Handler, Service};
+    /// # struct Quiet;
+    /// # impl Handler for Quiet {
+    /// #     fn on_packet(&mut self, _: &mut Service, _: Dir, _: &[u8]) {}
+    /// # }
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use mio::{Events, Poll, Token};
+    ///
+    /// const SERVICE: Token = Token(0);
+    /// let mut poll = Poll::new()?;
+    /// let mut svc = Service::open(Config::new(20))?;
+    /// svc.register(poll.registry(), SERVICE)?;
+    /// // ... register the program's own sources under other tokens ...
+    /// let mut events = Events::with_capacity(16);
+    /// loop {
+    ///     poll.poll(&mut events, svc.timeout())?;
+    ///     svc.handle(&events, &mut Quiet)?;
+    ///     // ... then the program's own events ...
+    /// }
+    /// # }
+    /// ```
     pub fn register(&mut self, registry: &Registry, token: Token) -> Result<(), Error> {
         self.conn.attach(registry, token)
     }
@@ -141,20 +164,29 @@ impl<K: Key> Service<K> {
     /// How long the caller's poll may sleep: until the next timer, or not
     /// at all when work is pending; `None` for no limit.
     pub fn timeout(&mut self) -> Option<Duration> {
-        if self.stopped || self.conn.is_lost() {
+        if self.conn.is_lost() {
             return Some(Duration::ZERO);
         }
         let at = self.timers.next_deadline()?;
         Some(at.saturating_duration_since(Instant::now()))
     }
 
-    /// Handles one wakeup of the caller's poll: reads and writes the file
-    /// if `events` has its token, then runs the timers that are due.
-    /// Fails only on errors a restart of `itcd` does not explain.
+    /// Handles one wakeup of the caller's poll: reads the file and writes
+    /// what waited for room if `events` has its token, then runs the timers
+    /// that are due. Fails only on errors a restart of `itcd` does not
+    /// explain.
     pub fn handle<H: Handler<K>>(&mut self, events: &Events, handler: &mut H) -> Result<(), Error> {
         let token = self.conn.token();
-        if events.iter().any(|e| Some(e.token()) == token) {
-            self.on_ready(handler)?;
+        let mut ready = false;
+        let mut writable = false;
+        for e in events.iter().filter(|e| Some(e.token()) == token) {
+            ready = true;
+            // An error is reported as both: the next read or write says
+            // what it is.
+            writable |= e.is_writable() || e.is_error() || e.is_write_closed();
+        }
+        if ready {
+            self.on_ready(writable, handler)?;
         }
         self.on_tick(handler)
     }
@@ -168,9 +200,6 @@ impl<K: Key> Service<K> {
         self.register(poll.registry(), RUN_TOKEN)?;
         let mut events = Events::with_capacity(8);
         let result = loop {
-            if self.stopped {
-                break Ok(());
-            }
             let timeout = self.timeout();
             match poll.poll(&mut events, timeout) {
                 Ok(()) => {}
@@ -180,21 +209,28 @@ impl<K: Key> Service<K> {
             if let Err(e) = self.handle(&events, handler) {
                 break Err(e);
             }
+            if self.stopped {
+                break Ok(());
+            }
         };
+        self.stopped = false;
         self.deregister();
         result
     }
 
-    /// Ends [`Service::run`] after the current callback.
+    /// Ends [`Service::run`] once the work of the current wakeup is done
+    /// (callbacks for what was already read still come). Outside `run`
+    /// it does nothing.
     pub fn stop(&mut self) {
         self.stopped = true;
     }
 
-    /// Reads everything queued for the file, then writes what waited for
-    /// room.
-    fn on_ready<H: Handler<K>>(&mut self, handler: &mut H) -> Result<(), Error> {
+    /// Reads everything queued for the file (the file is watched
+    /// edge-triggered), then, if it became `writable`, writes what waited
+    /// for room.
+    fn on_ready<H: Handler<K>>(&mut self, writable: bool, handler: &mut H) -> Result<(), Error> {
         let mut buf = [0u8; 256];
-        while !self.stopped {
+        loop {
             match self.conn.read(&mut buf) {
                 ReadResult::Packet(n) => self.inbound(&buf[..n], handler),
                 ReadResult::WouldBlock => break,
@@ -210,9 +246,11 @@ impl<K: Key> Service<K> {
                 }
             }
         }
-        self.outq.unblock_all();
-        for dir in Dir::ALL {
-            self.flush(dir);
+        if writable {
+            self.outq.unblock_all();
+            for dir in Dir::ALL {
+                self.flush(dir);
+            }
         }
         for dir in Dir::ALL {
             if self.outq.take_room(dir) {
@@ -226,10 +264,7 @@ impl<K: Key> Service<K> {
     fn on_tick<H: Handler<K>>(&mut self, handler: &mut H) -> Result<(), Error> {
         self.handle_loss(handler);
         let now = Instant::now();
-        while !self.stopped {
-            let Some(key) = self.timers.pop_due(now) else {
-                break;
-            };
+        while let Some(key) = self.timers.pop_due(now) {
             match key {
                 TimerKey::User(token) => handler.on_timer(self, token),
                 TimerKey::Request(key) => self.request_timeout(key, handler),
