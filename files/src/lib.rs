@@ -22,6 +22,7 @@ pub mod manifest;
 pub mod name;
 pub mod tombstone;
 pub mod version;
+pub mod wire;
 
 pub use id::{RecordId, ShortId};
 pub use keys::{KeyError, KeyId, Keyring, PublicKey, SecretKey, VerifyError};
