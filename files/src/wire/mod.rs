@@ -36,14 +36,12 @@
 //! the manifest are checked by their own modules, not here.
 #![forbid(unsafe_code)]
 
-use core::fmt;
-
 use itc_proto::{Dir, HeaderRepr, Packet, RoutedHeader, SVC_FILE_UPDATE};
 
-use crate::codec::{Reader, Short};
+use crate::codec::Reader;
 use crate::id::{RecordId, ShortId, SHORT_ID_LEN};
 use crate::manifest::{MAX_MANIFEST_LEN, MAX_PIECES, MAX_PIECE_SIZE};
-use crate::name::{Name, NameError};
+use crate::name::Name;
 use crate::tombstone::{MAX_TOMBSTONE_LEN, MIN_TOMBSTONE_LEN};
 
 /// The protocol version this module reads and writes.
@@ -66,261 +64,11 @@ pub const MIN_MANIFEST_LEN: usize = crate::manifest::FIXED_LEN + 1;
 /// ANNOUNCE flag: the sender has every piece.
 pub const FLAG_COMPLETE: u8 = 0b0000_0001;
 
-/// Why a message was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Error {
-    /// The packet header is not a valid service-8 packet.
-    Packet(itc_proto::Error),
-    /// The message is longer than [`MAX_MESSAGE_LEN`].
-    TooLong {
-        /// Length of the message.
-        len: usize,
-    },
-    /// The message ends before a field.
-    Truncated {
-        /// Length of the message.
-        len: usize,
-        /// Length needed for the next field.
-        need: usize,
-    },
-    /// Unsupported protocol version.
-    BadVersion(u8),
-    /// Unknown message type.
-    UnknownType(u8),
-    /// Reserved ANNOUNCE flags are set; this is the flags byte.
-    ReservedFlags(u8),
-    /// The name is not valid.
-    Name(NameError),
-    /// An announced manifest length outside `MIN_MANIFEST_LEN..=MAX_MANIFEST_LEN`.
-    ManifestLen(u32),
-    /// An ANNOUNCE bitmap longer than [`MAX_BITMAP`].
-    BitmapTooLong(usize),
-    /// An ANNOUNCE whose BASE plus bitmap goes past [`MAX_PIECES`].
-    BitmapRange {
-        /// BASE.
-        base: u32,
-        /// Bitmap length in bytes.
-        bytes: usize,
-    },
-    /// Unknown OBJECT code.
-    UnknownObject(u8),
-    /// A manifest locator with a PIECE other than 0.
-    ManifestPiece(u32),
-    /// A piece index at or past [`MAX_PIECES`].
-    PieceOutOfRange(u32),
-    /// An OFFSET that is not a multiple of [`CHUNK_LEN`].
-    Misaligned(u32),
-    /// An OFFSET past the largest manifest or piece.
-    OffsetOutOfRange(u32),
-    /// A REQUEST COUNT outside `1..=MAX_REQUEST_CHUNKS`.
-    BadCount(u8),
-    /// A DATA message with no data.
-    EmptyData,
-    /// A TOMBSTONE record of a length no tombstone has.
-    RecordLen(usize),
-    /// Bytes follow the message.
-    Trailing {
-        /// Length of the message.
-        len: usize,
-        /// Length of the message it holds.
-        used: usize,
-    },
-    /// The output buffer is too small.
-    BufferTooSmall {
-        /// Length of the buffer.
-        len: usize,
-        /// Length the message needs.
-        need: usize,
-    },
-}
+mod codes;
+mod error;
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Error::Packet(e) => write!(f, "not a file service packet: {e}"),
-            Error::TooLong { len } => {
-                write!(
-                    f,
-                    "message of {len} bytes is too long (at most {MAX_MESSAGE_LEN})"
-                )
-            }
-            Error::Truncated { len, need } => {
-                write!(f, "message of {len} bytes is truncated (needs {need})")
-            }
-            Error::BadVersion(v) => write!(f, "unsupported file protocol version {v}"),
-            Error::UnknownType(t) => write!(f, "unknown message type 0x{t:02x}"),
-            Error::ReservedFlags(b) => write!(f, "reserved announce flags set in 0x{b:02x}"),
-            Error::Name(e) => write!(f, "{e}"),
-            Error::ManifestLen(n) => write!(
-                f,
-                "manifest length {n} is outside {MIN_MANIFEST_LEN}..={MAX_MANIFEST_LEN}"
-            ),
-            Error::BitmapTooLong(n) => {
-                write!(f, "bitmap of {n} bytes is too long (at most {MAX_BITMAP})")
-            }
-            Error::BitmapRange { base, bytes } => write!(
-                f,
-                "bitmap of {bytes} bytes from piece {base} goes past {MAX_PIECES} pieces"
-            ),
-            Error::UnknownObject(o) => write!(f, "unknown object code 0x{o:02x}"),
-            Error::ManifestPiece(p) => write!(f, "manifest locator with piece {p} (must be 0)"),
-            Error::PieceOutOfRange(p) => {
-                write!(f, "piece {p} is out of range (at most {MAX_PIECES} pieces)")
-            }
-            Error::Misaligned(o) => write!(f, "offset {o} is not a multiple of {CHUNK_LEN}"),
-            Error::OffsetOutOfRange(o) => write!(f, "offset {o} is past any manifest or piece"),
-            Error::BadCount(c) => {
-                write!(f, "request count {c} is outside 1..={MAX_REQUEST_CHUNKS}")
-            }
-            Error::EmptyData => f.write_str("data message with no data"),
-            Error::RecordLen(n) => write!(
-                f,
-                "tombstone record of {n} bytes (must be {MIN_TOMBSTONE_LEN}..={MAX_TOMBSTONE_LEN})"
-            ),
-            Error::Trailing { len, used } => {
-                write!(f, "{} bytes follow a message of {used} bytes", len - used)
-            }
-            Error::BufferTooSmall { len, need } => {
-                write!(f, "buffer of {len} bytes is too small (needs {need})")
-            }
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-impl From<Short> for Error {
-    fn from(s: Short) -> Error {
-        Error::Truncated {
-            len: s.len,
-            need: s.need,
-        }
-    }
-}
-
-/// The result of parsing and emitting messages.
-pub type Result<T> = core::result::Result<T, Error>;
-
-/// A message type code; unknown codes are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MessageType {
-    /// 0x01: what the sender has of one name.
-    Announce,
-    /// 0x02: a signed deletion.
-    Tombstone,
-    /// 0x03: please send these chunks.
-    Request,
-    /// 0x04: one chunk.
-    Data,
-    /// 0x05: not now, ask again later.
-    Retry,
-    /// 0x06: stop asking for this transfer.
-    Abort,
-    /// 0x07: please announce everything you have.
-    Solicit,
-    /// Any other code.
-    Unknown(u8),
-}
-
-impl MessageType {
-    /// The type for a TYPE byte.
-    pub const fn from_byte(b: u8) -> MessageType {
-        match b {
-            0x01 => MessageType::Announce,
-            0x02 => MessageType::Tombstone,
-            0x03 => MessageType::Request,
-            0x04 => MessageType::Data,
-            0x05 => MessageType::Retry,
-            0x06 => MessageType::Abort,
-            0x07 => MessageType::Solicit,
-            other => MessageType::Unknown(other),
-        }
-    }
-
-    /// The TYPE byte.
-    pub const fn to_byte(self) -> u8 {
-        match self {
-            MessageType::Announce => 0x01,
-            MessageType::Tombstone => 0x02,
-            MessageType::Request => 0x03,
-            MessageType::Data => 0x04,
-            MessageType::Retry => 0x05,
-            MessageType::Abort => 0x06,
-            MessageType::Solicit => 0x07,
-            MessageType::Unknown(other) => other,
-        }
-    }
-}
-
-/// What a locator points into; unknown codes are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Object {
-    /// 0x01: the signed manifest.
-    Manifest,
-    /// 0x02: a piece of the file.
-    Piece,
-    /// Any other code.
-    Unknown(u8),
-}
-
-impl Object {
-    /// The object for an OBJECT byte.
-    pub const fn from_byte(b: u8) -> Object {
-        match b {
-            0x01 => Object::Manifest,
-            0x02 => Object::Piece,
-            other => Object::Unknown(other),
-        }
-    }
-
-    /// The OBJECT byte.
-    pub const fn to_byte(self) -> u8 {
-        match self {
-            Object::Manifest => 0x01,
-            Object::Piece => 0x02,
-            Object::Unknown(other) => other,
-        }
-    }
-}
-
-/// Why a sender aborts a transfer; unknown codes are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AbortReason {
-    /// 0x01: the sender has nothing with this id.
-    Unknown,
-    /// 0x02: the sender dropped it for a newer version or a deletion.
-    Superseded,
-    /// 0x03: the request points outside the manifest or file.
-    OutOfRange,
-    /// 0x04: the sender is shutting down.
-    Shutdown,
-    /// Any other code.
-    Other(u8),
-}
-
-impl AbortReason {
-    /// The reason for a REASON byte.
-    pub const fn from_byte(b: u8) -> AbortReason {
-        match b {
-            0x01 => AbortReason::Unknown,
-            0x02 => AbortReason::Superseded,
-            0x03 => AbortReason::OutOfRange,
-            0x04 => AbortReason::Shutdown,
-            other => AbortReason::Other(other),
-        }
-    }
-
-    /// The REASON byte.
-    pub const fn to_byte(self) -> u8 {
-        match self {
-            AbortReason::Unknown => 0x01,
-            AbortReason::Superseded => 0x02,
-            AbortReason::OutOfRange => 0x03,
-            AbortReason::Shutdown => 0x04,
-            AbortReason::Other(other) => other,
-        }
-    }
-}
+pub use codes::{AbortReason, MessageType, Object};
+pub use error::{Error, Result};
 
 /// Which pieces an ANNOUNCE says the sender has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -754,5 +502,4 @@ pub fn emit_packet(msg: &Message<'_>, dir: Dir, buf: &mut [u8]) -> Result<usize>
 }
 
 #[cfg(test)]
-#[path = "wire_tests.rs"]
 mod tests;

@@ -2,6 +2,7 @@
 //! round trips of random messages.
 
 use super::*;
+use crate::name::NameError;
 use proptest::prelude::*;
 
 const ID: ShortId = ShortId([0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]);
