@@ -176,6 +176,7 @@ impl Store {
             if is_new || path.join(staging::DATA).exists() {
                 continue;
             }
+            let mut finished = false;
             if let Ok(Opened::Installed(m)) = Staged::open(&path) {
                 let whole = std::fs::metadata(self.live.path(m.name()))
                     .is_ok_and(|md| md.len() == m.length());
@@ -183,9 +184,14 @@ impl Store {
                     self.live
                         .commit_manifest(m.name(), &path.join(staging::MANIFEST))?;
                     notes.push(Recovered::Installed(m.name().clone(), m.version()));
+                    finished = true;
                 }
             }
             disk::remove_dir(&path)?;
+            if !finished {
+                let why = "an unfinished or unreadable staging directory";
+                notes.push(Recovered::Removed(path, why));
+            }
         }
         disk::sync_dir(&staging_dir)
     }
