@@ -92,7 +92,7 @@ impl Assembly {
     /// Places a chunk; returns false for a duplicate.
     pub fn insert(&mut self, offset: u32, data: &[u8]) -> Result<bool, AssemblyError> {
         let at = offset as usize;
-        if at % CHUNK_LEN != 0 || at >= self.bytes.len() {
+        if !at.is_multiple_of(CHUNK_LEN) || at >= self.bytes.len() {
             return Err(AssemblyError::BadOffset(offset));
         }
         let k = at / CHUNK_LEN;

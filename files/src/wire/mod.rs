@@ -146,7 +146,7 @@ impl Locator {
             Object::Piece => MAX_PIECE_SIZE,
             Object::Unknown(o) => return Err(Error::UnknownObject(o)),
         };
-        if self.offset % CHUNK_LEN as u32 != 0 {
+        if !self.offset.is_multiple_of(CHUNK_LEN as u32) {
             return Err(Error::Misaligned(self.offset));
         }
         if self.offset >= max_offset {
