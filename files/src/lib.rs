@@ -33,6 +33,7 @@ pub mod recovered;
 pub mod staging;
 pub mod store;
 pub mod tombstone;
+pub mod transfer;
 pub mod version;
 pub mod wire;
 
@@ -47,4 +48,5 @@ pub use pieces::PieceSet;
 pub use recovered::Recovered;
 pub use store::{Deleted, ServeError, Store, Written};
 pub use tombstone::{Tombstone, TombstoneError};
+pub use transfer::{Event, Transfer};
 pub use version::{Action, Applied, Entry, Stamp, State, Versions};

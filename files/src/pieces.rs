@@ -96,6 +96,16 @@ impl PieceSet {
         true
     }
 
+    /// Marks piece `i` not verified; false if it was not.
+    pub fn remove(&mut self, i: u32) -> bool {
+        if !self.contains(i) {
+            return false;
+        }
+        self.bits[i as usize / 8] &= !(1 << (i % 8));
+        self.count -= 1;
+        true
+    }
+
     /// The first piece that is not verified.
     pub fn first_missing(&self) -> Option<u32> {
         (0..self.len).find(|&i| !self.contains(i))
@@ -143,6 +153,7 @@ mod tests {
     fn counts_and_round_trips() {
         let mut s = PieceSet::new(10);
         assert!(s.insert(0) && s.insert(9) && !s.insert(9) && !s.insert(10));
+        assert!(s.insert(4) && s.remove(4) && !s.remove(4) && !s.remove(10));
         assert_eq!(s.count(), 2);
         assert_eq!(s.as_bytes(), &[0b0000_0001, 0b0000_0010]);
         assert_eq!(PieceSet::from_bytes(10, s.as_bytes()), Some(s.clone()));
