@@ -11,8 +11,9 @@
 //!   the [`staging`] of files being fetched (with their [`pieces`]), the
 //!   tombstones and the [`hooks`] record; [`disk`] holds its careful file
 //!   system steps and [`recovered`] what opening it repaired.
-//! - [`wire`]: the service-8 messages, each one packet; [`assembly`]: a
-//!   manifest or piece put together from chunks.
+//! - [`wire`]: the service-8 messages, each one packet; [`transfer`]: the
+//!   receiving side of one file (what to ask whom, time-outs, back-off);
+//!   [`assembly`]: a manifest or piece put together from chunks.
 //! - [`codec`] and [`hex`]: bounded reading and hex text.
 //!
 //! `docs/file-protocol.md` describes the protocol byte by byte.
