@@ -77,7 +77,7 @@ fn verifies_against_trusted_keys_only() {
         Manifest::parse_verified(t.bytes(), &ring()),
         Err(ManifestError::BadMagic(*b"ITCT"))
     );
-    // Another trusted key does not make a forged signature pass.
+    // Trusting a second key as well changes nothing for this one.
     let other = SecretKey::from_seed(&[1; 32]);
     let mut r = ring();
     r.insert(PublicKey::clone(other.public()));
