@@ -170,6 +170,7 @@ pub fn counters(d: &DirStats) -> FirmwareCounters {
         ("aborts", d.aborts.into()),
         ("misaligned", d.misaligned.into()),
         ("overlong", d.overlong.into()),
+        ("no_delimiter", d.no_delimiter.into()),
         ("runts", d.runts.into()),
         ("not_routed", d.not_routed.into()),
         ("timeouts", d.timeouts.into()),
