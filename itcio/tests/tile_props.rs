@@ -84,7 +84,7 @@ fn op() -> impl Strategy<Value = Op> {
     let nkinds = kinds().len();
     prop_oneof![
         1 => (0..2usize, vec(any::<u8>(), 0..300)).prop_map(|(p, b)| Op::Raw(p, b)),
-        2 => (dir(), prop_oneof![4 => Just(b'P'), 1 => Just(b'F'), 1 => Just(b'T')])
+        2 => (dir(), prop_oneof![4 => Just(b'P'), 1 => Just(b'F'), 1 => Just(b'T'), 1 => Just(b'E')])
             .prop_map(|(d, c)| Op::Link(d, c)),
         1 => (0..2usize, any::<u8>()).prop_map(|(p, m)| Op::Monitor(p, m)),
         2 => (dir(), name(), prop_oneof![3 => Just(String::new()), 1 => name()], any::<u8>())
