@@ -990,3 +990,46 @@ fn a_mount_point_held_by_a_hung_itcd_is_reported_busy_not_waited_on() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("busy") && err.contains(&m), "{err}");
 }
+
+#[test]
+fn a_second_itcd_on_a_served_tile_is_refused_before_it_touches_the_prus() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let (a, b) = (g.tile(0), g.tile(1));
+    let nb = libc::O_RDONLY | libc::O_NONBLOCK;
+    let events = open(&a.path("tile/ET/events"), nb).unwrap();
+    assert_eq!(next_packet(&events), vec![0xc4, 0x01], "B is present");
+    let rx = open(&a.path("tile/ET/svc/50"), nb).unwrap();
+    assert_eq!(next_packet(&rx), vec![0xc4, 0x01]);
+
+    // The same PRU sockets and mount point as A's running itcd.
+    let m = a.mount.display().to_string();
+    let p0 = g.sockets.join("A.pru0").display().to_string();
+    let p1 = g.sockets.join("A.pru1").display().to_string();
+    let out = itcd(&["--pru0", &p0, "--pru1", &p1, "--mount", &m])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("busy") && err.contains(&m) && err.contains("another itcd"),
+        "{err}"
+    );
+
+    // A packet B sends now crosses A's PRU 0 connection: it is the one A
+    // had before, and the emulated PRUs never saw another host.
+    let tx = open(&b.path("tile/WT/svc/50"), libc::O_WRONLY).unwrap();
+    write_packet(&tx, &[0x80 | Dir::WT.dir8(), 50, 7]).unwrap();
+    assert_eq!(next_packet(&rx), vec![0x80 | Dir::ET.dir8(), 50, 7]);
+    let stats = g.sim().stats();
+    for pru in [itc_proto::Pru::Pru0, itc_proto::Pru::Pru1] {
+        assert_eq!(stats.pru(g.ids[0], pru).connections, 1, "{pru:?}");
+    }
+    assert_eq!(a.status_value("itc/self", "pru0_opens"), "1");
+    assert_eq!(a.status_value("itc/self", "pru1_opens"), "1");
+    // So A's readers saw no Disconnect (nor Connect): nothing more came.
+    assert_eq!(errno(&read_packet(&events, 256)), libc::EAGAIN);
+    assert_eq!(a.dir_status(Dir::ET, "peer"), "present");
+    assert_eq!(a.status_value("itc/self", "name"), "A");
+}
+
