@@ -1033,3 +1033,77 @@ fn a_second_itcd_on_a_served_tile_is_refused_before_it_touches_the_prus() {
     assert_eq!(a.status_value("itc/self", "name"), "A");
 }
 
+/// The lines `itcd` wrote about ET's link, and the count it says it
+/// suppressed.
+fn et_link_lines(log: &str) -> (u64, u64) {
+    let written = log
+        .lines()
+        .filter(|l| l.contains("ET: link up") || l.contains("ET: link down"))
+        .count() as u64;
+    let suppressed = log
+        .lines()
+        .filter_map(|l| {
+            let at = l.find("ET: ")? + 4;
+            let rest =
+                l[at..].strip_suffix(" similar messages suppressed (more than 10 a second)")?;
+            rest.parse::<u64>().ok()
+        })
+        .sum();
+    (written, suppressed)
+}
+
+#[test]
+fn a_flapping_link_status_cannot_flood_the_log() {
+    // At debug level, as every hand tile logs. The hellos a link-up sends
+    // are drained as they come, so the PRU side never fills.
+    let h = hand_tile(&["--hello-ms", "60000", "--absent-ms", "600000"]);
+    let t = &h.tile;
+    let flaps: u64 = 5000;
+    let start = Instant::now();
+    for i in 0..flaps {
+        h.pru0.send(&[0xc3, b'P', Dir::ET.dir8()]);
+        h.pru0.send(&[0xc3, b'F', Dir::ET.dir8()]);
+        if i % 64 == 0 {
+            h.pru0.drain();
+        }
+    }
+    eventually!(
+        t.counter(Dir::ET, "sync_losses") == flaps,
+        "every message handled; ET status:\n{}",
+        t.read_to_string("tile/ET/status")
+    );
+    let elapsed = start.elapsed();
+    // Every change was written or counted, and the count is reported
+    // once its window has passed, with no further message to carry it.
+    eventually!(
+        {
+            let (written, suppressed) = et_link_lines(&t.log_text());
+            written + suppressed == 2 * flaps
+        },
+        "every link change written or counted; {:?}",
+        et_link_lines(&t.log_text())
+    );
+    let log = t.log_text();
+    let (written, suppressed) = et_link_lines(&log);
+    // At most 10 lines a second: the seconds the flood took, and the one
+    // it started in.
+    let windows = elapsed.as_secs() + 2;
+    eprintln!(
+        "{} link changes in {elapsed:?}: {written} lines written, {suppressed} suppressed, \
+         {} bytes of log",
+        2 * flaps,
+        log.len()
+    );
+    assert!(
+        written <= 10 * windows,
+        "{written} lines written in {elapsed:?} ({suppressed} suppressed)"
+    );
+    assert!(suppressed > 0);
+    assert!(
+        log.len() < 16 * 1024 + 200 * windows as usize,
+        "{} bytes of log for {} link changes in {elapsed:?}",
+        log.len(),
+        2 * flaps
+    );
+    assert_eq!(t.dir_status(Dir::ET, "link"), "down");
+}
