@@ -401,14 +401,15 @@ impl Stream {
     /// what has arrived; whether anything moved.
     fn turn(&mut self, write: bool) -> bool {
         let mut progress = false;
-        while write {
+        let mut full = !write;
+        while !full {
             match self.writer.write(&packet70(self.to, self.next)) {
                 Ok(n) => {
                     assert_eq!(n, 70);
                     self.next += 1;
                     progress = true;
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => full = true,
                 // The neighbour is never absent: a damaged frame must
                 // not take it away.
                 Err(e) => panic!("write packet {}: {e}", self.next),
@@ -420,9 +421,8 @@ impl Stream {
                 Ok(n) if buf[0] == 0xc4 => panic!("a TEP in the stream: {:02x?}", &buf[..n]),
                 Ok(n) => {
                     let p = &buf[..n];
-                    let seq = (n == 70)
-                        .then(|| u32::from_le_bytes([p[2], p[3], p[4], p[5]]))
-                        .unwrap_or_else(|| panic!("a {n}-byte packet: {p:02x?}"));
+                    assert_eq!(n, 70, "a {n}-byte packet: {p:02x?}");
+                    let seq = u32::from_le_bytes([p[2], p[3], p[4], p[5]]);
                     assert_eq!(p, &packet70(self.from, seq)[..], "damaged packet {seq}");
                     assert!(
                         self.last < Some(seq) && seq < self.next,
