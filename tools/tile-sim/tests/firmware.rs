@@ -397,19 +397,21 @@ impl Stream {
         }
     }
 
-    /// Writes while the queue takes packets (or `write` says stop), reads
-    /// what has arrived; whether anything moved.
-    fn turn(&mut self, write: bool) -> bool {
+    /// Writes up to `write` packets while the queue takes them, reads
+    /// what has arrived; whether anything moved. Few writes a turn, so
+    /// that the reader keeps up and its queue never overflows.
+    fn turn(&mut self, write: u32) -> bool {
         let mut progress = false;
-        let mut full = !write;
-        while !full {
+        let mut left = write;
+        while left > 0 {
             match self.writer.write(&packet70(self.to, self.next)) {
                 Ok(n) => {
                     assert_eq!(n, 70);
                     self.next += 1;
+                    left -= 1;
                     progress = true;
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => full = true,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => left = 0,
                 // The neighbour is never absent: a damaged frame must
                 // not take it away.
                 Err(e) => panic!("write packet {}: {e}", self.next),
@@ -502,7 +504,7 @@ fn bit_errors_cost_the_frames_they_hit_and_never_a_neighbour() {
     while start.elapsed() < Duration::from_secs(20) && dropped < 1000 {
         let mut progress = false;
         for s in &mut streams {
-            progress |= s.turn(true);
+            progress |= s.turn(16);
         }
         if looked.elapsed() >= Duration::from_millis(500) {
             looked = Instant::now();
@@ -518,7 +520,7 @@ fn bit_errors_cost_the_frames_they_hit_and_never_a_neighbour() {
     while last_change.elapsed() < Duration::from_millis(500) && start.elapsed() < traffic * 2 {
         let mut progress = false;
         for s in &mut streams {
-            progress |= s.turn(false);
+            progress |= s.turn(0);
         }
         if progress {
             last_change = Instant::now();
@@ -559,11 +561,13 @@ fn bit_errors_cost_the_frames_they_hit_and_never_a_neighbour() {
         // itcd counts the frames its PRU dropped; the firmware's own
         // counters say the same (a report the host side had no room for
         // would be lost, and the firmware count it, so within a few).
+        // itcd's count first: a hello dropped in between adds to both,
+        // the firmware's first.
+        let shown = counted((t, d));
         let fw: u64 = ["crc_errors", "aborts", "misaligned", "overlong"]
             .iter()
             .map(|name| grid.firmware_counter(t, d, name))
             .sum();
-        let shown = counted((t, d));
         eprintln!("{t} {d}: {shown} dropped frames counted, the firmware's {fw}");
         assert!(
             shown <= fw && shown + fw / 100 + 2 >= fw,
