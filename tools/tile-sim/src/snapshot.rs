@@ -89,11 +89,11 @@ pub fn run(args: SnapshotArgs) -> ExitCode {
 }
 
 /// Horizontal distance between tiles of a row, in pixels.
-const PITCH_X: f64 = 200.0;
+const PITCH_X: f64 = 240.0;
 /// Vertical distance between rows.
 const PITCH_Y: f64 = 150.0;
 /// A tile's box.
-const TILE_W: f64 = 132.0;
+const TILE_W: f64 = 156.0;
 const TILE_H: f64 = 66.0;
 /// Space around the grid, and above it for the title.
 const MARGIN: f64 = 30.0;
@@ -163,7 +163,7 @@ pub fn svg(picture: &Picture, dir: &Path, interval: Duration) -> String {
     let _ = writeln!(out, r##"<?xml version="1.0" encoding="UTF-8"?>"##);
     let _ = writeln!(
         out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="13">"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="12">"##
     );
     let when = humantime::format_rfc3339_seconds(picture.sample.wall);
     let rates = if picture.rates.iter().flatten().any(Option::is_some) {
@@ -218,10 +218,19 @@ pub fn svg(picture: &Picture, dir: &Path, interval: Duration) -> String {
             label.push_str(&format!(" {} drops", link.drops));
         }
         if !label.is_empty() {
+            // A white box behind the label: it reads over the line in any
+            // renderer (monospace at 12 px: about 7.3 px a character).
             let (mx, my) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0);
+            let w = 7.3 * label.chars().count() as f64 + 6.0;
             let _ = writeln!(
                 out,
-                r##"<text x="{mx:.1}" y="{:.1}" text-anchor="middle" fill="{colour}" stroke="#ffffff" stroke-width="4" paint-order="stroke">{}</text>"##,
+                r##"<rect x="{:.1}" y="{:.1}" width="{w:.1}" height="16" fill="#ffffff"/>"##,
+                mx - w / 2.0,
+                my - 8.0
+            );
+            let _ = writeln!(
+                out,
+                r##"<text x="{mx:.1}" y="{:.1}" text-anchor="middle" fill="{colour}">{}</text>"##,
                 my + 4.0,
                 xml(&label)
             );
