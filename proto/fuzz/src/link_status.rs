@@ -7,10 +7,22 @@ use itc_proto::{Dir, Error, LinkCode, LinkStatusRepr, Packet, LINK_STATUS_LEN};
 use crate::{any_buffer, any_code, assert_refusal};
 
 /// Parses `data` as a link status message. One that parses, emitted again,
-/// must repeat its first three bytes and parse back the same.
+/// must repeat its first three bytes and parse back the same; a monitor
+/// message's bitmap must read the same through `has_sync` and `monitor`.
 pub fn check_link_status(data: &[u8]) -> Option<LinkStatusRepr> {
     let repr = LinkStatusRepr::parse(&Packet::new_unchecked(data)).ok()?;
     assert_eq!(repr.code.has_dir(), repr.dir().is_some());
+    if repr.code == LinkCode::Monitor {
+        // has_sync reads the bitmap, and monitor() rebuilds it from the six
+        // directions (bits 0 and 4, NT and ST, are no link's).
+        let synced: Vec<Dir> = Dir::ALL.into_iter().filter(|&d| repr.has_sync(d)).collect();
+        for d in Dir::ALL {
+            assert_eq!(repr.has_sync(d), repr.arg & (1 << d.dir8()) != 0);
+        }
+        assert_eq!(LinkStatusRepr::monitor(synced).arg, repr.arg & !0b0001_0001);
+    } else {
+        assert!(Dir::ALL.iter().all(|&d| !repr.has_sync(d)));
+    }
     let mut buf = [0xa5u8; LINK_STATUS_LEN];
     let n = repr
         .emit(&mut buf)

@@ -2,7 +2,7 @@
 //! of any event and dir8.
 
 use arbitrary::Unstructured;
-use itc_proto::{Dir, Error, Packet, TepEvent, TepRepr};
+use itc_proto::{tep_bytes, Dir, Error, Packet, TepEvent, TepRepr};
 
 use crate::{any_buffer, any_code, assert_refusal};
 
@@ -27,7 +27,7 @@ pub fn check_tep(data: &[u8]) -> Option<TepRepr> {
 
 /// Emits a TEP built from the fuzzer's bytes (any event, any dir8 or none)
 /// into a buffer of 0..=4 bytes; whatever emit accepts must parse back the
-/// same.
+/// same, and [`tep_bytes`] must spell it the same way.
 pub fn emit_tep(data: &[u8]) {
     let _ = try_emit_tep(&mut Unstructured::new(data));
 }
@@ -45,6 +45,9 @@ fn try_emit_tep(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
                 .expect("an emitted TEP does not parse");
             assert_eq!(again.event, TepEvent::from_byte(repr.event.to_byte()));
             assert_eq!(again.dir, repr.dir, "dir8 changed");
+            // tep_bytes spells the same packet without a TepRepr.
+            let (bytes, len) = tep_bytes(repr.event, repr.direction());
+            assert_eq!(&bytes[..len], &buf[..n], "tep_bytes and emit disagree");
         }
         Err(e) => assert_refusal(e, buf.len(), repr.buffer_len(), |e| match e {
             Error::BadTep(0) => repr.event.to_byte() == 0,
