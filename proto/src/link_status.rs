@@ -137,9 +137,11 @@ impl LinkStatusRepr {
     }
 
     /// Fails with [`Error::BadDir`] if the code needs a direction and ARG is
-    /// not one of the six.
+    /// not one of the six. The code is judged by its byte, as `parse` will
+    /// judge it: an `Unknown(b'P')` needs a direction as `SyncGained` does.
     fn check(&self) -> Result<()> {
-        if self.code.has_dir() && Dir::from_dir8(self.arg).is_err() {
+        let code = LinkCode::from_byte(self.code.to_byte());
+        if code.has_dir() && Dir::from_dir8(self.arg).is_err() {
             return Err(Error::BadDir(self.arg));
         }
         Ok(())
@@ -312,5 +314,36 @@ mod tests {
             arg: 0,
         };
         assert_eq!(bad.emit(&mut [0u8; 3]), Err(Error::BadDir(0)));
+    }
+
+    // Found by the pru_message fuzz target: emit accepted an Unknown code
+    // spelling P with an ARG that is no direction, and wrote these bytes,
+    // which parse refuses.
+    static UNKNOWN_P_BAD_ARG: [u8; 3] = [
+        0xc3, // local type: link status
+        b'P', // CODE: packet sync gained
+        0x28, // ARG: 40, not a dir8
+    ];
+
+    #[test]
+    fn emit_judges_unknown_codes_by_their_byte() {
+        assert_eq!(parse(&UNKNOWN_P_BAD_ARG), Err(Error::BadDir(0x28)));
+        let r = LinkStatusRepr {
+            code: LinkCode::Unknown(b'P'),
+            arg: 0x28,
+        };
+        assert_eq!(r.emit(&mut [0u8; 3]), Err(Error::BadDir(0x28)));
+        // With a direction it is the exception the crate allows: it parses
+        // back as the named code.
+        let r = LinkStatusRepr {
+            code: LinkCode::Unknown(b'T'),
+            arg: Dir::SW.dir8(),
+        };
+        let mut buf = [0u8; 3];
+        assert_eq!(r.emit(&mut buf), Ok(3));
+        assert_eq!(
+            parse(&buf),
+            Ok(LinkStatusRepr::for_dir(LinkCode::Timeout, Dir::SW))
+        );
     }
 }
