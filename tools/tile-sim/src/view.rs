@@ -18,6 +18,7 @@
 //! when no `tile-sim` runs there, as for `ctl`).
 
 use std::io::{self, IsTerminal};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -25,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use itc_proto::Dir;
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
@@ -53,9 +56,10 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// How long the main thread waits for a key before it redraws: the age
-/// in the title moves, and notes from the other threads are taken.
-const TICK: Duration = Duration::from_millis(100);
+/// How long the main thread waits for a key or a signal before it
+/// redraws: the age in the title moves, and notes from the other threads
+/// are taken.
+const TICK: Duration = Duration::from_millis(200);
 
 /// What the reader and the actor tell the main thread.
 enum Note {
@@ -172,6 +176,43 @@ fn actor(dir: &Path, actions: &Receiver<String>, notes: &Sender<Note>, wake: &Se
     }
 }
 
+/// Why [`wait`] returned.
+enum Woken {
+    /// [`TICK`] passed: redraw.
+    Tick,
+    /// The terminal has input.
+    Input,
+    /// SIGINT, SIGTERM or SIGHUP came, or the terminal hung up (its
+    /// reads would return end-of-file for ever).
+    Quit,
+}
+
+/// Sleeps in `poll(2)` on the terminal (standard input) and the signalfd
+/// for at most [`TICK`].
+fn wait(signals: &SignalFd) -> Result<Woken, String> {
+    let stdin = io::stdin();
+    let mut fds = [
+        PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
+        PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+    ];
+    let tick = PollTimeout::try_from(TICK).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, tick) {
+        Ok(0) | Err(Errno::EINTR) => return Ok(Woken::Tick),
+        Ok(_) => {}
+        Err(e) => return Err(format!("waiting for the terminal: {e}")),
+    }
+    let ready = |fd: &PollFd| fd.revents().unwrap_or(PollFlags::empty());
+    let gone = PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL;
+    if !ready(&fds[1]).is_empty() || ready(&fds[0]).intersects(gone) {
+        return Ok(Woken::Quit);
+    }
+    Ok(if ready(&fds[0]).contains(PollFlags::POLLIN) {
+        Woken::Input
+    } else {
+        Woken::Tick
+    })
+}
+
 /// What the main thread keeps between frames.
 struct App {
     dir: PathBuf,
@@ -230,19 +271,24 @@ impl App {
                     view_draw::draw(frame.buffer_mut(), &screen);
                 })
                 .map_err(|e| format!("drawing: {e}"))?;
-            if let Ok(Some(_)) = signals.read_signal() {
-                return Ok(());
-            }
-            if !event::poll(TICK).map_err(|e| format!("reading the terminal: {e}"))? {
-                continue;
-            }
-            match event::read().map_err(|e| format!("reading the terminal: {e}"))? {
-                Event::Key(key) if key.kind != KeyEventKind::Release => {
-                    if let Step::Quit = self.key(key, actions) {
-                        return Ok(());
+            match wait(signals)? {
+                Woken::Tick => {}
+                Woken::Quit => return Ok(()),
+                Woken::Input => {
+                    // Every event the terminal has; none waits for more.
+                    while event::poll(Duration::ZERO)
+                        .map_err(|e| format!("reading the terminal: {e}"))?
+                    {
+                        match event::read().map_err(|e| format!("reading the terminal: {e}"))? {
+                            Event::Key(key) if key.kind != KeyEventKind::Release => {
+                                if let Step::Quit = self.key(key, actions) {
+                                    return Ok(());
+                                }
+                            }
+                            _ => {}
+                        }
                     }
                 }
-                _ => {}
             }
         }
     }

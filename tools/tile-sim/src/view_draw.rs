@@ -324,8 +324,7 @@ fn draw_detail(buf: &mut Buffer, picture: &Picture, screen: &Screen, y: u16) {
         &header,
         Style::default().add_modifier(Modifier::UNDERLINED),
     );
-    let mut line = y + 2;
-    for d in tile.wired() {
+    for (line, d) in (y + 2..).zip(tile.wired()) {
         let end = tile.ends[d.index()].as_ref();
         let state = end.map_or(LinkState::Unknown, LinkState::of_end);
         let marker = if screen.wire == Some(d) { '>' } else { ' ' };
@@ -371,7 +370,6 @@ fn draw_detail(buf: &mut Buffer, picture: &Picture, screen: &Screen, y: u16) {
             style = style.add_modifier(Modifier::REVERSED);
         }
         put(buf, x, line, &text, style);
-        line += 1;
     }
     // Six rows are kept for the directions, so the lines below stay put.
     let files_y = y + 2 + 6;
