@@ -1,7 +1,7 @@
 //! Reads a running grid into a [`Sample`]: the tiles and their wires from
 //! `ctl list` over the control socket ([`crate::client`]), each running
 //! tile's `DIR/r{row}c{col}/itc/self` and `tile/<D>/status`, and the file
-//! service's lines from `ctl files` when the grid answers that request.
+//! service's lines from [`grid_files`].
 //!
 //! Fails only when the grid does not answer `ctl list` (or answers
 //! something that is not a grid); a tile whose tree cannot be read is
@@ -18,6 +18,7 @@ use std::time::{Instant, SystemTime};
 use itc_proto::Dir;
 
 use crate::client::{self, Failure};
+use crate::grid_files;
 use crate::grid_model::{parse_list_line, printable, EndStatus, Grid, Physics, Sample, Tile};
 
 /// Takes one look at the grid whose `tile-sim run` has `--dir dir`.
@@ -34,11 +35,7 @@ pub fn sample(dir: &Path) -> Result<Sample, Failure> {
             read_tree(&dir.join(&tile.name), tile);
         }
     }
-    // The file service (`run --files`). A grid without it, or a tile-sim
-    // that does not know the request, answers with an error: no files.
-    if let Ok(lines) = client::request(dir, "files") {
-        grid.set_files(&lines);
-    }
+    grid_files::read(dir, &mut grid);
     Ok(Sample {
         grid,
         taken: Instant::now(),

@@ -12,7 +12,8 @@
 //! the state both threads share in [`state`]; the control protocol and
 //! server in [`ctl`], its client in [`client`]; mounts in [`mounts`]; raw
 //! system calls in [`sys`]. The pictures: a running grid as plain values in
-//! [`grid_model`], read by [`grid_read`], drawn by [`view`] with
+//! [`grid_model`], read by [`grid_read`] (the file service's part by
+//! [`grid_files`]), drawn by [`view`] with
 //! [`view_draw`] and by [`snapshot`]; shell completions in [`completions`].
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod client;
 mod completions;
 mod ctl;
+mod grid_files;
 #[cfg(test)]
 mod grid_fixtures;
 mod grid_model;
