@@ -29,7 +29,9 @@ struct Tmux {
 
 /// Runs the view, then reports how it ended and the terminal's modes, and
 /// keeps the pane open (reading the terminal) until the server is killed.
-const SCRIPT: &str = r#""$1" view --dir "$2"
+/// The shell outlives a SIGINT, as an interactive one does.
+const SCRIPT: &str = r#"trap : INT
+"$1" view --dir "$2"
 echo "view exited $?"
 echo "modes: $(stty -a | tr ' ;' '\n\n' | grep -x -E -e '-?icanon' -e '-?echo' | tr '\n' ' ')"
 exec cat
