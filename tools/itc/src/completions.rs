@@ -1,4 +1,4 @@
-//! `itc completions SHELL` (hidden): prints the shell completion script
+//! `itc completions SHELL`: prints the shell completion script
 //! for bash, zsh, fish, elvish or PowerShell, generated from the command
 //! line parser, so completions can never disagree with the options. The
 //! package installs the bash, zsh and fish ones.

@@ -7,6 +7,7 @@
 //! itc [--mount DIR] events [--dir D]
 //! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
 //! itc [--mount DIR] physics [ID]
+//! itc completions SHELL
 //! ```
 //!
 //! DIR defaults to `$ITC_MOUNT`, else `/run/itc`. Errors are one line on
@@ -144,8 +145,8 @@ enum Cmd {
         #[arg(value_name = "ID")]
         id: Option<String>,
     },
-    /// Print the shell completion script for SHELL.
-    #[command(hide = true)]
+    /// Print the shell completion script for SHELL (the package installs
+    /// bash's, zsh's and fish's).
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,

@@ -1,4 +1,4 @@
-//! `tile-sim completions SHELL` (hidden): prints the shell completion
+//! `tile-sim completions SHELL`: prints the shell completion
 //! script for bash, zsh, fish, elvish or PowerShell, generated from the
 //! command line parser, so completions can never disagree with the
 //! options. The package installs the bash, zsh and fish ones.

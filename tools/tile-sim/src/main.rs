@@ -68,8 +68,8 @@ enum Cmd {
     View(view::ViewArgs),
     /// Draw a running grid as `view` shows it, into an SVG file.
     Snapshot(snapshot::SnapshotArgs),
-    /// Print the shell completion script for SHELL.
-    #[command(hide = true)]
+    /// Print the shell completion script for SHELL (the package installs
+    /// bash's, zsh's and fish's).
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
