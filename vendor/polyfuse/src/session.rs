@@ -211,6 +211,18 @@ impl KernelConfig {
         self
     }
 
+    /// Set the most pages of user memory one request may cover, apart from
+    /// `max_write` (by default it is derived from `max_write`). The kernel
+    /// caps it at its own limit (256 pages by default).
+    ///
+    /// Local patch: a direct-I/O write whose buffers touch more pages than
+    /// this reaches the filesystem in several requests, even when it is
+    /// far smaller than `max_write`.
+    pub fn max_pages_per_request(&mut self, pages: u16) -> &mut Self {
+        self.init_out.max_pages = pages;
+        self
+    }
+
     /// Specify that the filesystem supports `readdirplus` operations.
     pub fn readdirplus(&mut self, enabled: bool) -> &mut Self {
         self.set_init_flag(FUSE_DO_READDIRPLUS, enabled);
@@ -508,10 +520,13 @@ where
 
                 if init_in.flags & FUSE_MAX_PAGES != 0 {
                     init_out.flags |= FUSE_MAX_PAGES;
-                    init_out.max_pages = cmp::min(
-                        (init_out.max_write - 1) / (pagesize() as u32) + 1,
-                        u16::max_value() as u32,
-                    ) as u16;
+                    // Local patch: keep a value set by max_pages_per_request.
+                    if init_out.max_pages == 0 {
+                        init_out.max_pages = cmp::min(
+                            (init_out.max_write - 1) / (pagesize() as u32) + 1,
+                            u16::max_value() as u32,
+                        ) as u16;
+                    }
                 }
 
                 debug_assert_eq!(init_out.major, FUSE_KERNEL_VERSION);
@@ -522,6 +537,7 @@ where
                 tracing::debug!("  flags = 0x{:08x}", init_out.flags);
                 tracing::debug!("  max_readahead = 0x{:08X}", init_out.max_readahead);
                 tracing::debug!("  max_write = 0x{:08X}", init_out.max_write);
+                tracing::debug!("  max_pages = {}", init_out.max_pages);
                 tracing::debug!("  max_background = 0x{:04X}", init_out.max_background);
                 tracing::debug!(
                     "  congestion_threshold = 0x{:04X}",
@@ -1224,6 +1240,39 @@ mod tests {
             output[30..30 + 2 + 4 * 8].iter().all(|&b| b == 0x00),
             "init_out.paddings"
         );
+    }
+
+    // Local patch: pages per request set apart from max_write.
+    #[test]
+    fn init_keeps_max_pages_per_request() {
+        let input_len = mem::size_of::<fuse_in_header>() + mem::size_of::<fuse_init_in>();
+        let in_header = fuse_in_header {
+            len: input_len as u32,
+            opcode: fuse_opcode::FUSE_INIT as u32,
+            unique: 2,
+            nodeid: 0,
+            uid: 100,
+            gid: 100,
+            pid: 12,
+            padding: 0,
+        };
+        let init_in = fuse_init_in {
+            major: 7,
+            minor: 23,
+            max_readahead: 40,
+            flags: INIT_FLAGS_MASK | FUSE_MAX_PAGES,
+        };
+        let mut input = Vec::with_capacity(input_len);
+        input.extend_from_slice(in_header.as_bytes());
+        input.extend_from_slice(init_in.as_bytes());
+
+        let mut config = KernelConfig::default();
+        config.max_write(8192).max_pages_per_request(256);
+        let mut init_out = config.init_out;
+        let mut output = Vec::<u8>::new();
+        init_session(&mut init_out, &input[..], &mut output).expect("initialization failed");
+        assert_eq!(init_out.max_write, 8192);
+        assert_eq!(init_out.max_pages, 256);
     }
 
     #[inline]
