@@ -248,7 +248,7 @@ impl Files {
     ) -> Result<Write, Error> {
         self.flushed.remove(&id);
         match self.open.get(&id) {
-            Some(OpenFile::Channel(ch)) => packet_write(ch, data, physics_gen, out_limit),
+            Some(OpenFile::Channel(ch)) => packet_write(ch, offset, data, physics_gen, out_limit),
             Some(OpenFile::Physics { written, .. }) => {
                 let offset = usize::try_from(offset).map_err(|_| Error::Invalid)?;
                 if offset > written.len() || offset + data.len() > MAX_PHYSICS_LEN + 2 {
@@ -378,6 +378,7 @@ impl Files {
 /// Check a packet written to a channel and fill in its DIR.
 fn packet_write(
     ch: &Channel,
+    offset: u64,
     data: &[u8],
     physics_gen: u64,
     out_limit: usize,
@@ -390,7 +391,12 @@ fn packet_write(
     if stale(ch, physics_gen) {
         return Err(Error::Stale);
     }
-    if data.is_empty() {
+    // Packet files have no file position: every write(2) starts at 0. A
+    // write at any other offset is the rest of one the kernel split, whose
+    // first piece was refused (too long) or, were requests ever to cover
+    // too few pages for a scattered packet, taken alone: the rest is no
+    // packet either way.
+    if offset != 0 || data.is_empty() {
         return Err(Error::Invalid);
     }
     // Longer than an outbound queue holds (with --queue-bytes below 255):
@@ -538,6 +544,11 @@ mod tests {
             files.write(id, 0, &[0x80, 8, 1], 0, 1024).err(),
             Some(Error::Invalid),
             "another service"
+        );
+        assert_eq!(
+            files.write(id, 3, &[0x80, 9, 1], 0, 1024).err(),
+            Some(Error::Invalid),
+            "the rest of a split write"
         );
     }
 
