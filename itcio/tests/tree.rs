@@ -1115,3 +1115,95 @@ fn a_writev_packet_goes_whole_however_its_buffers_lie_in_memory() {
     }
     assert_eq!(errno(&read_packet(&rx, 256)), libc::EAGAIN);
 }
+
+/// An MFM packet for `d` whose payload starts with `tag`, 255 bytes long.
+fn big_mfm(d: Dir, tag: u8) -> Vec<u8> {
+    let mut p = vec![mfm_hdr(d), tag];
+    p.resize(255, tag);
+    p
+}
+
+#[test]
+fn a_busy_neighbour_cannot_crowd_out_another_and_losses_are_told_in_stream() {
+    // A and C both neighbours of B: A at B's WT, C at B's ET.
+    let spec = GridSpec {
+        names: vec!["A", "B", "C"],
+        links: vec![(0, Dir::ET, 1), (2, Dir::WT, 1)],
+        extra_args: vec![vec![], vec!["--queue-bytes".into(), "2048".into()], vec![]],
+        ..GridSpec::pair()
+    };
+    let g = Grid::start(spec);
+    g.wait_present(1, Dir::WT);
+    g.wait_present(1, Dir::ET);
+    g.wait_present(0, Dir::ET);
+    g.wait_present(2, Dir::WT);
+    let (a, b, c) = (g.tile(0), g.tile(1), g.tile(2));
+    let rx = open(&b.path("itc/mfm"), O_NB).unwrap();
+    let from_a = open(&a.path("itc/mfm"), O_RDWR).unwrap();
+    let from_c = open(&c.path("itc/mfm"), O_RDWR).unwrap();
+    let dropped = b.counter(Dir::WT, "drop_queue_full");
+    // A floods B's reader: with two neighbours present, A's share is half
+    // of 2048 bytes, four packets of 255 (each costs 256).
+    for i in 0..20 {
+        write_packet(&from_a, &big_mfm(Dir::ET, i)).unwrap();
+    }
+    eventually!(
+        b.counter(Dir::WT, "drop_queue_full") == dropped + 16,
+        "A's excess dropped\n{}",
+        g.dump()
+    );
+    // C still gets in.
+    write_packet(&from_c, &big_mfm(Dir::WT, 100)).unwrap();
+    eventually!(
+        b.counter(Dir::ET, "rx_mfm_packets") >= 1,
+        "C's packet taken\n{}",
+        g.dump()
+    );
+    assert_eq!(b.counter(Dir::ET, "drop_queue_full"), 0, "C lost nothing");
+    // Once B reads, A's next packet comes after a report of what A lost.
+    let mut got: Vec<Vec<u8>> = (0..7).map(|_| next_packet(&rx)).collect();
+    write_packet(&from_a, &big_mfm(Dir::ET, 200)).unwrap();
+    got.extend((0..2).map(|_| next_packet(&rx)));
+    let heads: Vec<[u8; 2]> = got.iter().map(|p| [p[0], p[1]]).collect();
+    let (wt, et) = (mfm_hdr(Dir::WT), mfm_hdr(Dir::ET));
+    let want = vec![
+        [0xc4, 0x01], // Connect ET (C), snapshot in the order ET SE SW WT
+        [0xc4, 0x01], // Connect WT (A)
+        [wt, 0],
+        [wt, 1],
+        [wt, 2],
+        [wt, 3],
+        [et, 100],
+        [0xc4, 0x04],
+        [wt, 200],
+    ];
+    assert_eq!(heads, want, "{got:02x?}");
+    assert_eq!(got[7], [0xc4, 0x04, Dir::WT.dir8(), 16, 0, 0, 0]);
+    assert_eq!(errno(&read_packet(&rx, 256)), libc::EAGAIN);
+
+    // A tile/<D> file has the whole bound, and names the direction too.
+    drop(rx);
+    let rx = open(&b.path("tile/WT/svc/30"), O_NB).unwrap();
+    assert_eq!(next_packet(&rx), [0xc4, 0x01]);
+    let tx = open(&a.path("tile/ET/svc/30"), O_RDWR).unwrap();
+    let svc = |tag: u8| {
+        let mut p = vec![0x80, 30, tag];
+        p.resize(255, tag);
+        p
+    };
+    let dropped = b.counter(Dir::WT, "drop_queue_full");
+    for i in 0..12 {
+        write_packet(&tx, &svc(i)).unwrap();
+    }
+    eventually!(
+        b.counter(Dir::WT, "drop_queue_full") == dropped + 4,
+        "8 of 12 fit 2048 bytes\n{}",
+        g.dump()
+    );
+    for i in 0..8 {
+        assert_eq!(next_packet(&rx)[2], i);
+    }
+    write_packet(&tx, &svc(50)).unwrap();
+    assert_eq!(next_packet(&rx), [0xc4, 0x04, Dir::WT.dir8(), 4, 0, 0, 0]);
+    assert_eq!(next_packet(&rx)[2], 50);
+}
