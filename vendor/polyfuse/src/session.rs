@@ -405,6 +405,9 @@ impl Session {
                     unsafe {
                         arg.set_len(len - mem::size_of::<fuse_in_header>());
                     }
+                    // Local patch: a request may wait long (a blocked
+                    // read); keep only its bytes, not the whole buffer.
+                    arg.shrink_to_fit();
 
                     break;
                 }
