@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::fs;
+
 use common::*;
 use itc_proto::Dir;
 
@@ -95,4 +97,58 @@ fn unread_events_readers_and_flapping_links_cost_little_and_give_it_back() {
 /// MFM header to direction `d`.
 fn mfm_hdr(d: Dir) -> u8 {
     0xa0 | d.dir8()
+}
+
+#[test]
+fn readers_blocked_in_a_read_cost_little_and_give_it_back() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let a = g.tile(0);
+    let pid = a.pid();
+    let watch = open(&a.path("tile/ET/events"), libc::O_RDONLY).unwrap();
+    assert_eq!(next_packet(&watch), [0xc4, 0x01]);
+    for _ in 0..20 {
+        flap(&g, 0, Dir::ET, &watch);
+    }
+    let before = rss_kib(pid);
+    // 500 reads that wait in itcd (any local user may do this: events
+    // files are world-readable); each used to hold a 12 KiB buffer.
+    let (tids_tx, tids) = std::sync::mpsc::channel();
+    let mut readers = Vec::new();
+    for _ in 0..500 {
+        let f = open(&a.path("tile/ET/events"), libc::O_RDONLY).unwrap();
+        assert_eq!(next_packet(&f), [0xc4, 0x01], "the snapshot");
+        let tids_tx = tids_tx.clone();
+        readers.push(std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tids_tx.send(unsafe { libc::gettid() }).unwrap();
+            read_packet(&f, 256)
+        }));
+    }
+    let tids: Vec<i32> = tids.iter().take(500).collect();
+    eventually!(
+        tids.iter().all(|tid| {
+            fs::read_to_string(format!("/proc/self/task/{tid}/wchan"))
+                .is_ok_and(|w| w.contains("request_wait_answer"))
+        }),
+        "every reader waits in itcd"
+    );
+    let loaded = rss_kib(pid);
+    // The Disconnect answers them all.
+    g.sim().cut(g.ids[0], Dir::ET);
+    for r in readers {
+        assert_eq!(r.join().unwrap().unwrap(), [0xc4, 0x02]);
+    }
+    assert_eq!(next_packet(&watch), [0xc4, 0x02]);
+    g.sim().restore(g.ids[0], Dir::ET);
+    assert_eq!(next_packet(&watch), [0xc4, 0x01]);
+    let after = rss_kib(pid);
+    eprintln!(
+        "itcd RSS: {before} KiB before, {loaded} KiB with 500 reads waiting, {after} KiB after"
+    );
+    assert!(loaded - before < 1024, "cost {} KiB", loaded - before);
+    assert!(
+        after <= before + RETURNED_KIB,
+        "{after} KiB after {before} KiB"
+    );
 }
