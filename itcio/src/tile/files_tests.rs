@@ -148,3 +148,39 @@ fn a_physics_write_is_kept_only_once_committed() {
         Err(Error::Invalid)
     ));
 }
+
+#[test]
+fn events_readers_share_one_log_that_keeps_only_what_is_unread() {
+    let mut files = Files::new(16 * 1024);
+    // No reader, no cost.
+    files.fan_out(Dir::ET, TepEvent::Connect);
+    assert_eq!(files.event_log_size().0, 0);
+    let ids: Vec<FileId> = (0..3000)
+        .map(|i| {
+            let scope = (i % 2 == 0).then_some(Dir::ET);
+            let kind = FileKind::Events(scope);
+            files.open_channel(kind, Access::READ, 0, |_| true).unwrap()
+        })
+        .collect();
+    for i in 0..600 {
+        let event = if i % 2 == 0 {
+            TepEvent::Disconnect
+        } else {
+            TepEvent::Connect
+        };
+        files.fan_out(Dir::ET, event);
+    }
+    // 600 events kept once for 3000 readers, a byte each.
+    let (events, memory) = files.event_log_size();
+    assert_eq!(events, 600);
+    assert!(memory < 2048, "{memory}");
+    // Each reads its snapshot, then the changes in its own format.
+    assert_eq!(read(&mut files, ids[0], 0), Ok(vec![0xc4, 0x01]));
+    assert_eq!(read(&mut files, ids[0], 0), Ok(vec![0xc4, 0x02]));
+    assert_eq!(read(&mut files, ids[1], 0), Ok(vec![0xc4, 0x01, 2]));
+    for id in ids {
+        files.release(id);
+    }
+    assert_eq!(files.event_log_size(), (0, 0), "all of it given back");
+    assert!(files.open.capacity() < 256, "{}", files.open.capacity());
+}
