@@ -746,6 +746,36 @@ fn a_log_level_that_means_nothing_is_a_usage_error() {
     assert!(!is_mounted(&mount));
 }
 
+/// A queue bound of 0 would make every write fail `EMSGSIZE` behind a
+/// daemon that looks healthy: it is refused at start like any bad option.
+#[test]
+fn a_queue_bound_of_zero_is_a_usage_error() {
+    let dir = TempDir::new("zeroqueue");
+    let mount = dir.0.join("m");
+    std::fs::create_dir_all(&mount).unwrap();
+    let m = mount.display().to_string();
+    let sock = dir.0.join("nope").display().to_string();
+    let out = itcd(&[
+        "--pru0",
+        &sock,
+        "--pru1",
+        &sock,
+        "--mount",
+        &m,
+        "--queue-bytes",
+        "0",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--queue-bytes") && err.contains("at least 1"),
+        "{err}"
+    );
+    assert!(!is_mounted(&mount));
+}
+
 /// The line of /proc/self/mountinfo for `mount`: (mount options, fstype,
 /// source), the source with the kernel's octal escapes.
 fn mountinfo_of(mount: &Path) -> Option<(String, String, String)> {
