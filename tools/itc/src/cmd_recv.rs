@@ -3,7 +3,8 @@
 //! line each (see [`crate::show`]), tile events included.
 //!
 //! Ends after `count` data packets (status 0), at the timeout or on
-//! SIGINT (status 1 if fewer than `count` arrived, else 0).
+//! SIGINT (status 1 if fewer than `count` arrived, with `got N of COUNT
+//! packets in SECS s` on standard error; else 0).
 
 use std::time::{Duration, SystemTime};
 
@@ -52,9 +53,17 @@ pub fn run(tree: &Tree, opts: Options) -> Result<u8, Error> {
                 let time = show::timestamp(SystemTime::now());
                 output::line(&show::packet_line(&time, &item, opts.text))?;
             }
-            Wait::TimedOut | Wait::Interrupted => {
-                let short = opts.count.is_some_and(|c| got < c);
-                return Ok(u8::from(short));
+            end @ (Wait::TimedOut | Wait::Interrupted) => {
+                let Some(count) = opts.count.filter(|&c| got < c) else {
+                    return Ok(0);
+                };
+                // Status 1 alone would leave a person guessing.
+                let why = match (end, opts.timeout) {
+                    (Wait::TimedOut, Some(t)) => format!("in {} s", t.as_secs_f64()),
+                    _ => "before SIGINT".to_string(),
+                };
+                output::note(&format!("got {got} of {count} packets {why}"));
+                return Ok(1);
             }
         }
     }

@@ -142,9 +142,7 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
             "itcd stopped serving {}: run the command again once it is back",
             shown(mount)
         ),
-        Errno::EHOSTUNREACH if mfm => {
-            "no neighbour with the same physics in that direction".to_string()
-        }
+        Errno::EHOSTUNREACH if mfm => unreachable_mfm(path, mount),
         Errno::EHOSTUNREACH => "no neighbour in that direction".to_string(),
         Errno::EBUSY => match holders(path).as_slice() {
             [] => "busy: another process has this file open".to_string(),
@@ -164,6 +162,41 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
         other => lower_first(other.desc()),
     };
     format!("{meaning} ({errno:?})")
+}
+
+/// Why an MFM write to `path` found no neighbour: none is present, or
+/// the one present has another physics id. For `tile/<D>/mfm` its
+/// `tile/<D>/status` tells which (read now, so it may have changed since
+/// the write); for `itc/mfm`, or when the status cannot be read, both
+/// remain possible.
+fn unreachable_mfm(path: &Path, mount: &Path) -> String {
+    const EITHER: &str = "no neighbour, or none with the same physics, in that direction";
+    let tiles = mount.join("tile");
+    let Some(dir) = path
+        .strip_prefix(&tiles)
+        .ok()
+        .and_then(|rest| rest.components().next())
+    else {
+        return EITHER.to_string();
+    };
+    let status_path = tiles.join(dir).join("status");
+    let status = std::fs::read_to_string(status_path).unwrap_or_default();
+    let kv = crate::text_file::KeyValues::parse(path, &status);
+    match (kv.get("peer"), kv.get("physics")) {
+        (Some("absent"), _) => "no neighbour in that direction".to_string(),
+        (Some("present"), Some("incompatible")) => {
+            let self_info = std::fs::read_to_string(mount.join("itc/self")).unwrap_or_default();
+            let ours = crate::text_file::KeyValues::parse(path, &self_info);
+            format!(
+                "the neighbour in that direction ({}) has another physics id \
+                 (its: {}, this tile's: {}): MFM flows only between equal ids",
+                kv.get("peer_name").unwrap_or("?"),
+                crate::show::physics_id(kv.get("peer_physics").unwrap_or("")),
+                crate::show::physics_id(ours.get("physics").unwrap_or("")),
+            )
+        }
+        _ => EITHER.to_string(),
+    }
 }
 
 /// The processes that have `path` open, as `itc[1234]`; only those

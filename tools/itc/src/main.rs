@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! itc [--mount DIR] status [--json]
-//! itc [--mount DIR] send --dir D (--mfm | --svc NN) [--hex HEX | TEXT...] [--count N]
+//! itc [--mount DIR] send --dir D (--mfm | --svc NN) (--hex HEX | TEXT...) [--count N]
 //! itc [--mount DIR] recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS] [--text]
 //! itc [--mount DIR] events [--dir D]
 //! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
@@ -80,13 +80,15 @@ enum Cmd {
         dir: Dir,
         #[command(flatten)]
         kind: KindArgs,
-        /// Payload as hex digits; blanks are allowed ("de ad be ef").
+        /// Payload as hex digits; blanks are allowed ("de ad be ef");
+        /// --hex '' sends the header alone.
         #[arg(long, value_name = "HEX", conflicts_with = "text")]
         hex: Option<String>,
         /// How many times to send the packet.
         #[arg(long, default_value_t = 1, value_name = "N")]
         count: u64,
-        /// Payload as text; the words are joined by single spaces.
+        /// Payload as text; the words are joined by single spaces. A
+        /// payload is required: TEXT, or --hex.
         #[arg(value_name = "TEXT")]
         text: Vec<String>,
     },
@@ -184,6 +186,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
         } => {
             let payload = match hex {
                 Some(h) => hex::parse(&h).map_err(|e| Error::Usage(format!("--hex: {e}")))?,
+                // Forgetting the payload must not send a header-only
+                // packet unasked: that takes `--hex ''` (or TEXT '').
+                None if text.is_empty() => return Err(Error::Usage(
+                    "send: no payload: give TEXT or --hex HEX (--hex '' sends the header alone)"
+                        .to_string(),
+                )),
                 None => text.join(" ").into_bytes(),
             };
             cmd_send::run(&tree, dir, kind.kind(), &payload, count)

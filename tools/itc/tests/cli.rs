@@ -844,3 +844,69 @@ fn status_json_gives_the_physics_id_itself() {
         "{json}"
     );
 }
+
+/// An MFM write that no neighbour takes says why: nobody there, or a
+/// neighbour there with another physics id (read from `tile/<D>/status`).
+#[test]
+fn send_says_whether_the_neighbour_is_missing_or_of_another_physics() {
+    let grid = Grid::start("mfmunreach");
+    // r0c0 has nobody at WT.
+    let out = grid.run("r0c0", &["send", "--dir", "WT", "--mfm", "--hex", "01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "itc: {}: no neighbour in that direction (EHOSTUNREACH)\n",
+            grid.mount("r0c0").join("tile/WT/mfm").display()
+        )
+    );
+
+    // r0c1 at ET is present with another physics id.
+    let out = grid.run("r0c1", &["physics", "b"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let status = grid.mount("r0c0").join("tile/ET/status");
+    assert!(wait_for(DEADLINE, || {
+        test_support::status_value(&status, "physics") == "incompatible"
+    }));
+    let out = grid.run("r0c0", &["send", "--dir", "ET", "--mfm", "--hex", "01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "itc: {}: the neighbour in that direction (r0c1) has another physics id \
+             (its: b, this tile's: (none)): MFM flows only between equal ids (EHOSTUNREACH)\n",
+            grid.mount("r0c0").join("tile/ET/mfm").display()
+        )
+    );
+}
+
+/// `send` without a payload is a usage error, not a header-only packet;
+/// `--hex ''` asks for one. `recv` that gets fewer than `--count` says
+/// how many came.
+#[test]
+fn send_needs_a_payload_and_recv_says_how_many_came() {
+    let grid = Grid::start("payload");
+    let out = grid.run("r0c0", &["send", "--dir", "ET", "--mfm"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "itc: send: no payload: give TEXT or --hex HEX (--hex '' sends the header alone)\n"
+    );
+    let sent =
+        test_support::status_value(&grid.mount("r0c0").join("tile/ET/status"), "tx_mfm_packets");
+    assert_eq!(sent, "0", "nothing was sent");
+
+    let recv = Running::spawn(grid.itc(
+        "r0c1",
+        &["recv", "--mfm", "--count", "3", "--timeout", "2.5"],
+    ));
+    recv.wait_open(&grid.mount("r0c1").join("itc/mfm"));
+    let out = grid.run("r0c0", &["send", "--dir", "ET", "--mfm", "--hex", ""]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(recv.next_line().ends_with(" WT event Connect"));
+    let line = recv.next_line();
+    assert!(line.ends_with(" WT mfm 0"), "{line}");
+    let (code, rest, err) = recv.finish();
+    assert_eq!(code, Some(1), "{rest:?}");
+    assert_eq!(err, "itc: got 1 of 3 packets in 2.5 s\n");
+}
