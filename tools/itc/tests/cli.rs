@@ -910,3 +910,40 @@ fn send_needs_a_payload_and_recv_says_how_many_came() {
     assert_eq!(code, Some(1), "{rest:?}");
     assert_eq!(err, "itc: got 1 of 3 packets in 2.5 s\n");
 }
+
+/// One representation of "no physics id": an empty value in the status
+/// files, `""` in `status --json`, `(none)` where `itc` shows it to people.
+#[test]
+fn an_empty_physics_id_is_empty_in_files_and_none_for_people() {
+    let grid = Grid::start("nophysics");
+    let status = grid.mount("r0c0").join("tile/ET/status");
+    let lines = fs::read_to_string(&status).expect("tile/ET/status");
+    assert!(lines.lines().any(|l| l == "peer_physics: "), "{lines}");
+    assert!(lines.lines().any(|l| l == "physics: compatible"), "{lines}");
+    let me = fs::read_to_string(grid.mount("r0c0").join("itc/self")).expect("itc/self");
+    assert!(me.lines().any(|l| l == "physics: "), "{me}");
+    let out = grid.run("r0c0", &["status", "--json"]);
+    let json = text(&out.stdout);
+    assert!(
+        json.starts_with("{\"tile\":\"r0c0\",\"physics\":\"\","),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"physics\":\"compatible\",\"peer_physics\":\"\","),
+        "{json}"
+    );
+    let out = grid.run("r0c0", &["status"]);
+    assert!(text(&out.stdout).starts_with("tile r0c0  physics (none)\n"));
+
+    let out = grid.run("r0c1", &["physics", "b"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(wait_for(DEADLINE, || {
+        test_support::status_value(&status, "peer_physics") == "b"
+    }));
+    let out = grid.run("r0c0", &["status", "--json"]);
+    let json = text(&out.stdout);
+    assert!(
+        json.contains("\"physics\":\"incompatible\",\"peer_physics\":\"b\","),
+        "{json}"
+    );
+}
