@@ -15,7 +15,7 @@ use crate::decode::{decode, Item};
 use crate::errors::Error;
 use crate::packet_file::{deadline_after, Access, PacketFile, Wait};
 use crate::tree::{Kind, Tree};
-use crate::{output, show};
+use crate::{holders, output, show};
 
 /// What `itc recv` was asked for.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +36,9 @@ pub struct Options {
 pub fn run(tree: &Tree, opts: Options) -> Result<u8, Error> {
     let path = tree.packet_file(opts.kind, opts.scope);
     let mut file = PacketFile::open(&path, tree.root(), Access::Read)?;
+    if let Some(dir) = opts.scope {
+        holders::warn_if_shadowing(tree, opts.kind, dir);
+    }
     let deadline = deadline_after(opts.timeout);
     // One byte more than a packet, so a longer one is noticed, not cut.
     let mut buf = [0u8; MAX_PACKET_LEN + 1];

@@ -144,9 +144,12 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
         ),
         Errno::EHOSTUNREACH if mfm => unreachable_mfm(path, mount),
         Errno::EHOSTUNREACH => "no neighbour in that direction".to_string(),
-        Errno::EBUSY => match holders(path).as_slice() {
+        Errno::EBUSY => match crate::holders::holders(path).as_slice() {
             [] => "busy: another process has this file open".to_string(),
-            held => format!("busy: already open in {}", held.join(", ")),
+            held => {
+                let names: Vec<String> = held.iter().map(ToString::to_string).collect();
+                format!("busy: already open in {}", names.join(", "))
+            }
         },
         Errno::ESTALE => "stale after a physics change, reopen".to_string(),
         Errno::EMSGSIZE => "packet too long: at most 255 bytes including the header".to_string(),
@@ -197,38 +200,6 @@ fn unreachable_mfm(path: &Path, mount: &Path) -> String {
         }
         _ => EITHER.to_string(),
     }
-}
-
-/// The processes that have `path` open, as `itc[1234]`; only those
-/// whose descriptors this user may see in `/proc`.
-fn holders(path: &Path) -> Vec<String> {
-    let Ok(path) = std::fs::canonicalize(path) else {
-        return Vec::new();
-    };
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let me = std::process::id();
-    let mut found: Vec<(u32, String)> = procs
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != me)
-        .filter(|pid| {
-            std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-                fds.filter_map(Result::ok)
-                    .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == path))
-            })
-        })
-        .map(|pid| {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            (pid, comm.trim_end().to_string())
-        })
-        .collect();
-    found.sort();
-    found
-        .into_iter()
-        .map(|(pid, comm)| format!("{comm}[{pid}]"))
-        .collect()
 }
 
 /// A served tree next to `mount`, when `mount` is not one: its parent

@@ -31,6 +31,7 @@ mod cmd_status;
 mod decode;
 mod errors;
 mod hex;
+mod holders;
 mod json;
 mod output;
 mod packet_file;
@@ -96,7 +97,12 @@ enum Cmd {
     Recv {
         #[command(flatten)]
         kind: KindArgs,
-        /// Only packets from this direction (tile/<D>/...), else all (itc/...).
+        /// Only packets from this direction (tile/<D>/...), else all
+        /// (itc/...). Inbound routing prefers tile/<D>/... to itc/...:
+        /// while this runs, packets from D no longer reach a program
+        /// reading itc/... (an MFM engine on itc/mfm), and nothing tells
+        /// that program; recv warns on stderr when it sees such a reader
+        /// in /proc (only processes whose files you may inspect).
         #[arg(long, value_name = "D")]
         dir: Option<Dir>,
         /// Exit after this many data packets.

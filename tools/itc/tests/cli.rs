@@ -947,3 +947,86 @@ fn an_empty_physics_id_is_empty_in_files_and_none_for_people() {
         "{json}"
     );
 }
+
+/// `recv --dir D` takes D's packets away from the reader of `itc/...`
+/// (inbound routing prefers `tile/<D>/...`) and warns about it; a
+/// write-only holder of `itc/...` loses nothing and is not mentioned.
+#[test]
+fn recv_from_one_direction_warns_about_the_reader_it_shadows() {
+    let grid = Grid::start("shadow");
+    let itc_mfm = grid.mount("r0c1").join("itc/mfm");
+    let dir_mfm = grid.mount("r0c1").join("tile/WT/mfm");
+    // The "engine": reads every direction through itc/mfm.
+    let engine = Running::spawn(grid.itc("r0c1", &["recv", "--mfm"]));
+    engine.wait_open(&itc_mfm);
+    assert!(engine.next_line().ends_with(" WT event Connect"));
+
+    let mut cmd = grid.itc(
+        "r0c1",
+        &[
+            "recv",
+            "--mfm",
+            "--dir",
+            "WT",
+            "--count",
+            "1",
+            "--timeout",
+            "20",
+        ],
+    );
+    cmd.stderr(Stdio::piped());
+    let mut shadow = cmd.stdout(Stdio::piped()).spawn().expect("start itc");
+    let warning = format!(
+        "itc: warning: itc[{}] reads {}; while this runs, mfm packets from WT come to {} \
+         instead and itc[{}] gets none of them",
+        engine.child.id(),
+        itc_mfm.display(),
+        dir_mfm.display(),
+        engine.child.id()
+    );
+    let mut err = BufReader::new(shadow.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    err.read_line(&mut first).expect("read the warning");
+    assert_eq!(first.trim_end(), warning);
+
+    let out = grid.run("r0c0", &["send", "--dir", "ET", "--mfm", "--hex", "be ef"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let status = wait_child(&mut shadow, DEADLINE).expect("the shadowing recv exits");
+    assert_eq!(status.code(), Some(0));
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut shadow.stdout.take().expect("stdout"), &mut out)
+        .expect("its output");
+    assert!(out.lines().any(|l| l.ends_with(" WT mfm 2 be ef")), "{out}");
+
+    // Once it is gone the engine gets WT's packets again, and it never
+    // saw the one taken from it.
+    let out = grid.run("r0c0", &["send", "--dir", "ET", "--mfm", "--hex", "01"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line = engine.next_line();
+    assert!(line.ends_with(" WT mfm 1 01"), "{line}");
+    signal(engine.child.id(), Signal::SIGINT);
+    let (code, rest, err) = engine.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(rest.is_empty(), "{rest:?}");
+
+    // A write-only holder of itc/mfm (this test) takes nothing: no warning.
+    let _writer = fs::OpenOptions::new()
+        .write(true)
+        .open(&itc_mfm)
+        .expect("open itc/mfm for writing");
+    let out = grid.run(
+        "r0c1",
+        &[
+            "recv",
+            "--mfm",
+            "--dir",
+            "WT",
+            "--count",
+            "1",
+            "--timeout",
+            "0.2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "itc: got 0 of 1 packets in 0.2 s\n");
+}
