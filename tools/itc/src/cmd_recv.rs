@@ -1,6 +1,9 @@
 //! `itc recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS]
-//! [--text]`: packets as they arrive on `itc/...` or `tile/<D>/...`, one
-//! line each (see [`crate::show`]), tile events included.
+//! [--text] [--follow]`: packets as they arrive on `itc/...` or
+//! `tile/<D>/...`, one line each (see [`crate::show`]), tile events
+//! included. With `--follow` it waits through a restart of `itcd` and
+//! reopens a file made stale by a physics change ([`crate::follow`]);
+//! without, either is an error (status 2).
 //!
 //! Ends after `count` data packets (status 0), at the timeout or on
 //! SIGINT (status 1 if fewer than `count` arrived, with `got N of COUNT
@@ -13,7 +16,8 @@ use itc_proto::MAX_PACKET_LEN;
 
 use crate::decode::{decode, Item};
 use crate::errors::Error;
-use crate::packet_file::{deadline_after, Access, PacketFile, Wait};
+use crate::follow::Followed;
+use crate::packet_file::{deadline_after, Access, Wait};
 use crate::tree::{Kind, Tree};
 use crate::{holders, output, show};
 
@@ -30,12 +34,14 @@ pub struct Options {
     pub timeout: Option<Duration>,
     /// Payloads as text rather than hex.
     pub text: bool,
+    /// Go on across `itcd` restarts and physics changes.
+    pub follow: bool,
 }
 
 /// Runs `itc recv`.
 pub fn run(tree: &Tree, opts: Options) -> Result<u8, Error> {
     let path = tree.packet_file(opts.kind, opts.scope);
-    let mut file = PacketFile::open(&path, tree.root(), Access::Read)?;
+    let mut file = Followed::open(&path, tree.root(), Access::Read, opts.follow)?;
     if let Some(dir) = opts.scope {
         holders::warn_if_shadowing(tree, opts.kind, dir);
     }

@@ -228,7 +228,7 @@ fn dead_mount(mount: &Path) -> bool {
 
 /// `path` for a one-line message: control characters (a newline in a
 /// directory's name) escaped, as `\n`.
-fn shown(path: &Path) -> String {
+pub fn shown(path: &Path) -> String {
     path.to_string_lossy()
         .chars()
         .map(|c| {

@@ -3,8 +3,8 @@
 //! ```text
 //! itc [--mount DIR] status [--json]
 //! itc [--mount DIR] send --dir D (--mfm | --svc NN) (--hex HEX | TEXT...) [--count N]
-//! itc [--mount DIR] recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS] [--text]
-//! itc [--mount DIR] events [--dir D]
+//! itc [--mount DIR] recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS] [--text] [--follow]
+//! itc [--mount DIR] events [--dir D] [--no-follow]
 //! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
 //! itc [--mount DIR] physics [ID]
 //! ```
@@ -30,6 +30,7 @@ mod cmd_send;
 mod cmd_status;
 mod decode;
 mod errors;
+mod follow;
 mod hex;
 mod holders;
 mod json;
@@ -114,12 +115,23 @@ enum Cmd {
         /// Show payloads as text rather than hex.
         #[arg(long)]
         text: bool,
+        /// Go on when itcd restarts (wait until the tree is served again,
+        /// saying so on stderr) and when a physics change makes an MFM
+        /// file stale (reopen it), instead of failing.
+        #[arg(long)]
+        follow: bool,
     },
-    /// Follow neighbour events (Connect, Disconnect) until interrupted.
+    /// Follow neighbour events (Connect, Disconnect) until interrupted,
+    /// across itcd restarts (like ip monitor).
     Events {
         /// Only events of this direction.
         #[arg(long, value_name = "D")]
         dir: Option<Dir>,
+        /// Fail (status 2) when itcd stops, instead of saying so on stderr,
+        /// waiting until the tree is served again, and going on from its
+        /// Connect events.
+        #[arg(long)]
+        no_follow: bool,
     },
     /// Measure round-trip times to a neighbour with the echo service.
     Ping {
@@ -208,6 +220,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             count,
             timeout,
             text,
+            follow,
         } => cmd_recv::run(
             &tree,
             cmd_recv::Options {
@@ -216,9 +229,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 count,
                 timeout,
                 text,
+                follow,
             },
         ),
-        Cmd::Events { dir } => cmd_events::run(&tree, dir),
+        Cmd::Events { dir, no_follow } => cmd_events::run(&tree, dir, !no_follow),
         Cmd::Ping {
             dir,
             count,

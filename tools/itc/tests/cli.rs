@@ -1030,3 +1030,111 @@ fn recv_from_one_direction_warns_about_the_reader_it_shadows() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stderr), "itc: got 0 of 1 packets in 0.2 s\n");
 }
+
+/// `tile-sim ctl` with `ARGS` on the grid; must succeed.
+fn ctl(grid: &Grid, args: &[&str]) {
+    let out = run({
+        let mut cmd = Command::new(&grid.bins.tile_sim);
+        cmd.args(["ctl", "--dir"])
+            .arg(grid.dir.join("grid"))
+            .args(args);
+        cmd
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "ctl {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// `itc events` (by default) and `itc recv --follow` go on across a
+/// restart of `itcd`, saying on stderr when the tree goes and comes back;
+/// `--no-follow` makes the loss an error, as it is for plain `recv`.
+#[test]
+fn events_and_recv_follow_a_restarted_itcd() {
+    let grid = Grid::start("follow");
+    let mount = grid.mount("r0c0");
+    let events = Running::spawn(grid.itc("r0c0", &["events"]));
+    assert!(events.next_line().ends_with(" ET Connect"));
+    let recv = Running::spawn(grid.itc("r0c0", &["recv", "--mfm", "--follow"]));
+    assert!(recv.next_line().ends_with(" ET event Connect"));
+    let once = Running::spawn(grid.itc("r0c0", &["events", "--no-follow"]));
+    assert!(once.next_line().ends_with(" ET Connect"));
+
+    ctl(&grid, &["stop", "r0c0"]);
+    let (code, _, err) = once.finish();
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err,
+        format!(
+            "itc: {}/itc/events: itcd stopped serving {}: run the command again once it is back (ENOTCONN)\n",
+            mount.display(),
+            mount.display()
+        )
+    );
+    ctl(&grid, &["start", "r0c0"]);
+
+    // Events go on: the new tree's Connect for r0c1.
+    assert!(events.next_line().ends_with(" ET Connect"));
+    assert!(recv.next_line().ends_with(" ET event Connect"));
+    // And packets reach the reopened file.
+    let out = grid.run("r0c1", &["send", "--dir", "WT", "--mfm", "--hex", "ab"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line = recv.next_line();
+    assert!(line.ends_with(" ET mfm 1 ab"), "{line}");
+
+    for (running, file) in [(events, "itc/events"), (recv, "itc/mfm")] {
+        signal(running.child.id(), Signal::SIGINT);
+        let (code, rest, err) = running.finish();
+        assert_eq!(code, Some(0), "{file}: {rest:?} {err}");
+        assert_eq!(
+            err,
+            format!(
+                "itc: {m}/{file}: itcd stopped serving {m} (ENOTCONN); waiting for it to come back\n\
+                 itc: {m}: served again; reading {m}/{file}\n",
+                m = mount.display()
+            )
+        );
+    }
+}
+
+/// `recv --follow` reopens an MFM file made stale by a physics change.
+#[test]
+fn recv_follow_reopens_after_a_physics_change() {
+    let grid = Grid::start("stale");
+    let mount = grid.mount("r0c1");
+    let recv = Running::spawn(grid.itc("r0c1", &["recv", "--mfm", "--follow"]));
+    recv.wait_open(&mount.join("itc/mfm"));
+    assert!(recv.next_line().ends_with(" WT event Connect"));
+    // Both tiles change to the same physics, so MFM flows again.
+    for tile in ["r0c1", "r0c0"] {
+        let out = grid.run(tile, &["physics", "p2"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let compatible = || {
+        test_support::status_value(&grid.mount("r0c0").join("tile/ET/status"), "physics")
+            == "compatible"
+    };
+    assert!(wait_for(DEADLINE, compatible));
+    let sent = || {
+        grid.run("r0c0", &["send", "--dir", "ET", "--mfm", "--hex", "cd"])
+            .status
+            .success()
+    };
+    assert!(wait_for(DEADLINE, sent));
+    // The reopened file's snapshot, then the packet.
+    assert!(recv.next_line().ends_with(" WT event Connect"));
+    let line = recv.next_line();
+    assert!(line.ends_with(" WT mfm 1 cd"), "{line}");
+    signal(recv.child.id(), Signal::SIGINT);
+    let (code, _, err) = recv.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "itc: {}/itc/mfm: stale after a physics change (ESTALE): reopening it\n",
+            mount.display()
+        )
+    );
+}
