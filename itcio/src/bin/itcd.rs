@@ -114,6 +114,10 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A log line that cannot be written is lost, nothing more: the
+        // fallback would report it with `eprintln!`, which panics when
+        // stderr is a terminal that hung up (SIGHUP's farewell line).
+        .log_internal_errors(false)
         .init();
 
     // An empty --name counts as none, so a unit can always pass --name=$VAR.
