@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! itc [--mount DIR] status [--json | --watch [--interval SECS]]
-//! itc [--mount DIR] send --dir D (--mfm | --svc NN) [--hex HEX | TEXT...] [--count N]
-//! itc [--mount DIR] recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS] [--text]
-//! itc [--mount DIR] events [--dir D]
+//! itc [--mount DIR] send --dir D (--mfm | --svc NN) (--hex HEX | TEXT...) [--count N]
+//! itc [--mount DIR] recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS] [--text] [--follow]
+//! itc [--mount DIR] events [--dir D] [--no-follow]
 //! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
 //! itc [--mount DIR] physics [ID]
 //! itc completions SHELL
@@ -33,7 +33,9 @@ mod cmd_watch;
 mod completions;
 mod decode;
 mod errors;
+mod follow;
 mod hex;
+mod holders;
 mod json;
 mod output;
 mod packet_file;
@@ -91,13 +93,15 @@ enum Cmd {
         dir: Dir,
         #[command(flatten)]
         kind: KindArgs,
-        /// Payload as hex digits; blanks are allowed ("de ad be ef").
+        /// Payload as hex digits; blanks are allowed ("de ad be ef");
+        /// --hex '' sends the header alone.
         #[arg(long, value_name = "HEX", conflicts_with = "text")]
         hex: Option<String>,
         /// How many times to send the packet.
         #[arg(long, default_value_t = 1, value_name = "N")]
         count: u64,
-        /// Payload as text; the words are joined by single spaces.
+        /// Payload as text; the words are joined by single spaces. A
+        /// payload is required: TEXT, or --hex.
         #[arg(value_name = "TEXT")]
         text: Vec<String>,
     },
@@ -105,7 +109,12 @@ enum Cmd {
     Recv {
         #[command(flatten)]
         kind: KindArgs,
-        /// Only packets from this direction (tile/<D>/...), else all (itc/...).
+        /// Only packets from this direction (tile/<D>/...), else all
+        /// (itc/...). Inbound routing prefers tile/<D>/... to itc/...:
+        /// while this runs, packets from D no longer reach a program
+        /// reading itc/... (an MFM engine on itc/mfm), and nothing tells
+        /// that program; recv warns on stderr when it sees such a reader
+        /// in /proc (only processes whose files you may inspect).
         #[arg(long, value_name = "D")]
         dir: Option<Dir>,
         /// Exit after this many data packets.
@@ -117,12 +126,23 @@ enum Cmd {
         /// Show payloads as text rather than hex.
         #[arg(long)]
         text: bool,
+        /// Go on when itcd restarts (wait until the tree is served again,
+        /// saying so on stderr) and when a physics change makes an MFM
+        /// file stale (reopen it), instead of failing.
+        #[arg(long)]
+        follow: bool,
     },
-    /// Follow neighbour events (Connect, Disconnect) until interrupted.
+    /// Follow neighbour events (Connect, Disconnect) until interrupted,
+    /// across itcd restarts (like ip monitor).
     Events {
         /// Only events of this direction.
         #[arg(long, value_name = "D")]
         dir: Option<Dir>,
+        /// Fail (status 2) when itcd stops, instead of saying so on stderr,
+        /// waiting until the tree is served again, and going on from its
+        /// Connect events.
+        #[arg(long)]
+        no_follow: bool,
     },
     /// Measure round-trip times to a neighbour with the echo service.
     Ping {
@@ -215,6 +235,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
         } => {
             let payload = match hex {
                 Some(h) => hex::parse(&h).map_err(|e| Error::Usage(format!("--hex: {e}")))?,
+                // Forgetting the payload must not send a header-only
+                // packet unasked: that takes `--hex ''` (or TEXT '').
+                None if text.is_empty() => return Err(Error::Usage(
+                    "send: no payload: give TEXT or --hex HEX (--hex '' sends the header alone)"
+                        .to_string(),
+                )),
                 None => text.join(" ").into_bytes(),
             };
             cmd_send::run(&tree, dir, kind.kind(), &payload, count)
@@ -225,6 +251,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             count,
             timeout,
             text,
+            follow,
         } => cmd_recv::run(
             &tree,
             cmd_recv::Options {
@@ -233,9 +260,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 count,
                 timeout,
                 text,
+                follow,
             },
         ),
-        Cmd::Events { dir } => cmd_events::run(&tree, dir),
+        Cmd::Events { dir, no_follow } => cmd_events::run(&tree, dir, !no_follow),
         Cmd::Ping {
             dir,
             count,

@@ -54,7 +54,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Build the grid, start one itcd per tile, and stay in the foreground
-    /// until SIGINT or SIGTERM.
+    /// until SIGINT, SIGTERM or SIGHUP.
     #[command(after_long_help = RUN_HELP)]
     Run(run::RunArgs),
     /// Control a running grid: cut or restore a link, stop or start a
@@ -108,8 +108,11 @@ const RUN_HELP: &str = "\
 The table printed at start shows the seed of the links' random choices;
 --seed with it makes the same choices again (per wire, in order).
 
-Exit status: 0 stopped by SIGINT or SIGTERM with nothing left mounted,
-1 failed while starting or running (also when no tile came up: every
+Stopping removes the mount points it made (and DIR, if it made it)
+once they are empty and unmounted; nothing that was there before.
+
+Exit status: 0 stopped by SIGINT, SIGTERM or SIGHUP (its terminal
+closing) with nothing left mounted, 1 failed while starting or running (also when no tile came up: every
 itcd failed to serve its tree), 2 bad usage.";
 
 #[derive(Debug, clap::Args)]
@@ -126,6 +129,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
+        // No `eprintln!` fallback, which would panic on a terminal that
+        // hung up (see `run::note`).
+        .log_internal_errors(false)
         .init();
     let cli = Cli::parse();
     match cli.cmd {
@@ -134,12 +140,12 @@ fn main() -> ExitCode {
                 usage_error("run", e);
             }
             for w in args.warnings() {
-                eprintln!("tile-sim: warning: {w}");
+                run::note(&format!("warning: {w}"));
             }
             match run::run(args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("tile-sim: {e}");
+                    run::note(&e);
                     ExitCode::FAILURE
                 }
             }
