@@ -343,3 +343,21 @@ fn without_a_grid_the_view_says_so_and_exits_2() {
     assert!(stderr.contains("no tile-sim running at"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn the_view_looks_at_least_once_a_second() {
+    // Slower intervals are refused before anything is looked at.
+    for interval in ["1.5", "0.05", "x"] {
+        let out = Command::new(TILE_SIM)
+            .args(["view", "--dir", "/nonexistent", "--interval", interval])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tile-sim view");
+        assert_eq!(out.status.code(), Some(2), "--interval {interval}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("from 0.1 to 1"),
+            "--interval {interval}: {stderr}"
+        );
+    }
+}
