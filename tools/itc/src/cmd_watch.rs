@@ -20,7 +20,7 @@
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
@@ -48,7 +48,8 @@ const CLEAR_BELOW: &str = "\x1b[J";
 /// Runs `itc status --watch` until a signal ends it.
 pub fn run(tree: &Tree, interval: Duration) -> Result<u8, Error> {
     let signals = quit_signals()?;
-    let (frames_tx, frames) = mpsc::channel();
+    // One frame waits at most: a reader ahead of a held terminal waits.
+    let (frames_tx, frames) = mpsc::sync_channel(1);
     let (wake_rx, wake_tx) = UnixStream::pair().map_err(Error::Stdout)?;
     let reader_tree = tree.clone();
     std::thread::Builder::new()
@@ -81,7 +82,7 @@ fn quit_signals() -> Result<SignalFd, Error> {
 /// Reads the table every `interval` (counted from the start of the read
 /// before) and hands it over, each time with a byte on `wake`; ends when
 /// the main thread is gone.
-fn reader(tree: &Tree, interval: Duration, frames: &Sender<Frame>, mut wake: UnixStream) {
+fn reader(tree: &Tree, interval: Duration, frames: &SyncSender<Frame>, mut wake: UnixStream) {
     let mut next = Instant::now();
     loop {
         let lines = cmd_status::table(tree).map_err(|e| format!("itc: {e}"));

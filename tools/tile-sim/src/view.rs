@@ -21,7 +21,7 @@ use std::io::{self, IsTerminal};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -60,6 +60,11 @@ pub fn parse_interval(text: &str) -> Result<Duration, String> {
 /// redraws: the age in the title moves, and notes from the other threads
 /// are taken.
 const TICK: Duration = Duration::from_millis(200);
+
+/// Notes the reader and the actor may have waiting for the main thread.
+const NOTES: usize = 4;
+/// Actions that may wait for the actor (a `stop` takes up to seconds).
+const ACTIONS: usize = 8;
 
 /// What the reader and the actor tell the main thread.
 enum Note {
@@ -115,9 +120,11 @@ fn quit_signals() -> Result<SignalFd, String> {
 
 fn view(args: ViewArgs, first: Sample) -> Result<(), String> {
     let signals = quit_signals()?;
-    let (notes_tx, notes) = mpsc::channel();
-    let (wake_tx, wake) = mpsc::channel();
-    let (actions, actions_rx) = mpsc::channel();
+    // Bounded: a thread that runs ahead of the screen (a terminal held
+    // with Ctrl-S) waits, and keys beyond ACTIONS are refused.
+    let (notes_tx, notes) = mpsc::sync_channel(NOTES);
+    let (wake_tx, wake) = mpsc::sync_channel(1);
+    let (actions, actions_rx) = mpsc::sync_channel(ACTIONS);
     spawn("tile-sim-view-read", {
         let (dir, notes) = (args.dir.clone(), notes_tx.clone());
         move || reader(&dir, args.interval, &notes, &wake)
@@ -149,7 +156,7 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), String> {
 
 /// Looks at the grid every `interval`, and at once when woken; stops when
 /// the main thread is gone.
-fn reader(dir: &Path, interval: Duration, notes: &Sender<Note>, wake: &Receiver<()>) {
+fn reader(dir: &Path, interval: Duration, notes: &SyncSender<Note>, wake: &Receiver<()>) {
     loop {
         match wake.recv_timeout(interval) {
             Ok(()) => while wake.try_recv().is_ok() {},
@@ -164,12 +171,13 @@ fn reader(dir: &Path, interval: Duration, notes: &Sender<Note>, wake: &Receiver<
 }
 
 /// Sends each action's request in turn; wakes the reader after each.
-fn actor(dir: &Path, actions: &Receiver<String>, notes: &Sender<Note>, wake: &Sender<()>) {
+fn actor(dir: &Path, actions: &Receiver<String>, notes: &SyncSender<Note>, wake: &SyncSender<()>) {
     for request in actions {
         let result = client::request(dir, &request)
             .map(drop)
             .map_err(|f| f.message().to_string());
-        let _ = wake.send(());
+        // One pending wake-up is enough.
+        let _ = wake.try_send(());
         if notes.send(Note::Done { request, result }).is_err() {
             return;
         }
@@ -250,7 +258,7 @@ impl App {
         &mut self,
         terminal: &mut ratatui::DefaultTerminal,
         notes: &Receiver<Note>,
-        actions: &Sender<String>,
+        actions: &SyncSender<String>,
         signals: &SignalFd,
     ) -> Result<(), String> {
         loop {
@@ -344,7 +352,7 @@ impl App {
         self.wire = Some(wired[(at + step).rem_euclid(n) as usize]);
     }
 
-    fn key(&mut self, key: KeyEvent, actions: &Sender<String>) -> Step {
+    fn key(&mut self, key: KeyEvent, actions: &SyncSender<String>) -> Step {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let g = self.picture.grid();
         let (rows, cols) = (g.rows, g.cols);
@@ -365,9 +373,14 @@ impl App {
         };
         match request {
             Some(Ok(request)) => {
-                self.message = format!("{request} ...");
-                // The actor lives as long as this thread.
-                let _ = actions.send(request);
+                self.message = match actions.try_send(request.clone()) {
+                    Ok(()) => format!("{request} ..."),
+                    Err(TrySendError::Full(_)) => {
+                        format!("error: {request}: {ACTIONS} actions are waiting already")
+                    }
+                    // The actor lives as long as this thread.
+                    Err(TrySendError::Disconnected(_)) => format!("error: {request}: not sent"),
+                };
             }
             Some(Err(message)) => self.message = message,
             None => {}
