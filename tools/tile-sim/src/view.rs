@@ -5,15 +5,17 @@
 //! Three threads. A reader looks at the grid ([`grid_read::sample`]) every
 //! `--interval` and whenever an action finished; an actor sends the
 //! actions' requests one at a time (a `stop` may take seconds); the main
-//! thread draws ([`view_draw`]) and reads keys. They meet through one
-//! channel of [`Note`]s, so a tile whose tree hangs, or a slow request,
-//! never freezes the screen or the keys: the title shows how old the
-//! picture is.
+//! thread draws ([`view_draw`]) and reads keys, sleeping in `poll(2)` on
+//! the terminal and a signalfd between redraws. They meet through one
+//! bounded channel of [`Note`]s, so a tile whose tree hangs, or a slow
+//! request, never freezes the screen or the keys: the title shows how old
+//! the picture is.
 //!
 //! The terminal is put in raw mode on the alternate screen and given back
 //! as it was on every way out: `q`, Ctrl-C, SIGINT, SIGTERM or SIGHUP
-//! (read from a signalfd), an error, and a panic (ratatui's hook restores
-//! it before the message is printed). Before touching the terminal the
+//! (read from the signalfd), the terminal hanging up (its reads would
+//! return end-of-file for ever), an error, and a panic (ratatui's hook
+//! restores it before the message is printed). Before touching the terminal the
 //! grid is looked at once, so a wrong `--dir` is a one-line error (exit 2
 //! when no `tile-sim` runs there, as for `ctl`).
 
