@@ -28,6 +28,19 @@ fn a_snapshot_of_a_3x3_grid_with_a_cut_wire_is_svg_with_every_tile_and_wire() {
     let grid = Grid::start("snap", 3, 3);
     let cut = grid.ctl(&["cut", "r1c1", "SE"]);
     assert!(cut.status.success(), "ctl cut: {cut:?}");
+    // Packets r0c1 drops (nothing reads service 20 there): the wire and
+    // the tile show them.
+    grid.send_unread("r0c0", 4);
+    let dropped = || {
+        let status = grid.dir.join("r0c1/tile/WT/status");
+        test_support::status_value(&status, "drop_no_reader")
+            .parse::<u64>()
+            .unwrap_or(0)
+    };
+    assert!(
+        test_support::wait_for(common::DEADLINE, || dropped() >= 4),
+        "r0c1 never counted the drops"
+    );
     let list = String::from_utf8_lossy(&grid.ctl(&["list"]).stdout).into_owned();
     assert!(grid.listed("r1c1").contains("SE:down"), "{list}");
 
@@ -112,7 +125,21 @@ fn a_snapshot_of_a_3x3_grid_with_a_cut_wire_is_svg_with_every_tile_and_wire() {
                 .find(|n| n.has_tag_name("text"))
                 .and_then(|n| n.text())
                 .unwrap_or_else(|| panic!("{from} {dir}: no rate"));
-            assert!(label.ends_with("/s"), "{from} {dir}: {label:?}");
+            if (from, dir) == ("r0c0", "ET") {
+                assert!(
+                    label.contains("/s ") && label.ends_with(" drops"),
+                    "{label:?}"
+                );
+                let drops: u64 = label
+                    .trim_end_matches(" drops")
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                assert!(drops >= 4, "{from} {dir}: {label:?}");
+            } else {
+                assert!(label.ends_with("/s"), "{from} {dir}: {label:?}");
+            }
         }
     }
     assert_eq!(
@@ -121,6 +148,19 @@ fn a_snapshot_of_a_3x3_grid_with_a_cut_wire_is_svg_with_every_tile_and_wire() {
             .filter(|n| n.attribute("class") == Some("link cut"))
             .count(),
         1
+    );
+    let r0c1 = tiles
+        .iter()
+        .find(|n| n.attribute("data-name") == Some("r0c1"))
+        .unwrap();
+    let shown: Vec<&str> = r0c1.descendants().filter_map(|n| n.text()).collect();
+    assert!(
+        shown.iter().any(|t| t
+            .rsplit("drops ")
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| n >= 4)),
+        "r0c1 shows no drops: {shown:?}"
     );
     let title = doc.descendants().find(|n| n.has_tag_name("title")).unwrap();
     assert!(

@@ -256,6 +256,18 @@ fn a_4x4_grid_in_80x24_live_and_driven_by_keys() {
     assert!(grid.listed("r0c0").contains("ET:up"));
     tmux.await_screen("the wire up again", |s| up_with_rate(s, "r0c0", "r0c1"));
 
+    // Packets nobody reads at r0c3 are dropped there and counted: the
+    // tile shows its drops.
+    grid.send_unread("r0c2", 3);
+    tmux.await_screen("r0c3's drops", |s| {
+        s.lines().nth(2).is_some_and(|l| {
+            l.split("drops")
+                .next()
+                .and_then(|before| before.split_whitespace().last()?.parse::<u64>().ok())
+                >= Some(3)
+        })
+    });
+
     // A tile of another physics: its wires show as incompatible.
     fs::write(grid.dir.join("r3c3/itc/physics"), "other\n").expect("set r3c3's physics");
     tmux.await_screen("r3c2-r3c3 incompatible", |s| {

@@ -113,6 +113,22 @@ impl Grid {
             .to_string()
     }
 
+    /// Writes `count` packets of service 20 from `tile` toward `dir`
+    /// (`ET` only), which the neighbour drops: nothing reads service 20
+    /// there (`drop_no_reader`).
+    pub fn send_unread(&self, tile: &str, count: usize) {
+        let path = self.dir.join(tile).join("tile/ET/svc/20");
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for _ in 0..count {
+            // Routed, DIR ET (2); service 20; one byte of payload.
+            std::io::Write::write_all(&mut file, &[0x80 | 2, 20, b'x'])
+                .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        }
+    }
+
     pub fn stderr(&self) -> String {
         fs::read_to_string(self.base.join("stderr")).unwrap_or_default()
     }
