@@ -39,6 +39,7 @@ pub mod grid;
 mod hello;
 mod link_status;
 mod packet;
+pub mod pru_batch;
 pub mod service;
 mod tep;
 

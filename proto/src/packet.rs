@@ -79,6 +79,9 @@ pub mod field {
     pub const TYPE_TEP: u8 = 0xc4;
     /// Local type 0xc5: a packet the PRU could not queue, sent back.
     pub const TYPE_BOUNCE: u8 = 0xc5;
+    /// Local type 0xc6: the framing offer and agreement between the host
+    /// and a PRU.
+    pub const TYPE_FRAMING: u8 = 0xc6;
     /// The last local type byte.
     pub const TYPE_LAST: u8 = 0xdf;
 }
