@@ -21,6 +21,17 @@
 //! - The model hears of every message written or dropped, and of every
 //!   closed connection, through its [`Ledger`], which may also rewrite a
 //!   message just before it is written.
+//! - Batched messages (`docs/pru-messages.md`): when the port agrees to
+//!   them ([`LinkParams::pru_batch`](crate::LinkParams)) and the host
+//!   offers them (`0xc6 0x01`) before its start message, the start is
+//!   answered with the agreement (`0xc6 0x01`) before anything else, and
+//!   from then on, in both directions, each socket message carries framed
+//!   items. [`HostPort::recv`] hands the model one item at a time, as if
+//!   each had come alone; messages for the host wait in the backlog until
+//!   [`HostPort::flush`] (each turn of the model's loop) packs as many as
+//!   fit into each socket message. A port that does not agree passes the
+//!   offer to the model like any other message (an old firmware ignores
+//!   it), and the connection keeps one message per packet.
 //!
 //! What a model does with the messages (the PRU's behaviour) is not this
 //! file's business; nor are wires.
@@ -40,6 +51,9 @@ use crate::error::Error;
 use crate::seqpacket::{SeqConn, SeqListener};
 use crate::stats::PruStats;
 use crate::wires::Wires;
+use itc_proto::pru_batch::{
+    self, framing_bytes, parse_framing, BatchItems, BatchWriter, FRAMING_BATCHED, MAX_RPMSG_MSG,
+};
 use itc_proto::Pru;
 
 /// Messages a PRU holds for a host whose socket would block before it drops
@@ -144,10 +158,31 @@ pub(crate) struct HostPort<T> {
     starts: u64,
     from_host: u64,
     to_host: u64,
+    /// Agree to batched messages when the host offers them.
+    agree_batch: bool,
+    /// The connected host offered batched messages (before its start).
+    offered: bool,
+    /// The connection carries batched messages.
+    batched: bool,
+    /// The host's last batched message and where its next item starts.
+    rx: Box<[u8; MAX_RPMSG_MSG + 1]>,
+    rx_len: usize,
+    rx_at: usize,
+    /// A batched message being filled for the host.
+    tx: BatchWriter,
+    items_from_host: u64,
+    items_to_host: u64,
+    bad_batches: u64,
 }
 
 impl<T> HostPort<T> {
-    fn new(index: usize, name: &str, pru: Pru, listener: SeqListener) -> HostPort<T> {
+    fn new(
+        index: usize,
+        name: &str,
+        pru: Pru,
+        listener: SeqListener,
+        agree_batch: bool,
+    ) -> HostPort<T> {
         HostPort {
             index,
             name: name.to_owned(),
@@ -162,7 +197,22 @@ impl<T> HostPort<T> {
             starts: 0,
             from_host: 0,
             to_host: 0,
+            agree_batch,
+            offered: false,
+            batched: false,
+            rx: Box::new([0; MAX_RPMSG_MSG + 1]),
+            rx_len: 0,
+            rx_at: 0,
+            tx: BatchWriter::new(),
+            items_from_host: 0,
+            items_to_host: 0,
+            bad_batches: 0,
         }
+    }
+
+    /// True while the connection carries batched messages.
+    pub(crate) fn batched(&self) -> bool {
+        self.batched
     }
 
     /// The tile's name.
@@ -203,6 +253,10 @@ impl<T> HostPort<T> {
         s.starts = self.starts;
         s.from_host = self.from_host;
         s.to_host = self.to_host;
+        s.batched = self.batched;
+        s.items_from_host = self.items_from_host;
+        s.items_to_host = self.items_to_host;
+        s.bad_batches = self.bad_batches;
         s.backlog = self.backlog.len() as u64;
     }
 
@@ -245,7 +299,22 @@ impl<T> HostPort<T> {
         }
     }
 
-    /// Reads the host's next message into `buf` (cut to its length).
+    /// The next item of the host's last batched message, copied into
+    /// `buf` (cut to its length), if any is left.
+    fn next_item(&mut self, buf: &mut [u8]) -> Option<Recv> {
+        let rest = &self.rx[self.rx_at..self.rx_len];
+        let (&len, tail) = rest.split_first()?;
+        // The message was validated whole when it was read.
+        let item = &tail[..usize::from(len).min(tail.len())];
+        let n = item.len().min(buf.len());
+        buf[..n].copy_from_slice(&item[..n]);
+        self.rx_at += 1 + item.len();
+        self.items_from_host += 1;
+        Some(Recv::Message(n))
+    }
+
+    /// Reads the host's next message into `buf` (cut to its length); on a
+    /// batched connection, the next item.
     pub(crate) fn recv(
         &mut self,
         buf: &mut [u8],
@@ -253,10 +322,13 @@ impl<T> HostPort<T> {
         ledger: &mut impl Ledger<T>,
     ) -> Recv {
         loop {
+            if let Some(item) = self.next_item(buf) {
+                return item;
+            }
             let Some(conn) = self.conn.as_ref() else {
                 return Recv::Idle;
             };
-            match conn.recv(buf) {
+            match conn.recv(&mut self.rx[..]) {
                 Ok(0) if conn.peer_closed() => {
                     info!(tile = %self.name, pru = self.pru.index(), "host closed the connection");
                     self.close(registry, ledger);
@@ -269,12 +341,36 @@ impl<T> HostPort<T> {
                         self.started = true;
                         self.generation += 1;
                         self.starts += 1;
+                        if self.offered {
+                            self.agree(registry, ledger);
+                        }
                     }
                     return Recv::Start { first };
                 }
                 Ok(n) => {
                     self.from_host += 1;
-                    return Recv::Message(n);
+                    let msg = &self.rx[..n.min(self.rx.len())];
+                    if self.agree_batch && !self.started {
+                        if let Some(flags) = parse_framing(msg) {
+                            self.offered = flags & FRAMING_BATCHED != 0;
+                            continue;
+                        }
+                    }
+                    if !self.batched {
+                        let n = n.min(self.rx.len()).min(buf.len());
+                        buf[..n].copy_from_slice(&self.rx[..n]);
+                        return Recv::Message(n);
+                    }
+                    match BatchItems::parse(&self.rx[..n.min(self.rx.len())], false) {
+                        Ok(_) => {
+                            self.rx_len = n;
+                            self.rx_at = 0;
+                        }
+                        Err(e) => {
+                            self.bad_batches += 1;
+                            debug!(tile = %self.name, pru = self.pru.index(), "malformed batched message from host: {e}");
+                        }
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Recv::Idle,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -287,6 +383,31 @@ impl<T> HostPort<T> {
         }
     }
 
+    /// Answers the host's offer: the agreement goes out first, alone.
+    fn agree(&mut self, registry: &Registry, ledger: &mut impl Ledger<T>) {
+        let Some(conn) = self.conn.as_ref() else {
+            return;
+        };
+        let result = loop {
+            match conn.send(&framing_bytes(FRAMING_BATCHED)) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        match result {
+            Ok(_) => {
+                self.to_host += 1;
+                self.batched = true;
+                info!(tile = %self.name, pru = self.pru.index(), "batched messages agreed");
+            }
+            Err(e) => {
+                // A fresh connection's socket is empty: this cannot block.
+                warn!(tile = %self.name, pru = self.pru.index(), "cannot answer the framing offer, closing: {e}");
+                self.close(registry, ledger);
+            }
+        }
+    }
+
     /// Closes the host connection, if any; its backlog is dropped.
     pub(crate) fn close(&mut self, registry: &Registry, ledger: &mut impl Ledger<T>) {
         if let Some(mut conn) = self.conn.take() {
@@ -295,6 +416,10 @@ impl<T> HostPort<T> {
             }
         }
         self.started = false;
+        self.offered = false;
+        self.batched = false;
+        self.rx_len = 0;
+        self.rx_at = 0;
         self.generation += 1;
         self.writable = false;
         for out in mem::take(&mut self.backlog) {
@@ -315,7 +440,8 @@ impl<T> HostPort<T> {
             ledger.dropped(out, Dropped::NoHost);
             return;
         }
-        let out = if self.backlog.is_empty() {
+        // Batched: everything waits for the turn's flush, which packs it.
+        let out = if self.backlog.is_empty() && !self.batched {
             match self.write(registry, out, ledger) {
                 Some(out) => out,
                 None => return,
@@ -330,11 +456,29 @@ impl<T> HostPort<T> {
             }
         }
         self.backlog.push_back(out);
-        self.set_writable(registry, true);
+        if self.batched {
+            // Packed at the turn's flush, or now once half the backlog
+            // waits: a busy turn must not overflow it.
+            if self.backlog.len() >= HOST_BACKLOG_PACKETS / 2 {
+                self.flush(registry, ledger);
+            }
+        } else {
+            self.set_writable(registry, true);
+        }
     }
 
     /// Writes as much of the backlog as the host's socket takes.
     pub(crate) fn flush(&mut self, registry: &Registry, ledger: &mut impl Ledger<T>) {
+        if self.batched {
+            while !self.backlog.is_empty() && self.conn.is_some() {
+                if !self.write_batch(registry, ledger) {
+                    break;
+                }
+            }
+            let idle = self.backlog.is_empty();
+            self.set_writable(registry, !idle);
+            return;
+        }
         while let Some(out) = self.backlog.pop_front() {
             if let Some(out) = self.write(registry, out, ledger) {
                 self.backlog.push_front(out);
@@ -390,6 +534,63 @@ impl<T> HostPort<T> {
         }
     }
 
+    /// Packs the oldest messages of the backlog into one batched message
+    /// and writes it. False if the socket would block (they stay) or the
+    /// connection closed.
+    fn write_batch(&mut self, registry: &Registry, ledger: &mut impl Ledger<T>) -> bool {
+        let Some(conn) = self.conn.as_ref() else {
+            return false;
+        };
+        self.tx.clear();
+        let mut lone = None;
+        let mut taken = 0;
+        for out in self.backlog.iter_mut() {
+            ledger.prepare(out);
+            if self.tx.push(&out.bytes) {
+                taken += 1;
+            } else {
+                if taken == 0 {
+                    // Too long for an item (a bounce of a 254- or 255-byte
+                    // packet): it goes alone.
+                    lone = pru_batch::lone_bytes(&out.bytes);
+                    taken = 1;
+                }
+                break;
+            }
+        }
+        let bytes = lone.as_deref().unwrap_or(self.tx.as_bytes());
+        if bytes.is_empty() {
+            // Not even a lone message can carry it (empty or too long).
+            if let Some(out) = self.backlog.pop_front() {
+                warn!(tile = %self.name, pru = self.pru.index(), len = out.bytes.len(), "message cannot be batched, dropped");
+                ledger.dropped(out, Dropped::NoHost);
+            }
+            return true;
+        }
+        let result = loop {
+            match conn.send(bytes) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        match result {
+            Ok(_) => {
+                self.to_host += 1;
+                for out in self.backlog.drain(..taken) {
+                    self.items_to_host += 1;
+                    ledger.written(&out);
+                }
+                true
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(e) => {
+                warn!(tile = %self.name, pru = self.pru.index(), "writing to host failed, closing: {e}");
+                self.close(registry, ledger);
+                false
+            }
+        }
+    }
+
     fn set_writable(&mut self, registry: &Registry, on: bool) {
         if self.writable == on {
             return;
@@ -431,7 +632,13 @@ pub(crate) fn bind_all<T>(wires: &Wires) -> Result<(Vec<HostPort<T>>, SocketFile
                 source,
             })?;
             files.0.push(path);
-            ports.push(HostPort::new(ports.len(), name, pru, listener));
+            ports.push(HostPort::new(
+                ports.len(),
+                name,
+                pru,
+                listener,
+                wires.params().pru_batch,
+            ));
         }
     }
     Ok((ports, files))

@@ -71,6 +71,14 @@ pub struct PruStats {
     pub from_host: u64,
     /// Messages written to the host.
     pub to_host: u64,
+    /// The connection agreed to batched messages (`docs/pru-messages.md`).
+    pub batched: bool,
+    /// Items taken out of batched messages from the host.
+    pub items_from_host: u64,
+    /// Messages (items) carried to the host inside batched messages.
+    pub items_to_host: u64,
+    /// Batched messages from the host refused whole as malformed.
+    pub bad_batches: u64,
     /// Host messages ignored: anything before the start message, empty
     /// messages after it, local and non-standard packets, messages longer
     /// than 255 bytes.

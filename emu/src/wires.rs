@@ -42,10 +42,15 @@ pub struct LinkParams {
     /// Seed for the random choices; the same seed repeats the same choices
     /// for the same traffic.
     pub seed: u64,
+    /// The PRUs agree to batched messages when the host offers them
+    /// (`docs/pru-messages.md`); false: they behave as firmware that does
+    /// not batch, and keep one message per packet.
+    pub pru_batch: bool,
 }
 
 impl Default for LinkParams {
-    /// Unlimited rate, no latency, no loss or corruption, monitor every 1 s.
+    /// Unlimited rate, no latency, no loss or corruption, monitor every 1 s,
+    /// batched messages agreed when offered.
     fn default() -> LinkParams {
         LinkParams {
             rate_bps: 0,
@@ -54,6 +59,7 @@ impl Default for LinkParams {
             corrupt: 0.0,
             monitor_interval: Duration::from_secs(1),
             seed: 0,
+            pru_batch: true,
         }
     }
 }

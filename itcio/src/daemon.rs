@@ -20,7 +20,9 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::pru::{PruDevice, Recv};
+use crate::pru_framing::{Framing, Incoming, PruFraming};
 use crate::tile::{Config, Tile};
+use itc_proto::pru_batch::BatchWriter;
 use itc_proto::Pru;
 
 const FUSE: Token = Token(0);
@@ -46,6 +48,8 @@ pub struct Options {
     pub owner: Ownership,
     /// Tile settings.
     pub tile: Config,
+    /// Offer the PRUs batched messages at start.
+    pub pru_batch: bool,
 }
 
 /// Why `itcd` stopped or could not start; messages say what to check.
@@ -113,6 +117,8 @@ enum Timer {
 struct PruSlot {
     path: PathBuf,
     dev: Option<PruDevice>,
+    /// How the open device's messages are framed.
+    framing: PruFraming,
     writable: bool,
     backoff: Duration,
 }
@@ -127,6 +133,10 @@ struct Daemon {
     rng: u64,
     /// Sources left with work after a full batch.
     more: Sources,
+    /// Offer the PRUs batched messages at start.
+    pru_batch: bool,
+    /// The batched message being filled for a PRU.
+    batch: BatchWriter,
 }
 
 /// Run `itcd` until SIGINT, SIGTERM or SIGHUP (returns Ok) or a fatal error.
@@ -191,6 +201,7 @@ pub fn run(opts: Options) -> Result<(), Error> {
     let prus = std::array::from_fn(|i| PruSlot {
         path: opts.pru[i].clone(),
         dev: devs.next(),
+        framing: PruFraming::new(opts.pru_batch),
         writable: true,
         backoff: MIN_BACKOFF,
     });
@@ -204,6 +215,8 @@ pub fn run(opts: Options) -> Result<(), Error> {
         timers: BinaryHeap::new(),
         rng: seed | 1,
         more: Sources::empty(),
+        pru_batch: opts.pru_batch,
+        batch: BatchWriter::new(),
     };
     for pru in Pru::ALL {
         d.start_pru(pru)?;
@@ -230,15 +243,23 @@ fn watch_pru(poll: &Poll, i: usize, dev: &PruDevice) -> io::Result<()> {
 }
 
 impl Daemon {
-    /// Send the start message to a device already watched.
+    /// Send the start message (after the framing offer, if batching is
+    /// on) to a device already watched.
     fn start_pru(&mut self, pru: Pru) -> Result<(), Error> {
         let i = pru.index();
         let slot = &mut self.prus[i];
         let Some(dev) = &slot.dev else {
             return Ok(());
         };
-        dev.send(&[])
-            .map_err(|e| Error::StartDevice(slot.path.clone(), e))?;
+        slot.framing = PruFraming::new(self.pru_batch);
+        let stats = self.tile.pru_stats_mut();
+        for msg in slot.framing.start_messages() {
+            stats.pru_writes[i] += 1;
+            dev.send(&msg)
+                .map_err(|e| Error::StartDevice(slot.path.clone(), e))?;
+            stats.pru_messages_out[i] += 1;
+        }
+        stats.pru_framing[i] = slot.framing.state();
         slot.writable = true;
         self.tile.set_pru_up(pru, true);
         Ok(())
@@ -326,7 +347,10 @@ impl Daemon {
             self.server.service(&mut self.tile);
             let sendable = Pru::ALL.iter().any(|&pru| {
                 let slot = &self.prus[pru.index()];
-                slot.writable && slot.dev.is_some() && self.tile.has_outbound(pru)
+                slot.writable
+                    && slot.dev.is_some()
+                    && slot.framing.can_send()
+                    && self.tile.has_outbound(pru)
             });
             if !sendable {
                 return;
@@ -388,18 +412,15 @@ impl Daemon {
             let Some(dev) = &self.prus[i].dev else {
                 return false;
             };
+            self.tile.pru_stats_mut().pru_reads[i] += 1;
             match dev.recv(&mut buf) {
                 Ok(Recv::Message(n)) => {
                     self.prus[i].backoff = MIN_BACKOFF;
-                    // An empty message is no packet, and one longer than a
-                    // bounce (or than the buffer: MSG_TRUNC reports the
-                    // full length) cannot be one: either is handed on
-                    // empty, for the tile to count as malformed.
-                    let msg = buf
-                        .get(..n)
-                        .filter(|_| n <= itc_proto::MAX_BOUNCE_LEN)
-                        .unwrap_or(&[]);
-                    self.tile.on_pru_message(pru, msg, Instant::now());
+                    self.tile.pru_stats_mut().pru_messages_in[i] += 1;
+                    // One longer than the buffer (MSG_TRUNC reports the full
+                    // length) is handed on empty: malformed either way.
+                    let msg = buf.get(..n).unwrap_or(&[]);
+                    self.on_pru_message(pru, msg);
                 }
                 Ok(Recv::WouldBlock) => return false,
                 Ok(Recv::Closed) => {
@@ -415,7 +436,95 @@ impl Daemon {
         true
     }
 
+    /// One message from `pru`, taken apart as the framing says.
+    fn on_pru_message(&mut self, pru: Pru, msg: &[u8]) {
+        let i = pru.index();
+        let now = Instant::now();
+        match self.prus[i].framing.on_message(msg) {
+            Incoming::Agreed(framing) => {
+                tracing::info!("PRU{i}: messages {}", framing.name());
+                self.tile.pru_stats_mut().pru_framing[i] = framing;
+            }
+            Incoming::One(msg) => {
+                self.tile.pru_stats_mut().pru_framing[i] = self.prus[i].framing.state();
+                // An empty message is no packet, and one longer than a
+                // bounce cannot be one: either is handed on empty, for the
+                // tile to count as malformed.
+                let msg = Some(msg)
+                    .filter(|m| m.len() <= itc_proto::MAX_BOUNCE_LEN)
+                    .unwrap_or(&[]);
+                self.tile.on_pru_message(pru, msg, now);
+            }
+            Incoming::Items(items) => {
+                for item in items {
+                    self.tile.on_pru_message(pru, item, now);
+                }
+            }
+            Incoming::Bad(e) => {
+                tracing::debug!("PRU{i}: malformed batched message: {e}");
+                self.tile.pru_stats_mut().pru_bad_batches[i][e.index()] += 1;
+                self.tile.pru_stats_mut().pru_malformed[i] += 1;
+            }
+        }
+    }
+
     fn flush_pru(&mut self, pru: Pru) {
+        let i = pru.index();
+        match self.prus[i].framing.state() {
+            Framing::Starting => {}
+            Framing::Single => self.flush_pru_single(pru),
+            Framing::Batched => self.flush_pru_batched(pru),
+        }
+    }
+
+    /// Fills batched messages from the outbound queues (in their order)
+    /// and sends each, until the queues are empty or the device is full.
+    fn flush_pru_batched(&mut self, pru: Pru) {
+        let i = pru.index();
+        let mut taken = Vec::new();
+        while self.prus[i].writable && self.prus[i].dev.is_some() {
+            self.batch.clear();
+            taken.clear();
+            while let Some((dir, lane, packet)) = self.tile.pop_outbound(pru) {
+                if !self.batch.push(&packet) {
+                    self.tile.unpop_outbound(dir, lane, packet);
+                    break;
+                }
+                taken.push((dir, lane, packet));
+            }
+            if taken.is_empty() {
+                return;
+            }
+            let Some(dev) = &self.prus[i].dev else {
+                return;
+            };
+            self.tile.pru_stats_mut().pru_writes[i] += 1;
+            match dev.send(self.batch.as_bytes()) {
+                Ok(()) => {
+                    self.tile.pru_stats_mut().pru_messages_out[i] += 1;
+                    for (dir, lane, packet) in taken.drain(..) {
+                        self.tile.sent(dir, lane, packet.len());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    tracing::debug!("PRU{i} device full; {} packets wait", taken.len());
+                    for (dir, lane, packet) in taken.drain(..).rev() {
+                        self.tile.unpop_outbound(dir, lane, packet);
+                    }
+                    self.prus[i].writable = false;
+                    self.watch_writable(i, true);
+                }
+                Err(e) => {
+                    for (dir, _, _) in taken.drain(..) {
+                        self.tile.send_failed(dir);
+                    }
+                    self.lose_pru(pru, &e.to_string());
+                }
+            }
+        }
+    }
+
+    fn flush_pru_single(&mut self, pru: Pru) {
         let i = pru.index();
         while self.prus[i].writable && self.prus[i].dev.is_some() {
             let Some((dir, lane, packet)) = self.tile.pop_outbound(pru) else {
@@ -424,8 +533,12 @@ impl Daemon {
             let Some(dev) = &self.prus[i].dev else {
                 return;
             };
+            self.tile.pru_stats_mut().pru_writes[i] += 1;
             match dev.send(&packet) {
-                Ok(()) => self.tile.sent(dir, lane, packet.len()),
+                Ok(()) => {
+                    self.tile.pru_stats_mut().pru_messages_out[i] += 1;
+                    self.tile.sent(dir, lane, packet.len());
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     tracing::debug!("PRU{i} device full; {dir} waits");
                     self.tile.unpop_outbound(dir, lane, packet);

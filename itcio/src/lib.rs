@@ -15,6 +15,7 @@ pub mod daemon;
 pub mod event_log;
 pub mod neighbour;
 pub mod pru;
+pub mod pru_framing;
 pub mod queue;
 pub mod ring;
 pub mod stats;

@@ -135,6 +135,19 @@ pub struct TileStats {
     pub pru_malformed: [u64; 2],
     /// Times each PRU device was (re)opened.
     pub pru_opens: [u64; 2],
+    /// How each PRU device's messages are framed now.
+    pub pru_framing: [crate::pru_framing::Framing; 2],
+    /// Messages read from and written to each PRU device.
+    pub pru_messages_in: [u64; 2],
+    /// Messages written to each PRU device.
+    pub pru_messages_out: [u64; 2],
+    /// System calls reading each PRU device (those finding nothing too).
+    pub pru_reads: [u64; 2],
+    /// System calls writing each PRU device (those refused too).
+    pub pru_writes: [u64; 2],
+    /// Malformed batched messages from each PRU, by reason
+    /// ([`itc_proto::pru_batch::BatchError::index`]); refused whole.
+    pub pru_bad_batches: [[u64; 5]; 2],
 }
 
 #[cfg(test)]

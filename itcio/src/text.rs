@@ -240,6 +240,14 @@ pub fn self_info(info: &SelfInfo<'_>) -> Vec<u8> {
         );
         let _ = writeln!(out, "pru{i}_opens: {}", t.pru_opens[i]);
         let _ = writeln!(out, "pru{i}_malformed: {}", t.pru_malformed[i]);
+        let _ = writeln!(out, "pru{i}_framing: {}", t.pru_framing[i].name());
+        let _ = writeln!(out, "pru{i}_messages_in: {}", t.pru_messages_in[i]);
+        let _ = writeln!(out, "pru{i}_messages_out: {}", t.pru_messages_out[i]);
+        let _ = writeln!(out, "pru{i}_reads: {}", t.pru_reads[i]);
+        let _ = writeln!(out, "pru{i}_writes: {}", t.pru_writes[i]);
+        for (r, name) in itc_proto::pru_batch::BatchError::REASONS.iter().enumerate() {
+            let _ = writeln!(out, "pru{i}_bad_batch_{name}: {}", t.pru_bad_batches[i][r]);
+        }
     }
     out.into_bytes()
 }

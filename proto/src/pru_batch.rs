@@ -86,15 +86,24 @@ pub enum BatchError {
 }
 
 impl BatchError {
+    /// The names of the reasons, by [`BatchError::index`].
+    pub const REASONS: [&'static str; 5] =
+        ["empty", "too_long", "zero_length", "cut_off", "empty_lone"];
+
+    /// The reason's place in [`BatchError::REASONS`].
+    pub const fn index(&self) -> usize {
+        match self {
+            BatchError::Empty => 0,
+            BatchError::TooLong { .. } => 1,
+            BatchError::ZeroLength { .. } => 2,
+            BatchError::CutOff { .. } => 3,
+            BatchError::EmptyLone => 4,
+        }
+    }
+
     /// A short name for counters and logs.
     pub const fn reason(&self) -> &'static str {
-        match self {
-            BatchError::Empty => "empty",
-            BatchError::TooLong { .. } => "too long",
-            BatchError::ZeroLength { .. } => "zero-length item",
-            BatchError::CutOff { .. } => "item cut off",
-            BatchError::EmptyLone => "empty lone message",
-        }
+        Self::REASONS[self.index()]
     }
 }
 

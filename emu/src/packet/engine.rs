@@ -198,6 +198,12 @@ impl Engine {
             let stop = self.run_commands();
             self.run_timers();
             self.resume_hosts();
+            // Batched connections send what the turn produced, packed.
+            for p in &mut self.prus {
+                if p.batched() {
+                    p.flush(self.poll.registry(), &mut self.stats);
+                }
+            }
             for p in &self.prus {
                 p.publish(&mut self.stats);
             }

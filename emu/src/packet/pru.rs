@@ -67,8 +67,12 @@ impl Account<'_> {
 
 impl Ledger<Origin> for Account<'_> {
     fn prepare(&mut self, out: &mut Outgoing<Origin>) {
+        // The mark goes with this packet from now on: if it is dropped in
+        // turn, `dropped` owes it to the next one again. So the packets
+        // prepared together for one batched message carry it once.
         if self.owes_overrun(out) {
             out.bytes[0] |= OVRN;
+            *self.lost = false;
         }
     }
 
@@ -76,9 +80,6 @@ impl Ledger<Origin> for Account<'_> {
         let Some(end) = out.tag else {
             return;
         };
-        if self.owes_overrun(out) {
-            *self.lost = false;
-        }
         let l = self.stats.link_mut(end.tile, end.dir);
         l.delivered_packets += 1;
         l.delivered_bytes += out.bytes.len() as u64;
@@ -168,6 +169,11 @@ impl PacketPru {
     /// Which of the tile's PRUs this is.
     pub(crate) fn pru(&self) -> Pru {
         self.pru
+    }
+
+    /// True while the connection carries batched messages.
+    pub(crate) fn batched(&self) -> bool {
+        self.port.batched()
     }
 
     /// True while the connected host has started.

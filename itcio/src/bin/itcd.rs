@@ -42,6 +42,11 @@ struct Cli {
     /// packet longer than the bound is refused with EMSGSIZE).
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024, value_parser = parse_queue_bytes)]
     queue_bytes: usize,
+    /// Offer the PRUs batched messages (several packets per message) at
+    /// start: on (default) or off (one packet per message, as firmware
+    /// that does not batch speaks anyway).
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off)]
+    pru_batch: bool,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -60,6 +65,15 @@ fn parse_queue_bytes(text: &str) -> Result<usize, String> {
         )),
         Ok(n) => Ok(n),
         Err(e) => Err(format!("not a number of bytes: {e}")),
+    }
+}
+
+/// Parses `--pru-batch`.
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err("give on or off".to_owned()),
     }
 }
 
@@ -168,6 +182,7 @@ fn main() -> ExitCode {
             out_queue_limit: cli.queue_bytes,
             reader_queue_limit: cli.queue_bytes,
         },
+        pru_batch: cli.pru_batch,
     };
     match daemon::run(opts) {
         Ok(()) => ExitCode::SUCCESS,

@@ -83,6 +83,11 @@ impl Links {
         &self.tile_stats
     }
 
+    /// Counters not tied to a direction, to count in.
+    pub fn tile_stats_mut(&mut self) -> &mut TileStats {
+        &mut self.tile_stats
+    }
+
     /// Count a message from `pru` that belongs to none of its directions.
     pub fn pru_malformed(&mut self, pru: Pru) {
         self.tile_stats.pru_malformed[pru.index()] += 1;

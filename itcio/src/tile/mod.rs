@@ -131,6 +131,11 @@ impl Tile {
         self.started_wall
     }
 
+    /// The PRU device counters, to count in.
+    pub fn pru_stats_mut(&mut self) -> &mut TileStats {
+        self.links.tile_stats_mut()
+    }
+
     /// Whether the PRU device is open.
     pub fn pru_up(&self, pru: Pru) -> bool {
         self.links.pru_up(pru)

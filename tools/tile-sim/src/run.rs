@@ -78,9 +78,36 @@ pub struct RunArgs {
     /// The itcd binary (default: next to tile-sim, else from PATH).
     #[arg(long)]
     itcd: Option<PathBuf>,
+    /// Whether the emulated PRUs agree to batched messages (several
+    /// packets per socket message) when an itcd offers them; off behaves
+    /// as firmware that does not batch.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    pru_batch: OnOff,
+    /// Whether each itcd offers batched messages to its PRUs (its
+    /// --pru-batch).
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    itcd_pru_batch: OnOff,
     /// itcd log level (info shows links and neighbours coming and going).
     #[arg(long, default_value = "warn")]
     log_level: String,
+}
+
+/// A switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    /// Yes.
+    On,
+    /// No.
+    Off,
+}
+
+impl OnOff {
+    fn word(self) -> &'static str {
+        match self {
+            OnOff::On => "on",
+            OnOff::Off => "off",
+        }
+    }
 }
 
 /// Parses a whole number of at least 1.
@@ -246,6 +273,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         loss: args.loss,
         corrupt: args.corrupt,
         seed,
+        pru_batch: args.pru_batch == OnOff::On,
         ..LinkParams::default()
     };
     let mut wires = Wires::new(&sockets, params);
@@ -272,6 +300,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         arg("--hello-ms", args.hello.to_string().into());
         arg("--absent-ms", (args.hello * 7 / 2).to_string().into());
         arg("--log-level", args.log_level.clone().into());
+        arg("--pru-batch", args.itcd_pru_batch.word().into());
         let launch = Launch {
             itcd: itcd.clone(),
             args: itcd_args,
