@@ -210,6 +210,8 @@ fn both_ways_batched<M: LinkModel + 'static>() {
             && a.prus[0].bad_batches == 0
             && b.prus[1].items_to_host >= 12
     });
+    // The offer, the start and three batched messages.
+    assert_eq!(g.sim.stats().tiles[0].prus[0].from_host, 5);
 
     // A malformed batch is refused whole and counted; nothing goes out.
     g.a.send(&[3, 0x82, 20]);

@@ -45,7 +45,7 @@ struct Cli {
     /// Offer the PRUs batched messages (several packets per message) at
     /// start: on (default) or off (one packet per message, as firmware
     /// that does not batch speaks anyway).
-    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off)]
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pru_batch: bool,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
     #[arg(long, default_value = "info")]
