@@ -41,6 +41,15 @@ seed pru_message rx-echo-request 83 02 01 12 34
 seed pru_message rx-mfm-ovrn b2 aa
 seed pru_message labelled-value c1 41 00 00 00 01
 
+# Batched messages (from a PRU, or from the host).
+seed pru_batch two-packets 03 82 14 01 02 a6 55
+seed pru_batch status-and-packet 03 c3 50 02 03 86 14 07
+seed pru_batch lone-bounce 00 c5 01 82 14
+seed pru_batch zero-length 02 82 14 00
+seed pru_batch cut-off 05 82 14
+seed pru_batch lone-empty 00
+seed pru_batch framing-offer c6 01
+
 # Hellos.
 seed hello plain 86 01 01 04 72 30 63 31 03 61 62 63
 seed hello ask 82 01 01 01 61 00 01

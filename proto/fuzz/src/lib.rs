@@ -18,6 +18,7 @@ mod header;
 mod hello;
 mod link_status;
 mod pru;
+mod pru_batch;
 mod tep;
 mod user_write;
 
@@ -27,6 +28,7 @@ pub use header::{check_header, emit_header};
 pub use hello::{check_hello, emit_hello};
 pub use link_status::{check_link_status, emit_link_status};
 pub use pru::check_pru_message;
+pub use pru_batch::{check_pru_batch, emit_pru_batch};
 pub use tep::{check_tep, emit_tep};
 pub use user_write::check_user_writes;
 
