@@ -22,7 +22,9 @@
 //!   closed connection, through its [`Ledger`], which may also rewrite a
 //!   message just before it is written.
 //! - Batched messages (`docs/pru-messages.md`): when the port agrees to
-//!   them ([`LinkParams::pru_batch`](crate::LinkParams)) and the host
+//!   them (the packet model's, as [`LinkParams::pru_batch`](crate::LinkParams)
+//!   says; the firmware model's ports never do, the firmware answers) and
+//!   the host
 //!   offers them (`0xc6 0x01`) before its start message, the start is
 //!   answered with the agreement (`0xc6 0x01`) before anything else, and
 //!   from then on, in both directions, each socket message carries framed
@@ -613,10 +615,15 @@ impl<T> HostPort<T> {
 }
 
 /// Binds every PRU socket of `wires` (which passed [`Wires::check`]),
-/// creating the socket directory if missing. Port `2 * tile + pru` is
+/// creating the socket directory if missing; `agree_batch`: the ports
+/// answer batching offers themselves (a model whose PRUs frame their own
+/// messages passes false). Port `2 * tile + pru` is
 /// `tile`'s `pru` (each port's [`HostPort::tile`] and [`HostPort::pru`]);
 /// none is registered yet.
-pub(crate) fn bind_all<T>(wires: &Wires) -> Result<(Vec<HostPort<T>>, SocketFiles), Error> {
+pub(crate) fn bind_all<T>(
+    wires: &Wires,
+    agree_batch: bool,
+) -> Result<(Vec<HostPort<T>>, SocketFiles), Error> {
     let dir = wires.socket_dir();
     fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
         path: dir.to_owned(),
@@ -632,13 +639,7 @@ pub(crate) fn bind_all<T>(wires: &Wires) -> Result<(Vec<HostPort<T>>, SocketFile
                 source,
             })?;
             files.0.push(path);
-            ports.push(HostPort::new(
-                ports.len(),
-                name,
-                pru,
-                listener,
-                wires.params().pru_batch,
-            ));
+            ports.push(HostPort::new(ports.len(), name, pru, listener, agree_batch));
         }
     }
     Ok((ports, files))

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use pru_firmware::{default_config, wire, Firmware, MAX_HOST_MSG};
+use pru_firmware::{default_config, wire, Firmware, MAX_RPMSG_MSG};
 
 /// (dir8, prudir, pru) of the six directions; the facing direction has the
 /// same prudir on the other PRU (`docs/reference.md`, "Directions").
@@ -102,7 +102,7 @@ impl Grid {
         }
     }
 
-    fn drain(&mut self, buf: &mut [u8; MAX_HOST_MSG]) -> u64 {
+    fn drain(&mut self, buf: &mut [u8; MAX_RPMSG_MSG]) -> u64 {
         let mut n = 0;
         for f in &mut self.fw {
             while f.pop_host_into(buf).is_some() {
@@ -132,7 +132,7 @@ fn run(rows: usize, cols: usize) {
     let mut outs = vec![0u32; g.fw.len()];
     let mut payload = vec![0u8; 200];
     payload[1] = 20;
-    let mut buf = [0u8; MAX_HOST_MSG];
+    let mut buf = [0u8; MAX_RPMSG_MSG];
     // Warm up: links gain sync.
     for _ in 0..20_000 {
         g.step(&mut outs);

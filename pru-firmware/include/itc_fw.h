@@ -97,6 +97,17 @@
 #define ITC_FW_MSG_BOUNCE 0xc5
 #define ITC_FW_BOUNCE_QUEUE_FULL 1
 #define ITC_FW_BOUNCE_NO_SYNC 2
+/* Framing offer (host to PRU, just before the start message) and
+ * agreement (PRU to host, the first reply to that start): 0xc6, FLAGS. */
+#define ITC_FW_MSG_FRAMING 0xc6
+#define ITC_FW_FRAMING_LEN 2
+#define ITC_FW_FRAMING_BATCHED 0x01 /* several framed items per message */
+/* Batched messages: items of one length byte (1..ITC_FW_MAX_BATCH_ITEM)
+ * and that many bytes, up to ITC_FW_MAX_RPMSG_MSG in all. A message to the
+ * host too long for an item (a bounce of a 254- or 255-byte packet) goes
+ * alone, after the byte ITC_FW_BATCH_LONE. */
+#define ITC_FW_MAX_BATCH_ITEM 255
+#define ITC_FW_BATCH_LONE 0x00
 
 /* --- Pins --------------------------------------------------------------- */
 
@@ -168,6 +179,9 @@ struct itc_fw_config {
     uint32_t monitor_bits;     /* 0: no monitor reports */
     uint32_t hold_bits;        /* 0: bounce at once when a ring is full */
     uint32_t tx_steps_per_bit; /* 1..ITC_FW_MAX_TX_STEPS_PER_BIT; 0 means 1 */
+    uint32_t batch;            /* nonzero: agree to batched messages when
+                                * the host offers them (host build only;
+                                * 0 behaves as firmware without batching) */
 };
 
 /* Counters of one direction. A damaged frame ('E': dropped, sync kept)
@@ -203,6 +217,7 @@ struct itc_fw_stats {
     uint32_t status_lost;   /* status or bounce messages the host lost */
     uint8_t sync_bitmap;    /* bit dir8 set for each direction with sync */
     uint8_t started;        /* the host has sent its start message */
+    uint8_t batched;        /* messages to and from the host are batched */
 };
 
 /* The dir8 of `prudir` on PRU `pru`, or 0xff if either is out of range. */
@@ -238,8 +253,9 @@ uint32_t itc_fw_outputs(const struct itc_fw *fw);
  * ITC_FW_MAX_PACKET is ignored and counted as host_ignored). 0 on success,
  * -1 if the queue is full or `len` is longer than rpmsg allows. */
 int itc_fw_push_host(struct itc_fw *fw, const uint8_t *msg, size_t len);
-/* Takes the oldest message for the host into `buf` (`cap` bytes; a longer
- * message is truncated). Its length, or -1 if there is none. */
+/* Takes the oldest message for the host into `buf` (`cap` bytes, up to
+ * ITC_FW_MAX_RPMSG_MSG for a batched message; a longer message is
+ * truncated). Its length, or -1 if there is none. */
 int itc_fw_pop_host(struct itc_fw *fw, uint8_t *buf, size_t cap);
 /* Messages waiting for the host. */
 unsigned itc_fw_host_pending(const struct itc_fw *fw);

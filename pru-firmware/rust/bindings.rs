@@ -38,6 +38,11 @@ pub const ITC_FW_STATUS_LEN: u32 = 3;
 pub const ITC_FW_MSG_BOUNCE: u32 = 197;
 pub const ITC_FW_BOUNCE_QUEUE_FULL: u32 = 1;
 pub const ITC_FW_BOUNCE_NO_SYNC: u32 = 2;
+pub const ITC_FW_MSG_FRAMING: u32 = 198;
+pub const ITC_FW_FRAMING_LEN: u32 = 2;
+pub const ITC_FW_FRAMING_BATCHED: u32 = 1;
+pub const ITC_FW_MAX_BATCH_ITEM: u32 = 255;
+pub const ITC_FW_BATCH_LONE: u32 = 0;
 pub const ITC_FW_PINS_PER_DIR: u32 = 2;
 pub const ITC_FW_PIN_CLK_BIT: u32 = 0;
 pub const ITC_FW_PIN_DATA_BIT: u32 = 1;
@@ -59,10 +64,11 @@ pub struct itc_fw_config {
     pub monitor_bits: u32,
     pub hold_bits: u32,
     pub tx_steps_per_bit: u32,
+    pub batch: u32,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of itc_fw_config"][::std::mem::size_of::<itc_fw_config>() - 16usize];
+    ["Size of itc_fw_config"][::std::mem::size_of::<itc_fw_config>() - 20usize];
     ["Alignment of itc_fw_config"][::std::mem::align_of::<itc_fw_config>() - 4usize];
     [
         "Offset of field: itc_fw_config::timeout_bits",
@@ -76,6 +82,9 @@ const _: () = {
     [
         "Offset of field: itc_fw_config::tx_steps_per_bit",
     ][::std::mem::offset_of!(itc_fw_config, tx_steps_per_bit) - 12usize];
+    [
+        "Offset of field: itc_fw_config::batch",
+    ][::std::mem::offset_of!(itc_fw_config, batch) - 16usize];
 };
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -152,6 +161,7 @@ pub struct itc_fw_stats {
     pub status_lost: u32,
     pub sync_bitmap: u8,
     pub started: u8,
+    pub batched: u8,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
@@ -172,6 +182,9 @@ const _: () = {
     [
         "Offset of field: itc_fw_stats::started",
     ][::std::mem::offset_of!(itc_fw_stats, started) - 177usize];
+    [
+        "Offset of field: itc_fw_stats::batched",
+    ][::std::mem::offset_of!(itc_fw_stats, batched) - 178usize];
 };
 extern "C" {
     pub fn itc_fw_dir8(

@@ -111,6 +111,7 @@ pub fn default_config() -> Config {
         monitor_bits: 0,
         hold_bits: 0,
         tx_steps_per_bit: 0,
+        batch: 0,
     };
     // SAFETY: cfg is a valid, writable struct.
     unsafe { sys::itc_fw_config_default(&mut cfg) };
@@ -213,7 +214,7 @@ impl Firmware {
     }
 
     /// Takes the oldest message for the host into `buf`; its length.
-    pub fn pop_host_into(&mut self, buf: &mut [u8; MAX_HOST_MSG]) -> Option<usize> {
+    pub fn pop_host_into(&mut self, buf: &mut [u8; MAX_RPMSG_MSG]) -> Option<usize> {
         // SAFETY: raw is live and exclusively borrowed; buf is writable for
         // its whole length, which the call never exceeds.
         let n = unsafe { sys::itc_fw_pop_host(self.raw.as_ptr(), buf.as_mut_ptr(), buf.len()) };
@@ -222,7 +223,7 @@ impl Firmware {
 
     /// Takes the oldest message for the host.
     pub fn pop_host(&mut self) -> Option<Vec<u8>> {
-        let mut buf = [0u8; MAX_HOST_MSG];
+        let mut buf = [0u8; MAX_RPMSG_MSG];
         let n = self.pop_host_into(&mut buf)?;
         Some(buf[..n].to_vec())
     }

@@ -48,6 +48,7 @@ void itc_fw_config_default(struct itc_fw_config *cfg)
     cfg->monitor_bits = ITC_FW_DEFAULT_MONITOR_BITS;
     cfg->hold_bits = ITC_FW_DEFAULT_HOLD_BITS;
     cfg->tx_steps_per_bit = ITC_FW_DEFAULT_TX_STEPS_PER_BIT;
+    cfg->batch = 1;
 }
 
 uint32_t fw_steps(const struct itc_fw *fw, uint32_t bits)
@@ -154,11 +155,16 @@ static int send_start(struct itc_fw *fw)
     }
     case OUT_BOUNCE: {
         struct itc_hold *h = &fw->hold;
+        uint8_t *b = &h->msg[h->at - 2u];
 
-        h->msg[0] = ITC_FW_MSG_BOUNCE;
-        h->msg[1] = e->a;
-        return hal_send(&fw->hal, h->msg, (uint16_t)(h->len + HOLD_AT));
+        b[0] = ITC_FW_MSG_BOUNCE;
+        b[1] = e->a;
+        return hal_send(&fw->hal, b, (uint16_t)(h->len + 2u));
     }
+    case OUT_FRAMING:
+        o->status[0] = ITC_FW_MSG_FRAMING;
+        o->status[1] = e->a;
+        return hal_send(&fw->hal, o->status, ITC_FW_FRAMING_LEN);
     default:
         o->status[0] = ITC_FW_MSG_LINK_STATUS;
         o->status[1] = e->a;
@@ -194,6 +200,15 @@ static void send_done(struct itc_fw *fw, int sent)
             fw->stats.status_lost++;
         fw->hold.full = 0;
         fw->hold.bouncing = 0;
+        break;
+    case OUT_FRAMING:
+        /* The agreement goes alone; everything after it is batched. A
+         * lost one leaves the host waiting for it: it gives up on the
+         * device and starts it again. */
+        if (!sent)
+            fw->stats.status_lost++;
+        hal_set_batched(&fw->hal, e->a & ITC_FW_FRAMING_BATCHED);
+        fw->stats.batched = (uint8_t)(e->a & ITC_FW_FRAMING_BATCHED);
         break;
     default:
         /* The periodic monitor report repairs lost status. */
@@ -259,6 +274,16 @@ static void start(struct itc_fw *fw)
 
     fw->started = 1;
     fw->stats.started = 1;
+    /* The framing: batched if the host offered it just before, else one
+     * message per packet, whatever an earlier host agreed. */
+    fw->batch_in = fw->offered;
+    if (fw->offered) {
+        out_push(fw, OUT_FRAMING, ITC_FW_FRAMING_BATCHED, 0);
+    } else {
+        hal_set_batched(&fw->hal, 0);
+        fw->stats.batched = 0;
+    }
+    fw->offered = 0;
     for (d = 0; d < ITC_FW_DIRS; d++) {
         uint8_t dir8 = itc_fw_dir8(fw->pru, d);
 
@@ -293,7 +318,7 @@ static void place_held(struct itc_fw *fw)
         bounce(fw, ITC_FW_BOUNCE_NO_SYNC);
         return;
     }
-    if (tx_enqueue(&fw->tx[h->prudir], &h->msg[HOLD_AT], h->len) == 0) {
+    if (tx_enqueue(&fw->tx[h->prudir], &h->msg[h->at], h->len) == 0) {
         h->full = 0;
         return;
     }
@@ -315,32 +340,23 @@ FW_ASSERT(hold_fits_rpmsg,
           sizeof(((struct itc_hold *)0)->msg) >= HOLD_AT + ITC_FW_MAX_RPMSG_MSG);
 FW_ASSERT(bounce_fits, HOLD_AT + ITC_FW_MAX_PACKET <= ITC_FW_MAX_HOST_MSG);
 
-static void take_host_message(struct itc_fw *fw)
+/* Holds the packet of `len` bytes at h->msg[at] and places it (or bounces
+ * it); anything else than a routed packet is ignored and counted. */
+static void take_packet(struct itc_fw *fw, uint16_t at, uint16_t len)
 {
     struct itc_hold *h = &fw->hold;
-    uint16_t len = 0;
     int prudir;
 
-    if (h->full) {
-        if (!h->bouncing)
-            place_held(fw);
-        return;
-    }
-    if (!hal_recv(&fw->hal, &h->msg[HOLD_AT], &len))
-        return;
-    if (len == 0) {
-        start(fw);
-        return;
-    }
-    if (!fw->started || len > ITC_FW_MAX_PACKET ||
-        (h->msg[HOLD_AT] & ITC_FW_HDR_KIND_MASK) != ITC_FW_HDR_ROUTED) {
+    if (len > ITC_FW_MAX_PACKET ||
+        (h->msg[at] & ITC_FW_HDR_KIND_MASK) != ITC_FW_HDR_ROUTED) {
         /* No local or non-standard commands are defined yet; a message
          * longer than a packet is none, and is never cut down to one. */
         fw->stats.host_ignored++;
         return;
     }
+    h->at = at;
     h->len = len;
-    prudir = prudir_of(fw, h->msg[HOLD_AT] & ITC_FW_HDR_DIR_MASK);
+    prudir = prudir_of(fw, h->msg[at] & ITC_FW_HDR_DIR_MASK);
     if (prudir < 0) {
         /* Not one of this PRU's directions: no link, so no sync. */
         bounce(fw, ITC_FW_BOUNCE_NO_SYNC);
@@ -350,6 +366,80 @@ static void take_host_message(struct itc_fw *fw)
     h->prudir = (uint8_t)prudir;
     h->waited = 0;
     place_held(fw);
+}
+
+/* Nonzero if the `len` bytes at `b` are a well-formed batch: items of
+ * 1..ITC_FW_MAX_BATCH_ITEM bytes, the last ending with the message. */
+static int batch_ok(const uint8_t *b, uint16_t len)
+{
+    uint16_t at = 0;
+
+    if (len == 0)
+        return 0;
+    while (at < len) {
+        if (b[at] == 0 || b[at] > len - at - 1u)
+            return 0;
+        at = (uint16_t)(at + 1u + b[at]);
+    }
+    return 1;
+}
+
+/* The next item of the batch in the hold, one per step. */
+static void take_item(struct itc_fw *fw)
+{
+    struct itc_hold *h = &fw->hold;
+    uint16_t len = h->msg[h->next];
+    uint16_t at = (uint16_t)(h->next + 1u);
+
+    h->next = (uint16_t)(at + len);
+    take_packet(fw, at, len);
+}
+
+static void take_host_message(struct itc_fw *fw)
+{
+    struct itc_hold *h = &fw->hold;
+    uint16_t len = 0;
+
+    if (h->full) {
+        if (!h->bouncing)
+            place_held(fw);
+        return;
+    }
+    if (h->next < h->end) {
+        take_item(fw);
+        return;
+    }
+    if (!hal_recv(&fw->hal, &h->msg[HOLD_AT], &len))
+        return;
+    if (len == 0) {
+        start(fw);
+        return;
+    }
+#ifndef ITC_FW_TARGET_PRU
+    /* The offer, before the start it applies to. A firmware that does not
+     * batch (or the PRU build, whose HAL does not) treats it as any other
+     * message: ignored. */
+    if (fw->cfg.batch && len == ITC_FW_FRAMING_LEN && h->msg[HOLD_AT] == ITC_FW_MSG_FRAMING) {
+        fw->offered = h->msg[HOLD_AT + 1] & ITC_FW_FRAMING_BATCHED;
+        return;
+    }
+#endif
+    if (!fw->started) {
+        fw->stats.host_ignored++;
+        return;
+    }
+    if (fw->batch_in) {
+        /* A malformed batch is refused whole, before any item goes. */
+        if (!batch_ok(&h->msg[HOLD_AT], len)) {
+            fw->stats.host_ignored++;
+            return;
+        }
+        h->next = HOLD_AT;
+        h->end = (uint16_t)(HOLD_AT + len);
+        take_item(fw);
+        return;
+    }
+    take_packet(fw, HOLD_AT, len);
 }
 
 static void monitor_tick(struct itc_fw *fw, uint32_t steps)
@@ -404,7 +494,8 @@ int fw_quiescent(const struct itc_fw *fw)
 {
     unsigned d;
 
-    if (fw->hold.full || fw->out.count != 0 || hal_recv_pending(&fw->hal))
+    if (fw->hold.full || fw->hold.next < fw->hold.end || fw->out.count != 0 ||
+        hal_recv_pending(&fw->hal))
         return 0;
     for (d = 0; d < ITC_FW_DIRS; d++) {
         const struct itc_rx *rx = &fw->rx[d];

@@ -92,6 +92,12 @@ struct itc_hold {
     uint8_t bouncing; /* in the outbox as a bounce: not to be placed */
     uint8_t prudir;
     uint16_t len;
+    /* Where the held packet starts in msg (HOLD_AT, or an item of a
+     * batch: its bounce header goes in the two bytes before it, which
+     * are spent); and the batch's items not yet taken, [next, end). */
+    uint16_t at;
+    uint16_t next;
+    uint16_t end;
     uint32_t waited;
     uint8_t msg[HOLD_AT + ITC_FW_MAX_RPMSG_MSG];
 };
@@ -107,6 +113,7 @@ enum out_kind {
     OUT_STATUS, /* 0xc3, a, b */
     OUT_PACKET, /* the good packet in rx[a].buf */
     OUT_BOUNCE, /* the hold's message, bounced for reason a */
+    OUT_FRAMING, /* the framing agreement, 0xc6 a */
 };
 
 struct itc_out {
@@ -126,13 +133,18 @@ struct itc_outbox {
     /* The head entry is under way in the HAL (hal_send returned
      * HAL_SENDING). */
     uint8_t sending;
-    /* The status message under way: its bytes stay here until sent. */
+    /* The status or framing message under way: its bytes stay here
+     * until sent. */
     uint8_t status[ITC_FW_STATUS_LEN];
 };
 
 struct itc_fw {
     uint8_t pru;
     uint8_t started;
+    /* The host offered batched messages (applies at its next start). */
+    uint8_t offered;
+    /* Messages from the host are batched (since the last start). */
+    uint8_t batch_in;
     struct itc_fw_config cfg;
     /* The transmitters' bit: steps per bit, the step of the clock edge,
      * and this step's place in the bit (all directions in phase). */

@@ -44,10 +44,12 @@ struct itc_hal {
     struct itc_hal_xfer recv; /* from the ARM (vring1) */
 };
 #else
-/* One message slot of the host build's queue to the host. */
+/* One message slot of the host build's queue to the host: a message, or
+ * a batch of them once batching is on (so as long as rpmsg allows). */
 struct itc_hal_msg {
     uint16_t len;
-    uint8_t bytes[ITC_FW_MAX_HOST_MSG];
+    uint8_t closed; /* a lone message: nothing is added to it */
+    uint8_t bytes[ITC_FW_MAX_RPMSG_MSG];
 };
 
 /* One message slot of the queue from the host: as long as rpmsg allows. */
@@ -74,6 +76,9 @@ struct itc_hal {
     uint32_t sends;
     uint32_t sends_before_pins;
     uint8_t pins_driven; /* since the step read the pins */
+    /* Messages to the host go as items of batched messages: each joins
+     * the newest slot the host has not taken while it fits. */
+    uint8_t batched;
 };
 
 /* Used by the host API to feed and drain the queues. */
@@ -82,6 +87,9 @@ int hal_host_pop(struct itc_hal *hal, uint8_t *buf, uint16_t cap);
 #endif
 
 void hal_init(struct itc_hal *hal);
+/* Messages to the host from now on batched (nonzero) or one per message.
+ * Only the host build batches; the PRU build never agrees to it. */
+void hal_set_batched(struct itc_hal *hal, int on);
 uint32_t hal_read_pins(struct itc_hal *hal);
 void hal_write_pins(struct itc_hal *hal, uint32_t r30);
 

@@ -47,6 +47,41 @@ static int queue_out(struct itc_hal_queue *q, unsigned nslots)
     return at;
 }
 
+void hal_set_batched(struct itc_hal *hal, int on)
+{
+    hal->batched = on ? 1 : 0;
+}
+
+/* Batched: `msg` as an item of the newest slot the host has not taken,
+ * or of a new one; one too long for an item goes alone in a new slot,
+ * after ITC_FW_BATCH_LONE. */
+static int send_batched(struct itc_hal *hal, const uint8_t *msg, uint16_t len)
+{
+    struct itc_hal_msg *m;
+    int at;
+
+    if (len == 0 || len > ITC_FW_MAX_HOST_MSG)
+        return HAL_NO_ROOM;
+    if (len <= ITC_FW_MAX_BATCH_ITEM && hal->to_host_q.count > 0) {
+        m = &hal->to_host[(hal->to_host_q.head + hal->to_host_q.count - 1u) %
+                          ITC_FW_TO_HOST_SLOTS];
+        if (!m->closed && m->len + 1u + len <= ITC_FW_MAX_RPMSG_MSG) {
+            m->bytes[m->len] = (uint8_t)len;
+            memcpy(&m->bytes[m->len + 1u], msg, len);
+            m->len = (uint16_t)(m->len + 1u + len);
+            return HAL_SENT;
+        }
+    }
+    if ((at = queue_in(&hal->to_host_q, ITC_FW_TO_HOST_SLOTS)) < 0)
+        return HAL_NO_ROOM;
+    m = &hal->to_host[at];
+    m->closed = len > ITC_FW_MAX_BATCH_ITEM;
+    m->bytes[0] = m->closed ? ITC_FW_BATCH_LONE : (uint8_t)len;
+    memcpy(&m->bytes[1], msg, len);
+    m->len = (uint16_t)(len + 1u);
+    return HAL_SENT;
+}
+
 int hal_send(struct itc_hal *hal, const uint8_t *msg, uint16_t len)
 {
     int at;
@@ -54,9 +89,12 @@ int hal_send(struct itc_hal *hal, const uint8_t *msg, uint16_t len)
     hal->sends++;
     if (!hal->pins_driven)
         hal->sends_before_pins++;
+    if (hal->batched)
+        return send_batched(hal, msg, len);
     if (len > ITC_FW_MAX_HOST_MSG || (at = queue_in(&hal->to_host_q, ITC_FW_TO_HOST_SLOTS)) < 0)
         return HAL_NO_ROOM;
     hal->to_host[at].len = len;
+    hal->to_host[at].closed = 1;
     if (len)
         memcpy(hal->to_host[at].bytes, msg, len);
     return HAL_SENT;

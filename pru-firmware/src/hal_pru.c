@@ -122,6 +122,14 @@ HAL_ASSERT(hdr_is_a_chunk, RPMSG_HDR_LEN <= HAL_COPY_CHUNK);
 #define HAL_PRU_COPY(to, from, n) memcpy((to), (from), (n))
 #endif
 
+/* The PRU build sends one message per rpmsg buffer: it never agrees to
+ * batching (fw.c), so this is never asked for. */
+void hal_set_batched(struct itc_hal *hal, int on)
+{
+    (void)hal;
+    (void)on;
+}
+
 void hal_init(struct itc_hal *hal)
 {
     /* The resource table's vdev status says when Linux is ready. */

@@ -48,7 +48,7 @@ int itc_fw_push_host(struct itc_fw *fw, const uint8_t *msg, size_t len)
 
 int itc_fw_pop_host(struct itc_fw *fw, uint8_t *buf, size_t cap)
 {
-    uint16_t c = cap > ITC_FW_MAX_HOST_MSG ? ITC_FW_MAX_HOST_MSG : (uint16_t)cap;
+    uint16_t c = cap > ITC_FW_MAX_RPMSG_MSG ? ITC_FW_MAX_RPMSG_MSG : (uint16_t)cap;
 
     return hal_host_pop(&fw->hal, buf, c);
 }

@@ -47,3 +47,21 @@ fn host_messages_match_the_protocol_crate() {
         BounceReason::NoSync
     );
 }
+
+#[test]
+fn batched_messages_match_the_protocol_crate() {
+    use itc_proto::pru_batch;
+    assert_eq!(sys::ITC_FW_MSG_FRAMING as u8, pru_batch::TYPE_FRAMING);
+    assert_eq!(sys::ITC_FW_MSG_FRAMING as u8, field::TYPE_FRAMING);
+    assert_eq!(sys::ITC_FW_FRAMING_LEN as usize, pru_batch::FRAMING_LEN);
+    assert_eq!(
+        sys::ITC_FW_FRAMING_BATCHED as u8,
+        pru_batch::FRAMING_BATCHED
+    );
+    assert_eq!(
+        sys::ITC_FW_MAX_BATCH_ITEM as usize,
+        pru_batch::MAX_BATCH_ITEM
+    );
+    assert_eq!(sys::ITC_FW_BATCH_LONE as u8, pru_batch::BATCH_LONE);
+    assert_eq!(sys::ITC_FW_MAX_RPMSG_MSG as usize, pru_batch::MAX_RPMSG_MSG);
+}

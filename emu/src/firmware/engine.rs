@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use itc_proto::Dir;
 use mio::{Events, Poll};
-use pru_firmware::{in_data_pin, in_pins, wire, Firmware, MAX_HOST_MSG, MAX_RPMSG_MSG};
+use pru_firmware::{in_data_pin, in_pins, wire, Firmware, MAX_RPMSG_MSG};
 
 use super::noise::Noise;
 use crate::host_port::{HostPort, Ledger, Outgoing, Recv};
@@ -406,7 +406,7 @@ impl Engine {
     /// Moves messages from the firmware to the host ports while their
     /// backlogs have room; with no started host they are dropped.
     fn collect_host_messages(&mut self) {
-        let mut buf = [0u8; MAX_HOST_MSG];
+        let mut buf = [0u8; MAX_RPMSG_MSG];
         let registry = self.poll.registry();
         for ep in &mut self.eps {
             while ep.fw.host_pending() > 0 && ep.port.has_room() {

@@ -67,10 +67,13 @@ impl FirmwareModel {
             let what = "latency";
             return Err(Error::Unsupported { model: NAME, what });
         }
-        let (ports, files) = host_port::bind_all(&wires)?;
+        // The firmware frames its own messages (batched or not): the ports
+        // pass them as they are.
+        let (ports, files) = host_port::bind_all(&wires, false)?;
         let poll = Poll::new().map_err(Error::EventLoop)?;
         let waker = Waker::new(poll.registry(), WAKER).map_err(Error::EventLoop)?;
-        let cfg = default_config();
+        let mut cfg = default_config();
+        cfg.batch = u32::from(params.pru_batch);
         let mut eps = Vec::with_capacity(ports.len());
         for mut port in ports {
             port.register(poll.registry()).map_err(Error::EventLoop)?;

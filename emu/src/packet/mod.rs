@@ -80,7 +80,7 @@ const NAME: &str = "packet";
 /// starts the loop thread.
 fn start(wires: Wires) -> Result<PacketModel, Error> {
     wires.check()?;
-    let (ports, files) = host_port::bind_all(&wires)?;
+    let (ports, files) = host_port::bind_all(&wires, wires.params().pru_batch)?;
     let mut prus: Vec<PacketPru> = ports.into_iter().map(PacketPru::new).collect();
 
     let poll = Poll::new().map_err(Error::EventLoop)?;
