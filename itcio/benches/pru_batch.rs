@@ -3,7 +3,8 @@
 //! Two real `itcd` processes joined by the packet model (in this process,
 //! its thread `tile-wires`) stream packets from A's `tile/ET/svc/20` to
 //! B's `tile/WT/svc/20`, once with `--pru-batch on` and once with `off`,
-//! on an unlimited link and at the board's 2.5 Mbit/s. Per packet of the
+//! on an unlimited link and at the board's 2.5 Mbit/s (and the firmware
+//! model, thread `tile-firmware`, at 2.5 Mbit/s). Per packet of the
 //! stream: PRU messages and system calls on the PRU devices (sender and
 //! receiver, from `itc/self`), and CPU time of the two `itcd`s and,
 //! separately, of the emulator thread; then the ratios batched/single.
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use itc_emu::{LinkParams, PacketModel, Wires};
+use itc_emu::{FirmwareModel, LinkModel, LinkParams, PacketModel, Wires};
 use itc_proto::{Dir, Pru};
 use nix::unistd::Pid;
 
@@ -29,7 +30,7 @@ const LEN: usize = 100;
 struct Pair {
     children: Vec<Child>,
     mounts: Vec<PathBuf>,
-    sim: Option<PacketModel>,
+    sim: Option<Box<dyn LinkModel>>,
     base: PathBuf,
 }
 
@@ -45,7 +46,7 @@ impl Drop for Pair {
             let _ = c.wait();
         }
         if let Some(sim) = self.sim.take() {
-            sim.shutdown();
+            sim.stop();
         }
         let _ = fs::remove_dir_all(&self.base);
     }
@@ -57,7 +58,30 @@ fn status(mount: &Path, rel: &str, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn start_pair(tag: &str, rate_bps: u64, batch: &str) -> Pair {
+/// The emulator: which model, and the name of its thread.
+#[derive(Clone, Copy)]
+enum Model {
+    Packet,
+    Firmware,
+}
+
+impl Model {
+    fn thread(self) -> &'static str {
+        match self {
+            Model::Packet => "tile-wires",
+            Model::Firmware => "tile-firmware",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Model::Packet => "packet",
+            Model::Firmware => "firmware",
+        }
+    }
+}
+
+fn start_pair(tag: &str, model: Model, rate_bps: u64, batch: &str) -> Pair {
     let base = std::env::temp_dir().join(format!("itc-bench-batch-{tag}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&base);
     fs::create_dir_all(base.join("s")).expect("bench dir");
@@ -77,7 +101,11 @@ fn start_pair(tag: &str, rate_bps: u64, batch: &str) -> Pair {
             wires.pru_socket(id, Pru::Pru1),
         ]
     });
-    let sim = PacketModel::start(wires).expect("PRU emulation");
+    let sim = match model {
+        Model::Packet => itc_emu::start::<PacketModel>(wires),
+        Model::Firmware => itc_emu::start::<FirmwareModel>(wires),
+    }
+    .expect("PRU emulation");
     let mut children = Vec::new();
     let mut mounts = Vec::new();
     for (i, name) in ["A", "B"].iter().enumerate() {
@@ -148,7 +176,7 @@ struct Sample {
     emu_to_host: u64,
 }
 
-fn sample(pair: &Pair) -> Sample {
+fn sample(pair: &Pair, model: Model) -> Sample {
     let (a, b) = (&pair.mounts[0], &pair.mounts[1]);
     let stats = pair.sim.as_ref().expect("running").stats();
     Sample {
@@ -157,7 +185,7 @@ fn sample(pair: &Pair) -> Sample {
         in_msgs: status(b, "itc/self", "pru1_messages_in"),
         in_reads: status(b, "itc/self", "pru1_reads"),
         itcd_ns: pair.children.iter().map(|c| cpu_ns(c.id(), None)).sum(),
-        emu_ns: cpu_ns(std::process::id(), Some("tile-wires")),
+        emu_ns: cpu_ns(std::process::id(), Some(model.thread())),
         emu_from_host: stats.tiles[0].prus[0].from_host,
         emu_to_host: stats.tiles[1].prus[1].to_host,
     }
@@ -166,6 +194,7 @@ fn sample(pair: &Pair) -> Sample {
 /// Per-packet figures of one stream.
 struct Figures {
     framing: String,
+    packets: usize,
     received: usize,
     msgs_out: f64,
     writes: f64,
@@ -176,22 +205,23 @@ struct Figures {
     emu_msgs: f64,
 }
 
-fn stream(rate_bps: u64, batch: &str) -> Figures {
-    let pair = start_pair(&format!("{rate_bps}-{batch}"), rate_bps, batch);
+fn stream(model: Model, packets: usize, rate_bps: u64, batch: &str) -> Figures {
+    let tag = format!("{}-{rate_bps}-{batch}", model.name());
+    let pair = start_pair(&tag, model, rate_bps, batch);
     let framing = test_support::status_value(&pair.mounts[0].join("itc/self"), "pru0_framing");
     let mut reader = fs::File::open(pair.mounts[1].join("tile/WT/svc/20")).expect("open reader");
     let mut writer = fs::OpenOptions::new()
         .write(true)
         .open(pair.mounts[0].join("tile/ET/svc/20"))
         .expect("open writer");
-    let before = sample(&pair);
+    let before = sample(&pair, model);
     let read = std::thread::spawn(move || {
         let mut buf = [0u8; 256];
         let mut got = 0;
         let end = Instant::now() + Duration::from_secs(120);
         // Blocking reads; a Packets-lost TEP would say the reader fell
         // behind (counted as missing below).
-        while got < PACKETS && Instant::now() < end {
+        while got < packets && Instant::now() < end {
             match reader.read(&mut buf) {
                 Ok(n) if n > 0 && buf[0] != 0xc4 => got += 1,
                 Ok(_) => {}
@@ -202,16 +232,17 @@ fn stream(rate_bps: u64, batch: &str) -> Figures {
     });
     let mut p = vec![0x80 | Dir::ET.dir8(), 20];
     p.resize(LEN, 0x5a);
-    for i in 0..PACKETS {
+    for i in 0..packets {
         p[2] = i as u8;
         writer.write_all(&p).expect("write packet");
     }
     let received = read.join().expect("reader");
-    let after = sample(&pair);
-    let n = PACKETS as f64;
+    let after = sample(&pair, model);
+    let n = packets as f64;
     let d = |f: fn(&Sample) -> u64| (f(&after) - f(&before)) as f64 / n;
     Figures {
         framing,
+        packets,
         received,
         msgs_out: d(|s| s.out_msgs),
         writes: d(|s| s.out_writes),
@@ -225,11 +256,12 @@ fn stream(rate_bps: u64, batch: &str) -> Figures {
 
 fn report(label: &str, f: &Figures) {
     println!(
-        "  {label:<8} ({}; {} of {PACKETS} received): per packet {:.3} messages and {:.3} writes \
+        "  {label:<8} ({}; {} of {} received): per packet {:.3} messages and {:.3} writes \
          to PRU0 at A, {:.3} messages and {:.3} reads from PRU1 at B; \
          emulator {:.3} socket messages; CPU {:.2} us both itcd, {:.2} us emulator",
         f.framing,
         f.received,
+        f.packets,
         f.msgs_out,
         f.writes,
         f.msgs_in,
@@ -245,16 +277,23 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    for rate in [0u64, 2_500_000] {
-        let label = if rate == 0 {
+    for (model, packets, rate) in [
+        (Model::Packet, PACKETS, 0u64),
+        (Model::Packet, PACKETS, 2_500_000),
+        (Model::Firmware, PACKETS / 4, 2_500_000),
+    ] {
+        let link = if rate == 0 {
             "unlimited link".to_owned()
         } else {
             format!("{rate} bit/s link")
         };
-        println!("pru_batch: {PACKETS} packets of {LEN} bytes, A to B, {label}");
-        let single = stream(rate, "off");
+        println!(
+            "pru_batch: {packets} packets of {LEN} bytes, A to B, {} model, {link}",
+            model.name()
+        );
+        let single = stream(model, packets, rate, "off");
         report("single", &single);
-        let batched = stream(rate, "on");
+        let batched = stream(model, packets, rate, "on");
         report("batched", &batched);
         println!(
             "  batched/single: messages out {:.2}, writes {:.2}, messages in {:.2}, reads {:.2}, \
