@@ -19,7 +19,7 @@ use mio::{Events, Interest, Poll, Token};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use crate::pru::{PruDevice, Recv};
+use crate::pru::{PruDevice, RecvMany, MAX_MSG};
 use crate::pru_framing::{Framing, Incoming, PruFraming};
 use crate::tile::{Config, Tile};
 use itc_proto::pru_batch::BatchWriter;
@@ -36,6 +36,8 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Most FUSE requests or PRU messages handled per source per turn of the
 /// loop, so one busy source cannot starve the others or the timers.
 const BATCH: usize = 64;
+/// Most messages taken from a PRU socket in one system call.
+const READ_MANY: usize = 8;
 
 /// What `itcd` needs to run.
 #[derive(Debug, Clone)]
@@ -405,25 +407,37 @@ impl Daemon {
     }
 
     /// Read up to a batch of messages; returns whether more may wait.
+    /// A socket gives up to [`READ_MANY`] messages per system call, and
+    /// a call that gives fewer has emptied it.
     fn read_pru(&mut self, pru: Pru) -> bool {
         let i = pru.index();
-        let mut buf = [0u8; 512];
-        for _ in 0..BATCH {
+        let mut bufs = [[0u8; MAX_MSG]; READ_MANY];
+        let mut lens = [0usize; READ_MANY];
+        let mut taken = 0;
+        while taken < BATCH {
             let Some(dev) = &self.prus[i].dev else {
                 return false;
             };
             self.tile.pru_stats_mut().pru_reads[i] += 1;
-            match dev.recv(&mut buf) {
-                Ok(Recv::Message(n)) => {
-                    self.prus[i].backoff = MIN_BACKOFF;
-                    self.tile.pru_stats_mut().pru_messages_in[i] += 1;
-                    // One longer than the buffer (MSG_TRUNC reports the full
-                    // length) is handed on empty: malformed either way.
-                    let msg = buf.get(..n).unwrap_or(&[]);
-                    self.on_pru_message(pru, msg);
+            match dev.recv_many(&mut bufs, &mut lens) {
+                Ok((RecvMany::Messages(n), more)) => {
+                    if n > 0 {
+                        self.prus[i].backoff = MIN_BACKOFF;
+                    }
+                    self.tile.pru_stats_mut().pru_messages_in[i] += n as u64;
+                    for (buf, &len) in bufs.iter().zip(&lens[..n]) {
+                        // One longer than the buffer (MSG_TRUNC reports the
+                        // full length) is handed on empty: malformed either
+                        // way.
+                        let msg = buf.get(..len).unwrap_or(&[]);
+                        self.on_pru_message(pru, msg);
+                    }
+                    if !more {
+                        return false;
+                    }
+                    taken += n;
                 }
-                Ok(Recv::WouldBlock) => return false,
-                Ok(Recv::Closed) => {
+                Ok((RecvMany::Closed, _)) => {
                     self.lose_pru(pru, "closed");
                     return false;
                 }

@@ -42,6 +42,19 @@ pub enum Recv {
     Closed,
 }
 
+/// The longest message read from a device: rpmsg's 496 bytes fit, and a
+/// longer one shows its length (`MSG_TRUNC`).
+pub const MAX_MSG: usize = 512;
+
+/// What one [`PruDevice::recv_many`] produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RecvMany {
+    /// This many messages (0: none was waiting).
+    Messages(usize),
+    /// The device or the simulator went away.
+    Closed,
+}
+
 /// The path names neither a character device nor a socket (a regular
 /// file, a directory, a pipe): carried inside the `io::Error` of
 /// [`PruDevice::open`] so callers can tell it from a device that is absent.
@@ -132,6 +145,56 @@ impl PruDevice {
                 Ok(Recv::Closed)
             }
             Err(e) => Err(to_io(e)),
+        }
+    }
+
+    /// Receive up to `bufs.len()` messages in one system call where the
+    /// kernel allows it (`recvmmsg(2)` on a socket; a character device
+    /// gives one message per `read(2)`), their lengths in `lens`. Returns
+    /// how many came, and whether the device may hold more: after fewer
+    /// messages than asked for from a socket it is empty (a later message
+    /// wakes the loop again), so no call is spent on finding it empty.
+    pub fn recv_many(
+        &self,
+        bufs: &mut [[u8; MAX_MSG]],
+        lens: &mut [usize],
+    ) -> io::Result<(RecvMany, bool)> {
+        let want = bufs.len().min(lens.len());
+        if self.kind == Kind::CharDevice || want <= 1 {
+            let Some(buf) = bufs.first_mut() else {
+                return Ok((RecvMany::Messages(0), false));
+            };
+            return Ok(match self.recv(buf)? {
+                Recv::Message(n) => {
+                    lens[0] = n;
+                    (RecvMany::Messages(1), true)
+                }
+                Recv::WouldBlock => (RecvMany::Messages(0), false),
+                Recv::Closed => (RecvMany::Closed, false),
+            });
+        }
+        let n = match crate::sys::recv_messages(self.fd.as_raw_fd(), &mut bufs[..want], lens) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENODEV | libc::ECONNRESET | libc::EPIPE | libc::ENOTCONN)
+                ) =>
+            {
+                return Ok((RecvMany::Closed, false));
+            }
+            Err(e) => return Err(e),
+        };
+        match n {
+            None => Ok((RecvMany::Messages(0), false)),
+            Some(n) => {
+                // End of file reads as empty messages: tell it from the
+                // (never sent) empty message as recv does.
+                if lens[..n].contains(&0) && self.peer_closed() {
+                    return Ok((RecvMany::Closed, false));
+                }
+                Ok((RecvMany::Messages(n), n == want))
+            }
         }
     }
 

@@ -53,3 +53,56 @@ pub fn give_back_free_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// Receives up to `bufs.len()` messages from the nonblocking socket `fd`
+/// in one `recvmmsg(2)`, each message's length (as `MSG_TRUNC` reports it)
+/// in `lens`. `None` if none was waiting; errors as `recv(2)`'s.
+pub fn recv_messages(
+    fd: RawFd,
+    bufs: &mut [[u8; crate::pru::MAX_MSG]],
+    lens: &mut [usize],
+) -> std::io::Result<Option<usize>> {
+    let n = bufs.len().min(lens.len()).min(64);
+    let mut iovs: Vec<libc::iovec> = bufs[..n]
+        .iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: an all-zero mmsghdr is a valid empty header (null name and
+    // control, no iovecs), filled in below.
+    let mut hdrs: Vec<libc::mmsghdr> = (0..n).map(|_| unsafe { std::mem::zeroed() }).collect();
+    for (h, iov) in hdrs.iter_mut().zip(iovs.iter_mut()) {
+        h.msg_hdr.msg_iov = iov;
+        h.msg_hdr.msg_iovlen = 1;
+    }
+    loop {
+        // SAFETY: hdrs holds n headers, each pointing at one iovec of iovs,
+        // which points at a live, writable buffer of its stated length; all
+        // outlive the call, and a null timeout never blocks with
+        // MSG_DONTWAIT.
+        let r = unsafe {
+            libc::recvmmsg(
+                fd,
+                hdrs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                std::ptr::null_mut(),
+            )
+        };
+        if r >= 0 {
+            let got = r as usize;
+            for (len, h) in lens.iter_mut().zip(&hdrs[..got]) {
+                *len = h.msg_len as usize;
+            }
+            return Ok(Some(got));
+        }
+        let e = std::io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) => return Ok(None),
+            _ => return Err(e),
+        }
+    }
+}

@@ -43,13 +43,23 @@ impl RawPru {
         let fd = nix::sys::socket::accept(self.listener.as_raw_fd()).unwrap();
         // SAFETY: accept returned a new descriptor that nothing else owns.
         self.conn = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+        // This stand-in is a PRU that does not batch: it ignores the
+        // framing offer (0xc6 0x01) that comes before the start message.
         let mut buf = [0u8; 8];
-        let n = nix::sys::socket::recv(
+        let mut n = nix::sys::socket::recv(
             self.conn_fd(),
             &mut buf,
             nix::sys::socket::MsgFlags::empty(),
         )
         .unwrap();
+        if buf[..n] == itc_proto::pru_batch::framing_bytes(itc_proto::pru_batch::FRAMING_BATCHED) {
+            n = nix::sys::socket::recv(
+                self.conn_fd(),
+                &mut buf,
+                nix::sys::socket::MsgFlags::empty(),
+            )
+            .unwrap();
+        }
         assert_eq!(n, 0, "the start message is empty");
     }
 
