@@ -13,6 +13,8 @@
 
 use std::fs;
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,6 +27,9 @@ use nix::unistd::Pid;
 const PACKETS: usize = 20_000;
 /// Bytes per packet (header, service, payload).
 const LEN: usize = 100;
+/// Packets written and not yet read, at most (20 KB, within a reader's
+/// queue of 64 KiB).
+const WINDOW: usize = 200;
 
 /// Two `itcd`s and the emulator between them; stopped and removed on drop.
 struct Pair {
@@ -209,34 +214,67 @@ fn stream(model: Model, packets: usize, rate_bps: u64, batch: &str) -> Figures {
     let tag = format!("{}-{rate_bps}-{batch}", model.name());
     let pair = start_pair(&tag, model, rate_bps, batch);
     let framing = test_support::status_value(&pair.mounts[0].join("itc/self"), "pru0_framing");
-    let mut reader = fs::File::open(pair.mounts[1].join("tile/WT/svc/20")).expect("open reader");
+    let mut reader = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(pair.mounts[1].join("tile/WT/svc/20"))
+        .expect("open reader");
     let mut writer = fs::OpenOptions::new()
         .write(true)
+        .custom_flags(libc::O_NONBLOCK)
         .open(pair.mounts[0].join("tile/ET/svc/20"))
         .expect("open writer");
     let before = sample(&pair, model);
-    let read = std::thread::spawn(move || {
-        let mut buf = [0u8; 256];
-        let mut got = 0;
-        let end = Instant::now() + Duration::from_secs(120);
-        // Blocking reads; a Packets-lost TEP would say the reader fell
-        // behind (counted as missing below).
-        while got < packets && Instant::now() < end {
-            match reader.read(&mut buf) {
-                Ok(n) if n > 0 && buf[0] != 0xc4 => got += 1,
-                Ok(_) => {}
-                Err(e) => panic!("read: {e}"),
-            }
-        }
-        got
-    });
+    // One thread writes and reads, at most WINDOW packets in flight, so
+    // the reader's queue never overflows; it waits in poll(2).
     let mut p = vec![0x80 | Dir::ET.dir8(), 20];
     p.resize(LEN, 0x5a);
-    for i in 0..packets {
-        p[2] = i as u8;
-        writer.write_all(&p).expect("write packet");
+    let mut buf = [0u8; 256];
+    let (mut sent, mut received) = (0usize, 0usize);
+    let end = Instant::now() + Duration::from_secs(300);
+    while received < packets && Instant::now() < end {
+        let mut progress = false;
+        while sent < packets && sent < received + WINDOW {
+            p[2] = sent as u8;
+            match writer.write(&p) {
+                Ok(_) => {
+                    sent += 1;
+                    progress = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+        loop {
+            match reader.read(&mut buf) {
+                Ok(n) if n > 0 && buf[0] != 0xc4 => received += 1,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("read: {e}"),
+            }
+            progress = true;
+        }
+        if !progress {
+            let mut fds = [
+                libc::pollfd {
+                    fd: reader.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: writer.as_raw_fd(),
+                    events: if sent < packets && sent < received + WINDOW {
+                        libc::POLLOUT
+                    } else {
+                        0
+                    },
+                    revents: 0,
+                },
+            ];
+            // SAFETY: fds is a valid array of two pollfds for the call.
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, 1000) };
+        }
     }
-    let received = read.join().expect("reader");
     let after = sample(&pair, model);
     let n = packets as f64;
     let d = |f: fn(&Sample) -> u64| (f(&after) - f(&before)) as f64 / n;
