@@ -7,6 +7,7 @@
 //! itc [--mount DIR] events [--dir D] [--no-follow]
 //! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
 //! itc [--mount DIR] physics [ID]
+//! itc [--mount DIR] capture [-w FILE] [--dir D] [--mfm | --svc NN] [-c N]
 //! ```
 //!
 //! DIR defaults to `$ITC_MOUNT`, else `/run/itc`. Errors are one line on
@@ -22,6 +23,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use itc_proto::Dir;
 
+mod capture_line;
+mod capture_pcapng;
+mod cmd_capture;
 mod cmd_events;
 mod cmd_physics;
 mod cmd_ping;
@@ -148,6 +152,23 @@ enum Cmd {
         #[arg(short = 'W', value_name = "SECS", default_value = "1", value_parser = parse_secs)]
         wait: Duration,
     },
+    /// Show every packet the tile receives, sends or drops, one line
+    /// each (like tcpdump), or write them as pcapng, until interrupted
+    /// (SIGINT or SIGTERM).
+    Capture {
+        /// Write pcapng to FILE (`-` for standard output, e.g. for
+        /// `wireshark -k -i -`) instead of lines.
+        #[arg(short = 'w', value_name = "FILE")]
+        write: Option<PathBuf>,
+        /// Only packets from or to this direction.
+        #[arg(long, value_name = "D")]
+        dir: Option<Dir>,
+        #[command(flatten)]
+        kind: CaptureKind,
+        /// Stop after N packets.
+        #[arg(short = 'c', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
+    },
     /// Print this tile's physics id ("(none)" when empty), or set it to ID.
     Physics {
         /// The new physics id (empty to clear).
@@ -166,6 +187,28 @@ struct KindArgs {
     /// Service NN (2..=63).
     #[arg(long, value_name = "NN", value_parser = tree::parse_service)]
     svc: Option<u8>,
+}
+
+/// MFM, one service, or all traffic.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+struct CaptureKind {
+    /// Only MFM traffic.
+    #[arg(long)]
+    mfm: bool,
+    /// Only service NN (1..=63).
+    #[arg(long, value_name = "NN", value_parser = clap::value_parser!(u8).range(1..=63))]
+    svc: Option<u8>,
+}
+
+impl CaptureKind {
+    fn kind(&self) -> Option<Kind> {
+        match (self.mfm, self.svc) {
+            (_, Some(n)) => Some(Kind::Svc(n)),
+            (true, None) => Some(Kind::Mfm),
+            (false, None) => None,
+        }
+    }
 }
 
 impl KindArgs {
@@ -248,6 +291,20 @@ fn run(cli: Cli) -> Result<u8, Error> {
             },
         ),
         Cmd::Physics { id } => cmd_physics::run(&tree, id.as_deref()),
+        Cmd::Capture {
+            write,
+            dir,
+            kind,
+            count,
+        } => cmd_capture::run(
+            &tree,
+            cmd_capture::Options {
+                write,
+                dir,
+                kind: kind.kind(),
+                count,
+            },
+        ),
     }
 }
 
