@@ -1,13 +1,14 @@
 //! `itc`: the command line for `itcd`'s tree, for people and scripts.
 //!
 //! ```text
-//! itc [--mount DIR] status [--json]
+//! itc [--mount DIR] status [--json | --watch [--interval SECS]]
 //! itc [--mount DIR] send --dir D (--mfm | --svc NN) (--hex HEX | TEXT...) [--count N]
 //! itc [--mount DIR] recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS] [--text] [--follow]
 //! itc [--mount DIR] events [--dir D] [--no-follow]
 //! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
 //! itc [--mount DIR] physics [ID]
 //! itc [--mount DIR] capture [-w FILE] [--dir D] [--mfm | --svc NN] [-c N]
+//! itc completions SHELL
 //! ```
 //!
 //! DIR defaults to `$ITC_MOUNT`, else `/run/itc`. Errors are one line on
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use itc_proto::Dir;
 
 mod capture_line;
@@ -32,6 +33,8 @@ mod cmd_ping;
 mod cmd_recv;
 mod cmd_send;
 mod cmd_status;
+mod cmd_watch;
+mod completions;
 mod decode;
 mod errors;
 mod follow;
@@ -76,8 +79,16 @@ enum Cmd {
     /// Show link, neighbour and counters for the six directions.
     Status {
         /// Print one JSON object instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// Show the table again every --interval, like watch(1), until
+        /// Ctrl-C (or SIGTERM, SIGHUP).
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between tables with --watch (at least 0.1).
+        #[arg(long, value_name = "SECS", default_value = "1", requires = "watch",
+              value_parser = parse_interval)]
+        interval: Duration,
     },
     /// Send one packet (or --count of them) to the neighbour at --dir.
     Send {
@@ -175,6 +186,12 @@ enum Cmd {
         #[arg(value_name = "ID")]
         id: Option<String>,
     },
+    /// Print the shell completion script for SHELL (the package installs
+    /// bash's, zsh's and fish's).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// MFM or one service.
@@ -234,10 +251,24 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Parses the interval of `status --watch`: seconds, at least 0.1.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_secs(text)?;
+    if interval < cmd_watch::MIN_INTERVAL {
+        return Err(format!("`{text}` is shorter than 0.1 seconds"));
+    }
+    Ok(interval)
+}
+
 fn run(cli: Cli) -> Result<u8, Error> {
     let tree = Tree::locate(cli.mount);
     match cli.cmd {
-        Cmd::Status { json } => cmd_status::run(&tree, json),
+        Cmd::Status {
+            watch: true,
+            interval,
+            ..
+        } => cmd_watch::run(&tree, interval),
+        Cmd::Status { json, .. } => cmd_status::run(&tree, json),
         Cmd::Send {
             dir,
             kind,
@@ -305,6 +336,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 count,
             },
         ),
+        Cmd::Completions { shell } => {
+            completions::print(shell, Cli::command());
+            Ok(0)
+        }
     }
 }
 
@@ -324,7 +359,6 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_consistent() {
