@@ -369,6 +369,7 @@ fn any_kind() -> impl Strategy<Value = FileKind> {
         1 => scope.prop_map(FileKind::Status),
         1 => Just(FileKind::SelfInfo),
         1 => Just(FileKind::Physics),
+        1 => Just(FileKind::Capture),
     ]
 }
 
