@@ -1,8 +1,11 @@
 //! Benchmarks: figures, never pass/fail.
 //!
 //! 1. In-process parse + route: PRU messages through the tile core to a
-//!    reader's queue and out through the backend's read, packets per second.
-//! 2. Packet channels between two real `itcd` processes (unlimited link
+//!    reader's queue and out through the backend's read, packets per second,
+//!    without and with a capture reader open (`itc/capture`).
+//! 2. Capture through the tree between two real `itcd`: CPU per packet
+//!    without a capture reader, with one on each tile, and without again.
+//! 3. Packet channels between two real `itcd` processes (unlimited link
 //!    rate), beside a raw UNIX seqpacket socket pair measured in the same
 //!    run with the same CPU placement: packets per second and one-way
 //!    latency percentiles, reported as ratios. Run twice: every thread and
@@ -28,7 +31,9 @@ use nix::unistd::Pid;
 
 const PAYLOAD: usize = 64;
 
-fn core_route() {
+/// Nanoseconds per packet through the tile core: parse, route, read; with
+/// `capture`, a capture file is open too and read as it fills.
+fn core_route(capture: bool, n: u64) -> f64 {
     let mut tile = Tile::new(Config {
         name: "bench".into(),
         ..Config::default()
@@ -40,23 +45,50 @@ fn core_route() {
     let fh = tile
         .open(FileKind::Mfm(Scope::All), libc::O_RDWR)
         .expect("open itc/mfm");
+    let cap = capture.then(|| {
+        tile.open(FileKind::Capture, libc::O_RDONLY)
+            .expect("open itc/capture")
+    });
     let mut out = Vec::with_capacity(256);
+    let mut records = Vec::with_capacity(64 * 1024);
     let _ = tile.read(fh, 0, 256, &mut out); // the Connect TEP
     let mut pkt = vec![0u8; PAYLOAD];
     pkt[0] = 0xa0 | Dir::ET.dir8();
-    let n = 2_000_000u64;
     let t = Instant::now();
     for i in 0..n {
         pkt[1] = i as u8;
         tile.on_pru_message(Pru::Pru0, &pkt, now);
         out.clear();
         tile.read(fh, 0, 256, &mut out).expect("routed packet");
+        if let Some(cap) = cap {
+            // Read as a capture reader does: many records per read.
+            if i % 64 == 63 {
+                records.clear();
+                tile.read(cap, 0, 64 * 1024, &mut records)
+                    .expect("capture records");
+            }
+        }
     }
-    let el = t.elapsed();
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// The core with and without a capture reader, alternated so that both
+/// see the same machine; the best of three each.
+fn core_figures() {
+    let n = 2_000_000u64;
+    let (mut plain, mut captured) = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        plain = plain.min(core_route(false, n));
+        captured = captured.min(core_route(true, n));
+    }
     println!(
-        "core parse+route+read: {:.2} M packets/s ({:.0} ns/packet, {PAYLOAD}-byte packets)",
-        n as f64 / el.as_secs_f64() / 1e6,
-        el.as_nanos() as f64 / n as f64
+        "core parse+route+read: {:.2} M packets/s ({plain:.0} ns/packet, {PAYLOAD}-byte packets)",
+        1e3 / plain
+    );
+    println!(
+        "  with a capture reader open (records read 64 at a time): {captured:.0} ns/packet, \
+         {:.2}x the cost without one",
+        captured / plain
     );
 }
 
@@ -237,9 +269,19 @@ fn drain(f: &mut fs::File) {
     }
 }
 
-fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
-    let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
-    let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
+/// What a stream of packets through the tree cost.
+struct Stream {
+    /// Packets delivered per second.
+    pps: f64,
+    /// Both daemons' CPU time per packet written.
+    daemon_cpu: Duration,
+    /// Where packets were lost, if any were.
+    loss: String,
+}
+
+/// Streams `packets` MFM packets from `tx` to `rx` (ET of the first tile
+/// to WT of the second), then stops the reader with end markers.
+fn stream(pair: &Pair, tx: &mut fs::File, rx: &fs::File, packets: usize) -> Stream {
     let mut pkt = vec![0xa0u8; PAYLOAD];
     // Throughput: a writer thread streams; a reader thread does blocking
     // reads. The link is a datagram link (no end-to-end flow control), so
@@ -314,7 +356,21 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
         std::thread::sleep(Duration::from_millis(5));
     }
     reader.join().expect("reader");
-    pkt[1] = 0;
+    Stream {
+        pps,
+        daemon_cpu,
+        loss,
+    }
+}
+
+fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
+    let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
+    let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
+    let Stream {
+        pps,
+        daemon_cpu,
+        loss,
+    } = stream(pair, &mut tx, &rx, packets);
     drain(&mut rx);
 
     let (lat, switches) = ping_pong(&pair.pids(), rounds, tx, rx);
@@ -328,6 +384,93 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
         p90,
         p99,
     }
+}
+
+/// A thread reading `itc/capture` of a tree until told to stop; returns
+/// the records and bytes it read.
+fn capture_reader(
+    mount: &Path,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(u64, u64)> {
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(mount.join("itc/capture"))
+        .expect("open itc/capture");
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut records, mut bytes) = (0u64, 0u64);
+        let mut pfd = [libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(pfd.as_mut_ptr(), 1, 50) };
+            while let Ok(n) = f.read(&mut buf) {
+                let mut at = 0;
+                while at + 2 <= n {
+                    at += usize::from(u16::from_le_bytes([buf[at], buf[at + 1]]));
+                    records += 1;
+                }
+                bytes += n as u64;
+            }
+        }
+        (records, bytes)
+    })
+}
+
+/// What a stream through the tree costs with a capture reader on each
+/// tile, against the same stream without, on the same pair of daemons.
+fn capture_figures() {
+    let pair = start_pair("capture");
+    let packets = 20_000;
+    let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
+    let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
+    let plain = stream(&pair, &mut tx, &rx, packets);
+    drain(&mut rx);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = pair
+        .mounts
+        .iter()
+        .map(|m| capture_reader(m, stop.clone()))
+        .collect();
+    let captured = stream(&pair, &mut tx, &rx, packets);
+    drain(&mut rx);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let read: Vec<(u64, u64)> = readers
+        .into_iter()
+        .map(|r| r.join().expect("capture reader"))
+        .collect();
+    let again = stream(&pair, &mut tx, &rx, packets);
+    println!("capture (a stream of {packets} MFM packets between two itcd):");
+    for (label, s) in [
+        ("no capture reader", &plain),
+        ("a capture reader on each tile", &captured),
+        ("capture readers closed again", &again),
+    ] {
+        println!(
+            "  {label}: {:.0} packets/s, both itcd {:?} of CPU per packet{}",
+            s.pps,
+            s.daemon_cpu,
+            if s.loss.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.loss)
+            }
+        );
+    }
+    println!(
+        "  with capture readers: {:.2}x the CPU per packet, {:.2}x the packets/s; \
+         the readers read {} and {} records ({} and {} KiB)",
+        captured.daemon_cpu.as_secs_f64() / plain.daemon_cpu.as_secs_f64(),
+        captured.pps / plain.pps,
+        read[0].0,
+        read[1].0,
+        read[0].1 / 1024,
+        read[1].1 / 1024,
+    );
 }
 
 /// Ping-pong: `rounds` packets written to `ping`, echoed by a thread from
@@ -542,11 +685,14 @@ fn main() {
         return;
     }
     // `cargo bench --bench tree -- pinned` runs only the sections whose
-    // names are given (core, idle, pinned, unpinned).
+    // names are given (core, capture, idle, pinned, unpinned).
     let words: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| words.is_empty() || words.iter().any(|w| w.as_str() == name);
     if wanted("core") {
-        core_route();
+        core_figures();
+    }
+    if wanted("capture") {
+        capture_figures();
     }
     if wanted("idle") {
         idle_budget();

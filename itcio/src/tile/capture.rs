@@ -171,7 +171,11 @@ impl Capture {
             if used + len > size {
                 break;
             }
-            out.extend(r.ring.drain(..len));
+            let (a, b) = r.ring.as_slices();
+            let from_a = len.min(a.len());
+            out.extend_from_slice(&a[..from_a]);
+            out.extend_from_slice(&b[..len - from_a]);
+            r.ring.drain(..len);
         }
         r.give_back();
         if out.len() > start {
