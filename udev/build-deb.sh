@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the t2-itc Debian package: itcd, itc and tile-sim, the udev rules,
 # the systemd unit, tmpfiles and sysusers entries, /etc/default/itcd, man
-# pages, shell completions (bash, zsh, fish) and the maintainer scripts.
+# pages, shell completions (bash, zsh, fish), the Wireshark dissector and
+# the maintainer scripts.
 #
 #   bash udev/build-deb.sh [--target TRIPLE] [--bin-dir DIR] [--arch ARCH]
 #                          [--version VERSION] OUTDIR
@@ -186,6 +187,13 @@ for bin in itc tile-sim; do
 done
 chmod 0644 "$bash_dir"/* "$zsh_dir"/* "$fish_dir"/*
 
+# The Wireshark dissector for `itc capture -w`, in the global Lua plugin
+# folder of Debian's Wireshark (tshark -G folders: "Global Lua Plugins").
+multiarch=$(dpkg-architecture -a "$arch" -qDEB_HOST_MULTIARCH 2>/dev/null) ||
+    die "dpkg-architecture knows no multiarch triplet for $arch"
+install -D -m 0644 "$root/tools/wireshark/t2-itc.lua" \
+    "$pkg/usr/lib/$multiarch/wireshark/plugins/t2-itc.lua"
+
 doc=$pkg/usr/share/doc/$package
 mkdir -p "$doc"
 cat >"$doc/copyright" <<EOF
@@ -219,13 +227,15 @@ Maintainer: ${DEBFULLNAME:-T2 tile developers} <${DEBEMAIL:-t2-tile@localhost}>
 Installed-Size: $installed_size
 Depends: $depends
 Recommends: systemd, udev
+Suggests: wireshark | tshark
 Section: misc
 Priority: optional
 Description: T2 tile intertile daemon and tools
  itcd talks to the T2 tile's two PRUs over their rpmsg devices, tracks the
  six intertile links and neighbours, and serves them as files under /run/itc
  (also /dev/itc and /dev/tile). itc is its command line: status, send,
- recv, events, ping, physics. tile-sim runs a grid of simulated tiles on
+ recv, events, ping, physics, capture (lines, or pcapng with a Wireshark
+ dissector). tile-sim runs a grid of simulated tiles on
  one machine, each with its own itcd, and shows it live (tile-sim view).
  .
  udev starts itcd.service when both PRU devices appear; options are in

@@ -957,3 +957,65 @@ fn shell_scripts_pass_shellcheck() {
         .arg(ws.join("udev/deb/postrm"))
         .arg(ws.join(".ci/run")));
 }
+
+/// The dissector goes where this machine's Wireshark looks for global Lua
+/// plugins, as the repository has it, and Wireshark loads it from there.
+#[test]
+fn the_wireshark_dissector_is_where_wireshark_looks_and_loads() {
+    require("tshark", "tshark");
+    let p = package("wireshark");
+    let folders = stdout(&run(Command::new("tshark").args(["-G", "folders"])));
+    let global = folders
+        .lines()
+        .find_map(|l| l.strip_prefix("Global Lua Plugins:"))
+        .unwrap_or_else(|| panic!("no Global Lua Plugins in tshark -G folders:\n{folders}"))
+        .trim()
+        .trim_start_matches('/');
+    let packaged = format!("{global}/t2-itc.lua");
+    let listing = stdout(&run(Command::new("dpkg-deb").arg("-c").arg(&p.deb)));
+    let line = listing
+        .lines()
+        .find(|l| l.ends_with(&format!(" ./{packaged}")))
+        .unwrap_or_else(|| panic!("{packaged} is not in the package:\n{listing}"));
+    assert!(line.starts_with("-rw-r--r-- root/root "), "{line}");
+    let file = p.root.join(&packaged);
+    assert_eq!(
+        fs::read(&file).unwrap(),
+        fs::read(workspace().join("tools/wireshark/t2-itc.lua")).unwrap(),
+        "the packaged dissector is the repository's"
+    );
+    // Loaded from the unpacked package, it registers its protocol and
+    // fields without a Lua error.
+    let lua = format!("lua_script:{}", file.display());
+    // -G must come first.
+    let out = run(Command::new("tshark").args(["-G", "fields", "-X", &lua]));
+    let fields = stdout(&out);
+    assert!(
+        fields
+            .lines()
+            .any(|l| l.starts_with("P\tT2 intertile\tt2itc")),
+        "the protocol is not registered; stderr:\n{}",
+        stderr(&out)
+    );
+    for field in [
+        "t2itc.way",
+        "t2itc.hdr.mfmt",
+        "t2itc.hello.name",
+        "t2itc.files.type",
+    ] {
+        assert!(
+            fields.lines().any(|l| l.split('\t').nth(2) == Some(field)),
+            "no field {field}"
+        );
+    }
+    assert!(
+        !stderr(&out).to_lowercase().contains("lua"),
+        "{}",
+        stderr(&out)
+    );
+    let suggests = stdout(&run(Command::new("dpkg-deb")
+        .arg("-f")
+        .arg(&p.deb)
+        .arg("Suggests")));
+    assert!(suggests.contains("tshark"), "Suggests: {suggests}");
+}
