@@ -312,12 +312,16 @@ fn man_pages_render_and_cover_every_subcommand() {
         assert!(itcd.contains(text), "itcd(8) lacks {text:?}:\n{itcd}");
     }
     let itc = render("usr/share/man/man1/itc.1.gz");
-    for sub in ["status", "send", "recv", "events", "ping", "physics"] {
+    for sub in [
+        "status", "send", "recv", "events", "ping", "physics", "capture",
+    ] {
         let heading = format!("itc {sub}");
         assert!(itc.contains(&heading), "itc(1) lacks {heading:?}:\n{itc}");
     }
     assert!(itc.contains("ITC_MOUNT"), "itc(1) lacks ITC_MOUNT");
     assert!(itc.contains("--watch"), "itc(1) lacks status --watch");
+    assert!(itc.contains("-w <FILE>"), "itc(1) lacks capture -w");
+    assert!(itc.contains("t2-itc.lua"), "itc(1) lacks the dissector");
     let tile_sim = render("usr/share/man/man1/tile-sim.1.gz");
     assert!(
         tile_sim.contains("tile-sim - a grid of simulated T2 tiles"),
