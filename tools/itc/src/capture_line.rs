@@ -12,14 +12,15 @@
 //! came from or went to; WAY `in` or `out`; LEN the whole packet's length,
 //! header included. The summary decodes the header: `mfm`, a service as
 //! `svcNN` (hello with its name and physics id, echo request or reply
-//! with its payload length), a TEP by its name, and `ovrn` or `eror`
-//! when those bits are set.
+//! with its payload length, the file service's message type), a TEP by
+//! its name, and `ovrn` or `eror` when those bits are set.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use itc_proto::capture::{drop_reason_name, CaptureRecord, Way};
 use itc_proto::{
-    EchoOp, EchoRepr, HeaderRepr, HelloRepr, LocalType, Packet, TepRepr, SVC_ECHO, SVC_HELLO,
+    EchoOp, EchoRepr, HeaderRepr, HelloRepr, LocalType, Packet, TepRepr, SVC_ECHO, SVC_FILE_UPDATE,
+    SVC_HELLO,
 };
 
 use crate::show;
@@ -80,6 +81,7 @@ pub fn summary(bytes: &[u8]) -> String {
                     }
                     _ => "echo (malformed)".to_string(),
                 },
+                Some(SVC_FILE_UPDATE) => files_summary(&bytes[2..]),
                 Some(n) => format!("svc{n:02}"),
             };
             if h.ovrn {
@@ -96,6 +98,29 @@ pub fn summary(bytes: &[u8]) -> String {
         },
         Ok(HeaderRepr::Local(_)) => format!("local 0x{:02x}", bytes[0]),
         _ => format!("header 0x{:02x}", bytes[0]),
+    }
+}
+
+/// The managed file service's message types (`docs/file-protocol.md`),
+/// by type byte from 1.
+const FILE_MESSAGES: [&str; 7] = [
+    "ANNOUNCE",
+    "TOMBSTONE",
+    "REQUEST",
+    "DATA",
+    "RETRY",
+    "ABORT",
+    "SOLICIT",
+];
+
+/// `svc08 files TYPE` for a message of the file service's version 1,
+/// else `svc08`.
+fn files_summary(message: &[u8]) -> String {
+    match message {
+        [1, t, ..] if (1..=FILE_MESSAGES.len()).contains(&usize::from(*t)) => {
+            format!("svc08 files {}", FILE_MESSAGES[usize::from(*t) - 1])
+        }
+        _ => "svc08".to_string(),
     }
 }
 
@@ -137,6 +162,9 @@ mod tests {
             "2025-12-05T18:40:01.123456Z -- lost 5 records --"
         );
         assert_eq!(summary(&[0xb2, 1]), "mfm ovrn");
+        assert_eq!(summary(&[0x82, 8, 1, 7]), "svc08 files SOLICIT");
+        assert_eq!(summary(&[0x82, 8, 2, 7]), "svc08", "another version");
+        assert_eq!(summary(&[0x82, 2, 1, 0xaa]), "echo request 1 bytes");
         assert_eq!(summary(&[0xaa, 1]), "mfm eror");
     }
 }
