@@ -433,16 +433,25 @@ fn tshark_decodes_a_live_capture_with_the_dissector() {
     grid.run_ok("r0c0", &["send", "--dir", "ET", "--mfm", "--hex", "aa bb"]);
     grid.run_ok("r0c0", &["ping", "ET", "-c", "1"]);
     grid.run_ok("r0c1", &["send", "--dir", "WT", "--svc", "20", "hi"]);
-    // A file service SOLICIT (version 1, type 7) and a REQUEST.
-    grid.run_ok(
-        "r0c0",
-        &["send", "--dir", "ET", "--svc", "8", "--hex", "01 07"],
-    );
-    let request = "01 03 0102030405060708 02 00000003 000000ea 04";
-    grid.run_ok(
-        "r0c0",
-        &["send", "--dir", "ET", "--svc", "8", "--hex", request],
-    );
+    // Every message of the file service (version 1), the REQUEST last.
+    let id = "0102030405060708";
+    let manifest_id = "aa".repeat(32);
+    let file_messages = [
+        "01 07".to_string(),
+        format!("01 01 01 03 616263 0000000000000005 {manifest_id} 00000100"),
+        format!("01 01 00 03 616263 0000000000000006 {manifest_id} 00000100 00000000 02 ff01"),
+        format!(
+            "01 02 49544354 01 03 616263 0000000000000007 {id} {}",
+            "55".repeat(64)
+        ),
+        format!("01 04 {id} 02 00000003 000000ea 68656c6c6f"),
+        format!("01 05 {id} 02 00000003 00000000 0064"),
+        format!("01 06 {id} 02"),
+        format!("01 03 {id} 02 00000003 000000ea 04"),
+    ];
+    for hex in &file_messages {
+        grid.run_ok("r0c0", &["send", "--dir", "ET", "--svc", "8", "--hex", hex]);
+    }
     // The file service REQUEST, and hellos both ways (periodic).
     let has = |bytes: &[u8], want: &[u8]| bytes.windows(want.len()).any(|w| w == want);
     assert!(
@@ -486,6 +495,10 @@ fn tshark_decodes_a_live_capture_with_the_dissector() {
             "t2itc.files.type",
             "-e",
             "t2itc.files.object",
+            "-e",
+            "t2itc.files.name",
+            "-e",
+            "t2itc.files.reason",
         ]);
         c
     });
@@ -513,6 +526,40 @@ fn tshark_decodes_a_live_capture_with_the_dissector() {
         &[
             "out", "passed", "ET", "service", "8", "", "", "REQUEST", "piece",
         ],
+        &[
+            "out", "passed", "ET", "service", "8", "", "", "ANNOUNCE", "", "abc",
+        ],
+        &[
+            "out",
+            "passed",
+            "ET",
+            "service",
+            "8",
+            "",
+            "",
+            "TOMBSTONE",
+            "",
+            "abc",
+        ],
+        &[
+            "out", "passed", "ET", "service", "8", "", "", "DATA", "piece",
+        ],
+        &[
+            "out", "passed", "ET", "service", "8", "", "", "RETRY", "piece",
+        ],
+        &[
+            "out",
+            "passed",
+            "ET",
+            "service",
+            "8",
+            "",
+            "",
+            "ABORT",
+            "",
+            "",
+            "superseded",
+        ],
     ] {
         assert!(any(want), "no row like {want:?} in:\n{text}");
     }
@@ -525,5 +572,16 @@ fn tshark_decodes_a_live_capture_with_the_dissector() {
     assert!(verbose.status.success());
     assert!(text.contains("T2 intertile"), "{text}");
     assert!(!text.contains("Malformed"), "{text}");
+    assert!(!text.contains("Shorter than its format"), "{text}");
+    assert!(!text.contains("Bytes after the last field"), "{text}");
+    for want in [
+        "File version: 6",
+        "Pieces bitmap: ff01",
+        "Delay (ms): 100",
+        "Tile name: r0c1",
+        "OVRN (packets lost before this one): False",
+    ] {
+        assert!(text.contains(want), "no {want:?} in:\n{text}");
+    }
     assert!(!text.to_lowercase().contains("lua error"), "{text}");
 }
