@@ -31,6 +31,10 @@ use nix::unistd::Pid;
 
 const PAYLOAD: usize = 64;
 
+#[path = "tree/capture.rs"]
+mod capture;
+use capture::capture_figures;
+
 /// Nanoseconds per packet through the tile core: parse, route, read; with
 /// `capture`, a capture file is open too and read as it fills.
 fn core_route(capture: bool, n: u64) -> f64 {
@@ -269,6 +273,21 @@ fn drain(f: &mut fs::File) {
     }
 }
 
+/// Every drop counter of the pair's link (A's ET, B's WT), as
+/// (`DIR drop_REASON`, count).
+fn drop_counters(pair: &Pair) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for (m, d) in [(&pair.mounts[0], "ET"), (&pair.mounts[1], "WT")] {
+        let st = fs::read_to_string(m.join(format!("tile/{d}/status"))).unwrap_or_default();
+        for l in st.lines().filter(|l| l.starts_with("drop_")) {
+            if let Some((k, v)) = l.split_once(": ") {
+                out.push((format!("{d} {k}"), v.parse().unwrap_or(0)));
+            }
+        }
+    }
+    out
+}
+
 /// What a stream of packets through the tree cost.
 struct Stream {
     /// Packets delivered per second.
@@ -309,6 +328,7 @@ fn stream(pair: &Pair, tx: &mut fs::File, rx: &fs::File, packets: usize) -> Stre
     };
     let daemons: Vec<u32> = pair.children.iter().map(Child::id).collect();
     let cpu_before: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
+    let drops_before = drop_counters(pair);
     let t = Instant::now();
     pkt[1] = 0;
     for _ in 0..packets {
@@ -332,19 +352,17 @@ fn stream(pair: &Pair, tx: &mut fs::File, rx: &fs::File, packets: usize) -> Stre
     // system calls not included).
     let cpu_after: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
     let daemon_cpu = Duration::from_nanos((cpu_after - cpu_before) / packets as u64);
-    // Where the stream lost packets, from the status files.
+    // Where the stream lost packets, from the status files: the drops
+    // counted during this stream.
     let mut loss = String::new();
     if got < packets {
         loss = format!(
             "delivered {got} of {packets} ({:.1}% dropped:",
             100.0 * (packets - got) as f64 / packets as f64
         );
-        for (m, d) in [(&pair.mounts[0], "ET"), (&pair.mounts[1], "WT")] {
-            let st = fs::read_to_string(m.join(format!("tile/{d}/status"))).unwrap_or_default();
-            for l in st.lines() {
-                if l.starts_with("drop_") && !l.ends_with(": 0") {
-                    loss += &format!(" {d} {l}");
-                }
+        for ((what, after), (_, before)) in drop_counters(pair).iter().zip(&drops_before) {
+            if after > before {
+                loss += &format!(" {what}: {}", after - before);
             }
         }
         loss += ")";
@@ -384,93 +402,6 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
         p90,
         p99,
     }
-}
-
-/// A thread reading `itc/capture` of a tree until told to stop; returns
-/// the records and bytes it read.
-fn capture_reader(
-    mount: &Path,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<(u64, u64)> {
-    let mut f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(mount.join("itc/capture"))
-        .expect("open itc/capture");
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        let (mut records, mut bytes) = (0u64, 0u64);
-        let mut pfd = [libc::pollfd {
-            fd: f.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            // SAFETY: one valid pollfd.
-            unsafe { libc::poll(pfd.as_mut_ptr(), 1, 50) };
-            while let Ok(n) = f.read(&mut buf) {
-                let mut at = 0;
-                while at + 2 <= n {
-                    at += usize::from(u16::from_le_bytes([buf[at], buf[at + 1]]));
-                    records += 1;
-                }
-                bytes += n as u64;
-            }
-        }
-        (records, bytes)
-    })
-}
-
-/// What a stream through the tree costs with a capture reader on each
-/// tile, against the same stream without, on the same pair of daemons.
-fn capture_figures() {
-    let pair = start_pair("capture");
-    let packets = 20_000;
-    let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
-    let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
-    let plain = stream(&pair, &mut tx, &rx, packets);
-    drain(&mut rx);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let readers: Vec<_> = pair
-        .mounts
-        .iter()
-        .map(|m| capture_reader(m, stop.clone()))
-        .collect();
-    let captured = stream(&pair, &mut tx, &rx, packets);
-    drain(&mut rx);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let read: Vec<(u64, u64)> = readers
-        .into_iter()
-        .map(|r| r.join().expect("capture reader"))
-        .collect();
-    let again = stream(&pair, &mut tx, &rx, packets);
-    println!("capture (a stream of {packets} MFM packets between two itcd):");
-    for (label, s) in [
-        ("no capture reader", &plain),
-        ("a capture reader on each tile", &captured),
-        ("capture readers closed again", &again),
-    ] {
-        println!(
-            "  {label}: {:.0} packets/s, both itcd {:?} of CPU per packet{}",
-            s.pps,
-            s.daemon_cpu,
-            if s.loss.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", s.loss)
-            }
-        );
-    }
-    println!(
-        "  with capture readers: {:.2}x the CPU per packet, {:.2}x the packets/s; \
-         the readers read {} and {} records ({} and {} KiB)",
-        captured.daemon_cpu.as_secs_f64() / plain.daemon_cpu.as_secs_f64(),
-        captured.pps / plain.pps,
-        read[0].0,
-        read[1].0,
-        read[0].1 / 1024,
-        read[1].1 / 1024,
-    );
 }
 
 /// Ping-pong: `rounds` packets written to `ping`, echoed by a thread from
