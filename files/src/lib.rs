@@ -15,12 +15,15 @@
 //!   receiving side of one file (what to ask whom, time-outs, back-off);
 //!   [`assembly`]: a manifest or piece put together from chunks.
 //! - [`codec`] and [`hex`]: bounded reading and hex text.
+//! - [`control`]: the daemon's control socket: framing and the status it
+//!   reports (no I/O).
 //!
 //! `docs/file-protocol.md` describes the protocol byte by byte.
 #![forbid(unsafe_code)]
 
 pub mod assembly;
 pub mod codec;
+pub mod control;
 pub mod disk;
 pub mod hex;
 pub mod hooks;

@@ -182,6 +182,11 @@ impl Transfer {
         self.sources.len()
     }
 
+    /// The neighbours serving this transfer.
+    pub fn sources(&self) -> impl Iterator<Item = Dir> + '_ {
+        self.sources.keys().copied()
+    }
+
     /// Notes what neighbour `dir` announced for this manifest id.
     pub fn add_source(&mut self, dir: Dir, have: &Have<'_>) {
         let holding = Holding::of(have);
