@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
+use crate::files_error::FilesError;
+
 /// The exit status for usage and I/O errors.
 pub const EXIT_ERROR: u8 = 2;
 
@@ -44,6 +46,14 @@ pub enum Error {
     Stdout(io::Error),
     /// Standard output was closed by its reader (`itc events | head -1`).
     StdoutClosed,
+    /// An `itc files` command failed.
+    Files(FilesError),
+}
+
+impl From<FilesError> for Error {
+    fn from(e: FilesError) -> Error {
+        Error::Files(e)
+    }
 }
 
 impl Error {
@@ -104,6 +114,7 @@ impl fmt::Display for Error {
             Error::Signals(e) => write!(f, "handling SIGINT: {}", e.desc()),
             Error::Stdout(e) => write!(f, "standard output: {e}"),
             Error::StdoutClosed => f.write_str("standard output closed"),
+            Error::Files(e) => write!(f, "{e}"),
         }
     }
 }

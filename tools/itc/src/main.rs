@@ -7,9 +7,11 @@
 //! itc [--mount DIR] events [--dir D]
 //! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
 //! itc [--mount DIR] physics [ID]
+//! itc files [--store DIR] keygen|publish|delete|list|status|watch ...
 //! ```
 //!
-//! DIR defaults to `$ITC_MOUNT`, else `/run/itc`. Errors are one line on
+//! DIR defaults to `$ITC_MOUNT`, else `/run/itc`; `itc files` talks to the
+//! `itc-files` daemon of a store instead (see [`cmd_files`]). Errors are one line on
 //! stderr naming the file and what its errno means; they exit with status
 //! 2, as do usage errors (`EXIT_HELP` lists every status; `itc --help`). SIGINT ends waits for a
 //! packet file cleanly (see [`signals`]); elsewhere it kills `itc` as it
@@ -23,6 +25,7 @@ use clap::{Args, Parser, Subcommand};
 use itc_proto::Dir;
 
 mod cmd_events;
+mod cmd_files;
 mod cmd_physics;
 mod cmd_ping;
 mod cmd_recv;
@@ -30,6 +33,10 @@ mod cmd_send;
 mod cmd_status;
 mod decode;
 mod errors;
+mod files_client;
+mod files_error;
+mod files_show;
+mod files_watch;
 mod hex;
 mod json;
 mod output;
@@ -134,6 +141,15 @@ enum Cmd {
         #[arg(value_name = "ID")]
         id: Option<String>,
     },
+    /// Managed files: keys, publish, delete, list, status, watch (through
+    /// the itc-files daemon).
+    Files {
+        /// The daemon's store [default: $ITC_STORE, else /var/lib/itc-files]
+        #[arg(long, global = true, value_name = "DIR")]
+        store: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: cmd_files::FilesCmd,
+    },
 }
 
 /// MFM or one service.
@@ -220,6 +236,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             },
         ),
         Cmd::Physics { id } => cmd_physics::run(&tree, id.as_deref()),
+        Cmd::Files { store, cmd } => cmd_files::run(store, cmd),
     }
 }
 
@@ -281,6 +298,22 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn files_takes_a_store_anywhere() {
+        let cli = Cli::try_parse_from([
+            "itc", "files", "publish", "f", "--key", "k", "--store", "/s",
+        ])
+        .unwrap();
+        match cli.cmd {
+            Cmd::Files { store, cmd } => {
+                assert_eq!(store, Some(PathBuf::from("/s")));
+                assert!(matches!(cmd, cmd_files::FilesCmd::Publish { .. }));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["itc", "files", "publish", "f"]).is_err());
     }
 
     #[test]
