@@ -43,8 +43,9 @@ const FIRST_CLIENT: usize = 16;
 /// The service number of managed files.
 pub const SERVICE_NUMBER: u8 = itc_proto::SVC_FILE_UPDATE;
 /// Packets queued per neighbour in the daemon before sends are refused:
-/// two windows of data and a few announces.
-pub const QUEUE_LIMIT: usize = 64;
+/// a neighbour's whole window of data (`fetches::WINDOW`), and room for
+/// announces.
+pub const QUEUE_LIMIT: usize = 96;
 /// The lock file in the store that keeps a second daemon out.
 pub const LOCK_NAME: &str = "lock";
 

@@ -12,10 +12,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
+use itc_files::wire::MAX_REQUEST_CHUNKS;
 use itc_files::{Manifest, Name, RecordId, ShortId, Stamp, Transfer};
 use itc_service::Dir;
 
 use crate::rate::Rate;
+
+/// Chunks outstanding per neighbour: four requests. Two (the library's
+/// default) left a 2.5 Mbit/s link of a tile-sim grid idle 40% of the time
+/// waiting for the next request; four keep it busy.
+pub const WINDOW: u32 = 4 * MAX_REQUEST_CHUNKS as u32;
 
 /// Fetches whose manifest is not verified yet, at most.
 pub const MAX_PENDING: usize = 8;
@@ -57,7 +63,9 @@ impl Fetch {
         Fetch::with(m.name().clone(), m.stamp(), transfer)
     }
 
-    fn with(name: Name, stamp: Stamp, transfer: Transfer) -> Fetch {
+    fn with(name: Name, stamp: Stamp, mut transfer: Transfer) -> Fetch {
+        transfer.set_window(WINDOW);
+        transfer.set_min_request(MAX_REQUEST_CHUNKS);
         Fetch {
             name,
             stamp,
