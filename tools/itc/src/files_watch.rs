@@ -1,15 +1,17 @@
-//! `itc files watch`: follows the daemon's status stream and shows each
-//! fetch as it goes. On a terminal, a progress bar per file (pieces, rate,
-//! time left, sources) with `indicatif`, finished with "live" when the
-//! version goes live; otherwise (a pipe, a file) plain lines, one whenever
-//! a file's progress line changes, so scripts can follow it. Runs until
-//! interrupted or the daemon stops.
+//! `itc files watch`: follows the daemon's status stream and shows what
+//! happens to each file. On a terminal, a progress bar per fetch (pieces,
+//! rate, time left, sources) with `indicatif`, finished with "live" when
+//! the version goes live; otherwise (a pipe, a file) plain lines, one
+//! whenever a fetch's progress line changes, so scripts can follow it.
+//! Versions going live and deletions are reported even when they happened
+//! between two updates (a small file can arrive whole in between). Runs
+//! until interrupted or the daemon stops.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use itc_files::control::{Request, Status};
+use itc_files::control::{Fetch, Request, Status};
 
 use crate::errors::Error;
 use crate::files_client::Client;
@@ -20,6 +22,70 @@ use crate::output;
 /// A fetch: name and version.
 type Key = (String, u64);
 
+/// What changed between two statuses.
+enum Change<'a> {
+    /// A fetch in progress.
+    Progress(Key, &'a Fetch),
+    /// A version went live.
+    Live(Key),
+    /// A fetch ended without going live.
+    Dropped(Key),
+    /// A name was deleted up to a version.
+    Deleted(Key),
+}
+
+/// What one status held, to compare the next with.
+#[derive(Default)]
+struct Seen {
+    fetches: Vec<Key>,
+    live: BTreeMap<String, u64>,
+    deleted: BTreeMap<String, u64>,
+}
+
+impl Seen {
+    fn of(s: &Status) -> Seen {
+        let mut seen = Seen::default();
+        for f in &s.files {
+            if let Some(fetch) = &f.fetch {
+                seen.fetches.push((f.name.clone(), fetch.version));
+            }
+            if let Some(l) = &f.live {
+                seen.live.insert(f.name.clone(), l.version);
+            }
+            if let Some(d) = f.deleted {
+                seen.deleted.insert(f.name.clone(), d);
+            }
+        }
+        seen
+    }
+
+    /// The changes from `self` to `s` (seen as `now`).
+    fn changes<'a>(&self, s: &'a Status, now: &Seen) -> Vec<Change<'a>> {
+        let mut out = Vec::new();
+        for (name, v) in &now.live {
+            if self.live.get(name) != Some(v) {
+                out.push(Change::Live((name.clone(), *v)));
+            }
+        }
+        for (name, v) in &now.deleted {
+            if self.deleted.get(name) != Some(v) {
+                out.push(Change::Deleted((name.clone(), *v)));
+            }
+        }
+        for key in &self.fetches {
+            if !now.fetches.contains(key) && now.live.get(&key.0) != Some(&key.1) {
+                out.push(Change::Dropped(key.clone()));
+            }
+        }
+        for f in &s.files {
+            if let Some(fetch) = &f.fetch {
+                out.push(Change::Progress((f.name.clone(), fetch.version), fetch));
+            }
+        }
+        out
+    }
+}
+
 /// Follows the daemon of `client` until it stops.
 pub fn run(mut client: Client) -> Result<u8, Error> {
     client.send(&Request::Watch, None)?;
@@ -29,6 +95,7 @@ pub fn run(mut client: Client) -> Result<u8, Error> {
     } else {
         Box::new(Lines::default())
     };
+    let mut seen: Option<Seen> = None;
     loop {
         let body = match client.next()? {
             Some(b) => b.to_vec(),
@@ -38,79 +105,67 @@ pub fn run(mut client: Client) -> Result<u8, Error> {
             }
         };
         let status = client.decode_status(&body)?;
-        view.show(&status)?;
+        let now = Seen::of(&status);
+        match &seen {
+            None => {
+                let changes: Vec<Change<'_>> = Seen::changes(&now, &status, &now);
+                if now.fetches.is_empty() {
+                    view.idle()?;
+                }
+                view.show(changes)?;
+            }
+            Some(before) => view.show(before.changes(&status, &now))?,
+        }
+        seen = Some(now);
     }
 }
 
-/// Shows successive statuses.
+/// Shows changes.
 trait View {
-    fn show(&mut self, s: &Status) -> Result<(), Error>;
+    fn show(&mut self, changes: Vec<Change<'_>>) -> Result<(), Error>;
+    /// Nothing is being fetched at the start.
+    fn idle(&mut self) -> Result<(), Error>;
     fn done(&mut self) {}
-}
-
-/// The fetches in a status, and the versions live.
-fn fetches(
-    s: &Status,
-) -> (
-    BTreeMap<Key, &itc_files::control::Fetch>,
-    BTreeMap<&str, u64>,
-) {
-    let mut fetches = BTreeMap::new();
-    let mut live = BTreeMap::new();
-    for f in &s.files {
-        if let Some(fetch) = &f.fetch {
-            fetches.insert((f.name.clone(), fetch.version), fetch);
-        }
-        if let Some(l) = &f.live {
-            live.insert(f.name.as_str(), l.version);
-        }
-    }
-    (fetches, live)
-}
-
-/// How a fetch that disappeared ended.
-fn ending(key: &Key, live: &BTreeMap<&str, u64>) -> &'static str {
-    if live.get(key.0.as_str()) == Some(&key.1) {
-        "live"
-    } else {
-        "dropped (a newer version or a deletion)"
-    }
 }
 
 /// Plain lines.
 #[derive(Default)]
 struct Lines {
     last: BTreeMap<Key, String>,
-    started: bool,
 }
 
 impl View for Lines {
-    fn show(&mut self, s: &Status) -> Result<(), Error> {
-        let (fetches, live) = fetches(s);
-        if !self.started {
-            self.started = true;
-            if fetches.is_empty() {
-                output::line("nothing is being fetched")?;
-            }
-        }
-        let gone: Vec<Key> = self
-            .last
-            .keys()
-            .filter(|k| !fetches.contains_key(*k))
-            .cloned()
-            .collect();
-        for key in gone {
-            self.last.remove(&key);
-            output::line(&format!("{} v{}: {}", key.0, key.1, ending(&key, &live)))?;
-        }
-        for (key, f) in fetches {
-            let line = format!("{} v{}: {}", key.0, key.1, progress(f));
-            if self.last.get(&key) != Some(&line) {
-                output::line(&line)?;
-                self.last.insert(key, line);
-            }
+    fn show(&mut self, changes: Vec<Change<'_>>) -> Result<(), Error> {
+        for c in changes {
+            let line = match c {
+                Change::Progress(key, f) => {
+                    let line = format!("{} v{}: {}", key.0, key.1, progress(f));
+                    if self.last.get(&key) == Some(&line) {
+                        continue;
+                    }
+                    self.last.insert(key, line.clone());
+                    line
+                }
+                Change::Live(key) => {
+                    self.last.remove(&key);
+                    format!("{} v{}: live", key.0, key.1)
+                }
+                Change::Dropped(key) => {
+                    self.last.remove(&key);
+                    format!(
+                        "{} v{}: dropped for a newer version or a deletion",
+                        key.0, key.1
+                    )
+                }
+                Change::Deleted((name, v)) => format!("{name}: deleted up to v{v}"),
+            };
+            output::line(&line)?;
         }
         Ok(())
+    }
+
+    fn idle(&mut self) -> Result<(), Error> {
+        output::line("nothing is being fetched")
     }
 }
 
@@ -119,7 +174,6 @@ struct Bars {
     multi: MultiProgress,
     bars: BTreeMap<Key, ProgressBar>,
     style: ProgressStyle,
-    idle: Option<ProgressBar>,
 }
 
 impl Bars {
@@ -133,11 +187,10 @@ impl Bars {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
             bars: BTreeMap::new(),
             style,
-            idle: None,
         }
     }
 
-    fn message(f: &itc_files::control::Fetch) -> String {
+    fn message(f: &Fetch) -> String {
         let mut parts = Vec::new();
         match f.state.as_str() {
             "manifest" => parts.push("(manifest)".to_string()),
@@ -160,43 +213,47 @@ impl Bars {
         }
         parts.join(", ")
     }
+
+    /// Ends the bar of `key` with `message`, or prints it as a line.
+    fn end(&mut self, key: &Key, message: &str) {
+        match self.bars.remove(key) {
+            Some(bar) => bar.finish_with_message(message.to_string()),
+            None => {
+                let _ = self
+                    .multi
+                    .println(format!("{} v{}: {message}", key.0, key.1));
+            }
+        }
+    }
 }
 
 impl View for Bars {
-    fn show(&mut self, s: &Status) -> Result<(), Error> {
-        let (fetches, live) = fetches(s);
-        let gone: Vec<Key> = self
-            .bars
-            .keys()
-            .filter(|k| !fetches.contains_key(*k))
-            .cloned()
-            .collect();
-        for key in gone {
-            if let Some(bar) = self.bars.remove(&key) {
-                bar.finish_with_message(ending(&key, &live));
+    fn show(&mut self, changes: Vec<Change<'_>>) -> Result<(), Error> {
+        for c in changes {
+            match c {
+                Change::Progress(key, f) => {
+                    let bar = self.bars.entry(key.clone()).or_insert_with(|| {
+                        let bar = self.multi.add(ProgressBar::new(u64::from(f.total)));
+                        bar.set_style(self.style.clone());
+                        bar.set_prefix(format!("{} v{}", key.0, key.1));
+                        bar
+                    });
+                    bar.set_length(u64::from(f.total));
+                    bar.set_position(u64::from(f.pieces));
+                    bar.set_message(Bars::message(f));
+                }
+                Change::Live(key) => self.end(&key, "live"),
+                Change::Dropped(key) => self.end(&key, "dropped for a newer version or a deletion"),
+                Change::Deleted((name, v)) => {
+                    let _ = self.multi.println(format!("{name}: deleted up to v{v}"));
+                }
             }
         }
-        if fetches.is_empty() && self.bars.is_empty() && self.idle.is_none() {
-            let idle = self.multi.add(ProgressBar::new_spinner());
-            idle.set_message("nothing is being fetched");
-            self.idle = Some(idle);
-        }
-        if !fetches.is_empty() {
-            if let Some(idle) = self.idle.take() {
-                idle.finish_and_clear();
-            }
-        }
-        for (key, f) in fetches {
-            let bar = self.bars.entry(key.clone()).or_insert_with(|| {
-                let bar = self.multi.add(ProgressBar::new(u64::from(f.total)));
-                bar.set_style(self.style.clone());
-                bar.set_prefix(format!("{} v{}", key.0, key.1));
-                bar
-            });
-            bar.set_length(u64::from(f.total));
-            bar.set_position(u64::from(f.pieces));
-            bar.set_message(Bars::message(f));
-        }
+        Ok(())
+    }
+
+    fn idle(&mut self) -> Result<(), Error> {
+        let _ = self.multi.println("nothing is being fetched");
         Ok(())
     }
 
