@@ -233,8 +233,8 @@ impl Node {
             Err(e) => {
                 self.counters.bad(match e {
                     TombstoneError::Untrusted(VerifyError::UnknownKey(_)) => Bad::Unsigned,
-                    TombstoneError::Untrusted(VerifyError::BadSignature(_)) => Bad::BadSignature,
-                    _ => Bad::BadTombstone,
+                    TombstoneError::Untrusted(VerifyError::BadSignature(_)) => Bad::Signature,
+                    _ => Bad::Tombstone,
                 });
                 tracing::debug!("{dir}: dropped a tombstone: {e}");
                 return;
@@ -298,7 +298,7 @@ impl Node {
             Event::None => {}
             Event::Unexpected => self.counters.bad(Bad::UnexpectedData),
             Event::BadPiece(i) => {
-                self.counters.bad(Bad::BadPiece);
+                self.counters.bad(Bad::Piece);
                 tracing::warn!("{dir}: piece {i} of {} failed its hash", f.name);
             }
             Event::ManifestReady(bytes) => self.manifest_ready(svc, id, &bytes),
@@ -310,18 +310,18 @@ impl Node {
         let checked = Manifest::parse_verified(bytes, &self.keys).map_err(|e| {
             let why = match e {
                 ManifestError::Untrusted(VerifyError::UnknownKey(_)) => Bad::Unsigned,
-                ManifestError::Untrusted(VerifyError::BadSignature(_)) => Bad::BadSignature,
+                ManifestError::Untrusted(VerifyError::BadSignature(_)) => Bad::Signature,
                 ManifestError::FileTooLong(_)
                 | ManifestError::TooManyPieces(_)
                 | ManifestError::TooLong { .. } => Bad::Oversized,
-                _ => Bad::BadManifest,
+                _ => Bad::Manifest,
             };
             (why, e.to_string())
         });
         let m = match checked {
             Ok(m) if m.id() == id => m,
             Ok(_) => {
-                self.manifest_failed(id, Bad::BadManifest, "it does not hash to its id");
+                self.manifest_failed(id, Bad::Manifest, "it does not hash to its id");
                 return;
             }
             Err((why, text)) => {
