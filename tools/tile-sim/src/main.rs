@@ -119,7 +119,9 @@ The table printed at start shows the seed of the links' random choices;
 --seed with it makes the same choices again (per wire, in order).
 
 Stopping removes the mount points it made (and DIR, if it made it)
-once they are empty and unmounted; nothing that was there before.
+once they are empty and unmounted; nothing that was there before. With
+--files it keeps the stores and the grid's key in DIR/.sim, for a later
+run --files on the same DIR to start from (remove DIR to start afresh).
 
 Exit status: 0 stopped by SIGINT, SIGTERM or SIGHUP (its terminal
 closing) with nothing left mounted, 1 failed while starting or running (also when no tile came up: every
