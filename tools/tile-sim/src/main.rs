@@ -81,8 +81,8 @@ enum Cmd {
 
 const VIEW_HELP: &str = "\
 Keys: arrows or h j k l select a tile, Tab (Shift-Tab) its next (previous)
-wire; c cuts that wire, r restores it; s stops the tile's itcd, t starts
-it; q or Ctrl-C quits.
+wire; c cuts that wire, r restores it; s stops the tile's itcd (and its
+itc-files with run --files), t starts them; q or Ctrl-C quits.
 
 Wires: `-- 12 --` up with 12 packets/s both ways, `\\ 12` and `12 /` the
 same across rows; `down` no sync, `cut` cut by ctl (x across rows);
