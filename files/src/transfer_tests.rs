@@ -214,6 +214,39 @@ fn time_outs_return_chunks_and_back_off_until_data_arrives() {
 }
 
 #[test]
+fn a_minimum_request_waits_for_room_for_a_fuller_request() {
+    let (m, data) = file(20_000);
+    let now = Instant::now();
+    let mut t = Transfer::resume(m.clone(), PieceSet::new(m.piece_count()));
+    t.set_min_request(MAX_REQUEST_CHUNKS);
+    t.add_source(Dir::SW, &Have::Complete);
+    let first = poll(&mut t, now);
+    assert_eq!(first.len(), 2, "a window of two requests: {first:?}");
+    let (dir, at, count) = first[0];
+    let answers = answer(&m, &data, &Message::Request { at, count });
+    t.on_data(dir, &answers[0].0, &answers[0].1);
+    assert!(poll(&mut t, now).is_empty(), "room for one chunk only");
+    for (at, chunk) in &answers[1..] {
+        t.on_data(dir, at, chunk);
+    }
+    let next = poll(&mut t, now);
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!(next[0].2, MAX_REQUEST_CHUNKS);
+}
+
+#[test]
+fn a_wider_window_keeps_more_chunks_outstanding() {
+    let (m, _) = file(20_000);
+    let now = Instant::now();
+    let mut t = Transfer::resume(m.clone(), PieceSet::new(m.piece_count()));
+    t.set_window(4 * u32::from(MAX_REQUEST_CHUNKS));
+    t.add_source(Dir::ET, &Have::Complete);
+    let reqs = poll(&mut t, now);
+    assert_eq!(keys(&reqs).len(), 4 * usize::from(MAX_REQUEST_CHUNKS));
+    assert!(poll(&mut t, now).is_empty(), "the window is full");
+}
+
+#[test]
 fn retry_keeps_a_piece_from_that_source_until_the_delay_passes() {
     let (m, _) = file(20_000); // 2 pieces
     let now = Instant::now();

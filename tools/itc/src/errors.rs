@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
+use itc_files::client_error::FilesError;
+
 /// The exit status for usage and I/O errors.
 pub const EXIT_ERROR: u8 = 2;
 
@@ -51,6 +53,14 @@ pub enum Error {
         /// What went wrong.
         source: io::Error,
     },
+    /// An `itc files` command failed.
+    Files(FilesError),
+}
+
+impl From<FilesError> for Error {
+    fn from(e: FilesError) -> Error {
+        Error::Files(e)
+    }
 }
 
 impl Error {
@@ -112,6 +122,7 @@ impl fmt::Display for Error {
             Error::Stdout(e) => write!(f, "standard output: {e}"),
             Error::StdoutClosed => f.write_str("standard output closed"),
             Error::Output { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Files(e) => write!(f, "{e}"),
         }
     }
 }

@@ -8,10 +8,12 @@
 //! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
 //! itc [--mount DIR] physics [ID]
 //! itc [--mount DIR] capture [-w FILE] [--dir D] [--mfm | --svc NN] [-c N]
+//! itc files [--store DIR] keygen|publish|delete|list|status|watch ...
 //! itc completions SHELL
 //! ```
 //!
-//! DIR defaults to `$ITC_MOUNT`, else `/run/itc`. Errors are one line on
+//! DIR defaults to `$ITC_MOUNT`, else `/run/itc`; `itc files` talks to the
+//! `itc-files` daemon of a store instead (see [`cmd_files`]). Errors are one line on
 //! stderr naming the file and what its errno means; they exit with status
 //! 2, as do usage errors (`EXIT_HELP` lists every status; `itc --help`). SIGINT ends waits for a
 //! packet file cleanly (see [`signals`]); elsewhere it kills `itc` as it
@@ -28,6 +30,7 @@ mod capture_line;
 mod capture_pcapng;
 mod cmd_capture;
 mod cmd_events;
+mod cmd_files;
 mod cmd_physics;
 mod cmd_ping;
 mod cmd_recv;
@@ -37,6 +40,8 @@ mod cmd_watch;
 mod completions;
 mod decode;
 mod errors;
+mod files_show;
+mod files_watch;
 mod follow;
 mod hex;
 mod holders;
@@ -185,6 +190,15 @@ enum Cmd {
         /// The new physics id (empty to clear).
         #[arg(value_name = "ID")]
         id: Option<String>,
+    },
+    /// Managed files: keys, publish, delete, list, status, watch (through
+    /// the itc-files daemon).
+    Files {
+        /// The daemon's store [default: $ITC_STORE, else /var/lib/itc-files]
+        #[arg(long, global = true, value_name = "DIR")]
+        store: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: cmd_files::FilesCmd,
     },
     /// Print the shell completion script for SHELL (the package installs
     /// bash's, zsh's and fish's).
@@ -336,6 +350,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 count,
             },
         ),
+        Cmd::Files { store, cmd } => cmd_files::run(store, cmd),
         Cmd::Completions { shell } => {
             completions::print(shell, Cli::command());
             Ok(0)
@@ -400,6 +415,22 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn files_takes_a_store_anywhere() {
+        let cli = Cli::try_parse_from([
+            "itc", "files", "publish", "f", "--key", "k", "--store", "/s",
+        ])
+        .unwrap();
+        match cli.cmd {
+            Cmd::Files { store, cmd } => {
+                assert_eq!(store, Some(PathBuf::from("/s")));
+                assert!(matches!(cmd, cmd_files::FilesCmd::Publish { .. }));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["itc", "files", "publish", "f"]).is_err());
     }
 
     #[test]
