@@ -34,6 +34,11 @@ const TTL: Duration = Duration::from_secs(3600);
 /// of a file could not be killed while the first one waits for room.
 const PACKET_FILE_SIZE: u64 = 255;
 
+/// The size batched packet files report: the most one request carries
+/// (256 pages). A write past the size would take the exclusive inode lock
+/// (see [`PACKET_FILE_SIZE`]).
+const BATCH_FILE_SIZE: u64 = 1 << 20;
+
 /// How long an open waits for a just-closed holder's release before it
 /// fails with `EBUSY`.
 const OPEN_GRACE: Duration = Duration::from_millis(500);
@@ -412,6 +417,7 @@ impl Server {
         attr.uid(self.owner.uid);
         attr.gid(self.owner.gid);
         attr.size(match node {
+            Node::File(kind) if kind.is_batched() => BATCH_FILE_SIZE,
             Node::File(kind) if kind.is_packet_file() => PACKET_FILE_SIZE,
             _ => 0,
         });

@@ -18,6 +18,7 @@
 //!   `emit` accepts parses back to the same value. (An `Unknown(u8)` code
 //!   holding a value that has a named variant is the one exception: it
 //!   parses back as the named variant.)
+//! - [`batch`]: the framing of the batched packet files.
 //! - [`check_user_write`] is the whole validation of a packet that a user
 //!   writes to a packet file.
 //!
@@ -32,6 +33,7 @@
 
 use core::fmt;
 
+pub mod batch;
 mod bounce;
 pub mod dir;
 mod echo;

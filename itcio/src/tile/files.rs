@@ -23,6 +23,7 @@ use crate::channel::{Carries, Channel};
 use crate::event_log::{EventLog, EventsReader};
 use crate::stats::DropReason;
 use crate::tile::file_api::{Access, Error, FileId, FileKind, Readiness};
+use itc_proto::batch::item_len;
 use itc_proto::{Dir, TepEvent, MAX_PACKET_LEN, MAX_PHYSICS_LEN};
 
 /// An open file.
@@ -169,6 +170,9 @@ impl Files {
         physics_gen: u64,
         present: impl Fn(Dir) -> bool,
     ) -> Result<FileId, Error> {
+        // A file and its batched twin are one channel, held under the
+        // plain file's kind.
+        let (kind, batched) = kind.plain();
         let (carries, scope) = carries(kind).ok_or(Error::NotFound)?;
         if carries != Carries::Events {
             if let Some(holder) = self.exclusive.get(&kind) {
@@ -191,6 +195,7 @@ impl Files {
         }
         let mut ch = Channel::new(carries, scope, physics_gen, self.reader_limit);
         ch.reads = access.contains(Access::READ);
+        ch.batched = batched;
         for dir in Dir::ALL {
             if (scope.is_none() || scope == Some(dir)) && present(dir) {
                 ch.push_event(TepEvent::Connect, dir);
@@ -278,6 +283,17 @@ impl Files {
                 if stale(ch, physics_gen) {
                     return Err(Error::Stale);
                 }
+                if ch.batched {
+                    // A read(2) has no file position here, so a request
+                    // at another offset is the kernel's continuation of
+                    // one that was already answered: it ends that read.
+                    if offset != 0 {
+                        return Ok(());
+                    }
+                    fits(ch.front_len().map(item_len), size)?;
+                    ch.pop_items_into(out, size as usize);
+                    return Ok(());
+                }
                 fits(ch.front_len(), size)?;
                 ch.pop_into(out);
                 Ok(())
@@ -329,6 +345,28 @@ impl Files {
                 }))
             }
             Some(OpenFile::Text(_)) | None => Err(Error::BadFile),
+        }
+    }
+
+    /// Whether a file is a batched twin, whose writes are framed items
+    /// (each taken with [`Files::write_item`]).
+    pub fn is_batched(&self, id: FileId) -> bool {
+        matches!(self.open.get(&id), Some(OpenFile::Channel(ch)) if ch.batched)
+    }
+
+    /// Take one packet of a batched write, checked as a write of the
+    /// plain file would be.
+    pub fn write_item(
+        &mut self,
+        id: FileId,
+        packet: &[u8],
+        physics_gen: u64,
+        out_limit: usize,
+    ) -> Result<Write, Error> {
+        self.flushed.remove(&id);
+        match self.open.get(&id) {
+            Some(OpenFile::Channel(ch)) => packet_write(ch, 0, packet, physics_gen, out_limit),
+            _ => Err(Error::BadFile),
         }
     }
 

@@ -395,7 +395,11 @@ impl Tile {
             return Err(Error::NotFound);
         }
         match kind {
-            FileKind::Mfm(_) | FileKind::Svc(..) | FileKind::Events(_) => {
+            FileKind::Mfm(_)
+            | FileKind::Svc(..)
+            | FileKind::BatchMfm(_)
+            | FileKind::BatchSvc(..)
+            | FileKind::Events(_) => {
                 let links = &self.links;
                 self.files
                     .open_channel(kind, access, links.physics_gen(), |d| {
@@ -438,28 +442,69 @@ impl Tile {
     /// Write `data` at `offset`; returns the bytes taken.
     /// [`Error::WouldBlock`]: no room in the outbound queue yet.
     pub fn write_file(&mut self, id: FileId, offset: u64, data: &[u8]) -> Result<u32, Error> {
+        if self.files.is_batched(id) {
+            return self.write_batch(id, offset, data);
+        }
         let physics_gen = self.links.physics_gen();
         let limit = self.cfg.out_queue_limit;
         match self.files.write(id, offset, data, physics_gen, limit)? {
-            Write::Packet { dir, mfm, packet } => {
-                if !self.links.reaches(dir, mfm) {
-                    return Err(Error::Unreachable);
-                }
-                if !self.outbound.has_room(dir, mfm, packet.len()) {
-                    return Err(Error::WouldBlock);
-                }
-                let len = packet.len() as u32;
-                if self.outbound.push(dir, mfm, packet).is_err() {
-                    self.links.drop_packet(dir, DropReason::QueueFull);
-                }
-                Ok(len)
-            }
+            Write::Packet { dir, mfm, packet } => self.queue_written(dir, mfm, packet),
             Write::Physics(edit) => {
                 self.set_physics(edit.physics())?;
                 let taken = edit.taken();
                 self.files.commit_physics(id, edit);
                 Ok(taken)
             }
+        }
+    }
+
+    /// Queue a packet a user wrote, if its neighbour is there and its
+    /// queue has room; returns its length.
+    fn queue_written(&mut self, dir: Dir, mfm: bool, packet: Box<[u8]>) -> Result<u32, Error> {
+        if !self.links.reaches(dir, mfm) {
+            return Err(Error::Unreachable);
+        }
+        if !self.outbound.has_room(dir, mfm, packet.len()) {
+            return Err(Error::WouldBlock);
+        }
+        let len = packet.len() as u32;
+        if self.outbound.push(dir, mfm, packet).is_err() {
+            self.links.drop_packet(dir, DropReason::QueueFull);
+        }
+        Ok(len)
+    }
+
+    /// A write to a batched file: framed packets taken in order up to the
+    /// first that cannot be taken now. Returns the bytes of the whole
+    /// items taken; fails with the first item's error if none was.
+    fn write_batch(&mut self, id: FileId, offset: u64, data: &[u8]) -> Result<u32, Error> {
+        let physics_gen = self.links.physics_gen();
+        let limit = self.cfg.out_queue_limit;
+        let mut items = itc_proto::batch::Items::new(data);
+        let mut failed = None;
+        loop {
+            let taken = items.consumed();
+            let outcome = match items.next() {
+                None => break,
+                Some(Err(_)) => Err(Error::Invalid),
+                Some(Ok(item)) => match self.files.write_item(id, item, physics_gen, limit) {
+                    Ok(Write::Packet { dir, mfm, packet }) => self.queue_written(dir, mfm, packet),
+                    Ok(Write::Physics(_)) => Err(Error::BadFile),
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = outcome {
+                failed = Some((taken, e));
+                break;
+            }
+        }
+        match failed {
+            None => Ok(items.consumed() as u32),
+            // The rest of a write(2) the kernel split, whose first piece
+            // was taken: a short write, as for a pipe, never a wait.
+            Some((0, Error::WouldBlock)) if offset != 0 => Ok(0),
+            Some((0, e)) => Err(e),
+            Some((taken, _)) => Ok(taken as u32),
         }
     }
 
