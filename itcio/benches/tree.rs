@@ -7,6 +7,10 @@
 //!    run with the same CPU placement: packets per second and one-way
 //!    latency percentiles, reported as ratios. Run twice: every thread and
 //!    process pinned to CPU 0 (the board has one core), then unpinned.
+//! 3. In the same runs, a stream through the batched files
+//!    (`tile/<D>/batch/mfm`), and the CPU time per packet of everything on
+//!    the path (both `itcd`, the emulated PRUs and wires, the writer and
+//!    the reader) for the raw pair, the plain files and the batched ones.
 //!
 //! `cargo bench -p itcio --bench tree` (as root: it mounts FUSE trees).
 
@@ -25,6 +29,10 @@ use itcio::tile::{Config, Tile};
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::Pid;
+
+mod stream;
+
+use stream::{Cpu, PerPacket};
 
 const PAYLOAD: usize = 64;
 
@@ -200,8 +208,8 @@ fn read_data(f: &mut fs::File, buf: &mut [u8]) -> usize {
 }
 
 struct Figures {
-    /// CPU time of both `itcd` per packet of the stream (tree only).
-    daemon_cpu: Duration,
+    /// CPU time per packet of the stream, by who spent it.
+    cpu: PerPacket,
     /// How the throughput stream lost packets, if it did.
     loss: String,
     /// Context switches per ping-pong round trip, voluntary and preempted,
@@ -266,7 +274,7 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
         })
     };
     let daemons: Vec<u32> = pair.children.iter().map(Child::id).collect();
-    let cpu_before: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
+    let cpu_before = Cpu::now(&daemons);
     let t = Instant::now();
     pkt[1] = 0;
     for _ in 0..packets {
@@ -285,11 +293,9 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     let end = *last_rx.lock().expect("clock");
     let got = received.load(std::sync::atomic::Ordering::Relaxed);
     let pps = got as f64 / end.duration_since(t).as_secs_f64();
-    // Both daemons' CPU time per packet written: what a packet costs the
-    // tiles' CPUs whatever the placement (the reader's and writer's own
-    // system calls not included).
-    let cpu_after: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
-    let daemon_cpu = Duration::from_nanos((cpu_after - cpu_before) / packets as u64);
+    // CPU time per packet written: what a packet costs whatever the
+    // placement.
+    let cpu = Cpu::now(&daemons).per_packet(cpu_before, packets);
     // Where the stream lost packets, from the status files.
     let mut loss = String::new();
     if got < packets {
@@ -320,7 +326,7 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     let (lat, switches) = ping_pong(&pair.pids(), rounds, tx, rx);
     let (p50, p90, p99) = percentiles(lat);
     Figures {
-        daemon_cpu,
+        cpu,
         loss,
         switches,
         pps,
@@ -390,6 +396,7 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
             }
         })
     };
+    let before = Cpu::now(&[]);
     let t = Instant::now();
     for _ in 0..packets {
         let n = b.read(&mut buf).expect("recv");
@@ -397,10 +404,11 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
     }
     let pps = packets as f64 / t.elapsed().as_secs_f64();
     writer.join().expect("writer");
+    let cpu = Cpu::now(&[]).per_packet(before, packets);
     let (lat, switches) = ping_pong(&[std::process::id()], rounds, a, b);
     let (p50, p90, p99) = percentiles(lat);
     Figures {
-        daemon_cpu: Duration::ZERO,
+        cpu,
         loss: String::new(),
         switches,
         pps,
@@ -430,6 +438,14 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
     let pair = start_pair(label);
     let fuse_rtt = fuse_round_trip(&pair, rounds * 5);
     let tree = tree_figures(&pair, packets, rounds);
+    let daemons: Vec<u32> = pair.children.iter().map(Child::id).collect();
+    let batched = stream::batched(
+        &pair.mounts[0].join("tile/ET/batch/mfm"),
+        &pair.mounts[1].join("tile/WT/batch/mfm"),
+        &daemons,
+        packets * 5,
+        PAYLOAD,
+    );
     drop(pair);
     println!("{label}:");
     println!(
@@ -442,9 +458,35 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
         println!("    the tree {}", tree.loss);
     }
     println!(
-        "    both itcd together used {:?} of CPU per packet of the stream",
-        tree.daemon_cpu
+        "  batched stream: {:.0} packets/s, ratio {:.3}x raw (target >= 0.5x pinned, aim 1x), \
+         {:.2}x the plain files",
+        batched.pps,
+        batched.pps / raw.pps,
+        batched.pps / tree.pps
     );
+    if batched.delivered < packets * 5 {
+        println!(
+            "    the batched stream delivered {} of {} ({:.1}% dropped)",
+            batched.delivered,
+            packets * 5,
+            100.0 * (packets * 5 - batched.delivered) as f64 / (packets * 5) as f64
+        );
+    }
+    let cpu_row = |name: &str, c: &PerPacket| {
+        println!(
+            "    {name:<8} {:>8.2?} {:>8.2?} {:>8.2?} {:>8.2?} {:>8.2?}  ({:.1}x raw without the emulator)",
+            c.total(),
+            c.daemons,
+            c.emulator,
+            c.ends,
+            c.without_emulator(),
+            c.without_emulator().as_secs_f64() / raw.cpu.total().as_secs_f64()
+        );
+    };
+    println!("  CPU per packet:  total   2 itcd emulator  writer+reader  without emulator");
+    cpu_row("raw", &raw.cpu);
+    cpu_row("plain", &tree.cpu);
+    cpu_row("batched", &batched.cpu);
     println!(
         "  one-way latency p50/p90/p99: tree {:?}/{:?}/{:?}, raw {:?}/{:?}/{:?}, p50 ratio {:.1}x (target <= 5x)",
         tree.p50,
