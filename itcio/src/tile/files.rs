@@ -349,24 +349,53 @@ impl Files {
     }
 
     /// Whether a file is a batched twin, whose writes are framed items
-    /// (each taken with [`Files::write_item`]).
+    /// (taken with [`Files::write_batch`]).
     pub fn is_batched(&self, id: FileId) -> bool {
         matches!(self.open.get(&id), Some(OpenFile::Channel(ch)) if ch.batched)
     }
 
-    /// Take one packet of a batched write, checked as a write of the
-    /// plain file would be.
-    pub fn write_item(
+    /// Take a write of framed packets to a batched file at `offset`, in
+    /// order, each checked as a write of the plain file would be and
+    /// handed to `queue` (which fails if its neighbour or its room is
+    /// missing), up to the first that cannot be taken. Returns the bytes
+    /// of the whole items taken; fails with the first item's error if
+    /// none was (a framing error is [`Error::Invalid`]).
+    pub fn write_batch(
         &mut self,
         id: FileId,
-        packet: &[u8],
+        offset: u64,
+        data: &[u8],
         physics_gen: u64,
         out_limit: usize,
-    ) -> Result<Write, Error> {
+        mut queue: impl FnMut(Dir, bool, Box<[u8]>) -> Result<u32, Error>,
+    ) -> Result<u32, Error> {
         self.flushed.remove(&id);
-        match self.open.get(&id) {
-            Some(OpenFile::Channel(ch)) => packet_write(ch, 0, packet, physics_gen, out_limit),
-            _ => Err(Error::BadFile),
+        let Some(OpenFile::Channel(ch)) = self.open.get(&id) else {
+            return Err(Error::BadFile);
+        };
+        let mut items = itc_proto::batch::Items::new(data);
+        let failed = loop {
+            let taken = items.consumed();
+            let outcome = match items.next() {
+                None => break None,
+                Some(Err(_)) => Err(Error::Invalid),
+                Some(Ok(item)) => match packet_write(ch, 0, item, physics_gen, out_limit) {
+                    Ok(Write::Packet { dir, mfm, packet }) => queue(dir, mfm, packet),
+                    Ok(Write::Physics(_)) => Err(Error::BadFile),
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = outcome {
+                break Some((taken, e));
+            }
+        };
+        match failed {
+            None => Ok(items.consumed() as u32),
+            // The rest of a write(2) the kernel split, whose first piece
+            // was taken: a short write, as for a pipe, never a wait.
+            Some((0, Error::WouldBlock)) if offset != 0 => Ok(0),
+            Some((0, e)) => Err(e),
+            Some((taken, _)) => Ok(taken as u32),
         }
     }
 

@@ -448,7 +448,9 @@ impl Tile {
         let physics_gen = self.links.physics_gen();
         let limit = self.cfg.out_queue_limit;
         match self.files.write(id, offset, data, physics_gen, limit)? {
-            Write::Packet { dir, mfm, packet } => self.queue_written(dir, mfm, packet),
+            Write::Packet { dir, mfm, packet } => {
+                queue_written(&mut self.links, &mut self.outbound, dir, mfm, packet)
+            }
             Write::Physics(edit) => {
                 self.set_physics(edit.physics())?;
                 let taken = edit.taken();
@@ -458,54 +460,16 @@ impl Tile {
         }
     }
 
-    /// Queue a packet a user wrote, if its neighbour is there and its
-    /// queue has room; returns its length.
-    fn queue_written(&mut self, dir: Dir, mfm: bool, packet: Box<[u8]>) -> Result<u32, Error> {
-        if !self.links.reaches(dir, mfm) {
-            return Err(Error::Unreachable);
-        }
-        if !self.outbound.has_room(dir, mfm, packet.len()) {
-            return Err(Error::WouldBlock);
-        }
-        let len = packet.len() as u32;
-        if self.outbound.push(dir, mfm, packet).is_err() {
-            self.links.drop_packet(dir, DropReason::QueueFull);
-        }
-        Ok(len)
-    }
-
     /// A write to a batched file: framed packets taken in order up to the
-    /// first that cannot be taken now. Returns the bytes of the whole
-    /// items taken; fails with the first item's error if none was.
+    /// first that cannot be taken now.
     fn write_batch(&mut self, id: FileId, offset: u64, data: &[u8]) -> Result<u32, Error> {
         let physics_gen = self.links.physics_gen();
         let limit = self.cfg.out_queue_limit;
-        let mut items = itc_proto::batch::Items::new(data);
-        let mut failed = None;
-        loop {
-            let taken = items.consumed();
-            let outcome = match items.next() {
-                None => break,
-                Some(Err(_)) => Err(Error::Invalid),
-                Some(Ok(item)) => match self.files.write_item(id, item, physics_gen, limit) {
-                    Ok(Write::Packet { dir, mfm, packet }) => self.queue_written(dir, mfm, packet),
-                    Ok(Write::Physics(_)) => Err(Error::BadFile),
-                    Err(e) => Err(e),
-                },
-            };
-            if let Err(e) = outcome {
-                failed = Some((taken, e));
-                break;
-            }
-        }
-        match failed {
-            None => Ok(items.consumed() as u32),
-            // The rest of a write(2) the kernel split, whose first piece
-            // was taken: a short write, as for a pipe, never a wait.
-            Some((0, Error::WouldBlock)) if offset != 0 => Ok(0),
-            Some((0, e)) => Err(e),
-            Some((taken, _)) => Ok(taken as u32),
-        }
+        let (links, outbound) = (&mut self.links, &mut self.outbound);
+        self.files
+            .write_batch(id, offset, data, physics_gen, limit, |dir, mfm, packet| {
+                queue_written(links, outbound, dir, mfm, packet)
+            })
     }
 
     /// Current readiness of a file.
@@ -557,4 +521,26 @@ impl Tile {
             _ => Vec::new(),
         }
     }
+}
+
+/// Queue a packet a user wrote, if its neighbour is there and its queue
+/// has room; returns its length.
+fn queue_written(
+    links: &mut Links,
+    outbound: &mut Outbound,
+    dir: Dir,
+    mfm: bool,
+    packet: Box<[u8]>,
+) -> Result<u32, Error> {
+    if !links.reaches(dir, mfm) {
+        return Err(Error::Unreachable);
+    }
+    if !outbound.has_room(dir, mfm, packet.len()) {
+        return Err(Error::WouldBlock);
+    }
+    let len = packet.len() as u32;
+    if outbound.push(dir, mfm, packet).is_err() {
+        links.drop_packet(dir, DropReason::QueueFull);
+    }
+    Ok(len)
 }
