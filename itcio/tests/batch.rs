@@ -264,6 +264,40 @@ fn a_batched_write_of_4096_bytes_arrives_whole_however_it_lies_in_memory() {
 }
 
 #[test]
+fn a_write_larger_than_one_request_is_answered_short_at_a_whole_item() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let tx = open(&g.tile(0).path("tile/ET/batch/svc/40"), O_RDWR).unwrap();
+    let rx = open(&g.tile(1).path("tile/WT/batch/svc/40"), O_NB).unwrap();
+    // 160 items of 101 bytes: 16160 bytes, more than the kernel puts in
+    // one request, and no request boundary falls between two items.
+    let sent: Vec<Vec<u8>> = (0..160u16)
+        .map(|i| {
+            let mut p = vec![0x80, 40, (i >> 8) as u8, i as u8];
+            p.resize(100, 0x33);
+            p
+        })
+        .collect();
+    let bytes = batch(&sent);
+    let n = write_packet(&tx, &bytes).unwrap();
+    assert!(
+        n >= 4096 && n < bytes.len() && n % 101 == 0,
+        "short at a whole item: {n} of {}",
+        bytes.len()
+    );
+    // What a stream writer does next: write the rest.
+    std::io::Write::write_all(&mut &tx, &bytes[n..]).unwrap();
+    let want: Vec<Vec<u8>> = sent
+        .into_iter()
+        .map(|mut p| {
+            p[0] = svc_hdr(Dir::WT);
+            p
+        })
+        .collect();
+    assert_eq!(read_items(&rx, 160, &g), want, "every item once, in order");
+}
+
+#[test]
 fn batched_writes_take_items_up_to_the_first_that_cannot_go() {
     let g = Grid::start(GridSpec::pair());
     g.wait_pair();
