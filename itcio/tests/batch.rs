@@ -281,7 +281,7 @@ fn a_write_larger_than_one_request_is_answered_short_at_a_whole_item() {
     let bytes = batch(&sent);
     let n = write_packet(&tx, &bytes).unwrap();
     assert!(
-        n >= 4096 && n < bytes.len() && n % 101 == 0,
+        n >= 4096 && n < bytes.len() && n.is_multiple_of(101),
         "short at a whole item: {n} of {}",
         bytes.len()
     );
@@ -426,7 +426,7 @@ fn full_queues_make_batched_writes_short_then_eagain_and_blocked_callers_die_on_
     loop {
         match write_packet(&f, &eight) {
             Ok(n) => {
-                assert_eq!(n % 256, 0, "whole items only");
+                assert!(n.is_multiple_of(256), "whole items only");
                 taken += n / 256;
                 short |= n < eight.len();
             }
@@ -437,7 +437,10 @@ fn full_queues_make_batched_writes_short_then_eagain_and_blocked_callers_die_on_
         }
         assert!(taken < 100_000, "the queue never filled");
     }
-    assert!(short || taken % 8 == 0, "a partly taken batch was short");
+    assert!(
+        short || taken.is_multiple_of(8),
+        "a partly taken batch was short"
+    );
     assert_eq!(
         poll_fd(&f, libc::POLLOUT, 0) & libc::POLLOUT,
         0,
