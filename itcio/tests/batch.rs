@@ -413,7 +413,7 @@ fn time_to_die(mut cmd: Command, sig: i32) -> Duration {
 #[test]
 fn full_queues_make_batched_writes_short_then_eagain_and_blocked_callers_die_on_signals() {
     // The hand-made PRU never reads: the socket fills, then itcd's queue.
-    let h = HandTile::start(1024);
+    let h = HandTile::quiet(1024);
     h.neighbour_et();
     let f = open(&h.tile.path("tile/ET/batch/svc/20"), O_NB).unwrap();
     let big = {

@@ -10,8 +10,8 @@ use super::{TempDir, TileProc, DEADLINE};
 
 /// A bare PRU endpoint: a seqpacket listener and `itcd`'s connection.
 pub struct RawPru {
-    listener: OwnedFd,
-    conn: Option<OwnedFd>,
+    pub listener: OwnedFd,
+    pub conn: Option<OwnedFd>,
     pub path: PathBuf,
 }
 
@@ -40,13 +40,22 @@ impl RawPru {
         // SAFETY: accept returned a new descriptor that nothing else owns.
         self.conn = Some(unsafe { OwnedFd::from_raw_fd(fd) });
         let mut buf = [0u8; 8];
-        let n = nix::sys::socket::recv(self.fd(), &mut buf, nix::sys::socket::MsgFlags::empty())
-            .unwrap();
+        let n = nix::sys::socket::recv(
+            self.conn_fd(),
+            &mut buf,
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
         assert_eq!(n, 0, "the start message is empty");
     }
 
-    fn fd(&self) -> i32 {
+    pub fn conn_fd(&self) -> i32 {
         self.conn.as_ref().expect("connected").as_raw_fd()
+    }
+
+    /// Read and discard every message waiting from `itcd`; how many.
+    pub fn drain(&self) -> usize {
+        self.take().len()
     }
 
     /// Take every message waiting from `itcd`.
@@ -54,7 +63,7 @@ impl RawPru {
         let mut buf = [0u8; 512];
         let mut got = Vec::new();
         while let Ok(n) = nix::sys::socket::recv(
-            self.fd(),
+            self.conn_fd(),
             &mut buf,
             nix::sys::socket::MsgFlags::MSG_DONTWAIT,
         ) {
@@ -65,12 +74,12 @@ impl RawPru {
 
     /// Send one message to `itcd`.
     pub fn send(&self, msg: &[u8]) {
-        nix::sys::socket::send(self.fd(), msg, nix::sys::socket::MsgFlags::empty()).unwrap();
+        nix::sys::socket::send(self.conn_fd(), msg, nix::sys::socket::MsgFlags::empty()).unwrap();
     }
 }
 
-/// One `itcd` on two [`RawPru`]s, with quiet timers (hellos a minute
-/// apart, absence after ten) and outbound queues of `queue_bytes`.
+/// One `itcd` on two [`RawPru`]s: a neighbour at ET is made present by
+/// hand.
 pub struct HandTile {
     // Field order is drop order: stop the daemon and unmount before the
     // directory holding the mount and the sockets is removed.
@@ -81,34 +90,49 @@ pub struct HandTile {
 }
 
 impl HandTile {
-    pub fn start(queue_bytes: usize) -> HandTile {
+    /// A hand tile with queues of `queue_bytes` whose timers stay quiet
+    /// for the length of a test (hellos a minute apart, absence after ten).
+    pub fn quiet(queue_bytes: usize) -> HandTile {
+        let bytes = queue_bytes.to_string();
+        HandTile::start(
+            "--name=H",
+            "H",
+            &[
+                "--queue-bytes",
+                &bytes,
+                "--hello-ms",
+                "60000",
+                "--absent-ms",
+                "600000",
+            ],
+        )
+    }
+
+    /// `itcd NAME_ARG EXTRA...` on two raw PRUs; `name` is what
+    /// `itc/self` must show.
+    pub fn start(name_arg: &str, name: &str, extra: &[&str]) -> HandTile {
         let dir = TempDir::new("hand");
         let mut pru0 = RawPru::bind(dir.0.join("p0"));
         let mut pru1 = RawPru::bind(dir.0.join("p1"));
         let mount = dir.0.join("m");
         std::fs::create_dir_all(&mount).unwrap();
-        let args = [
+        let mut args: Vec<String> = [
             "--pru0",
             &pru0.path.display().to_string(),
             "--pru1",
             &pru1.path.display().to_string(),
             "--mount",
             &mount.display().to_string(),
-            "--name=H",
+            name_arg,
             "--log-level",
             "debug",
-            "--queue-bytes",
-            &queue_bytes.to_string(),
-            "--hello-ms",
-            "60000",
-            "--absent-ms",
-            "600000",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
         let mut tile = TileProc {
-            name: "H".into(),
+            name: name.into(),
             mount,
             child: None,
             args,
