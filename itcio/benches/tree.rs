@@ -32,7 +32,7 @@ use nix::unistd::Pid;
 
 mod stream;
 
-use stream::{Cpu, PerPacket};
+use stream::{context_switches, Cpu, PerPacket};
 
 const PAYLOAD: usize = 64;
 
@@ -100,29 +100,6 @@ impl Pair {
         pids.extend(self.children.iter().map(Child::id));
         pids
     }
-}
-
-/// Voluntary and involuntary context switches of every thread of `pids`.
-fn context_switches(pids: &[u32]) -> [u64; 2] {
-    let mut total = [0; 2];
-    for pid in pids {
-        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for t in tasks.flatten() {
-            let status = fs::read_to_string(t.path().join("status")).unwrap_or_default();
-            for line in status.lines() {
-                let (key, value) = line.split_once(':').unwrap_or_default();
-                let i = match key {
-                    "voluntary_ctxt_switches" => 0,
-                    "nonvoluntary_ctxt_switches" => 1,
-                    _ => continue,
-                };
-                total[i] += value.trim().parse::<u64>().unwrap_or(0);
-            }
-        }
-    }
-    total
 }
 
 fn status_has(mount: &Path, rel: &str, needle: &str) -> bool {
@@ -463,6 +440,12 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
         batched.pps,
         batched.pps / raw.pps,
         batched.pps / tree.pps
+    );
+    println!(
+        "    {:.2} context switches per packet ({:.2} preempted), {:.1} packets per read",
+        batched.switches[0] + batched.switches[1],
+        batched.switches[1],
+        batched.items_per_read
     );
     if batched.delivered < packets * 5 {
         println!(

@@ -101,6 +101,34 @@ pub struct Stream {
     pub delivered: usize,
     /// CPU per packet written.
     pub cpu: PerPacket,
+    /// Context switches per packet written, voluntary and preempted, of
+    /// every thread on the path.
+    pub switches: [f64; 2],
+    /// Data items per read of the reader.
+    pub items_per_read: f64,
+}
+
+/// Voluntary and preempted context switches of every thread of `pids`.
+pub fn context_switches(pids: &[u32]) -> [u64; 2] {
+    let mut total = [0; 2];
+    for pid in pids {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let status = fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            for line in status.lines() {
+                let (key, value) = line.split_once(':').unwrap_or_default();
+                let i = match key {
+                    "voluntary_ctxt_switches" => 0,
+                    "nonvoluntary_ctxt_switches" => 1,
+                    _ => continue,
+                };
+                total[i] += value.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    total
 }
 
 /// Items per batched write: 63 items of 65 bytes, just under 4 KiB.
@@ -120,9 +148,11 @@ pub fn batched(tx: &Path, rx: &Path, daemons: &[u32], packets: usize, payload: u
     let mut tx = open(tx);
     let mut rx = open(rx);
     let received = Arc::new(AtomicUsize::new(0));
+    let reads = Arc::new(AtomicUsize::new(0));
     let last_rx = Arc::new(Mutex::new(Instant::now()));
     let reader = {
         let received = received.clone();
+        let reads = reads.clone();
         let last_rx = last_rx.clone();
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
@@ -139,6 +169,7 @@ pub fn batched(tx: &Path, rx: &Path, daemons: &[u32], packets: usize, payload: u
                     data += usize::from(item[1] != 0xff);
                 }
                 received.fetch_add(data, Ordering::Relaxed);
+                reads.fetch_add(1, Ordering::Relaxed);
                 if let Ok(mut t) = last_rx.lock() {
                     *t = Instant::now();
                 }
@@ -154,6 +185,9 @@ pub fn batched(tx: &Path, rx: &Path, daemons: &[u32], packets: usize, payload: u
     for _ in 0..ITEMS_PER_WRITE {
         push_item(&mut one, &pkt);
     }
+    let mut everyone = vec![std::process::id()];
+    everyone.extend_from_slice(daemons);
+    let switches_before = context_switches(&everyone);
     let before = Cpu::now(daemons);
     let t = Instant::now();
     let mut left = packets;
@@ -174,6 +208,10 @@ pub fn batched(tx: &Path, rx: &Path, daemons: &[u32], packets: usize, payload: u
         seen = now;
     }
     let cpu = Cpu::now(daemons).per_packet(before, packets);
+    let switches_after = context_switches(&everyone);
+    let switches = [0, 1].map(|i| (switches_after[i] - switches_before[i]) as f64 / packets as f64);
+    let items_per_read =
+        received.load(Ordering::Relaxed) as f64 / reads.load(Ordering::Relaxed).max(1) as f64;
     let end = *last_rx.lock().expect("clock");
     let delivered = received.load(Ordering::Relaxed);
     let pps = delivered as f64 / end.duration_since(t).as_secs_f64();
@@ -190,5 +228,7 @@ pub fn batched(tx: &Path, rx: &Path, daemons: &[u32], packets: usize, payload: u
         pps,
         delivered,
         cpu,
+        switches,
+        items_per_read,
     }
 }
