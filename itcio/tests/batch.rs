@@ -488,3 +488,67 @@ fn full_queues_make_batched_writes_short_then_eagain_and_blocked_callers_die_on_
     let _ = h.pru1.take();
     assert!(!h.pru0.take().is_empty(), "the PRU got the packets");
 }
+
+#[test]
+fn a_batched_mfm_file_goes_stale_with_a_physics_change() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let a = g.tile(0);
+    let f = open(&a.path("itc/batch/mfm"), O_NB).unwrap();
+    assert_eq!(
+        read_packet(&f, 64).unwrap(),
+        [3, 0xc4, 0x01, Dir::ET.dir8()]
+    );
+    std::fs::write(a.path("itc/physics"), "other\n").unwrap();
+    assert_eq!(errno(&read_packet(&f, 4096)), libc::ESTALE);
+    assert_eq!(
+        errno(&write_packet(&f, &[2, mfm_hdr(Dir::ET), 1])),
+        libc::ESTALE
+    );
+    assert_ne!(poll_fd(&f, libc::POLLIN, 0) & libc::POLLERR, 0);
+    drop(f);
+    // Reopened, it works again (the neighbour now has another physics).
+    let f = open(&a.path("itc/batch/mfm"), O_NB).unwrap();
+    assert_eq!(
+        errno(&write_packet(&f, &[2, mfm_hdr(Dir::ET), 1])),
+        libc::EHOSTUNREACH,
+        "no neighbour with the same physics"
+    );
+}
+
+#[test]
+fn packets_lost_at_a_full_batched_reader_are_told_in_stream() {
+    let mut spec = GridSpec::pair();
+    spec.extra_args[1] = vec!["--queue-bytes".into(), "1024".into()];
+    let g = Grid::start(spec);
+    g.wait_pair();
+    let (a, b) = (g.tile(0), g.tile(1));
+    let rx = open(&b.path("tile/WT/batch/mfm"), O_NB).unwrap();
+    assert_eq!(read_packet(&rx, 64).unwrap(), [2, 0xc4, 0x01]);
+    let tx = open(&a.path("tile/ET/batch/mfm"), O_RDWR).unwrap();
+    let pkt = |i: u8| {
+        let mut p = vec![0xa0, i];
+        p.resize(100, i);
+        p
+    };
+    // Twenty packets of 100 bytes for a queue of 1024: ten fit.
+    let sent: Vec<Vec<u8>> = (0..20).map(pkt).collect();
+    assert_eq!(write_packet(&tx, &batch(&sent)).unwrap(), 20 * 101);
+    eventually!(
+        b.counter(Dir::WT, "drop_queue_full") == 10,
+        "ten dropped\n{}",
+        g.dump()
+    );
+    let first = items(&read_packet(&rx, 65536).unwrap());
+    assert_eq!(first.len(), 10, "the ten that fit, in one read");
+    write_packet(&tx, &batch(&[pkt(99)])).unwrap();
+    assert_ne!(poll_fd(&rx, libc::POLLIN, 10_000) & libc::POLLIN, 0);
+    // Packets lost (0xc4 0x04 dir8, a count of 32 bits little-endian),
+    // queued with the next packet from WT, in the same read.
+    let mut arrived = pkt(99);
+    arrived[0] = mfm_hdr(Dir::WT);
+    assert_eq!(
+        items(&read_packet(&rx, 65536).unwrap()),
+        [vec![0xc4, 0x04, Dir::WT.dir8(), 10, 0, 0, 0], arrived]
+    );
+}
