@@ -10,6 +10,10 @@
 //!    run with the same CPU placement: packets per second and one-way
 //!    latency percentiles, reported as ratios. Run twice: every thread and
 //!    process pinned to CPU 0 (the board has one core), then unpinned.
+//! 3. In the same runs, a stream through the batched files
+//!    (`tile/<D>/batch/mfm`), and the CPU time per packet of everything on
+//!    the path (both `itcd`, the emulated PRUs and wires, the writer and
+//!    the reader) for the raw pair, the plain files and the batched ones.
 //!
 //! `cargo bench -p itcio --bench tree` (as root: it mounts FUSE trees).
 
@@ -28,6 +32,10 @@ use itcio::tile::{Config, Tile};
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::Pid;
+
+mod stream;
+
+use stream::{context_switches, Cpu, PerPacket};
 
 const PAYLOAD: usize = 64;
 
@@ -130,29 +138,6 @@ impl Pair {
     }
 }
 
-/// Voluntary and involuntary context switches of every thread of `pids`.
-fn context_switches(pids: &[u32]) -> [u64; 2] {
-    let mut total = [0; 2];
-    for pid in pids {
-        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for t in tasks.flatten() {
-            let status = fs::read_to_string(t.path().join("status")).unwrap_or_default();
-            for line in status.lines() {
-                let (key, value) = line.split_once(':').unwrap_or_default();
-                let i = match key {
-                    "voluntary_ctxt_switches" => 0,
-                    "nonvoluntary_ctxt_switches" => 1,
-                    _ => continue,
-                };
-                total[i] += value.trim().parse::<u64>().unwrap_or(0);
-            }
-        }
-    }
-    total
-}
-
 fn status_has(mount: &Path, rel: &str, needle: &str) -> bool {
     fs::read_to_string(mount.join(rel)).is_ok_and(|s| s.contains(needle))
 }
@@ -236,8 +221,8 @@ fn read_data(f: &mut fs::File, buf: &mut [u8]) -> usize {
 }
 
 struct Figures {
-    /// CPU time of both `itcd` per packet of the stream (tree only).
-    daemon_cpu: Duration,
+    /// CPU time per packet of the stream, by who spent it.
+    cpu: PerPacket,
     /// How the throughput stream lost packets, if it did.
     loss: String,
     /// Context switches per ping-pong round trip, voluntary and preempted,
@@ -292,8 +277,8 @@ fn drop_counters(pair: &Pair) -> Vec<(String, u64)> {
 struct Stream {
     /// Packets delivered per second.
     pps: f64,
-    /// Both daemons' CPU time per packet written.
-    daemon_cpu: Duration,
+    /// CPU time per packet written, by who spent it.
+    cpu: PerPacket,
     /// Where packets were lost, if any were.
     loss: String,
 }
@@ -327,7 +312,7 @@ fn stream(pair: &Pair, tx: &mut fs::File, rx: &fs::File, packets: usize) -> Stre
         })
     };
     let daemons: Vec<u32> = pair.children.iter().map(Child::id).collect();
-    let cpu_before: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
+    let cpu_before = Cpu::now(&daemons);
     let drops_before = drop_counters(pair);
     let t = Instant::now();
     pkt[1] = 0;
@@ -347,11 +332,9 @@ fn stream(pair: &Pair, tx: &mut fs::File, rx: &fs::File, packets: usize) -> Stre
     let end = *last_rx.lock().expect("clock");
     let got = received.load(std::sync::atomic::Ordering::Relaxed);
     let pps = got as f64 / end.duration_since(t).as_secs_f64();
-    // Both daemons' CPU time per packet written: what a packet costs the
-    // tiles' CPUs whatever the placement (the reader's and writer's own
-    // system calls not included).
-    let cpu_after: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
-    let daemon_cpu = Duration::from_nanos((cpu_after - cpu_before) / packets as u64);
+    // CPU time per packet written, by who spent it: what a packet costs
+    // whatever the placement.
+    let cpu = Cpu::now(&daemons).per_packet(cpu_before, packets);
     // Where the stream lost packets, from the status files: the drops
     // counted during this stream.
     let mut loss = String::new();
@@ -374,27 +357,19 @@ fn stream(pair: &Pair, tx: &mut fs::File, rx: &fs::File, packets: usize) -> Stre
         std::thread::sleep(Duration::from_millis(5));
     }
     reader.join().expect("reader");
-    Stream {
-        pps,
-        daemon_cpu,
-        loss,
-    }
+    Stream { pps, cpu, loss }
 }
 
 fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
     let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
-    let Stream {
-        pps,
-        daemon_cpu,
-        loss,
-    } = stream(pair, &mut tx, &rx, packets);
+    let Stream { pps, cpu, loss } = stream(pair, &mut tx, &rx, packets);
     drain(&mut rx);
 
     let (lat, switches) = ping_pong(&pair.pids(), rounds, tx, rx);
     let (p50, p90, p99) = percentiles(lat);
     Figures {
-        daemon_cpu,
+        cpu,
         loss,
         switches,
         pps,
@@ -464,6 +439,7 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
             }
         })
     };
+    let before = Cpu::now(&[]);
     let t = Instant::now();
     for _ in 0..packets {
         let n = b.read(&mut buf).expect("recv");
@@ -471,10 +447,11 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
     }
     let pps = packets as f64 / t.elapsed().as_secs_f64();
     writer.join().expect("writer");
+    let cpu = Cpu::now(&[]).per_packet(before, packets);
     let (lat, switches) = ping_pong(&[std::process::id()], rounds, a, b);
     let (p50, p90, p99) = percentiles(lat);
     Figures {
-        daemon_cpu: Duration::ZERO,
+        cpu,
         loss: String::new(),
         switches,
         pps,
@@ -504,6 +481,14 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
     let pair = start_pair(label);
     let fuse_rtt = fuse_round_trip(&pair, rounds * 5);
     let tree = tree_figures(&pair, packets, rounds);
+    let daemons: Vec<u32> = pair.children.iter().map(Child::id).collect();
+    let batched = stream::batched(
+        &pair.mounts[0].join("tile/ET/batch/mfm"),
+        &pair.mounts[1].join("tile/WT/batch/mfm"),
+        &daemons,
+        packets * 5,
+        PAYLOAD,
+    );
     drop(pair);
     println!("{label}:");
     println!(
@@ -516,9 +501,41 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
         println!("    the tree {}", tree.loss);
     }
     println!(
-        "    both itcd together used {:?} of CPU per packet of the stream",
-        tree.daemon_cpu
+        "  batched stream: {:.0} packets/s, ratio {:.3}x raw (target >= 0.5x pinned, aim 1x), \
+         {:.2}x the plain files",
+        batched.pps,
+        batched.pps / raw.pps,
+        batched.pps / tree.pps
     );
+    println!(
+        "    {:.2} context switches per packet ({:.2} preempted), {:.1} packets per read",
+        batched.switches[0] + batched.switches[1],
+        batched.switches[1],
+        batched.items_per_read
+    );
+    if batched.delivered < packets * 5 {
+        println!(
+            "    the batched stream delivered {} of {} ({:.1}% dropped)",
+            batched.delivered,
+            packets * 5,
+            100.0 * (packets * 5 - batched.delivered) as f64 / (packets * 5) as f64
+        );
+    }
+    let cpu_row = |name: &str, c: &PerPacket| {
+        println!(
+            "    {name:<8} {:>8.2?} {:>8.2?} {:>8.2?} {:>8.2?} {:>8.2?}  ({:.1}x raw without the emulator)",
+            c.total(),
+            c.daemons,
+            c.emulator,
+            c.ends,
+            c.without_emulator(),
+            c.without_emulator().as_secs_f64() / raw.cpu.total().as_secs_f64()
+        );
+    };
+    println!("  CPU per packet:  total   2 itcd emulator  writer+reader  without emulator");
+    cpu_row("raw", &raw.cpu);
+    cpu_row("plain", &tree.cpu);
+    cpu_row("batched", &batched.cpu);
     println!(
         "  one-way latency p50/p90/p99: tree {:?}/{:?}/{:?}, raw {:?}/{:?}/{:?}, p50 ratio {:.1}x (target <= 5x)",
         tree.p50,

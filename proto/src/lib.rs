@@ -18,6 +18,7 @@
 //!   `emit` accepts parses back to the same value. (An `Unknown(u8)` code
 //!   holding a value that has a named variant is the one exception: it
 //!   parses back as the named variant.)
+//! - [`batch`]: the framing of the batched packet files.
 //! - [`capture`]: the records of `itc/capture`.
 //! - [`check_user_write`] is the whole validation of a packet that a user
 //!   writes to a packet file.
@@ -33,6 +34,7 @@
 
 use core::fmt;
 
+pub mod batch;
 mod bounce;
 pub mod capture;
 pub mod dir;

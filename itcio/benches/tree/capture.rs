@@ -72,7 +72,12 @@ pub fn capture_figures() {
             .collect();
     }
     println!("capture (streams of {packets} MFM packets between two itcd, alternated):");
-    let best = |runs: &[Stream]| runs.iter().map(|s| s.daemon_cpu).min().expect("three runs");
+    let best = |runs: &[Stream]| {
+        runs.iter()
+            .map(|s| s.cpu.daemons)
+            .min()
+            .expect("three runs")
+    };
     for (label, runs) in [
         ("no capture reader", &plain),
         ("a capture reader on each tile", &captured),
@@ -85,7 +90,7 @@ pub fn capture_figures() {
                 } else {
                     format!(", {}", s.loss)
                 };
-                format!("{:.1?} ({:.0} packets/s{loss})", s.daemon_cpu, s.pps)
+                format!("{:.1?} ({:.0} packets/s{loss})", s.cpu.daemons, s.pps)
             })
             .collect();
         println!(

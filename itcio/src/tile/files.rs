@@ -24,6 +24,7 @@ use crate::event_log::{EventLog, EventsReader};
 use crate::stats::DropReason;
 use crate::tile::capture::Capture;
 use crate::tile::file_api::{Access, Error, FileId, FileKind, Readiness};
+use itc_proto::batch::item_len;
 use itc_proto::{Dir, TepEvent, MAX_PACKET_LEN, MAX_PHYSICS_LEN};
 
 /// An open file.
@@ -175,6 +176,9 @@ impl Files {
         physics_gen: u64,
         present: impl Fn(Dir) -> bool,
     ) -> Result<FileId, Error> {
+        // A file and its batched twin are one channel, held under the
+        // plain file's kind.
+        let (kind, batched) = kind.plain();
         let (carries, scope) = carries(kind).ok_or(Error::NotFound)?;
         if carries != Carries::Events {
             if let Some(holder) = self.exclusive.get(&kind) {
@@ -197,6 +201,7 @@ impl Files {
         }
         let mut ch = Channel::new(carries, scope, physics_gen, self.reader_limit);
         ch.reads = access.contains(Access::READ);
+        ch.batched = batched;
         for dir in Dir::ALL {
             if (scope.is_none() || scope == Some(dir)) && present(dir) {
                 ch.push_event(TepEvent::Connect, dir);
@@ -296,6 +301,17 @@ impl Files {
                 if stale(ch, physics_gen) {
                     return Err(Error::Stale);
                 }
+                if ch.batched {
+                    // A read(2) has no file position here, so a request
+                    // at another offset is the kernel's continuation of
+                    // one that was already answered: it ends that read.
+                    if offset != 0 {
+                        return Ok(());
+                    }
+                    fits(ch.front_len().map(item_len), size)?;
+                    ch.pop_items_into(out, size as usize);
+                    return Ok(());
+                }
                 fits(ch.front_len(), size)?;
                 ch.pop_into(out);
                 Ok(())
@@ -348,6 +364,57 @@ impl Files {
                 }))
             }
             Some(OpenFile::Text(_)) | None => Err(Error::BadFile),
+        }
+    }
+
+    /// Whether a file is a batched twin, whose writes are framed items
+    /// (taken with [`Files::write_batch`]).
+    pub fn is_batched(&self, id: FileId) -> bool {
+        matches!(self.open.get(&id), Some(OpenFile::Channel(ch)) if ch.batched)
+    }
+
+    /// Take a write of framed packets to a batched file at `offset`, in
+    /// order, each checked as a write of the plain file would be and
+    /// handed to `queue` (which fails if its neighbour or its room is
+    /// missing), up to the first that cannot be taken. Returns the bytes
+    /// of the whole items taken; fails with the first item's error if
+    /// none was (a framing error is [`Error::Invalid`]).
+    pub fn write_batch(
+        &mut self,
+        id: FileId,
+        offset: u64,
+        data: &[u8],
+        physics_gen: u64,
+        out_limit: usize,
+        mut queue: impl FnMut(Dir, bool, Box<[u8]>) -> Result<u32, Error>,
+    ) -> Result<u32, Error> {
+        self.flushed.remove(&id);
+        let Some(OpenFile::Channel(ch)) = self.open.get(&id) else {
+            return Err(Error::BadFile);
+        };
+        let mut items = itc_proto::batch::Items::new(data);
+        let failed = loop {
+            let taken = items.consumed();
+            let outcome = match items.next() {
+                None => break None,
+                Some(Err(_)) => Err(Error::Invalid),
+                Some(Ok(item)) => match packet_write(ch, 0, item, physics_gen, out_limit) {
+                    Ok(Write::Packet { dir, mfm, packet }) => queue(dir, mfm, packet),
+                    Ok(Write::Physics(_)) => Err(Error::BadFile),
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = outcome {
+                break Some((taken, e));
+            }
+        };
+        match failed {
+            None => Ok(items.consumed() as u32),
+            // The rest of a write(2) the kernel split, whose first piece
+            // was taken: a short write, as for a pipe, never a wait.
+            Some((0, Error::WouldBlock)) if offset != 0 => Ok(0),
+            Some((0, e)) => Err(e),
+            Some((taken, _)) => Ok(taken as u32),
         }
     }
 

@@ -455,7 +455,11 @@ impl Tile {
             return Err(Error::NotFound);
         }
         match kind {
-            FileKind::Mfm(_) | FileKind::Svc(..) | FileKind::Events(_) => {
+            FileKind::Mfm(_)
+            | FileKind::Svc(..)
+            | FileKind::BatchMfm(_)
+            | FileKind::BatchSvc(..)
+            | FileKind::Events(_) => {
                 let links = &self.links;
                 self.files
                     .open_channel(kind, access, links.physics_gen(), |d| {
@@ -499,22 +503,26 @@ impl Tile {
     /// Write `data` at `offset`; returns the bytes taken.
     /// [`Error::WouldBlock`]: no room in the outbound queue yet.
     pub fn write_file(&mut self, id: FileId, offset: u64, data: &[u8]) -> Result<u32, Error> {
+        if self.files.is_batched(id) {
+            return self.write_batch(id, offset, data);
+        }
         let physics_gen = self.links.physics_gen();
         let limit = self.cfg.out_queue_limit;
         match self.files.write(id, offset, data, physics_gen, limit)? {
             Write::Packet { dir, mfm, packet } => {
-                if !self.links.reaches(dir, mfm) {
-                    return Err(Error::Unreachable);
-                }
-                if !self.outbound.has_room(dir, mfm, packet.len()) {
-                    return Err(Error::WouldBlock);
-                }
-                let len = packet.len() as u32;
-                if let Err(packet) = self.outbound.push(dir, mfm, packet) {
-                    self.links.drop_packet(dir, DropReason::QueueFull);
+                let mut refused = None;
+                let r = queue_written(
+                    &mut self.links,
+                    &mut self.outbound,
+                    dir,
+                    mfm,
+                    packet,
+                    &mut |p| refused = Some(p),
+                );
+                if let Some(packet) = refused {
                     self.record(dir, Way::Out, Some(DropReason::QueueFull), &packet);
                 }
-                Ok(len)
+                r
             }
             Write::Physics(edit) => {
                 self.set_physics(edit.physics())?;
@@ -523,6 +531,28 @@ impl Tile {
                 Ok(taken)
             }
         }
+    }
+
+    /// A write to a batched file: framed packets taken in order up to the
+    /// first that cannot be taken now.
+    fn write_batch(&mut self, id: FileId, offset: u64, data: &[u8]) -> Result<u32, Error> {
+        let physics_gen = self.links.physics_gen();
+        let limit = self.cfg.out_queue_limit;
+        let (links, outbound) = (&mut self.links, &mut self.outbound);
+        // Packets the queue refused, for the capture files once the open
+        // files are free again.
+        let mut refused = Vec::new();
+        let r = self
+            .files
+            .write_batch(id, offset, data, physics_gen, limit, |dir, mfm, packet| {
+                queue_written(links, outbound, dir, mfm, packet, &mut |p| {
+                    refused.push((dir, p))
+                })
+            });
+        for (dir, packet) in refused {
+            self.record(dir, Way::Out, Some(DropReason::QueueFull), &packet);
+        }
+        r
     }
 
     /// Current readiness of a file.
@@ -574,4 +604,29 @@ impl Tile {
             _ => Vec::new(),
         }
     }
+}
+
+/// Queue a packet a user wrote, if its neighbour is there and its queue
+/// has room; returns its length. A packet the queue still refuses is
+/// counted as dropped and handed to `refused` (for the capture files).
+fn queue_written(
+    links: &mut Links,
+    outbound: &mut Outbound,
+    dir: Dir,
+    mfm: bool,
+    packet: Box<[u8]>,
+    refused: &mut dyn FnMut(Box<[u8]>),
+) -> Result<u32, Error> {
+    if !links.reaches(dir, mfm) {
+        return Err(Error::Unreachable);
+    }
+    if !outbound.has_room(dir, mfm, packet.len()) {
+        return Err(Error::WouldBlock);
+    }
+    let len = packet.len() as u32;
+    if let Err(packet) = outbound.push(dir, mfm, packet) {
+        links.drop_packet(dir, DropReason::QueueFull);
+        refused(packet);
+    }
+    Ok(len)
 }

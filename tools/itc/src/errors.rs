@@ -163,7 +163,7 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
         ),
         Errno::EHOSTUNREACH if mfm => unreachable_mfm(path, mount),
         Errno::EHOSTUNREACH => "no neighbour in that direction".to_string(),
-        Errno::EBUSY => match crate::holders::holders(path).as_slice() {
+        Errno::EBUSY => match crate::holders::channel_holders(path).as_slice() {
             [] => "busy: another process has this file open".to_string(),
             held => {
                 let names: Vec<String> = held.iter().map(ToString::to_string).collect();
