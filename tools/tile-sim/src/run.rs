@@ -29,7 +29,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use crate::ctl::Control;
 use crate::link::Link;
 use crate::mounts::{self, CreatedDirs};
-use crate::state::{Shared, State};
+use crate::state::{Shared, State, Stopped};
 use crate::tiles::{Launch, Tile};
 use itc_proto::grid::Geometry;
 
@@ -332,7 +332,9 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     let result = wait_for_stop(&signals, &shared);
     let tiles = shared.lock().tiles.len();
     note(&format!("stopping {}", count(tiles, "tile")));
-    shared.stop_all();
+    let began = std::time::Instant::now();
+    let stopped = shared.stop_all();
+    report_stop(&stopped, began.elapsed());
     // Ends the control thread, which holds the other reference to `shared`.
     drop(control);
     // The last reference: stops the wire emulation and removes its sockets.
@@ -360,6 +362,32 @@ fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path, seed
         dir.join(".sim").display()
     );
     println!("control: tile-sim ctl --dir {} list", dir.display());
+}
+
+/// Says how the `itcd`s stopped: how long it took, and each one that did
+/// not exit 0.
+fn report_stop(stopped: &Stopped, took: Duration) {
+    for (name, status) in &stopped.failed {
+        note(&format!("the itcd of {name} exited: {status}"));
+    }
+    let how = if stopped.failed.is_empty() {
+        match stopped.itcds {
+            0 => "no itcd was running".to_string(),
+            1 => "the itcd exited 0".to_string(),
+            _ => "every itcd exited 0".to_string(),
+        }
+    } else {
+        format!(
+            "{} of {} did not exit 0",
+            stopped.failed.len(),
+            count(stopped.itcds, "itcd")
+        )
+    };
+    note(&format!(
+        "stopped {} in {:.1} s: {how}",
+        count(stopped.itcds, "itcd"),
+        took.as_secs_f64()
+    ));
 }
 
 /// Reports `itcd`s that die until SIGINT, SIGTERM or SIGHUP arrives.

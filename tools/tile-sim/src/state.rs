@@ -13,7 +13,7 @@ use std::time::Instant;
 use itc_emu::LinkModel;
 
 use crate::mounts;
-use crate::tiles::{self, Starting, Tile, START_DEADLINE, STOP_DEADLINE};
+use crate::tiles::{self, Reaped, Starting, Tile, START_DEADLINE, STOP_DEADLINE};
 
 /// The grid as it runs.
 #[derive(Debug)]
@@ -56,6 +56,15 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// What [`Shared::stop_all`] stopped.
+#[derive(Debug, Default)]
+pub struct Stopped {
+    /// The `itcd`s that were running or being stopped, now collected.
+    pub itcds: usize,
+    /// Those of them that did not exit 0, with their status.
+    pub failed: Vec<(String, ExitStatus)>,
 }
 
 /// [`State`] behind its lock.
@@ -133,8 +142,9 @@ impl Shared {
     }
 
     /// Stops every `itcd` as [`Shared::stop_tile`] does, all at once, and
-    /// refuses to start any from now on. Problems are reported on stderr.
-    pub fn stop_all(&self) {
+    /// refuses to start any from now on. Returns what became of the
+    /// `itcd`s; other problems are reported on stderr.
+    pub fn stop_all(&self) -> Stopped {
         let waits: Vec<(String, OwnedFd)> = {
             let mut state = self.lock();
             state.stopping = true;
@@ -156,20 +166,33 @@ impl Shared {
         if let Err(e) = self.wait_or_kill(&waits) {
             eprintln!("tile-sim: {e}");
         }
+        let mut stopped = Stopped::default();
         let mounts: Vec<_> = {
             let mut state = self.lock();
             for tile in &mut state.tiles {
-                if let Some(status) = tile.reap() {
-                    eprintln!("tile-sim: itcd of {} exited: {status}", tile.name);
+                match tile.reap() {
+                    Some(Reaped::Stopped(status)) => {
+                        stopped.itcds += 1;
+                        if !status.success() {
+                            stopped.failed.push((tile.name.clone(), status));
+                        }
+                    }
+                    Some(Reaped::OnItsOwn(status)) => {
+                        eprintln!("tile-sim: itcd of {} exited: {status}", tile.name);
+                    }
+                    None => {}
                 }
             }
             state.tiles.iter().map(|t| t.mount.clone()).collect()
         };
-        for mount in mounts {
+        // One look at the mount table for all of them: with a thousand
+        // trees, reading it once per tile costs more than the rest.
+        for mount in mounts::still_mounted(&mounts) {
             if let Err(e) = mounts::detach_if_mounted(&mount) {
                 eprintln!("tile-sim: {e}");
             }
         }
+        stopped
     }
 
     /// Collects every `itcd` that has exited; returns those that exited on
@@ -179,7 +202,10 @@ impl Shared {
         state
             .tiles
             .iter_mut()
-            .filter_map(|t| t.reap().map(|status| (t.name.clone(), status)))
+            .filter_map(|t| match t.reap() {
+                Some(Reaped::OnItsOwn(status)) => Some((t.name.clone(), status)),
+                _ => None,
+            })
             .collect()
     }
 

@@ -214,10 +214,10 @@ impl Tile {
         }
     }
 
-    /// Collects its `itcd` if it has exited. Returns the status when it
-    /// exited on its own while running (to be reported); a stopping one
-    /// becomes stopped silently.
-    pub fn reap(&mut self) -> Option<ExitStatus> {
+    /// Collects its `itcd` if it has exited, with its status and whether
+    /// it exited on its own while running (to be reported) or was being
+    /// stopped (it is stopped now).
+    pub fn reap(&mut self) -> Option<Reaped> {
         let (Proc::Running(p) | Proc::Stopping(p)) = &mut self.proc else {
             return None;
         };
@@ -232,14 +232,24 @@ impl Tile {
         match self.proc {
             Proc::Running(_) => {
                 self.proc = Proc::Exited;
-                Some(status)
+                Some(Reaped::OnItsOwn(status))
             }
             _ => {
                 self.proc = Proc::Stopped;
-                None
+                Some(Reaped::Stopped(status))
             }
         }
     }
+}
+
+/// An `itcd` collected by [`Tile::reap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaped {
+    /// It exited while running: nobody asked it to.
+    OnItsOwn(ExitStatus),
+    /// It exited after SIGTERM (or SIGKILL) from [`Tile::terminate`] or
+    /// [`Tile::kill`].
+    Stopped(ExitStatus),
 }
 
 /// Waits until the process behind `exit_fd` has exited or `deadline`
