@@ -4,8 +4,10 @@
 //! Each turn: wait in epoll until a socket is ready, a command is queued
 //! (the waker), or the earliest timer is due; accept and read every ready
 //! socket until it would block; apply queued commands; fire due timers
-//! (packet arrivals, monitor reports); publish the counters. An idle
-//! emulator with no started host has no timers and sleeps until woken.
+//! (packet arrivals, monitor reports); publish the counters if a reader
+//! asked for them (see `handle`). An idle emulator with no started host
+//! has no timers and sleeps until woken. Monitor reports go out at whole
+//! intervals since the loop started, every PRU's in the same turn.
 //!
 //! Host messages (`docs/pru-messages.md`), per PRU connection:
 //! - the first empty message: start; report `P` or `T` for each of the
@@ -76,6 +78,10 @@ pub(crate) struct Engine {
     stats: SimStats,
     /// Zero: no monitor reports.
     monitor_interval: Duration,
+    /// Monitor reports go out at whole intervals from here, every PRU's
+    /// in the same turn: one wakeup of the loop for all of them, and one
+    /// of each host for both its PRUs' reports.
+    monitor_epoch: Instant,
     commands: Receiver<(u64, Command)>,
     /// PRUs whose held packet went, to be read again this turn.
     resume: Vec<usize>,
@@ -117,6 +123,7 @@ impl Engine {
             timers: Timers::default(),
             stats,
             monitor_interval,
+            monitor_epoch: Instant::now(),
             commands,
             resume: Vec::new(),
             applied: 0,
@@ -198,10 +205,14 @@ impl Engine {
             let stop = self.run_commands();
             self.run_timers();
             self.resume_hosts();
-            for p in &self.prus {
-                p.publish(&mut self.stats);
+            // Only for a reader: a large grid's counters cost more to copy
+            // than a turn's packets cost to move.
+            if stop || self.shared.wanted() {
+                for p in &self.prus {
+                    p.publish(&mut self.stats);
+                }
+                self.shared.publish(&self.stats, self.applied);
             }
-            self.shared.publish(&self.stats, self.applied);
             if stop {
                 break;
             }
@@ -350,9 +361,18 @@ impl Engine {
             self.send_host(p, msg::status(status, dir));
         }
         if !self.monitor_interval.is_zero() {
-            let at = Instant::now() + self.monitor_interval;
+            let at = self.next_monitor(Instant::now());
             self.timers.add(at, Timer::Monitor { pru: p, generation });
         }
+    }
+
+    /// The first whole monitor interval from the epoch after `now`.
+    fn next_monitor(&self, now: Instant) -> Instant {
+        let interval = self.monitor_interval.as_nanos().max(1);
+        let since = now.saturating_duration_since(self.monitor_epoch).as_nanos();
+        let ticks = since / interval + 1;
+        let nanos = u64::try_from(ticks * interval).unwrap_or(u64::MAX);
+        self.monitor_epoch + Duration::from_nanos(nanos)
     }
 
     /// Hands every packet that has arrived on a lane to the receiving PRU.
@@ -494,7 +514,7 @@ impl Engine {
                     });
                     let report = msg::monitor(synced);
                     self.send_host(p, report);
-                    let at = now + self.monitor_interval;
+                    let at = self.next_monitor(now);
                     self.timers.add(at, Timer::Monitor { pru: p, generation });
                 }
             }

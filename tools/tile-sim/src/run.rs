@@ -365,26 +365,19 @@ fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path, seed
 }
 
 /// Says how the `itcd`s stopped: how long it took, and each one that did
-/// not exit 0.
+/// not exit 0. ("exited" is kept for an `itcd` that died on its own.)
 fn report_stop(stopped: &Stopped, took: Duration) {
     for (name, status) in &stopped.failed {
-        note(&format!("the itcd of {name} exited: {status}"));
+        note(&format!("the itcd of {name} stopped with {status}"));
     }
-    let how = if stopped.failed.is_empty() {
-        match stopped.itcds {
-            0 => "no itcd was running".to_string(),
-            1 => "the itcd exited 0".to_string(),
-            _ => "every itcd exited 0".to_string(),
-        }
-    } else {
-        format!(
-            "{} of {} did not exit 0",
-            stopped.failed.len(),
-            count(stopped.itcds, "itcd")
-        )
+    let how = match (stopped.failed.len(), stopped.itcds) {
+        (_, 0) => String::new(),
+        (0, 1) => ", with exit status 0".to_string(),
+        (0, _) => ", each with exit status 0".to_string(),
+        (failed, _) => format!(", {failed} of them without exit status 0"),
     };
     note(&format!(
-        "stopped {} in {:.1} s: {how}",
+        "{} stopped in {:.1} s{how}",
         count(stopped.itcds, "itcd"),
         took.as_secs_f64()
     ));
