@@ -6,8 +6,7 @@
 //! socket until it would block; apply queued commands; fire due timers
 //! (packet arrivals, monitor reports); publish the counters if a reader
 //! asked for them (see `handle`). An idle emulator with no started host
-//! has no timers and sleeps until woken. Monitor reports go out at whole
-//! intervals since the loop started, every PRU's in the same turn.
+//! has no timers and sleeps until woken.
 //!
 //! Host messages (`docs/pru-messages.md`), per PRU connection:
 //! - the first empty message: start; report `P` or `T` for each of the
@@ -78,10 +77,6 @@ pub(crate) struct Engine {
     stats: SimStats,
     /// Zero: no monitor reports.
     monitor_interval: Duration,
-    /// Monitor reports go out at whole intervals from here, every PRU's
-    /// in the same turn: one wakeup of the loop for all of them, and one
-    /// of each host for both its PRUs' reports.
-    monitor_epoch: Instant,
     commands: Receiver<(u64, Command)>,
     /// PRUs whose held packet went, to be read again this turn.
     resume: Vec<usize>,
@@ -123,7 +118,6 @@ impl Engine {
             timers: Timers::default(),
             stats,
             monitor_interval,
-            monitor_epoch: Instant::now(),
             commands,
             resume: Vec::new(),
             applied: 0,
@@ -361,18 +355,9 @@ impl Engine {
             self.send_host(p, msg::status(status, dir));
         }
         if !self.monitor_interval.is_zero() {
-            let at = self.next_monitor(Instant::now());
+            let at = Instant::now() + self.monitor_interval;
             self.timers.add(at, Timer::Monitor { pru: p, generation });
         }
-    }
-
-    /// The first whole monitor interval from the epoch after `now`.
-    fn next_monitor(&self, now: Instant) -> Instant {
-        let interval = self.monitor_interval.as_nanos().max(1);
-        let since = now.saturating_duration_since(self.monitor_epoch).as_nanos();
-        let ticks = since / interval + 1;
-        let nanos = u64::try_from(ticks * interval).unwrap_or(u64::MAX);
-        self.monitor_epoch + Duration::from_nanos(nanos)
     }
 
     /// Hands every packet that has arrived on a lane to the receiving PRU.
@@ -514,7 +499,7 @@ impl Engine {
                     });
                     let report = msg::monitor(synced);
                     self.send_host(p, report);
-                    let at = self.next_monitor(now);
+                    let at = now + self.monitor_interval;
                     self.timers.add(at, Timer::Monitor { pru: p, generation });
                 }
             }

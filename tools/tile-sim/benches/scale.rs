@@ -183,6 +183,9 @@ struct Figures {
     itcd_pss_kib: u64,
     helper_pss_kib: u64,
     stop: Duration,
+    /// How long `tile-sim` says stopping the `itcd`s took (the rest is
+    /// the emulator and the directories).
+    itcds_stopped: Option<f64>,
     exited_0: usize,
     left_mounted: usize,
     left_in_dir: bool,
@@ -330,6 +333,9 @@ fn run_grid(bins: &(PathBuf, PathBuf), rows: usize, cols: usize, idle: Duration)
             .unwrap_or(itcds.len());
         itcds.len().saturating_sub(failed)
     };
+    let itcds_stopped = summary
+        .split_once(" stopped in ")
+        .and_then(|(_, t)| t.split_whitespace().next()?.parse().ok());
     let left_mounted = mounts_under(&dir).len();
     let left_in_dir = dir.exists();
     drop(grid);
@@ -348,6 +354,7 @@ fn run_grid(bins: &(PathBuf, PathBuf), rows: usize, cols: usize, idle: Duration)
         itcd_pss_kib,
         helper_pss_kib,
         stop,
+        itcds_stopped,
         exited_0,
         left_mounted,
         left_in_dir,
@@ -398,8 +405,12 @@ fn print(rows: usize, cols: usize, f: &Figures) {
         f.helper_pss_kib as f64 / 1024.0 / f.tiles as f64,
     );
     println!(
-        "  stop on SIGINT          {:>8.2} s, {} of {} itcds exited 0, {} mounts left, {}",
+        "  stop on SIGINT          {:>8.2} s ({}), {} of {} itcds exited 0, {} mounts left, {}",
         f.stop.as_secs_f64(),
+        f.itcds_stopped.map_or(
+            "tile-sim gives no time for the itcds".to_string(),
+            |t| format!("the itcds in {t:.1} s")
+        ),
         f.exited_0,
         f.tiles,
         f.left_mounted,
