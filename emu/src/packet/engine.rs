@@ -146,6 +146,8 @@ impl Engine {
         // The deadline the timerfd is set for: re-arming it every turn
         // would cost a system call per packet.
         let mut armed: Option<Instant> = None;
+        // The last command number published.
+        let mut published = self.applied;
         loop {
             let now = Instant::now();
             let timeout = match (&clock, self.timers.next_deadline()) {
@@ -199,13 +201,16 @@ impl Engine {
             let stop = self.run_commands();
             self.run_timers();
             self.resume_hosts();
-            // Only for a reader: a large grid's counters cost more to copy
-            // than a turn's packets cost to move.
-            if stop || self.shared.wanted() {
+            // Only for a reader, or for a command's sender, who waits for
+            // its number (and may not be waiting yet): a large grid's
+            // counters cost more to copy than a turn's packets cost to
+            // move.
+            if stop || self.applied != published || self.shared.wanted() {
                 for p in &self.prus {
                     p.publish(&mut self.stats);
                 }
                 self.shared.publish(&self.stats, self.applied);
+                published = self.applied;
             }
             if stop {
                 break;
