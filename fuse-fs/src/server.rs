@@ -490,12 +490,12 @@ fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
     match opened {
         Ok((kind, fh)) => {
             // Every file is generated or a packet stream: never let the
-            // page cache hold any of it. Packet and events files are
+            // page cache hold any of it. Packet, events and capture files are
             // streams without a file position, so the kernel does not
             // serialise calls on one descriptor: a thread blocked in
             // read() must not hold up another thread's write().
             let mut flags = OpenFlags::DIRECT_IO;
-            if kind.is_packet_file() || matches!(kind, FileKind::Events(_)) {
+            if kind.is_packet_file() || matches!(kind, FileKind::Events(_) | FileKind::Capture) {
                 flags |= OpenFlags::STREAM | OpenFlags::NONSEEKABLE;
             }
             if kind.is_packet_file() {

@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! /itc/mfm  /itc/svc/NN  /itc/events  /itc/status  /itc/self  /itc/physics
+//! /itc/capture
 //! /tile/<D>/mfm  /tile/<D>/svc/NN  /tile/<D>/events  /tile/<D>/status
 //! ```
 
@@ -42,6 +43,8 @@ pub enum FileKind {
     SelfInfo,
     /// `itc/physics`: this tile's physics id.
     Physics,
+    /// `itc/capture`: records of every packet received, sent or dropped.
+    Capture,
 }
 
 impl FileKind {
@@ -62,7 +65,9 @@ impl FileKind {
         match self {
             FileKind::Mfm(_) | FileKind::Svc(..) => 0o660,
             FileKind::Physics => 0o664,
-            FileKind::Events(_) | FileKind::Status(_) | FileKind::SelfInfo => 0o444,
+            FileKind::Events(_) | FileKind::Status(_) | FileKind::SelfInfo | FileKind::Capture => {
+                0o444
+            }
         }
     }
 }
@@ -96,6 +101,7 @@ const OFF_EVENTS: u64 = 0x13;
 const OFF_STATUS: u64 = 0x14;
 const OFF_SELF: u64 = 0x15;
 const OFF_PHYSICS: u64 = 0x16;
+const OFF_CAPTURE: u64 = 0x17;
 const OFF_SVC: u64 = 0x40;
 const SCOPE_ALL_BASE: u64 = 0x100;
 const SCOPE_BLOCK: u64 = 0x100;
@@ -122,6 +128,7 @@ impl Node {
                 FileKind::Status(s) => scope_base(s) + OFF_STATUS,
                 FileKind::SelfInfo => scope_base(Scope::All) + OFF_SELF,
                 FileKind::Physics => scope_base(Scope::All) + OFF_PHYSICS,
+                FileKind::Capture => scope_base(Scope::All) + OFF_CAPTURE,
                 FileKind::Svc(s, n) => scope_base(s) + OFF_SVC + u64::from(n),
             },
         }
@@ -153,6 +160,7 @@ impl Node {
             (OFF_STATUS, s) => Node::File(FileKind::Status(s)),
             (OFF_SELF, Scope::All) => Node::File(FileKind::SelfInfo),
             (OFF_PHYSICS, Scope::All) => Node::File(FileKind::Physics),
+            (OFF_CAPTURE, Scope::All) => Node::File(FileKind::Capture),
             (o, s)
                 if o >= OFF_SVC + u64::from(FIRST_SERVICE)
                     && o <= OFF_SVC + u64::from(LAST_SERVICE) =>
@@ -178,7 +186,7 @@ impl Node {
             Node::File(f) => match f {
                 FileKind::Svc(s, _) => Node::SvcDir(s),
                 FileKind::Mfm(s) | FileKind::Events(s) | FileKind::Status(s) => scope_dir(s),
-                FileKind::SelfInfo | FileKind::Physics => Node::ItcDir,
+                FileKind::SelfInfo | FileKind::Physics | FileKind::Capture => Node::ItcDir,
             },
         }
     }
@@ -213,6 +221,7 @@ impl Node {
                 scope_files(Scope::All, &mut out);
                 out.push(("self".to_string(), Node::File(FileKind::SelfInfo)));
                 out.push(("physics".to_string(), Node::File(FileKind::Physics)));
+                out.push(("capture".to_string(), Node::File(FileKind::Capture)));
             }
             Node::TileDir => {
                 for (i, dir) in Dir::ALL.iter().enumerate() {
@@ -286,9 +295,9 @@ mod tests {
     fn every_node_round_trips_through_its_inode() {
         let mut all = Vec::new();
         walk(Node::Root, &mut all);
-        // 1 root + itc (dir, 4 + self + physics, svc dir + 62) + tile dir
-        // + 6 * (dir + 3 files + svc dir + 62).
-        assert_eq!(all.len(), 1 + (1 + 5 + 1 + 62) + 1 + 6 * (1 + 3 + 1 + 62));
+        // 1 root + itc (dir, 4 + self + physics + capture, svc dir + 62)
+        // + tile dir + 6 * (dir + 3 files + svc dir + 62).
+        assert_eq!(all.len(), 1 + (1 + 6 + 1 + 62) + 1 + 6 * (1 + 3 + 1 + 62));
         let mut inos = std::collections::HashSet::new();
         for n in &all {
             assert_eq!(Node::from_ino(n.ino()), Some(*n), "{n:?}");
@@ -368,5 +377,6 @@ mod tests {
         assert_eq!(FileKind::Status(Scope::Dir(1)).mode(), 0o444);
         assert_eq!(FileKind::SelfInfo.mode(), 0o444);
         assert_eq!(FileKind::Physics.mode(), 0o664);
+        assert_eq!(FileKind::Capture.mode(), 0o444);
     }
 }

@@ -1,8 +1,11 @@
 //! Benchmarks: figures, never pass/fail.
 //!
 //! 1. In-process parse + route: PRU messages through the tile core to a
-//!    reader's queue and out through the backend's read, packets per second.
-//! 2. Packet channels between two real `itcd` processes (unlimited link
+//!    reader's queue and out through the backend's read, packets per second,
+//!    without and with a capture reader open (`itc/capture`).
+//! 2. Capture through the tree between two real `itcd`: CPU per packet
+//!    without a capture reader, with one on each tile, and without again.
+//! 3. Packet channels between two real `itcd` processes (unlimited link
 //!    rate), beside a raw UNIX seqpacket socket pair measured in the same
 //!    run with the same CPU placement: packets per second and one-way
 //!    latency percentiles, reported as ratios. Run twice: every thread and
@@ -28,7 +31,13 @@ use nix::unistd::Pid;
 
 const PAYLOAD: usize = 64;
 
-fn core_route() {
+#[path = "tree/capture.rs"]
+mod capture;
+use capture::capture_figures;
+
+/// Nanoseconds per packet through the tile core: parse, route, read; with
+/// `capture`, a capture file is open too and read as it fills.
+fn core_route(capture: bool, n: u64) -> f64 {
     let mut tile = Tile::new(Config {
         name: "bench".into(),
         ..Config::default()
@@ -40,23 +49,50 @@ fn core_route() {
     let fh = tile
         .open(FileKind::Mfm(Scope::All), libc::O_RDWR)
         .expect("open itc/mfm");
+    let cap = capture.then(|| {
+        tile.open(FileKind::Capture, libc::O_RDONLY)
+            .expect("open itc/capture")
+    });
     let mut out = Vec::with_capacity(256);
+    let mut records = Vec::with_capacity(64 * 1024);
     let _ = tile.read(fh, 0, 256, &mut out); // the Connect TEP
     let mut pkt = vec![0u8; PAYLOAD];
     pkt[0] = 0xa0 | Dir::ET.dir8();
-    let n = 2_000_000u64;
     let t = Instant::now();
     for i in 0..n {
         pkt[1] = i as u8;
         tile.on_pru_message(Pru::Pru0, &pkt, now);
         out.clear();
         tile.read(fh, 0, 256, &mut out).expect("routed packet");
+        if let Some(cap) = cap {
+            // Read as a capture reader does: many records per read.
+            if i % 64 == 63 {
+                records.clear();
+                tile.read(cap, 0, 64 * 1024, &mut records)
+                    .expect("capture records");
+            }
+        }
     }
-    let el = t.elapsed();
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// The core with and without a capture reader, alternated so that both
+/// see the same machine; the best of three each.
+fn core_figures() {
+    let n = 2_000_000u64;
+    let (mut plain, mut captured) = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        plain = plain.min(core_route(false, n));
+        captured = captured.min(core_route(true, n));
+    }
     println!(
-        "core parse+route+read: {:.2} M packets/s ({:.0} ns/packet, {PAYLOAD}-byte packets)",
-        n as f64 / el.as_secs_f64() / 1e6,
-        el.as_nanos() as f64 / n as f64
+        "core parse+route+read: {:.2} M packets/s ({plain:.0} ns/packet, {PAYLOAD}-byte packets)",
+        1e3 / plain
+    );
+    println!(
+        "  with a capture reader open (records read 64 at a time): {captured:.0} ns/packet, \
+         {:.2}x the cost without one",
+        captured / plain
     );
 }
 
@@ -237,9 +273,34 @@ fn drain(f: &mut fs::File) {
     }
 }
 
-fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
-    let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
-    let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
+/// Every drop counter of the pair's link (A's ET, B's WT), as
+/// (`DIR drop_REASON`, count).
+fn drop_counters(pair: &Pair) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for (m, d) in [(&pair.mounts[0], "ET"), (&pair.mounts[1], "WT")] {
+        let st = fs::read_to_string(m.join(format!("tile/{d}/status"))).unwrap_or_default();
+        for l in st.lines().filter(|l| l.starts_with("drop_")) {
+            if let Some((k, v)) = l.split_once(": ") {
+                out.push((format!("{d} {k}"), v.parse().unwrap_or(0)));
+            }
+        }
+    }
+    out
+}
+
+/// What a stream of packets through the tree cost.
+struct Stream {
+    /// Packets delivered per second.
+    pps: f64,
+    /// Both daemons' CPU time per packet written.
+    daemon_cpu: Duration,
+    /// Where packets were lost, if any were.
+    loss: String,
+}
+
+/// Streams `packets` MFM packets from `tx` to `rx` (ET of the first tile
+/// to WT of the second), then stops the reader with end markers.
+fn stream(pair: &Pair, tx: &mut fs::File, rx: &fs::File, packets: usize) -> Stream {
     let mut pkt = vec![0xa0u8; PAYLOAD];
     // Throughput: a writer thread streams; a reader thread does blocking
     // reads. The link is a datagram link (no end-to-end flow control), so
@@ -267,6 +328,7 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     };
     let daemons: Vec<u32> = pair.children.iter().map(Child::id).collect();
     let cpu_before: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
+    let drops_before = drop_counters(pair);
     let t = Instant::now();
     pkt[1] = 0;
     for _ in 0..packets {
@@ -290,19 +352,17 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     // system calls not included).
     let cpu_after: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
     let daemon_cpu = Duration::from_nanos((cpu_after - cpu_before) / packets as u64);
-    // Where the stream lost packets, from the status files.
+    // Where the stream lost packets, from the status files: the drops
+    // counted during this stream.
     let mut loss = String::new();
     if got < packets {
         loss = format!(
             "delivered {got} of {packets} ({:.1}% dropped:",
             100.0 * (packets - got) as f64 / packets as f64
         );
-        for (m, d) in [(&pair.mounts[0], "ET"), (&pair.mounts[1], "WT")] {
-            let st = fs::read_to_string(m.join(format!("tile/{d}/status"))).unwrap_or_default();
-            for l in st.lines() {
-                if l.starts_with("drop_") && !l.ends_with(": 0") {
-                    loss += &format!(" {d} {l}");
-                }
+        for ((what, after), (_, before)) in drop_counters(pair).iter().zip(&drops_before) {
+            if after > before {
+                loss += &format!(" {what}: {}", after - before);
             }
         }
         loss += ")";
@@ -314,7 +374,21 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
         std::thread::sleep(Duration::from_millis(5));
     }
     reader.join().expect("reader");
-    pkt[1] = 0;
+    Stream {
+        pps,
+        daemon_cpu,
+        loss,
+    }
+}
+
+fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
+    let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
+    let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
+    let Stream {
+        pps,
+        daemon_cpu,
+        loss,
+    } = stream(pair, &mut tx, &rx, packets);
     drain(&mut rx);
 
     let (lat, switches) = ping_pong(&pair.pids(), rounds, tx, rx);
@@ -542,11 +616,14 @@ fn main() {
         return;
     }
     // `cargo bench --bench tree -- pinned` runs only the sections whose
-    // names are given (core, idle, pinned, unpinned).
+    // names are given (core, capture, idle, pinned, unpinned).
     let words: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| words.is_empty() || words.iter().any(|w| w.as_str() == name);
     if wanted("core") {
-        core_route();
+        core_figures();
+    }
+    if wanted("capture") {
+        capture_figures();
     }
     if wanted("idle") {
         idle_budget();

@@ -425,7 +425,7 @@ impl Daemon {
                 return;
             };
             match dev.send(&packet) {
-                Ok(()) => self.tile.sent(dir, lane, packet.len()),
+                Ok(()) => self.tile.sent(dir, lane, &packet),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     tracing::debug!("PRU{i} device full; {dir} waits");
                     self.tile.unpop_outbound(dir, lane, packet);
@@ -433,7 +433,7 @@ impl Daemon {
                     self.watch_writable(i, true);
                 }
                 Err(e) => {
-                    self.tile.send_failed(dir);
+                    self.tile.send_failed(dir, &packet);
                     self.lose_pru(pru, &e.to_string());
                 }
             }

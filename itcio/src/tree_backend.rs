@@ -25,6 +25,7 @@ fn file_kind(kind: fuse_fs::FileKind) -> Option<FileKind> {
         fuse_fs::FileKind::Status(s) => FileKind::Status(dir(s)?),
         fuse_fs::FileKind::SelfInfo => FileKind::SelfInfo,
         fuse_fs::FileKind::Physics => FileKind::Physics,
+        fuse_fs::FileKind::Capture => FileKind::Capture,
     })
 }
 

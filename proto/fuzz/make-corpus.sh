@@ -65,3 +65,11 @@ seed tep events-lost-trailing c4 03 02 77
 seed tep illegal c4 00
 seed tep dir-nt c4 01 00
 seed tep reserved-event c4 42
+
+# Reads of itc/capture: records one after another.
+seed capture mfm-out 14 00 01 02 02 00 00 00 01 02 03 04 05 06 07 08 a2 de ad 01
+seed capture drop-no-reader-then-lost 12 00 01 02 01 01 00 00 00 00 00 00 00 00 00 00 82 14 18 00 02 ff 00 00 00 00 00 00 00 00 00 00 00 00 11 00 00 00 00 00 00 00
+seed capture cut-off 14 00 01 02 02 00 00 00 01 02 03
+seed capture no-packet 10 00 01 02 01 00 00 00 00 00 00 00 00 00 00 00
+seed capture bad-fate 11 00 01 02 01 08 00 00 00 00 00 00 00 00 00 00 a2
+seed capture dir-st 11 00 01 04 01 00 00 00 00 00 00 00 00 00 00 00 a4

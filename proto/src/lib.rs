@@ -18,6 +18,7 @@
 //!   `emit` accepts parses back to the same value. (An `Unknown(u8)` code
 //!   holding a value that has a named variant is the one exception: it
 //!   parses back as the named variant.)
+//! - [`capture`]: the records of `itc/capture`.
 //! - [`check_user_write`] is the whole validation of a packet that a user
 //!   writes to a packet file.
 //!
@@ -33,6 +34,7 @@
 use core::fmt;
 
 mod bounce;
+pub mod capture;
 pub mod dir;
 mod echo;
 pub mod grid;
@@ -126,6 +128,14 @@ pub enum Error {
     },
     /// A hello packet's name or physics id is not UTF-8.
     BadHello,
+    /// A capture record has a field out of range (its length, kind,
+    /// direction, way or fate); `value` is the value found.
+    BadRecord {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -160,6 +170,9 @@ impl fmt::Display for Error {
                 write!(f, "field of {len} bytes is too long (at most {max})")
             }
             Error::BadHello => f.write_str("hello name or physics id is not UTF-8"),
+            Error::BadRecord { field, value } => {
+                write!(f, "capture record {field} {value} is out of range")
+            }
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum FileKind {
     SelfInfo,
     /// `itc/physics`: this tile's physics id.
     Physics,
+    /// `itc/capture`: records of every packet received, sent or dropped.
+    Capture,
 }
 
 impl FileKind {

@@ -22,6 +22,7 @@ use std::collections::{HashMap, HashSet};
 use crate::channel::{Carries, Channel};
 use crate::event_log::{EventLog, EventsReader};
 use crate::stats::DropReason;
+use crate::tile::capture::Capture;
 use crate::tile::file_api::{Access, Error, FileId, FileKind, Readiness};
 use itc_proto::{Dir, TepEvent, MAX_PACKET_LEN, MAX_PHYSICS_LEN};
 
@@ -38,6 +39,8 @@ enum OpenFile {
         snapshot: Vec<u8>,
         written: Vec<u8>,
     },
+    /// `itc/capture`: its records are in [`Files::capture`].
+    Capture,
 }
 
 /// What a write asks of the caller.
@@ -92,6 +95,8 @@ pub struct Files {
     log: EventLog,
     /// Open events files.
     events_readers: usize,
+    /// The capture files' records.
+    pub capture: Capture,
 }
 
 fn carries(kind: FileKind) -> Option<(Carries, Option<Dir>)> {
@@ -150,6 +155,7 @@ impl Files {
             reader_limit,
             log: EventLog::new(log_capacity(reader_limit)),
             events_readers: 0,
+            capture: Capture::new(reader_limit),
         }
     }
 
@@ -206,6 +212,17 @@ impl Files {
         self.insert(OpenFile::Text(content))
     }
 
+    /// Open `itc/capture` (read-only): its reader gets every record from
+    /// now on.
+    pub fn open_capture(&mut self, access: Access) -> Result<FileId, Error> {
+        if access.contains(Access::WRITE) {
+            return Err(Error::Denied);
+        }
+        let id = self.insert(OpenFile::Capture);
+        self.capture.open(id);
+        Ok(id)
+    }
+
     /// Open `itc/physics`, which reads `snapshot`.
     pub fn open_physics(&mut self, snapshot: Vec<u8>) -> FileId {
         self.insert(OpenFile::Physics {
@@ -227,6 +244,7 @@ impl Files {
                 before - self.log.memory() >= GIVE_BACK
             }
             Some(OpenFile::Channel(ch)) => ch.memory() >= GIVE_BACK,
+            Some(OpenFile::Capture) => self.capture.close(id) >= GIVE_BACK,
             _ => false,
         };
         // A crowd of files was closed: give back their table too.
@@ -287,6 +305,7 @@ impl Files {
                 r.pop_into(&self.log, out);
                 Ok(())
             }
+            Some(OpenFile::Capture) => self.capture.read(id, size, out),
             Some(OpenFile::Text(content)) => {
                 read_text(content, offset, size, out);
                 Ok(())
@@ -313,7 +332,7 @@ impl Files {
         self.flushed.remove(&id);
         match self.open.get(&id) {
             Some(OpenFile::Channel(ch)) => packet_write(ch, offset, data, physics_gen, out_limit),
-            Some(OpenFile::Events(_)) => Err(Error::BadFile),
+            Some(OpenFile::Events(_) | OpenFile::Capture) => Err(Error::BadFile),
             Some(OpenFile::Physics { written, .. }) => {
                 let offset = usize::try_from(offset).map_err(|_| Error::Invalid)?;
                 if offset > written.len() || offset + data.len() > MAX_PHYSICS_LEN + 2 {
@@ -364,6 +383,8 @@ impl Files {
             }
             Some(OpenFile::Events(r)) if r.readable(&self.log) => Readiness::READABLE,
             Some(OpenFile::Events(_)) => Readiness::empty(),
+            Some(OpenFile::Capture) if self.capture.readable(id) => Readiness::READABLE,
+            Some(OpenFile::Capture) => Readiness::empty(),
             Some(_) => Readiness::READABLE | Readiness::WRITABLE,
             None => Readiness::ERROR,
         }
@@ -460,6 +481,7 @@ impl Files {
 
     /// The files whose readiness may have changed since the last call.
     pub fn drain_changed(&mut self) -> impl Iterator<Item = FileId> + '_ {
+        self.capture.take_changed(&mut self.changed);
         self.changed.drain(..)
     }
 }

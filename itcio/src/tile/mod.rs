@@ -14,6 +14,8 @@
 //!   number; they report presence changes as notices.
 //! - [`outbound`]: the per-direction queues and the per-PRU turns.
 //! - [`files`]: the open files, their holders, and inbound delivery.
+//! - [`capture`]: the records of `itc/capture`, one per packet received,
+//!   sent or dropped, for each capture file open.
 //! - [`file_api`]: the words in which files are served.
 //! - [`link_log`]: the log lines of link and neighbour changes, rate
 //!   limited per direction.
@@ -26,6 +28,7 @@
 //! present (for MFM: compatible) neighbour and room, and queued per
 //! direction, MFM first.
 
+pub mod capture;
 pub mod config;
 pub mod file_api;
 pub mod files;
@@ -46,6 +49,7 @@ use crate::queue::Lane;
 use crate::stats::{DirStats, DropReason};
 use crate::text;
 use files::{Files, Write};
+use itc_proto::capture::Way;
 use itc_proto::service::SVC_NULL;
 use itc_proto::{Dir, Packet, Pru, TepEvent};
 use link_log::LinkLog;
@@ -177,7 +181,11 @@ impl Tile {
                     }
                 }
             }
-            Message::Bounced { dir, reason } => self.links.drop_packet(dir, reason),
+            Message::Bounced { dir, reason } => {
+                self.links.drop_packet(dir, reason);
+                // 0xc5 REASON, then the packet.
+                self.record(dir, Way::Out, Some(reason), msg.get(2..).unwrap_or(&[]));
+            }
             Message::Debug => tracing::debug!("PRU{} debug message: {:02x?}", pru.index(), msg),
             Message::Malformed => self.links.pru_malformed(pru),
         }
@@ -186,6 +194,13 @@ impl Tile {
     fn link_changed(&mut self, dir: Dir, transition: Option<Transition>) {
         match transition {
             Some(Transition::Down(change)) => {
+                if self.files.capture.is_on() {
+                    while let Some(p) = self.outbound.pop_dir(dir) {
+                        self.links.drop_packet(dir, DropReason::LinkDown);
+                        let reason = Some(DropReason::LinkDown);
+                        self.files.capture.record(dir, Way::Out, reason, &p);
+                    }
+                }
                 for _ in 0..self.outbound.clear(dir) {
                     self.links.drop_packet(dir, DropReason::LinkDown);
                 }
@@ -205,10 +220,40 @@ impl Tile {
         }
     }
 
+    /// Record a packet in the capture files, if any is open: the one
+    /// branch a packet costs when none is.
+    #[inline]
+    fn record(&mut self, dir: Dir, way: Way, drop: Option<DropReason>, packet: &[u8]) {
+        if self.files.capture.is_on() {
+            self.files.capture.record(dir, way, drop, packet);
+        }
+    }
+
     fn on_routed(&mut self, dir: Dir, mfm: bool, ovrn: bool, eror: bool, msg: &[u8], now: Instant) {
+        let drop = self.route_in(dir, mfm, ovrn, eror, msg, now);
+        // As it arrived: OVRN and EROR still set.
+        self.record(dir, Way::In, drop, msg);
+    }
+
+    /// Count a packet from `dir` dropped for `reason`, and say so.
+    fn dropped(&mut self, dir: Dir, reason: DropReason) -> Option<DropReason> {
+        self.links.drop_packet(dir, reason);
+        Some(reason)
+    }
+
+    /// Take an inbound packet where it goes; returns why it was dropped,
+    /// if it was.
+    fn route_in(
+        &mut self,
+        dir: Dir,
+        mfm: bool,
+        ovrn: bool,
+        eror: bool,
+        msg: &[u8],
+        now: Instant,
+    ) -> Option<DropReason> {
         if eror {
-            self.links.drop_packet(dir, DropReason::Eror);
-            return;
+            return self.dropped(dir, DropReason::Eror);
         }
         if ovrn {
             self.links.stats_mut(dir).overruns += 1;
@@ -220,40 +265,44 @@ impl Tile {
         let present = self.links.neighbour(dir).present();
         if mfm {
             if !present {
-                self.links.drop_packet(dir, DropReason::Absent);
+                return self.dropped(dir, DropReason::Absent);
             } else if !self.links.compatible(dir) {
-                self.links.drop_packet(dir, DropReason::Incompatible);
-            } else {
-                self.deliver(dir, Carries::Mfm, buf);
+                return self.dropped(dir, DropReason::Incompatible);
             }
-            return;
+            return self.deliver(dir, Carries::Mfm, buf);
         }
         let svc = Packet::new_unchecked(&buf[..]).service();
         if svc == SVC_NULL {
-            self.links.drop_packet(dir, DropReason::Malformed);
-            return;
+            return self.dropped(dir, DropReason::Malformed);
         }
         let Some(service) = self.services.get_mut(svc) else {
             if present {
-                self.deliver(dir, Carries::Svc(svc), buf);
-            } else {
-                self.links.drop_packet(dir, DropReason::Absent);
+                return self.deliver(dir, Carries::Svc(svc), buf);
             }
-            return;
+            return self.dropped(dir, DropReason::Absent);
         };
         if !present && !service.takes_absent() {
-            self.links.drop_packet(dir, DropReason::Absent);
-            return;
+            return self.dropped(dir, DropReason::Absent);
         }
-        let mut ctx = Context::new(now, &mut self.links, &mut self.outbound, &mut self.notices);
-        if let Some(buf) = service.on_packet(&mut ctx, dir, buf) {
-            self.deliver(dir, Carries::Svc(svc), buf);
-        }
+        let mut ctx = Context::new(
+            now,
+            &mut self.links,
+            &mut self.outbound,
+            &mut self.notices,
+            &mut self.files.capture,
+        );
+        let for_files = service.on_packet(&mut ctx, dir, buf);
+        let drop = ctx.dropped();
         self.pass_notices();
+        match for_files {
+            Some(buf) => self.deliver(dir, Carries::Svc(svc), buf),
+            None => drop,
+        }
     }
 
-    /// Hand an inbound packet to the file that takes it, or count the drop.
-    fn deliver(&mut self, dir: Dir, carries: Carries, buf: Box<[u8]>) {
+    /// Hand an inbound packet to the file that takes it, or count the
+    /// drop and return its reason.
+    fn deliver(&mut self, dir: Dir, carries: Carries, buf: Box<[u8]>) -> Option<DropReason> {
         let len = buf.len();
         match self
             .files
@@ -265,8 +314,9 @@ impl Tile {
                     Carries::Mfm => s.rx_mfm.count(len),
                     _ => s.rx_svc.count(len),
                 }
+                None
             }
-            Err(reason) => self.links.drop_packet(dir, reason),
+            Err(reason) => self.dropped(dir, reason),
         }
     }
 
@@ -277,6 +327,7 @@ impl Tile {
             &mut self.links,
             &mut self.outbound,
             &mut self.notices,
+            &mut self.files.capture,
         );
         self.services.on_event(&mut ctx, event);
         self.pass_notices();
@@ -324,7 +375,13 @@ impl Tile {
     /// hellos stopped, ask again those that do not answer, say how many
     /// log lines were suppressed.
     pub fn expire(&mut self, now: Instant) {
-        let mut ctx = Context::new(now, &mut self.links, &mut self.outbound, &mut self.notices);
+        let mut ctx = Context::new(
+            now,
+            &mut self.links,
+            &mut self.outbound,
+            &mut self.notices,
+            &mut self.files.capture,
+        );
         self.services.on_timer(&mut ctx);
         self.pass_notices();
         self.link_log.expire(now);
@@ -362,7 +419,9 @@ impl Tile {
     }
 
     /// A packet was handed to the PRU.
-    pub fn sent(&mut self, dir: Dir, lane: Lane, len: usize) {
+    pub fn sent(&mut self, dir: Dir, lane: Lane, packet: &[u8]) {
+        self.record(dir, Way::Out, None, packet);
+        let len = packet.len();
         let s = self.links.stats_mut(dir);
         if lane == Lane::Mfm {
             s.tx_mfm.count(len);
@@ -372,8 +431,9 @@ impl Tile {
     }
 
     /// The PRU could not send a packet (device error): count and forget it.
-    pub fn send_failed(&mut self, dir: Dir) {
+    pub fn send_failed(&mut self, dir: Dir, packet: &[u8]) {
         self.links.drop_packet(dir, DropReason::LinkDown);
+        self.record(dir, Way::Out, Some(DropReason::LinkDown), packet);
     }
 
     // ---- physics ----------------------------------------------------------
@@ -403,6 +463,7 @@ impl Tile {
                     })
             }
             FileKind::Physics => Ok(self.files.open_physics(self.render(kind))),
+            FileKind::Capture => self.files.open_capture(access),
             FileKind::Status(_) | FileKind::SelfInfo => {
                 if access.contains(Access::WRITE) {
                     return Err(Error::Denied);
@@ -449,8 +510,9 @@ impl Tile {
                     return Err(Error::WouldBlock);
                 }
                 let len = packet.len() as u32;
-                if self.outbound.push(dir, mfm, packet).is_err() {
+                if let Err(packet) = self.outbound.push(dir, mfm, packet) {
                     self.links.drop_packet(dir, DropReason::QueueFull);
+                    self.record(dir, Way::Out, Some(DropReason::QueueFull), &packet);
                 }
                 Ok(len)
             }

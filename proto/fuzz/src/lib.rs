@@ -13,6 +13,7 @@
 //! panics on an input that the crate handles as documented.
 
 mod bounce;
+mod capture;
 mod echo;
 mod header;
 mod hello;
@@ -22,6 +23,7 @@ mod tep;
 mod user_write;
 
 pub use bounce::{check_bounce, emit_bounce};
+pub use capture::{check_capture, emit_capture};
 pub use echo::{check_echo, emit_echo};
 pub use header::{check_header, emit_header};
 pub use hello::{check_hello, emit_hello};

@@ -66,6 +66,11 @@ pub fn run(tree: &Tree, as_json: bool) -> Result<u8, Error> {
     Ok(0)
 }
 
+/// The table `itc status` prints, as lines (for `itc status --watch`).
+pub fn table(tree: &Tree) -> Result<Vec<String>, Error> {
+    gather(tree).map(|status| to_table(&status))
+}
+
 fn gather(tree: &Tree) -> Result<Status, Error> {
     let mount = tree.root();
     let table_path = tree.status();

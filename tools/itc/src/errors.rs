@@ -44,6 +44,13 @@ pub enum Error {
     Stdout(io::Error),
     /// Standard output was closed by its reader (`itc events | head -1`).
     StdoutClosed,
+    /// The file `itc capture -w` writes could not be created or written.
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -104,6 +111,7 @@ impl fmt::Display for Error {
             Error::Signals(e) => write!(f, "handling SIGINT: {}", e.desc()),
             Error::Stdout(e) => write!(f, "standard output: {e}"),
             Error::StdoutClosed => f.write_str("standard output closed"),
+            Error::Output { path, source } => write!(f, "{}: {source}", path.display()),
         }
     }
 }

@@ -1,12 +1,14 @@
 //! `itc`: the command line for `itcd`'s tree, for people and scripts.
 //!
 //! ```text
-//! itc [--mount DIR] status [--json]
+//! itc [--mount DIR] status [--json | --watch [--interval SECS]]
 //! itc [--mount DIR] send --dir D (--mfm | --svc NN) (--hex HEX | TEXT...) [--count N]
 //! itc [--mount DIR] recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS] [--text] [--follow]
 //! itc [--mount DIR] events [--dir D] [--no-follow]
 //! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
 //! itc [--mount DIR] physics [ID]
+//! itc [--mount DIR] capture [-w FILE] [--dir D] [--mfm | --svc NN] [-c N]
+//! itc completions SHELL
 //! ```
 //!
 //! DIR defaults to `$ITC_MOUNT`, else `/run/itc`. Errors are one line on
@@ -19,15 +21,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use itc_proto::Dir;
 
+mod capture_line;
+mod capture_pcapng;
+mod cmd_capture;
 mod cmd_events;
 mod cmd_physics;
 mod cmd_ping;
 mod cmd_recv;
 mod cmd_send;
 mod cmd_status;
+mod cmd_watch;
+mod completions;
 mod decode;
 mod errors;
 mod follow;
@@ -72,8 +79,16 @@ enum Cmd {
     /// Show link, neighbour and counters for the six directions.
     Status {
         /// Print one JSON object instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// Show the table again every --interval, like watch(1), until
+        /// Ctrl-C (or SIGTERM, SIGHUP).
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between tables with --watch (at least 0.1).
+        #[arg(long, value_name = "SECS", default_value = "1", requires = "watch",
+              value_parser = parse_interval)]
+        interval: Duration,
     },
     /// Send one packet (or --count of them) to the neighbour at --dir.
     Send {
@@ -148,11 +163,34 @@ enum Cmd {
         #[arg(short = 'W', value_name = "SECS", default_value = "1", value_parser = parse_secs)]
         wait: Duration,
     },
+    /// Show every packet the tile receives, sends or drops, one line
+    /// each (like tcpdump), or write them as pcapng, until interrupted
+    /// (SIGINT or SIGTERM).
+    Capture {
+        /// Write pcapng to FILE (`-` for standard output, e.g. for
+        /// `wireshark -k -i -`) instead of lines.
+        #[arg(short = 'w', value_name = "FILE")]
+        write: Option<PathBuf>,
+        /// Only packets from or to this direction.
+        #[arg(long, value_name = "D")]
+        dir: Option<Dir>,
+        #[command(flatten)]
+        kind: CaptureKind,
+        /// Stop after N packets.
+        #[arg(short = 'c', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
+    },
     /// Print this tile's physics id ("(none)" when empty), or set it to ID.
     Physics {
         /// The new physics id (empty to clear).
         #[arg(value_name = "ID")]
         id: Option<String>,
+    },
+    /// Print the shell completion script for SHELL (the package installs
+    /// bash's, zsh's and fish's).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -166,6 +204,28 @@ struct KindArgs {
     /// Service NN (2..=63).
     #[arg(long, value_name = "NN", value_parser = tree::parse_service)]
     svc: Option<u8>,
+}
+
+/// MFM, one service, or all traffic.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+struct CaptureKind {
+    /// Only MFM traffic.
+    #[arg(long)]
+    mfm: bool,
+    /// Only service NN (1..=63).
+    #[arg(long, value_name = "NN", value_parser = clap::value_parser!(u8).range(1..=63))]
+    svc: Option<u8>,
+}
+
+impl CaptureKind {
+    fn kind(&self) -> Option<Kind> {
+        match (self.mfm, self.svc) {
+            (_, Some(n)) => Some(Kind::Svc(n)),
+            (true, None) => Some(Kind::Mfm),
+            (false, None) => None,
+        }
+    }
 }
 
 impl KindArgs {
@@ -191,10 +251,24 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Parses the interval of `status --watch`: seconds, at least 0.1.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_secs(text)?;
+    if interval < cmd_watch::MIN_INTERVAL {
+        return Err(format!("`{text}` is shorter than 0.1 seconds"));
+    }
+    Ok(interval)
+}
+
 fn run(cli: Cli) -> Result<u8, Error> {
     let tree = Tree::locate(cli.mount);
     match cli.cmd {
-        Cmd::Status { json } => cmd_status::run(&tree, json),
+        Cmd::Status {
+            watch: true,
+            interval,
+            ..
+        } => cmd_watch::run(&tree, interval),
+        Cmd::Status { json, .. } => cmd_status::run(&tree, json),
         Cmd::Send {
             dir,
             kind,
@@ -248,6 +322,24 @@ fn run(cli: Cli) -> Result<u8, Error> {
             },
         ),
         Cmd::Physics { id } => cmd_physics::run(&tree, id.as_deref()),
+        Cmd::Capture {
+            write,
+            dir,
+            kind,
+            count,
+        } => cmd_capture::run(
+            &tree,
+            cmd_capture::Options {
+                write,
+                dir,
+                kind: kind.kind(),
+                count,
+            },
+        ),
+        Cmd::Completions { shell } => {
+            completions::print(shell, Cli::command());
+            Ok(0)
+        }
     }
 }
 
@@ -267,7 +359,6 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_consistent() {

@@ -125,6 +125,11 @@ impl Tree {
         self.scope_dir(Some(dir)).join("status")
     }
 
+    /// `itc/capture`.
+    pub fn capture(&self) -> PathBuf {
+        self.root.join("itc").join("capture")
+    }
+
     /// `itc/events` or `tile/<D>/events`.
     pub fn events(&self, scope: Option<Dir>) -> PathBuf {
         self.scope_dir(scope).join("events")

@@ -21,7 +21,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(
 );
 
 /// Why a request got no `ok`.
-enum Failure {
+pub enum Failure {
     /// No grid runs at the directory.
     NotRunning(String),
     /// The grid answered with an error, or the exchange broke.
@@ -49,6 +49,22 @@ pub fn run(dir: &Path, words: &[String]) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+impl Failure {
+    /// What went wrong, in one line.
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::NotRunning(m) | Failure::Failed(m) => m,
+        }
+    }
+}
+
+/// Sends `line` as one request to the grid at `dir`; the answer's lines, or
+/// why there are none (for `tile-sim view` and `snapshot`).
+pub fn request(dir: &Path, line: &str) -> Result<Vec<String>, Failure> {
+    let words: Vec<String> = line.split_whitespace().map(String::from).collect();
+    exchange(dir, &words)
 }
 
 fn exchange(dir: &Path, words: &[String]) -> Result<Vec<String>, Failure> {

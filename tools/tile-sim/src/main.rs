@@ -3,14 +3,18 @@
 //! `--link firmware` the firmware's host build on wires simulated bit by
 //! bit); every tile runs the real `itcd`, mounted at `DIR/r{row}c{col}`.
 //! `tile-sim run` runs the grid; `tile-sim ctl` controls a running one
-//! through its socket `DIR/.sim/ctl`.
+//! through its socket `DIR/.sim/ctl`; `tile-sim view` draws it live in the
+//! terminal and `tile-sim snapshot` as an SVG file.
 //!
 //! Where things are: the command line here; the grid's geometry in
 //! `itc_proto::grid`; the link models a grid can run in [`link`]; running
 //! it and its signals in [`run`]; one tile's `itcd` process in [`tiles`];
 //! the state both threads share in [`state`]; the control protocol and
 //! server in [`ctl`], its client in [`client`]; mounts in [`mounts`]; raw
-//! system calls in [`sys`].
+//! system calls in [`sys`]. The pictures: a running grid as plain values in
+//! [`grid_model`], read by [`grid_read`] (the file service's part by
+//! [`grid_files`]), drawn by [`view`] with
+//! [`view_draw`] and by [`snapshot`]; shell completions in [`completions`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,13 +22,22 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod client;
+mod completions;
 mod ctl;
+mod grid_files;
+#[cfg(test)]
+mod grid_fixtures;
+mod grid_model;
+mod grid_read;
 mod link;
 mod mounts;
 mod run;
+mod snapshot;
 mod state;
 mod sys;
 mod tiles;
+mod view;
+mod view_draw;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,7 +61,32 @@ enum Cmd {
     /// tile's itcd, list the tiles, show a tile's firmware counters.
     #[command(after_help = CTL_HELP)]
     Ctl(CtlArgs),
+    /// Show a running grid live in the terminal: tiles, wires up or down,
+    /// packet rates, drops; keys cut and restore wires, stop and start
+    /// tiles.
+    #[command(after_help = VIEW_HELP)]
+    View(view::ViewArgs),
+    /// Draw a running grid as `view` shows it, into an SVG file.
+    Snapshot(snapshot::SnapshotArgs),
+    /// Print the shell completion script for SHELL (the package installs
+    /// bash's, zsh's and fish's).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
+
+const VIEW_HELP: &str = "\
+Keys: arrows or h j k l select a tile, Tab (Shift-Tab) its next (previous)
+wire; c cuts that wire, r restores it; s stops the tile's itcd, t starts
+it; q or Ctrl-C quits.
+
+Wires: `-- 12 --` up with 12 packets/s both ways, `\\ 12` and `12 /` the
+same across rows; `down` no sync, `cut` cut by ctl (x across rows);
+`nopeer` synced but no hellos (the far itcd is stopped); `~ phys ~`
+incompatible physics; dots: neither end could be read.
+
+Exit status: 0 quit, 1 failed, 2 no tile-sim running at DIR.";
 
 const CTL_HELP: &str = "\
 Commands:
@@ -113,6 +151,12 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Ctl(args) => client::run(&args.dir, &args.command),
+        Cmd::View(args) => view::run(args),
+        Cmd::Snapshot(args) => snapshot::run(args),
+        Cmd::Completions { shell } => {
+            completions::print(shell, Cli::command());
+            ExitCode::SUCCESS
+        }
     }
 }
 
