@@ -12,8 +12,9 @@
 //! Nothing here locks or waits with a lock held: the caller keeps each
 //! [`Daemon`] behind the shared lock, changes it there, and waits on a
 //! [`Starting`] or on [`Daemon::exit_fd`] with the lock released. Whoever
-//! holds the lock may collect exited processes with [`Daemon::reap`]; only
-//! a daemon that exits while running (not one being stopped) is reported.
+//! holds the lock may collect exited processes with [`Daemon::reap`], which
+//! tells a daemon that exited while running (to be reported) from one that
+//! was being stopped.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -202,10 +203,10 @@ impl Daemon {
         }
     }
 
-    /// Collects it if it has exited. Returns the status when it exited on
-    /// its own while running (to be reported); a stopping one becomes
-    /// stopped silently.
-    pub fn reap(&mut self) -> Option<ExitStatus> {
+    /// Collects it if it has exited, with its status and whether it exited
+    /// on its own while running (to be reported) or was being stopped (it
+    /// is stopped now).
+    pub fn reap(&mut self) -> Option<Reaped> {
         let (Proc::Running(p) | Proc::Stopping(p)) = &mut self.proc else {
             return None;
         };
@@ -220,14 +221,24 @@ impl Daemon {
         match self.proc {
             Proc::Running(_) => {
                 self.proc = Proc::Exited;
-                Some(status)
+                Some(Reaped::OnItsOwn(status))
             }
             _ => {
                 self.proc = Proc::Stopped;
-                None
+                Some(Reaped::Stopped(status))
             }
         }
     }
+}
+
+/// A daemon collected by [`Daemon::reap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaped {
+    /// It exited while running: nobody asked it to.
+    OnItsOwn(ExitStatus),
+    /// It exited after SIGTERM (or SIGKILL) from [`Daemon::terminate`] or
+    /// [`Daemon::kill`].
+    Stopped(ExitStatus),
 }
 
 /// Waits until the process behind `exit_fd` has exited or `deadline`

@@ -32,7 +32,7 @@ use crate::files::Layout;
 use crate::link::Link;
 use crate::mounts::{self, CreatedDirs};
 use crate::process::{Daemon, Launch};
-use crate::state::{Shared, State};
+use crate::state::{Shared, State, Stopped};
 use crate::tiles::Tile;
 use itc_proto::grid::Geometry;
 
@@ -382,7 +382,9 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     let result = wait_for_stop(&signals, &shared);
     let tiles = shared.lock().tiles.len();
     note(&format!("stopping {}", count(tiles, "tile")));
-    shared.stop_all();
+    let began = std::time::Instant::now();
+    let stopped = shared.stop_all();
+    report_stop(&stopped, began.elapsed());
     // Ends the control thread, which holds the other reference to `shared`.
     drop(control);
     // The last reference: stops the wire emulation and removes its sockets.
@@ -454,7 +456,30 @@ fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path, seed
     println!("control: tile-sim ctl --dir {} list", dir.display());
 }
 
-/// Reports `itcd`s that die until SIGINT, SIGTERM or SIGHUP arrives.
+/// Says how the daemons stopped: how many `itcd`s (and `itc-files`), how
+/// long it took, and each one that did not exit 0. ("exited" is kept for
+/// a daemon that died on its own.)
+fn report_stop(stopped: &Stopped, took: Duration) {
+    for (label, status) in &stopped.failed {
+        note(&format!("the {label} stopped with {status}"));
+    }
+    let what = match stopped.files {
+        0 => count(stopped.itcds, "itcd"),
+        files => format!("{} and {files} itc-files", count(stopped.itcds, "itcd")),
+    };
+    let how = match (stopped.failed.len(), stopped.itcds + stopped.files) {
+        (_, 0) => String::new(),
+        (0, 1) => ", with exit status 0".to_string(),
+        (0, _) => ", each with exit status 0".to_string(),
+        (failed, _) => format!(", {failed} of them without exit status 0"),
+    };
+    note(&format!(
+        "{what} stopped in {:.1} s{how}",
+        took.as_secs_f64()
+    ));
+}
+
+/// Reports daemons that die until SIGINT, SIGTERM or SIGHUP arrives.
 fn wait_for_stop(signals: &SignalFd, shared: &Shared) -> Result<(), String> {
     loop {
         let info = match signals.read_signal() {

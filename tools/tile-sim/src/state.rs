@@ -15,7 +15,7 @@ use itc_emu::LinkModel;
 
 use crate::files::Layout;
 use crate::mounts;
-use crate::process::{self, Starting, Status, START_DEADLINE, STOP_DEADLINE};
+use crate::process::{self, Reaped, Starting, Status, START_DEADLINE, STOP_DEADLINE};
 use crate::run::note;
 use crate::tiles::{Tile, Which};
 
@@ -63,6 +63,18 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// What [`Shared::stop_all`] stopped.
+#[derive(Debug, Default)]
+pub struct Stopped {
+    /// The `itcd`s that were running or being stopped, now collected.
+    pub itcds: usize,
+    /// The `itc-files` that were running or being stopped, now collected.
+    pub files: usize,
+    /// Those of them that did not exit 0 (`itcd of r0c1`), with their
+    /// status.
+    pub failed: Vec<(String, ExitStatus)>,
 }
 
 /// [`State`] behind its lock.
@@ -170,7 +182,12 @@ impl Shared {
             };
             self.wait_or_kill(&waits)?;
             if let Ok(tile) = self.lock().tile_mut(name) {
-                tile.reap();
+                for (_, label, how) in tile.reap() {
+                    // Its other daemon may have gone meanwhile.
+                    if let Reaped::OnItsOwn(status) = how {
+                        note(&format!("{label} exited: {status}"));
+                    }
+                }
             }
         }
         mounts::detach_if_mounted(&mount)
@@ -178,8 +195,10 @@ impl Shared {
 
     /// Stops every daemon as [`Shared::stop_tile`] does, all tiles at once
     /// (every `itc-files`, then every `itcd`), and refuses to start any
-    /// from now on. Problems are reported on stderr.
-    pub fn stop_all(&self) {
+    /// from now on. Returns what became of the daemons; a daemon that
+    /// exited on its own before it was stopped, and other problems, are
+    /// reported on stderr.
+    pub fn stop_all(&self) -> Stopped {
         for which in [Which::Files, Which::Itcd] {
             let waits: Vec<(String, Which, OwnedFd)> = {
                 let mut state = self.lock();
@@ -205,27 +224,50 @@ impl Shared {
                 note(&e);
             }
         }
+        let mut stopped = Stopped::default();
         let mounts: Vec<_> = {
             let mut state = self.lock();
             for tile in &mut state.tiles {
-                for (label, status) in tile.reap() {
-                    note(&format!("{label} exited: {status}"));
+                for (which, label, how) in tile.reap() {
+                    match how {
+                        Reaped::Stopped(status) => {
+                            match which {
+                                Which::Itcd => stopped.itcds += 1,
+                                Which::Files => stopped.files += 1,
+                            }
+                            if !status.success() {
+                                stopped.failed.push((label, status));
+                            }
+                        }
+                        Reaped::OnItsOwn(status) => note(&format!("{label} exited: {status}")),
+                    }
                 }
             }
             state.tiles.iter().map(|t| t.mount.clone()).collect()
         };
-        for mount in mounts {
+        // One look at the mount table for all of them: with a thousand
+        // trees, reading it once per tile costs more than the rest.
+        for mount in mounts::still_mounted(&mounts) {
             if let Err(e) = mounts::detach_if_mounted(&mount) {
                 note(&e);
             }
         }
+        stopped
     }
 
     /// Collects every daemon that has exited; returns those that exited on
     /// their own (`itcd of r0c1`), with their status.
     pub fn reap(&self) -> Vec<(String, ExitStatus)> {
         let mut state = self.lock();
-        state.tiles.iter_mut().flat_map(|t| t.reap()).collect()
+        state
+            .tiles
+            .iter_mut()
+            .flat_map(|t| t.reap())
+            .filter_map(|(_, label, how)| match how {
+                Reaped::OnItsOwn(status) => Some((label, status)),
+                Reaped::Stopped(_) => None,
+            })
+            .collect()
     }
 
     /// Waits for the processes behind `waits` to exit; SIGKILLs those that

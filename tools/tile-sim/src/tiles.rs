@@ -5,11 +5,10 @@
 //! that goes away).
 
 use std::path::PathBuf;
-use std::process::ExitStatus;
 
 use itc_emu::TileId;
 
-use crate::process::{Daemon, Starting, Status};
+use crate::process::{Daemon, Reaped, Starting, Status};
 
 /// One tile of the grid and its daemons.
 #[derive(Debug)]
@@ -41,11 +40,6 @@ impl Tile {
     pub fn daemons(&self) -> impl Iterator<Item = (Which, &Daemon)> {
         std::iter::once((Which::Itcd, &self.itcd))
             .chain(self.files.as_ref().map(|f| (Which::Files, f)))
-    }
-
-    /// Its daemons, mutable, the one to start first first.
-    pub fn daemons_mut(&mut self) -> impl Iterator<Item = &mut Daemon> {
-        std::iter::once(&mut self.itcd).chain(self.files.as_mut())
     }
 
     /// The daemon `which`, if the tile has it.
@@ -85,11 +79,19 @@ impl Tile {
         }
     }
 
-    /// Collects its daemons that exited; returns those that exited on their
-    /// own while running, with their label and status.
-    pub fn reap(&mut self) -> Vec<(String, ExitStatus)> {
-        self.daemons_mut()
-            .filter_map(|d| d.reap().map(|s| (d.label.clone(), s)))
+    /// Collects its daemons that exited: which one, its label, and how.
+    pub fn reap(&mut self) -> Vec<(Which, String, Reaped)> {
+        let daemons = [
+            (Which::Itcd, Some(&mut self.itcd)),
+            (Which::Files, self.files.as_mut()),
+        ];
+        daemons
+            .into_iter()
+            .filter_map(|(which, d)| {
+                let d = d?;
+                let how = d.reap()?;
+                Some((which, d.label.clone(), how))
+            })
             .collect()
     }
 }

@@ -300,12 +300,19 @@ fn publish_newer_version_delete_and_revive_across_a_3x3_grid() {
     grid.publish("r0c2", "data", &third);
     grid.await_everywhere("data", &third);
 
-    // A clean stop leaves nothing mounted, and keeps the stores.
+    // A clean stop: every daemon exits 0, nothing is left mounted, and the
+    // stores stay.
     let mut grid = grid;
     let mut child = grid.child.take().expect("running");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).expect("SIGINT");
     let status = child.wait().expect("wait for tile-sim");
-    assert_eq!(status.code(), Some(0), "{}", grid.stderr());
+    let stderr = grid.stderr();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("tile-sim: 9 itcds and 9 itc-files stopped in ")
+            && stderr.contains(", each with exit status 0\n"),
+        "{stderr}"
+    );
     assert!(mounts_under(&grid.dir).is_empty());
     assert!(!grid.dir.join(".sim/ctl").exists());
     assert_eq!(fs::read(grid.live("r1c1", "data")).ok(), Some(third));
