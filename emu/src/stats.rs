@@ -46,8 +46,12 @@ pub struct LinkStats {
     pub held: u64,
     /// Packets waiting for room on the wire when their host went away.
     pub dropped_held: u64,
-    /// Packets that left with EROR set (damage_next or `corrupt`).
+    /// Packets damaged on the way: by `corrupt` (dropped by the far PRU,
+    /// which reports `E`) or by `damage_next` (delivered with EROR set).
     pub corrupted: u64,
+    /// Packets the far PRU dropped as damaged (`corrupt`), each reported
+    /// to its host as `0xc3 'E' dir8`.
+    pub dropped_corrupt: u64,
     /// Packets delivered with OVRN set.
     pub overrun: u64,
 }

@@ -493,7 +493,7 @@ fn monitor_reports_the_directions_with_sync() {
 }
 
 #[test]
-fn loss_drops_silently_and_corruption_damages_one_bit() {
+fn loss_drops_silently_and_corruption_is_a_dropped_frame() {
     let p = pair(LinkParams {
         loss: 1.0,
         ..quiet()
@@ -515,11 +515,15 @@ fn loss_drops_silently_and_corruption_damages_one_bit() {
     });
     let (a0, b1) = p.ends();
     a0.send(&[0x82, 0, 0, 0]);
-    let got = b1.next();
-    assert_eq!(got[0], 0x86 | EROR);
-    let flipped: u32 = got[1..].iter().map(|b| b.count_ones()).sum();
-    assert_eq!(flipped, 1);
-    p.settle(|s| s.link(p.a, Dir::ET).corrupted == 1);
+    // Not delivered: reported as one frame dropped on WT, sync kept.
+    assert_eq!(b1.next(), [STATUS, b'E', Dir::WT.dir8()]);
+    p.settle(|s| {
+        let l = s.link(p.a, Dir::ET);
+        l.corrupted == 1 && l.dropped_corrupt == 1 && l.delivered_packets == 0 && l.up
+    });
+    // The next thing the far host sees is what comes next.
+    p.sim.inject(p.b, Pru::Pru1, vec![0xc1]);
+    assert_eq!(b1.next(), [0xc1]);
 }
 
 #[test]

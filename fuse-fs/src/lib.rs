@@ -16,6 +16,6 @@ mod sys;
 pub mod tree;
 
 pub use backend::{Backend, Errno, Fh, Readiness};
-pub use mount::{mount, MountError, MountOptions, Session};
+pub use mount::{check_mount_point, mount, MountError, MountOptions, Session};
 pub use server::{Ownership, Progress, Server};
 pub use tree::{FileKind, Node, Scope};

@@ -66,15 +66,12 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Mount a fresh session at `mountpoint`, first recovering a stale mount
-/// left there by a crashed instance.
-pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, MountError> {
-    fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/fuse")
-        .map_err(MountError::NoFuseDevice)?;
-    let fusermount = find_fusermount()?;
+/// Whether a tree may be mounted at `mountpoint`: an existing directory
+/// where no live file system is mounted ([`MountError::Busy`] if one is,
+/// for instance another `itcd`'s tree). A stale mount left there by a
+/// crashed instance is removed. [`mount`] checks this itself; a daemon
+/// calls it first to fail before it takes any other resource.
+pub fn check_mount_point(mountpoint: &Path) -> Result<(), MountError> {
     recover_stale(mountpoint)?;
     match fs::metadata(mountpoint) {
         Ok(m) if m.is_dir() => {}
@@ -87,6 +84,19 @@ pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, Mount
         }
         Err(e) => return Err(MountError::NotADirectory(mountpoint.to_path_buf(), e)),
     }
+    Ok(())
+}
+
+/// Mount a fresh session at `mountpoint`, first recovering a stale mount
+/// left there by a crashed instance.
+pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, MountError> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .map_err(MountError::NoFuseDevice)?;
+    let fusermount = find_fusermount()?;
+    check_mount_point(mountpoint)?;
 
     let mut config = KernelConfig::default();
     config

@@ -134,7 +134,12 @@ pub fn run(opts: Options) -> Result<(), Error> {
     // Every log line names the tile: a simulated grid shares one terminal.
     let _span =
         tracing::info_span!("itcd", tile = %crate::text::one_line(&opts.tile.name)).entered();
-    // Devices first: a missing device, or one epoll cannot wait on, is
+    // The mount point before anything else: a second itcd for a tile that
+    // is already served must fail before it opens the PRU devices, which
+    // would take them from the running one (a seqpacket PRU serves one
+    // host at a time, and an rpmsg device is not to be shared either).
+    fuse_fs::check_mount_point(&opts.mount)?;
+    // Then the devices: a missing device, or one epoll cannot wait on, is
     // reported before anything is mounted.
     let poll = Poll::new().map_err(Error::Poll)?;
     let mut devs = Vec::new();

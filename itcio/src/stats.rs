@@ -99,9 +99,13 @@ pub struct DirStats {
     pub overruns: u64,
     /// Hellos received.
     pub hellos: u64,
-    /// Frame errors the PRU reported on this link (`0xc3 'F'`): bad CRC,
-    /// abort, misaligned delimiter or over-long frame; each loses sync.
+    /// Damaged frames the PRU dropped on this link (`0xc3 'E'`): bad
+    /// frame check, abort, misaligned delimiter or over-long frame. Each
+    /// costs that frame only; the link stays up.
     pub frame_errors: u64,
+    /// Times the PRU lost sync on this link for want of a delimiter
+    /// (`0xc3 'F'`): the link went down.
+    pub sync_losses: u64,
     /// Clock timeouts the PRU reported on this link (`0xc3 'T'`).
     pub timeouts: u64,
     drops: [u64; DropReason::ALL.len()],

@@ -88,6 +88,7 @@ pub fn dir_status(dir: Dir, n: &Neighbour, s: &DirStats, ours: &str) -> Vec<u8> 
     let _ = writeln!(out, "hellos: {}", s.hellos);
     let _ = writeln!(out, "overruns: {}", s.overruns);
     let _ = writeln!(out, "frame_errors: {}", s.frame_errors);
+    let _ = writeln!(out, "sync_losses: {}", s.sync_losses);
     let _ = writeln!(out, "timeouts: {}", s.timeouts);
     for reason in DropReason::ALL {
         let _ = writeln!(out, "drop_{}: {}", reason.name(), s.drops(reason));

@@ -990,3 +990,120 @@ fn a_mount_point_held_by_a_hung_itcd_is_reported_busy_not_waited_on() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("busy") && err.contains(&m), "{err}");
 }
+
+#[test]
+fn a_second_itcd_on_a_served_tile_is_refused_before_it_touches_the_prus() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let (a, b) = (g.tile(0), g.tile(1));
+    let nb = libc::O_RDONLY | libc::O_NONBLOCK;
+    let events = open(&a.path("tile/ET/events"), nb).unwrap();
+    assert_eq!(next_packet(&events), vec![0xc4, 0x01], "B is present");
+    let rx = open(&a.path("tile/ET/svc/50"), nb).unwrap();
+    assert_eq!(next_packet(&rx), vec![0xc4, 0x01]);
+
+    // The same PRU sockets and mount point as A's running itcd.
+    let m = a.mount.display().to_string();
+    let p0 = g.sockets.join("A.pru0").display().to_string();
+    let p1 = g.sockets.join("A.pru1").display().to_string();
+    let out = itcd(&["--pru0", &p0, "--pru1", &p1, "--mount", &m])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("busy") && err.contains(&m) && err.contains("another itcd"),
+        "{err}"
+    );
+
+    // A packet B sends now crosses A's PRU 0 connection: it is the one A
+    // had before, and the emulated PRUs never saw another host.
+    let tx = open(&b.path("tile/WT/svc/50"), libc::O_WRONLY).unwrap();
+    write_packet(&tx, &[0x80 | Dir::WT.dir8(), 50, 7]).unwrap();
+    assert_eq!(next_packet(&rx), vec![0x80 | Dir::ET.dir8(), 50, 7]);
+    let stats = g.sim().stats();
+    for pru in [itc_proto::Pru::Pru0, itc_proto::Pru::Pru1] {
+        assert_eq!(stats.pru(g.ids[0], pru).connections, 1, "{pru:?}");
+    }
+    assert_eq!(a.status_value("itc/self", "pru0_opens"), "1");
+    assert_eq!(a.status_value("itc/self", "pru1_opens"), "1");
+    // So A's readers saw no Disconnect (nor Connect): nothing more came.
+    assert_eq!(errno(&read_packet(&events, 256)), libc::EAGAIN);
+    assert_eq!(a.dir_status(Dir::ET, "peer"), "present");
+    assert_eq!(a.status_value("itc/self", "name"), "A");
+}
+
+/// The lines `itcd` wrote about ET's link, and the count it says it
+/// suppressed.
+fn et_link_lines(log: &str) -> (u64, u64) {
+    let written = log
+        .lines()
+        .filter(|l| l.contains("ET: link up") || l.contains("ET: link down"))
+        .count() as u64;
+    let suppressed = log
+        .lines()
+        .filter_map(|l| {
+            let at = l.find("ET: ")? + 4;
+            let rest =
+                l[at..].strip_suffix(" similar messages suppressed (more than 10 a second)")?;
+            rest.parse::<u64>().ok()
+        })
+        .sum();
+    (written, suppressed)
+}
+
+#[test]
+fn a_flapping_link_status_cannot_flood_the_log() {
+    // At debug level, as every hand tile logs. The hellos a link-up sends
+    // are drained as they come, so the PRU side never fills.
+    let h = hand_tile(&["--hello-ms", "60000", "--absent-ms", "600000"]);
+    let t = &h.tile;
+    let flaps: u64 = 5000;
+    let start = Instant::now();
+    for i in 0..flaps {
+        h.pru0.send(&[0xc3, b'P', Dir::ET.dir8()]);
+        h.pru0.send(&[0xc3, b'F', Dir::ET.dir8()]);
+        if i % 64 == 0 {
+            h.pru0.drain();
+        }
+    }
+    eventually!(
+        t.counter(Dir::ET, "sync_losses") == flaps,
+        "every message handled; ET status:\n{}",
+        t.read_to_string("tile/ET/status")
+    );
+    let elapsed = start.elapsed();
+    // Every change was written or counted, and the count is reported
+    // once its window has passed, with no further message to carry it.
+    eventually!(
+        {
+            let (written, suppressed) = et_link_lines(&t.log_text());
+            written + suppressed == 2 * flaps
+        },
+        "every link change written or counted; {:?}",
+        et_link_lines(&t.log_text())
+    );
+    let log = t.log_text();
+    let (written, suppressed) = et_link_lines(&log);
+    // At most 10 lines a second: the seconds the flood took, and the one
+    // it started in.
+    let windows = elapsed.as_secs() + 2;
+    eprintln!(
+        "{} link changes in {elapsed:?}: {written} lines written, {suppressed} suppressed, \
+         {} bytes of log",
+        2 * flaps,
+        log.len()
+    );
+    assert!(
+        written <= 10 * windows,
+        "{written} lines written in {elapsed:?} ({suppressed} suppressed)"
+    );
+    assert!(suppressed > 0);
+    assert!(
+        log.len() < 16 * 1024 + 200 * windows as usize,
+        "{} bytes of log for {} link changes in {elapsed:?}",
+        log.len(),
+        2 * flaps
+    );
+    assert_eq!(t.dir_status(Dir::ET, "link"), "down");
+}

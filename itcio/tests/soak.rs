@@ -75,7 +75,7 @@ fn packet(rng: &mut Rng, rel: &str, wired: &[Dir]) -> Vec<u8> {
 fn pru_message(rng: &mut Rng, dir: Dir) -> Vec<u8> {
     let d = dir.dir8();
     match rng.below(8) {
-        0 => vec![0xc3, *rng.pick(b"PFTMX"), d],
+        0 => vec![0xc3, *rng.pick(b"PFTEMX"), d],
         1 => {
             // A bounce of something, or of nothing.
             let mut m = vec![0xc5, rng.below(4) as u8];

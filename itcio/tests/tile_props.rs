@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use fuse_fs::{Backend, Errno, Fh, FileKind, Readiness, Scope};
-use itc_proto::{BounceRepr, EchoOp, EchoRepr, HelloRepr, Packet};
+use itc_proto::{BounceReason, BounceRepr, EchoOp, EchoRepr, HelloRepr, Packet};
 use itc_proto::{Dir, Pru};
 use itcio::stats::DropReason;
 use itcio::tile::{Config, Tile};
@@ -84,7 +84,7 @@ fn op() -> impl Strategy<Value = Op> {
     let nkinds = kinds().len();
     prop_oneof![
         1 => (0..2usize, vec(any::<u8>(), 0..300)).prop_map(|(p, b)| Op::Raw(p, b)),
-        2 => (dir(), prop_oneof![4 => Just(b'P'), 1 => Just(b'F'), 1 => Just(b'T')])
+        2 => (dir(), prop_oneof![4 => Just(b'P'), 1 => Just(b'F'), 1 => Just(b'T'), 1 => Just(b'E')])
             .prop_map(|(d, c)| Op::Link(d, c)),
         1 => (0..2usize, any::<u8>()).prop_map(|(p, m)| Op::Monitor(p, m)),
         2 => (dir(), name(), prop_oneof![3 => Just(String::new()), 1 => name()], any::<u8>())
@@ -198,8 +198,14 @@ fn accountable(pru: Pru, msg: &[u8]) -> Option<Dir> {
     let dir8 = if p.is_routed() {
         p.dir8()
     } else {
-        // A bounce counts on a direction only if it holds a routed packet.
-        let original = Packet::new_checked(BounceRepr::parse(&p).ok()?.packet).ok()?;
+        // A bounce counts on a direction only if it holds a routed packet
+        // and gives a reason the firmware defines (else it is the PRU's
+        // malformed message).
+        let bounce = BounceRepr::parse(&p).ok()?;
+        if matches!(bounce.reason, BounceReason::Unknown(_)) {
+            return None;
+        }
+        let original = Packet::new_checked(bounce.packet).ok()?;
         if !original.is_routed() {
             return None;
         }

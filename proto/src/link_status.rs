@@ -2,15 +2,19 @@
 //!
 //! ```text
 //! byte 0    0xc3
-//! byte 1    CODE  b'P' packet sync gained, b'F' frame error (sync lost),
-//!                 b'T' timeout (no clock), b'M' periodic monitor
-//! byte 2    ARG   for P, F, T: the dir8 of the link, one of the six;
+//! byte 1    CODE  b'P' packet sync gained, b'F' sync lost (no delimiter
+//!                 where one must come), b'T' timeout (no clock),
+//!                 b'E' one damaged frame dropped (sync kept),
+//!                 b'M' periodic monitor
+//! byte 2    ARG   for P, F, T, E: the dir8 of the link, one of the six;
 //!                 for M: bitmap, bit d set when the link with dir8 d has sync
 //! byte 3..        ignored, for later extensions
 //! ```
 //!
-//! Unknown codes parse with any ARG, so newer firmware does not break an
-//! older host; P, F and T with an ARG that is not one of the six
+//! Only F and T take a link's sync away; E reports a frame lost to damage
+//! (bad frame check, abort, misaligned or over-long) on a link that stays
+//! up. Unknown codes parse with any ARG, so newer firmware does not break
+//! an older host; P, F, T and E with an ARG that is not one of the six
 //! directions fail with [`Error::BadDir`].
 
 use super::packet::field;
@@ -30,10 +34,12 @@ const ARG: usize = 2;
 pub enum LinkCode {
     /// b'P': the link gained packet sync.
     SyncGained,
-    /// b'F': a frame error; the link lost sync.
+    /// b'F': the link lost sync: no delimiter came where one must.
     FrameError,
     /// b'T': timeout; no clock from the neighbour.
     Timeout,
+    /// b'E': one damaged frame was dropped; the link keeps sync.
+    FrameDropped,
     /// b'M': periodic monitor; ARG is the bitmap of links with sync.
     Monitor,
     /// Any other code, kept as is.
@@ -47,6 +53,7 @@ impl LinkCode {
             b'P' => LinkCode::SyncGained,
             b'F' => LinkCode::FrameError,
             b'T' => LinkCode::Timeout,
+            b'E' => LinkCode::FrameDropped,
             b'M' => LinkCode::Monitor,
             other => LinkCode::Unknown(other),
         }
@@ -58,16 +65,20 @@ impl LinkCode {
             LinkCode::SyncGained => b'P',
             LinkCode::FrameError => b'F',
             LinkCode::Timeout => b'T',
+            LinkCode::FrameDropped => b'E',
             LinkCode::Monitor => b'M',
             LinkCode::Unknown(other) => other,
         }
     }
 
-    /// True for the codes whose ARG is a direction (P, F, T).
+    /// True for the codes whose ARG is a direction (P, F, T, E).
     pub const fn has_dir(self) -> bool {
         matches!(
             self,
-            LinkCode::SyncGained | LinkCode::FrameError | LinkCode::Timeout
+            LinkCode::SyncGained
+                | LinkCode::FrameError
+                | LinkCode::Timeout
+                | LinkCode::FrameDropped
         )
     }
 }
@@ -77,12 +88,12 @@ impl LinkCode {
 pub struct LinkStatusRepr {
     /// What happened.
     pub code: LinkCode,
-    /// A dir8 for P, F and T; a sync bitmap for M.
+    /// A dir8 for P, F, T and E; a sync bitmap for M.
     pub arg: u8,
 }
 
 impl LinkStatusRepr {
-    /// A P, F or T message about `dir`.
+    /// A P, F, T or E message about `dir`.
     pub const fn for_dir(code: LinkCode, dir: Dir) -> LinkStatusRepr {
         LinkStatusRepr {
             code,
@@ -126,9 +137,11 @@ impl LinkStatusRepr {
     }
 
     /// Fails with [`Error::BadDir`] if the code needs a direction and ARG is
-    /// not one of the six.
+    /// not one of the six. The code is judged by its byte, as `parse` will
+    /// judge it: an `Unknown(b'P')` needs a direction as `SyncGained` does.
     fn check(&self) -> Result<()> {
-        if self.code.has_dir() && Dir::from_dir8(self.arg).is_err() {
+        let code = LinkCode::from_byte(self.code.to_byte());
+        if code.has_dir() && Dir::from_dir8(self.arg).is_err() {
             return Err(Error::BadDir(self.arg));
         }
         Ok(())
@@ -149,7 +162,7 @@ impl LinkStatusRepr {
         Ok(LINK_STATUS_LEN)
     }
 
-    /// The direction of a P, F or T message.
+    /// The direction of a P, F, T or E message.
     pub fn dir(&self) -> Option<Dir> {
         if self.code.has_dir() {
             Dir::from_dir8(self.arg).ok()
@@ -172,6 +185,12 @@ mod tests {
         0xc3, // local type: link status
         b'P', // CODE: packet sync gained
         0x03, // ARG: dir8 3 (SE)
+    ];
+
+    static DROPPED_NW: [u8; 3] = [
+        0xc3, // local type: link status
+        b'E', // CODE: one damaged frame dropped, sync kept
+        0x07, // ARG: dir8 7 (NW)
     ];
 
     static MONITOR: [u8; 4] = [
@@ -197,6 +216,40 @@ mod tests {
         );
         assert_eq!(r.dir(), Some(Dir::SE));
         assert!(!r.has_sync(Dir::SE));
+    }
+
+    #[test]
+    fn parses_and_emits_a_dropped_frame() {
+        let r = parse(&DROPPED_NW).unwrap();
+        assert_eq!(
+            r,
+            LinkStatusRepr {
+                code: LinkCode::FrameDropped,
+                arg: 7
+            }
+        );
+        assert_eq!(r.dir(), Some(Dir::NW));
+        let mut buf = [0xffu8; 3];
+        let r = LinkStatusRepr::for_dir(LinkCode::FrameDropped, Dir::NW);
+        assert_eq!(r.emit(&mut buf), Ok(3));
+        assert_eq!(buf, DROPPED_NW);
+        assert_eq!(parse(&[0xc3, b'E', 0x00]), Err(Error::BadDir(0))); // NT
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for byte in 0..=u8::MAX {
+            assert_eq!(LinkCode::from_byte(byte).to_byte(), byte);
+        }
+        for (byte, code) in [
+            (b'P', LinkCode::SyncGained),
+            (b'F', LinkCode::FrameError),
+            (b'T', LinkCode::Timeout),
+            (b'E', LinkCode::FrameDropped),
+            (b'M', LinkCode::Monitor),
+        ] {
+            assert_eq!(LinkCode::from_byte(byte), code);
+        }
     }
 
     #[test]
@@ -261,5 +314,36 @@ mod tests {
             arg: 0,
         };
         assert_eq!(bad.emit(&mut [0u8; 3]), Err(Error::BadDir(0)));
+    }
+
+    // Found by the pru_message fuzz target: emit accepted an Unknown code
+    // spelling P with an ARG that is no direction, and wrote these bytes,
+    // which parse refuses.
+    static UNKNOWN_P_BAD_ARG: [u8; 3] = [
+        0xc3, // local type: link status
+        b'P', // CODE: packet sync gained
+        0x28, // ARG: 40, not a dir8
+    ];
+
+    #[test]
+    fn emit_judges_unknown_codes_by_their_byte() {
+        assert_eq!(parse(&UNKNOWN_P_BAD_ARG), Err(Error::BadDir(0x28)));
+        let r = LinkStatusRepr {
+            code: LinkCode::Unknown(b'P'),
+            arg: 0x28,
+        };
+        assert_eq!(r.emit(&mut [0u8; 3]), Err(Error::BadDir(0x28)));
+        // With a direction it is the exception the crate allows: it parses
+        // back as the named code.
+        let r = LinkStatusRepr {
+            code: LinkCode::Unknown(b'T'),
+            arg: Dir::SW.dir8(),
+        };
+        let mut buf = [0u8; 3];
+        assert_eq!(r.emit(&mut buf), Ok(3));
+        assert_eq!(
+            parse(&buf),
+            Ok(LinkStatusRepr::for_dir(LinkCode::Timeout, Dir::SW))
+        );
     }
 }

@@ -85,9 +85,13 @@
 /* Link status: 0xc3, CODE, ARG. */
 #define ITC_FW_MSG_LINK_STATUS 0xc3
 #define ITC_FW_STATUS_SYNC 0x50    /* 'P': packet sync gained, ARG dir8 */
-#define ITC_FW_STATUS_FRAME 0x46   /* 'F': frame error, sync lost, ARG dir8 */
+#define ITC_FW_STATUS_FRAME 0x46   /* 'F': no delimiter where one must come,
+                                    * sync lost, ARG dir8 */
 #define ITC_FW_STATUS_TIMEOUT 0x54 /* 'T': no clock, sync lost, ARG dir8 */
 #define ITC_FW_STATUS_MONITOR 0x4d /* 'M': ARG bitmap, bit dir8 = has sync */
+#define ITC_FW_STATUS_DROPPED 0x45 /* 'E': one damaged frame dropped (bad
+                                    * FCS, abort, misaligned or over-long),
+                                    * sync kept, ARG dir8 */
 #define ITC_FW_STATUS_LEN 3
 /* Bounce: 0xc5, REASON, original packet. */
 #define ITC_FW_MSG_BOUNCE 0xc5
@@ -166,16 +170,19 @@ struct itc_fw_config {
     uint32_t tx_steps_per_bit; /* 1..ITC_FW_MAX_TX_STEPS_PER_BIT; 0 means 1 */
 };
 
-/* Counters of one direction. */
+/* Counters of one direction. A damaged frame ('E': dropped, sync kept)
+ * counts in exactly one of crc_errors, aborts, misaligned and overlong. */
 struct itc_fw_dir_stats {
     uint32_t frames_sent;       /* frames put on the wire */
     uint32_t packets_received;  /* good packets handed to the host */
     uint32_t crc_errors;        /* frame check failed */
     uint32_t aborts;            /* seven or more 1s inside a frame */
     uint32_t misaligned;        /* delimiter not on a byte boundary */
-    uint32_t overlong;          /* more than ITC_FW_MAX_FRAME bytes, or
-                                 * no delimiter within the longest frame
-                                 * after noise */
+    uint32_t overlong;          /* more than ITC_FW_MAX_FRAME bytes
+                                 * before a delimiter */
+    uint32_t no_delimiter;      /* in sync, no delimiter within the
+                                 * longest frame after noise or a dropped
+                                 * frame: sync lost ('F') */
     uint32_t runts;             /* line noise: a delimiter or abort fewer
                                  * than ITC_FW_MIN_FRAME * 8 line bits
                                  * after a delimiter; dropped, sync kept,

@@ -33,6 +33,7 @@ pub const ITC_FW_STATUS_SYNC: u32 = 80;
 pub const ITC_FW_STATUS_FRAME: u32 = 70;
 pub const ITC_FW_STATUS_TIMEOUT: u32 = 84;
 pub const ITC_FW_STATUS_MONITOR: u32 = 77;
+pub const ITC_FW_STATUS_DROPPED: u32 = 69;
 pub const ITC_FW_STATUS_LEN: u32 = 3;
 pub const ITC_FW_MSG_BOUNCE: u32 = 197;
 pub const ITC_FW_BOUNCE_QUEUE_FULL: u32 = 1;
@@ -85,6 +86,7 @@ pub struct itc_fw_dir_stats {
     pub aborts: u32,
     pub misaligned: u32,
     pub overlong: u32,
+    pub no_delimiter: u32,
     pub runts: u32,
     pub not_routed: u32,
     pub timeouts: u32,
@@ -95,7 +97,7 @@ pub struct itc_fw_dir_stats {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of itc_fw_dir_stats"][::std::mem::size_of::<itc_fw_dir_stats>() - 52usize];
+    ["Size of itc_fw_dir_stats"][::std::mem::size_of::<itc_fw_dir_stats>() - 56usize];
     [
         "Alignment of itc_fw_dir_stats",
     ][::std::mem::align_of::<itc_fw_dir_stats>() - 4usize];
@@ -118,26 +120,29 @@ const _: () = {
         "Offset of field: itc_fw_dir_stats::overlong",
     ][::std::mem::offset_of!(itc_fw_dir_stats, overlong) - 20usize];
     [
+        "Offset of field: itc_fw_dir_stats::no_delimiter",
+    ][::std::mem::offset_of!(itc_fw_dir_stats, no_delimiter) - 24usize];
+    [
         "Offset of field: itc_fw_dir_stats::runts",
-    ][::std::mem::offset_of!(itc_fw_dir_stats, runts) - 24usize];
+    ][::std::mem::offset_of!(itc_fw_dir_stats, runts) - 28usize];
     [
         "Offset of field: itc_fw_dir_stats::not_routed",
-    ][::std::mem::offset_of!(itc_fw_dir_stats, not_routed) - 28usize];
+    ][::std::mem::offset_of!(itc_fw_dir_stats, not_routed) - 32usize];
     [
         "Offset of field: itc_fw_dir_stats::timeouts",
-    ][::std::mem::offset_of!(itc_fw_dir_stats, timeouts) - 32usize];
+    ][::std::mem::offset_of!(itc_fw_dir_stats, timeouts) - 36usize];
     [
         "Offset of field: itc_fw_dir_stats::syncs",
-    ][::std::mem::offset_of!(itc_fw_dir_stats, syncs) - 36usize];
+    ][::std::mem::offset_of!(itc_fw_dir_stats, syncs) - 40usize];
     [
         "Offset of field: itc_fw_dir_stats::host_overruns",
-    ][::std::mem::offset_of!(itc_fw_dir_stats, host_overruns) - 40usize];
+    ][::std::mem::offset_of!(itc_fw_dir_stats, host_overruns) - 44usize];
     [
         "Offset of field: itc_fw_dir_stats::bounced_full",
-    ][::std::mem::offset_of!(itc_fw_dir_stats, bounced_full) - 44usize];
+    ][::std::mem::offset_of!(itc_fw_dir_stats, bounced_full) - 48usize];
     [
         "Offset of field: itc_fw_dir_stats::bounced_no_sync",
-    ][::std::mem::offset_of!(itc_fw_dir_stats, bounced_no_sync) - 48usize];
+    ][::std::mem::offset_of!(itc_fw_dir_stats, bounced_no_sync) - 52usize];
 };
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -150,23 +155,23 @@ pub struct itc_fw_stats {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of itc_fw_stats"][::std::mem::size_of::<itc_fw_stats>() - 168usize];
+    ["Size of itc_fw_stats"][::std::mem::size_of::<itc_fw_stats>() - 180usize];
     ["Alignment of itc_fw_stats"][::std::mem::align_of::<itc_fw_stats>() - 4usize];
     [
         "Offset of field: itc_fw_stats::dir",
     ][::std::mem::offset_of!(itc_fw_stats, dir) - 0usize];
     [
         "Offset of field: itc_fw_stats::host_ignored",
-    ][::std::mem::offset_of!(itc_fw_stats, host_ignored) - 156usize];
+    ][::std::mem::offset_of!(itc_fw_stats, host_ignored) - 168usize];
     [
         "Offset of field: itc_fw_stats::status_lost",
-    ][::std::mem::offset_of!(itc_fw_stats, status_lost) - 160usize];
+    ][::std::mem::offset_of!(itc_fw_stats, status_lost) - 172usize];
     [
         "Offset of field: itc_fw_stats::sync_bitmap",
-    ][::std::mem::offset_of!(itc_fw_stats, sync_bitmap) - 164usize];
+    ][::std::mem::offset_of!(itc_fw_stats, sync_bitmap) - 176usize];
     [
         "Offset of field: itc_fw_stats::started",
-    ][::std::mem::offset_of!(itc_fw_stats, started) - 165usize];
+    ][::std::mem::offset_of!(itc_fw_stats, started) - 177usize];
 };
 extern "C" {
     pub fn itc_fw_dir8(

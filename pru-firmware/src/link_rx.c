@@ -1,24 +1,32 @@
 /*
  * link_rx.c - the receiving half of a link: clock edges to bits, bits to
- * frames, frames to packets or frame errors.
+ * frames, frames to packets, dropped frames or a lost sync.
  *
  * Hunting (no sync), the receiver only looks for a delimiter: six 1s then
  * a 0. The first one gains sync ('P'). In sync, line bits are unstuffed
  * into the frame buffer; a delimiter ends the frame, which is delivered if
- * it is whole bytes and its FCS checks. Anything else is a frame error
- * ('F'), and sync is lost until the next delimiter. Seven 1s in a row (an
- * abort) and a frame longer than ITC_FW_MAX_FRAME are frame errors as soon
- * as they are seen.
+ * it is whole bytes and its FCS checks.
  *
- * Except for runts: a delimiter or an abort that comes fewer line bits
- * after the last delimiter than the shortest frame has (ITC_FW_MIN_FRAME
- * bytes; stuffing only adds bits) cannot end a frame. It is line noise,
- * typically a bit error in the idle delimiters, and as in HDLC (ISO/IEC
- * 13239) it is dropped silently: counted in `runts`, no 'F', sync kept.
- * After a runt delimiter the next frame starts at once; after a runt abort
- * the receiver skips bits ("discarding") until the next delimiter, for at
- * most HUNT_LIMIT line bits after the last one: beyond that it is a frame
- * error (counted as over-long), so a babbling line cannot stay in sync.
+ * As in HDLC (ISO/IEC 13239), a damaged frame costs that frame only: one
+ * that fails the FCS or is not whole bytes at its closing delimiter, an
+ * abort (seven 1s in a row) and a frame longer than ITC_FW_MAX_FRAME are
+ * dropped, counted and reported ('E'), and sync is kept. After a
+ * delimiter the next frame starts at once; after an abort or an over-long
+ * frame the receiver skips line bits ("discarding") until the next
+ * delimiter. Only a line that stops carrying delimiters loses sync: while
+ * discarding, more than HUNT_LIMIT line bits without a delimiter is 'F'
+ * (counted in no_delimiter), and the receiver hunts again. A bit error
+ * flips bits but never removes the delimiters that follow, so it never
+ * loses sync.
+ *
+ * Runts are quieter still: a delimiter or an abort that comes fewer line
+ * bits after the last delimiter than the shortest frame has
+ * (ITC_FW_MIN_FRAME bytes; stuffing only adds bits) cannot end a frame. It
+ * is line noise, typically a bit error in the idle delimiters, and as in
+ * HDLC it is dropped silently: counted in `runts`, nothing reported.
+ * After a runt delimiter the next frame starts at once; after a runt
+ * abort the receiver discards until the next delimiter, for at most
+ * HUNT_LIMIT line bits after the last one.
  *
  * A delimiter is only recognised at its sixth 1, when its leading 0 and
  * five 1s have already been read as data. So the last data 0 and the 1s
@@ -41,10 +49,11 @@
 #define ABORT_BITS 7
 /* The shortest frame on the line: ITC_FW_MIN_FRAME bytes, unstuffed. */
 #define MIN_FRAME_BITS (ITC_FW_MIN_FRAME * 8)
-/* Line bits after a delimiter by which the next one must have come: the
- * longest frame and its closing delimiter. Skipping noise for longer, the
- * line is not carrying frames (it babbles, or sends 1s with its clock
- * running): a frame error. */
+/* Line bits by which a delimiter must have come when skipping noise (from
+ * the last delimiter) or the rest of a dropped frame (from where it was
+ * dropped): the longest frame and its closing delimiter. Skipping for
+ * longer, the line is not carrying frames (it babbles, or sends 1s with
+ * its clock running): sync is lost. */
 #define HUNT_LIMIT (ITC_FW_MAX_FRAME_LINE_BITS + FLAG_BITS)
 /* Where line_bits stops counting. */
 #define LINE_BITS_MAX (HUNT_LIMIT + 1)
@@ -83,12 +92,37 @@ static uint8_t dir8_of(const struct itc_fw *fw, unsigned prudir)
     return itc_fw_dir8(fw->pru, prudir);
 }
 
-static void frame_error(struct itc_fw *fw, unsigned prudir, uint32_t *counter)
+/* A damaged frame: dropped, counted under its cause and reported ('E');
+ * sync is kept. The caller says where the next frame starts. */
+static void frame_dropped(struct itc_fw *fw, unsigned prudir, uint32_t *counter)
 {
     (*counter)++;
+    fw_send_status(fw, ITC_FW_STATUS_DROPPED, dir8_of(fw, prudir));
+}
+
+/* The frame was dropped before its end (an abort, or over-long): skip the
+ * rest of it, up to the next delimiter, which opens the next frame. The
+ * bound on skipping counts from here. `ones` stays as the line has it. */
+static void skip_frame(struct itc_rx *rx)
+{
+    rx->discarding = 1;
+    rx->line_bits = 0;
+}
+
+/* No delimiter where one must come ('F'): sync is lost until the next. */
+static void lose_sync(struct itc_fw *fw, unsigned prudir)
+{
+    fw->stats.dir[prudir].no_delimiter++;
     rx_lose_sync(&fw->rx[prudir]);
     fw->stats.sync_bitmap &= (uint8_t)~(1u << dir8_of(fw, prudir));
     fw_send_status(fw, ITC_FW_STATUS_FRAME, dir8_of(fw, prudir));
+}
+
+/* A frame that outgrew ITC_FW_MAX_FRAME: dropped, the rest skipped. */
+static void overlong(struct itc_fw *fw, unsigned prudir)
+{
+    frame_dropped(fw, prudir, &fw->stats.dir[prudir].overlong);
+    skip_frame(&fw->rx[prudir]);
 }
 
 /* Appends one data bit; 0 if it did not fit (an over-long frame). */
@@ -151,7 +185,8 @@ static void end_frame(struct itc_fw *fw, unsigned prudir)
      * not a data bit (it followed five 1s), mean the frame and the
      * delimiter are out of step. */
     if ((rx->nbits & 7u) != 0 || rx->pending != FLAG_PENDING) {
-        frame_error(fw, prudir, &st->misaligned);
+        frame_dropped(fw, prudir, &st->misaligned);
+        start_frame(rx);
         return;
     }
     /* Whole bytes past the runt check are never fewer than
@@ -163,7 +198,8 @@ static void end_frame(struct itc_fw *fw, unsigned prudir)
         return;
     }
     if (rx->crc != ITC_FW_CRC_RESIDUE) {
-        frame_error(fw, prudir, &st->crc_errors);
+        frame_dropped(fw, prudir, &st->crc_errors);
+        start_frame(rx);
         return;
     }
     fw_deliver(fw, prudir, (uint16_t)(bytes - ITC_FW_FCS_LEN));
@@ -190,8 +226,9 @@ static void hunt_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
     rx->ones = 0;
 }
 
-/* In sync after a runt abort: skips line bits until a delimiter, which
- * opens the next frame, or until no frame can be in progress. */
+/* In sync after a runt abort or a dropped frame: skips line bits until a
+ * delimiter, which opens the next frame, or until no frame can be in
+ * progress. */
 static void discard_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
 {
     struct itc_rx *rx = &fw->rx[prudir];
@@ -208,7 +245,7 @@ static void discard_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
     }
     if (rx->line_bits > HUNT_LIMIT) {
         ones = rx->ones;
-        frame_error(fw, prudir, &fw->stats.dir[prudir].overlong);
+        lose_sync(fw, prudir);
         rx->ones = ones; /* hunting goes on from here */
     }
 }
@@ -233,8 +270,10 @@ static void sync_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
                 rx->discarding = 1;
                 return;
             }
-            frame_error(fw, prudir, &st->aborts);
-            rx->ones = 7; /* hunting resumes after the next 0 */
+            /* The frame is lost, the line is not: skip to the next
+             * delimiter (ones stays at 7, so it needs a 0 first). */
+            frame_dropped(fw, prudir, &st->aborts);
+            skip_frame(rx);
             return;
         }
         if (rx->ones == 6)
@@ -242,7 +281,7 @@ static void sync_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
         if (rx->pending > 0) {
             rx->pending++;
         } else if (!commit_bit(fw, prudir, 1)) {
-            frame_error(fw, prudir, &st->overlong);
+            overlong(fw, prudir);
         }
         return;
     }
@@ -254,12 +293,12 @@ static void sync_bit(struct itc_fw *fw, unsigned prudir, uint8_t bit)
         /* A stuffed 0: the five 1s before it were data after all. */
         rx->ones = 0;
         if (!commit_pending(fw, prudir))
-            frame_error(fw, prudir, &st->overlong);
+            overlong(fw, prudir);
         return;
     }
     rx->ones = 0;
     if (!commit_pending(fw, prudir)) {
-        frame_error(fw, prudir, &st->overlong);
+        overlong(fw, prudir);
         return;
     }
     rx->pending = 1;

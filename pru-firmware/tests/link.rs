@@ -10,7 +10,8 @@ const ET_HDR: u8 = field::STND | Dir::ET.dir8();
 /// As it arrives at B: DIR = WT.
 const WT_HDR: u8 = field::STND | Dir::WT.dir8();
 const LINK_STATUS: u8 = sys::ITC_FW_MSG_LINK_STATUS as u8;
-const FRAME_ERROR: u8 = sys::ITC_FW_STATUS_FRAME as u8;
+const SYNC_LOST: u8 = sys::ITC_FW_STATUS_FRAME as u8;
+const FRAME_DROPPED: u8 = sys::ITC_FW_STATUS_DROPPED as u8;
 
 /// Packet number `n`: header, service 20, the number, then bytes derived
 /// from it, `len` bytes in all.
@@ -58,12 +59,13 @@ impl Pair {
     }
 }
 
-/// Packets sent by A, packets received by B, frame errors B reported.
+/// Packets sent by A, packets received by B, the dropped frames and lost
+/// syncs B reported (`E` and `F`).
 type Exchanged = (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>);
 
 /// Runs the pair until `count` packets of 3..=242 bytes went from A's ET
-/// and B stopped receiving; returns B's packets and the frame errors B
-/// reported.
+/// and B stopped receiving; returns B's packets and the dropped frames and
+/// lost syncs B reported.
 fn exchange(pair: &mut Pair, count: u32) -> Exchanged {
     let mut sent = Vec::new();
     let mut got = Vec::new();
@@ -86,7 +88,7 @@ fn exchange(pair: &mut Pair, count: u32) -> Exchanged {
         }
         while let Some(m) = pair.b.pop_host() {
             if m[0] == LINK_STATUS {
-                if m[1] == FRAME_ERROR {
+                if m[1] == FRAME_DROPPED || m[1] == SYNC_LOST {
                     errors.push(m);
                 }
             } else {
@@ -123,14 +125,22 @@ fn two_hundred_packets_arrive_intact_and_in_order() {
 }
 
 #[test]
-fn bit_flips_never_deliver_a_damaged_packet() {
+fn bit_flips_never_deliver_a_damaged_packet_nor_lose_sync() {
     let mut pair = Pair::new(&default_config(), 2e-4);
     let (sent, got, errors) = exchange(&mut pair, 200);
     assert!(pair.flips > 10, "the wire flipped {} bits", pair.flips);
-    assert!(!errors.is_empty(), "flipped bits must show as frame errors");
+    assert!(
+        !errors.is_empty(),
+        "flipped bits must show as dropped frames"
+    );
+    // Each damaged frame costs that frame only: `E`, never `F`.
     for e in &errors {
-        assert_eq!(e, &[LINK_STATUS, FRAME_ERROR, 6]);
+        assert_eq!(e, &[LINK_STATUS, FRAME_DROPPED, 6]);
     }
+    let st = pair.b.stats().dir[0];
+    let dropped = st.crc_errors + st.aborts + st.misaligned + st.overlong;
+    assert_eq!(dropped as usize, errors.len(), "each drop reported once");
+    assert_eq!((st.syncs, st.no_delimiter), (1, 0), "sync never lost");
     assert!(got.len() < sent.len(), "some packets must have been lost");
     assert!(!got.is_empty());
     // Every delivered packet is one that was sent, whole, in order.

@@ -32,6 +32,7 @@ fn host_messages_match_the_protocol_crate() {
         (sys::ITC_FW_STATUS_FRAME, LinkCode::FrameError),
         (sys::ITC_FW_STATUS_TIMEOUT, LinkCode::Timeout),
         (sys::ITC_FW_STATUS_MONITOR, LinkCode::Monitor),
+        (sys::ITC_FW_STATUS_DROPPED, LinkCode::FrameDropped),
     ];
     for (byte, code) in codes {
         assert_eq!(LinkCode::from_byte(byte as u8), code, "0x{byte:02x}");

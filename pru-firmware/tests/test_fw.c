@@ -1,6 +1,7 @@
 /*
  * test_fw.c - unit tests of the firmware's host build: CRC, framing and
- * stuffing, sync, every frame error, line noise between frames (runts),
+ * stuffing, sync, every kind of damaged frame (dropped, sync kept), line
+ * noise between frames (runts), a line without delimiters (sync lost),
  * timeouts, host-side overflow (OVRN) and bounces. Bit streams for the receiver are built here by a small
  * encoder of the test's own, so a bug shared by the firmware's transmitter
  * and receiver cannot hide.
@@ -376,9 +377,10 @@ static void test_good_packet_and_dir_rewrite(void)
     itc_fw_free(dv.fw);
 }
 
-/* Feeds a damaged frame after sync; checks it is not delivered, that 'F' is
- * reported, that sync comes back and a good frame after it gets through. */
-static void check_frame_error(const char *what, struct bits *bad, size_t counter_offset)
+/* Feeds a damaged frame after sync; checks it is not delivered, that 'E'
+ * is reported once and counted under its cause, that sync is kept (no 'F',
+ * no second 'P') and a good frame after it gets through. */
+static void check_frame_dropped(const char *what, struct bits *bad, size_t counter_offset)
 {
     struct drive dv = new_drive(0);
     struct seen *sn = calloc(1, sizeof(*sn));
@@ -399,15 +401,17 @@ static void check_frame_error(const char *what, struct bits *bad, size_t counter
     if (count != 1)
         printf("  (%s: counter %u)\n", what, count);
     CHECK(count == 1);
-    CHECK(sn->status[ITC_FW_STATUS_FRAME][5] == 1);
-    CHECK(sn->status[ITC_FW_STATUS_SYNC][5] == 2); /* first and regained */
+    CHECK(sn->status[ITC_FW_STATUS_DROPPED][5] == 1);
+    CHECK(sn->status[ITC_FW_STATUS_FRAME][5] == 0);
+    CHECK(sn->status[ITC_FW_STATUS_SYNC][5] == 1); /* never lost */
+    CHECK((st.sync_bitmap & (1u << 5)) != 0 && st.dir[2].no_delimiter == 0);
     CHECK(sn->npkts == 1);                          /* only the good one */
     CHECK(sn->npkts == 1 && sn->pkt[0][0] == (0x80 | 5) && sn->pkt_len[0] == 4);
     itc_fw_free(dv.fw);
     free(sn);
 }
 
-static void test_frame_errors(void)
+static void test_damaged_frames(void)
 {
     uint8_t pkt[20];
     struct bits s;
@@ -419,7 +423,7 @@ static void test_frame_errors(void)
 
     memset(&s, 0, sizeof(s));
     put_frame(&s, pkt, sizeof(pkt), 1);
-    check_frame_error("bad crc", &s, offsetof(struct itc_fw_dir_stats, crc_errors));
+    check_frame_dropped("bad crc", &s, offsetof(struct itc_fw_dir_stats, crc_errors));
 
     /* Abort: seven 1s in the middle of a frame (past the shortest frame's
      * length, or it would be a runt). */
@@ -430,7 +434,7 @@ static void test_frame_errors(void)
     for (i = 0; i < 7; i++)
         put_raw(&s, 1);
     put_raw(&s, 0);
-    check_frame_error("abort", &s, offsetof(struct itc_fw_dir_stats, aborts));
+    check_frame_dropped("abort", &s, offsetof(struct itc_fw_dir_stats, aborts));
 
     /* Misaligned: one extra data bit before the closing delimiter. */
     memset(&s, 0, sizeof(s));
@@ -438,16 +442,17 @@ static void test_frame_errors(void)
     s.n -= 8;
     put_raw(&s, 0);
     put_flag(&s);
-    check_frame_error("misaligned", &s, offsetof(struct itc_fw_dir_stats, misaligned));
+    check_frame_dropped("misaligned", &s, offsetof(struct itc_fw_dir_stats, misaligned));
 
-    /* Over-long: 300 bytes between delimiters. */
+    /* Over-long: 300 bytes between delimiters (the rest is skipped up to
+     * the closing delimiter). */
     {
         static uint8_t big[300];
         memset(big, 0x55, sizeof(big));
         big[0] = 0x80 | 2;
         memset(&s, 0, sizeof(s));
         put_frame(&s, big, sizeof(big), 0);
-        check_frame_error("overlong", &s, offsetof(struct itc_fw_dir_stats, overlong));
+        check_frame_dropped("overlong", &s, offsetof(struct itc_fw_dir_stats, overlong));
     }
 }
 
@@ -457,14 +462,16 @@ static void test_frame_errors(void)
  * delimiters of sync, then two more. */
 struct outcome {
     struct itc_fw_stats st;
-    int frame_reports; /* 'F' */
-    int sync_reports;  /* 'P' */
+    int frame_reports;   /* 'F' */
+    int dropped_reports; /* 'E' */
+    int sync_reports;    /* 'P' */
     int npkts;
     uint8_t pkt[4][ITC_FW_MAX_HOST_MSG];
     int pkt_len[4];
 };
 
-static uint32_t frame_errors(const struct itc_fw_dir_stats *d)
+/* Damaged frames dropped (each reported 'E'). */
+static uint32_t dropped(const struct itc_fw_dir_stats *d)
 {
     return d->crc_errors + d->aborts + d->misaligned + d->overlong;
 }
@@ -483,6 +490,7 @@ static void run_stream(const struct bits *s, struct outcome *o)
     while ((len = itc_fw_pop_host(dv.fw, buf, sizeof(buf))) >= 0) {
         if (len == ITC_FW_STATUS_LEN && buf[0] == ITC_FW_MSG_LINK_STATUS) {
             o->frame_reports += buf[1] == ITC_FW_STATUS_FRAME;
+            o->dropped_reports += buf[1] == ITC_FW_STATUS_DROPPED;
             o->sync_reports += buf[1] == ITC_FW_STATUS_SYNC;
         } else if (o->npkts < 4) {
             memcpy(o->pkt[o->npkts], buf, (size_t)len);
@@ -502,7 +510,7 @@ static int arrived(const struct outcome *o, int i, const uint8_t *p, int len)
 }
 
 /* A single bit error at every bit of the idle delimiters between two
- * frames: never a frame error or a lost sync, one runt each, and both
+ * frames: never a dropped frame or a lost sync, one runt each, and both
  * frames cross intact. */
 static void test_idle_noise_is_runts(void)
 {
@@ -521,12 +529,13 @@ static void test_idle_noise_is_runts(void)
         put_frame(&s, b, sizeof(b), 0);
         s.b[at] ^= 1;
         run_stream(&s, &o);
-        if (o.frame_reports != 0 || o.st.dir[2].runts != 1 || o.npkts != 2) {
-            printf("  (idle flip at bit %d: %d F, %u runts, %d packets)\n", flip,
-                   o.frame_reports, o.st.dir[2].runts, o.npkts);
+        if (o.frame_reports != 0 || o.dropped_reports != 0 || o.st.dir[2].runts != 1 ||
+            o.npkts != 2) {
+            printf("  (idle flip at bit %d: %d F, %d E, %u runts, %d packets)\n", flip,
+                   o.frame_reports, o.dropped_reports, o.st.dir[2].runts, o.npkts);
             bad++;
         }
-        CHECK(o.frame_reports == 0 && frame_errors(&o.st.dir[2]) == 0);
+        CHECK(o.frame_reports == 0 && o.dropped_reports == 0 && dropped(&o.st.dir[2]) == 0);
         CHECK(o.sync_reports == 1 && o.st.dir[2].syncs == 1);
         CHECK(o.st.dir[2].runts == 1);
         CHECK(o.npkts == 2 && arrived(&o, 0, a, sizeof(a)) && arrived(&o, 1, b, sizeof(b)));
@@ -535,19 +544,20 @@ static void test_idle_noise_is_runts(void)
 }
 
 /* A single bit error anywhere in a data frame (its delimiters included):
- * the frame is never delivered, and the frame after it crosses intact.
- * A flip that makes a delimiter or an abort within the frame's first
- * ITC_FW_MIN_FRAME * 8 line bits looks like noise between frames: the
- * frame is dropped as a runt (and after a runt delimiter the rest of it
- * is a frame error of its own, or another runt). The pattern a flip makes
- * starts at most a delimiter's length before the flipped bit, so from
- * there on every flip is a frame error. */
-static void test_data_noise_is_frame_error(void)
+ * the frame is never delivered, the frame after it crosses intact, and
+ * sync is never lost (no 'F', no second 'P'). A flip that makes a
+ * delimiter or an abort within the frame's first ITC_FW_MIN_FRAME * 8
+ * line bits looks like noise between frames: the frame is dropped as a
+ * runt (and after a runt delimiter the rest of it is dropped on its own,
+ * or is another runt). The pattern a flip makes starts at most a
+ * delimiter's length before the flipped bit, so from there on every flip
+ * drops the frame with 'E', once per piece it is cut into, each counted. */
+static void test_data_noise_drops_the_frame(void)
 {
     static struct bits frame, s;
     static struct outcome o;
     uint8_t pkt[20], next[] = {0x80 | 5, 0x14, 'n', 'e', 'x', 't'};
-    int i, flip, body, as_runts = 0;
+    int i, flip, body, as_runts = 0, split = 0;
 
     for (i = 0; i < (int)sizeof(pkt); i++)
         pkt[i] = (uint8_t)(i * 53 + 0x1f);
@@ -562,30 +572,34 @@ static void test_data_noise_is_frame_error(void)
         put_flag(&s);
         put_frame(&s, next, sizeof(next), 0);
         run_stream(&s, &o);
-        /* Never the damaged frame; always the next one. */
+        /* Never the damaged frame; always the next one; sync kept. */
         CHECK(o.npkts == 1 && arrived(&o, 0, next, sizeof(next)));
+        CHECK(o.frame_reports == 0 && o.sync_reports == 1);
+        CHECK(o.st.dir[2].no_delimiter == 0 && (o.st.sync_bitmap & (1u << 5)) != 0);
+        CHECK(o.dropped_reports == (int)dropped(&o.st.dir[2]));
         if (flip >= 8 + ITC_FW_MIN_FRAME * 8 + 7) {
-            if (o.frame_reports != 1)
-                printf("  (data flip at bit %d of %d: %d F, %u runts)\n", flip, frame.n,
-                       o.frame_reports, o.st.dir[2].runts);
-            CHECK(o.frame_reports == 1 && frame_errors(&o.st.dir[2]) == 1);
-            CHECK(o.sync_reports == 2);
+            if (o.dropped_reports < 1 || o.dropped_reports > 2)
+                printf("  (data flip at bit %d of %d: %d E, %u runts)\n", flip, frame.n,
+                       o.dropped_reports, o.st.dir[2].runts);
+            CHECK(o.dropped_reports >= 1 && o.dropped_reports <= 2);
+            split += o.dropped_reports == 2;
         } else {
-            CHECK(o.frame_reports == 1 || o.st.dir[2].runts >= 1);
-            as_runts += o.frame_reports == 0;
+            CHECK(o.dropped_reports >= 1 || o.st.dir[2].runts >= 1);
+            as_runts += o.dropped_reports == 0;
         }
     }
-    printf("  (data frame of %d line bits: %d of its flips dropped as runts alone)\n", body,
-           as_runts);
+    printf("  (data frame of %d line bits: %d of its flips dropped as runts alone, %d cut "
+           "it in two dropped frames)\n",
+           body, as_runts, split);
 }
 
 /* A line that stops carrying delimiters after noise: continuous 1s after
  * a delimiter (a far end sending 1s with its clock running), or 1s then a
  * pattern without six 1s. Each is a runt abort, and the receiver skips
  * the line looking for a delimiter; once more line bits have passed than
- * the longest frame and its closing delimiter, it reports a frame error
- * (over-long) and loses sync, not before. The line's next delimiter gains
- * sync again. */
+ * the longest frame and its closing delimiter, it reports 'F' (counted in
+ * no_delimiter) and loses sync, not before. The line's next delimiter
+ * gains sync again. */
 static void test_hunt_bound(void)
 {
     /* The longest frame, all 1s stuffed, and its closing delimiter. */
@@ -615,8 +629,8 @@ static void test_hunt_bound(void)
                    bound);
         CHECK(f_at == bound + 1);
         itc_fw_get_stats(dv.fw, &st);
-        CHECK(st.dir[2].runts == 1 && st.dir[2].overlong == 1);
-        CHECK(st.dir[2].aborts == 0 && (st.sync_bitmap & (1u << 5)) == 0);
+        CHECK(st.dir[2].runts == 1 && st.dir[2].no_delimiter == 1);
+        CHECK(dropped(&st.dir[2]) == 0 && (st.sync_bitmap & (1u << 5)) == 0);
         /* More of the same: hunting, no sync, nothing more reported. */
         for (i = 0; i < 3 * bound; i++)
             feed(&dv, 2, pattern == 0 || i % 4 != 0);
@@ -624,6 +638,72 @@ static void test_hunt_bound(void)
         collect(dv.fw, sn);
         CHECK(sn->status[ITC_FW_STATUS_FRAME][5] == 1);
         CHECK(sn->status[ITC_FW_STATUS_SYNC][5] == 2);
+        itc_fw_free(dv.fw);
+        free(sn);
+    }
+}
+
+/* The same bound after a dropped frame, counted from where it was
+ * dropped: a frame's worth of data then 1s (an abort, 'E'), or data
+ * without a delimiter past the longest frame (over-long, 'E'). Sync is
+ * kept while a delimiter may still come, and the first line bit past the
+ * bound is 'F'. A delimiter ending on the bound opens the next frame,
+ * which is delivered. */
+static void test_hunt_bound_after_a_dropped_frame(void)
+{
+    const int bound = ITC_FW_MAX_FRAME_LINE_BITS + 8;
+    static const uint8_t next[] = {0x80 | 5, 0x14, 'n', 'e', 'x', 't'};
+    int kind, at, f_at, e_at;
+
+    for (kind = 0; kind < 4; kind++) {
+        struct drive dv = new_drive(0);
+        struct seen *sn = calloc(1, sizeof(*sn));
+        struct itc_fw_stats st;
+        int abort = kind % 2 == 0, resync = kind >= 2;
+
+        start_host(dv.fw);
+        feed_flags(&dv, 2, 2);
+        collect(dv.fw, sn);
+        e_at = -1;
+        f_at = -1;
+        for (at = 1; at <= 6000 && f_at < 0; at++) {
+            if (resync && e_at > 0 && at == e_at + bound - 7) {
+                feed_flags(&dv, 2, 1);
+                break;
+            }
+            /* 1 0 1 0 ...: data without five 1s, so never a delimiter;
+             * for an abort, seven 1s after 40 line bits. */
+            feed(&dv, 2, abort && at > 40 ? 1 : at % 2);
+            collect(dv.fw, sn);
+            if (e_at < 0 && sn->status[ITC_FW_STATUS_DROPPED][5] != 0)
+                e_at = at;
+            if (sn->status[ITC_FW_STATUS_FRAME][5] != 0)
+                f_at = at;
+        }
+        itc_fw_get_stats(dv.fw, &st);
+        /* The abort at its seventh 1; over-long when the data bit after
+         * ITC_FW_MAX_FRAME bytes is committed, a line bit after it comes
+         * (a 0 and the 1s after it are held back). */
+        CHECK(e_at == (abort ? 40 + 7 : ITC_FW_MAX_FRAME * 8 + 2));
+        CHECK(sn->status[ITC_FW_STATUS_DROPPED][5] == 1);
+        CHECK(abort ? st.dir[2].aborts == 1 : st.dir[2].overlong == 1);
+        if (resync) {
+            struct bits s = {{0}, 0, 0};
+
+            put_frame(&s, next, sizeof(next), 0);
+            feed_bits(&dv, 2, &s);
+            collect(dv.fw, sn);
+            itc_fw_get_stats(dv.fw, &st);
+            CHECK(f_at < 0 && st.dir[2].no_delimiter == 0);
+            CHECK(sn->status[ITC_FW_STATUS_SYNC][5] == 1);
+            CHECK(sn->npkts == 1 && sn->pkt_len[0] == (int)sizeof(next));
+        } else {
+            if (f_at != e_at + bound + 1)
+                printf("  (hunt bound after %s: F at line bit %d, dropped at %d, bound %d)\n",
+                       abort ? "an abort" : "an over-long frame", f_at, e_at, bound);
+            CHECK(f_at == e_at + bound + 1);
+            CHECK(st.dir[2].no_delimiter == 1 && (st.sync_bitmap & (1u << 5)) == 0);
+        }
         itc_fw_free(dv.fw);
         free(sn);
     }
@@ -645,15 +725,15 @@ static void test_runt_boundary(void)
         put_raw(&s, i & 1);
     put_flag(&s);
     run_stream(&s, &o);
-    CHECK(o.frame_reports == 0 && o.st.dir[2].runts == 1 && frame_errors(&o.st.dir[2]) == 0);
-    CHECK(o.sync_reports == 1 && o.npkts == 0);
+    CHECK(o.frame_reports == 0 && o.st.dir[2].runts == 1 && dropped(&o.st.dir[2]) == 0);
+    CHECK(o.dropped_reports == 0 && o.sync_reports == 1 && o.npkts == 0);
 
-    /* 24 bits: a one-byte packet whose FCS is wrong is a frame error... */
+    /* 24 bits: a one-byte packet whose FCS is wrong is a dropped frame... */
     memset(&s, 0, sizeof(s));
     put_frame(&s, one, sizeof(one), 1);
     run_stream(&s, &o);
-    CHECK(o.frame_reports == 1 && o.st.dir[2].crc_errors == 1 && o.st.dir[2].runts == 0);
-    CHECK(o.sync_reports == 2 && o.npkts == 0);
+    CHECK(o.dropped_reports == 1 && o.st.dir[2].crc_errors == 1 && o.st.dir[2].runts == 0);
+    CHECK(o.frame_reports == 0 && o.sync_reports == 1 && o.npkts == 0);
     /* ...and with its FCS right, delivered. */
     memset(&s, 0, sizeof(s));
     put_frame(&s, one, sizeof(one), 0);
@@ -662,14 +742,15 @@ static void test_runt_boundary(void)
     CHECK(o.npkts == 1 && arrived(&o, 0, one, sizeof(one)));
 
     /* 24 line bits that unstuff to 20 data bits: a frame by its length on
-     * the line, so not whole bytes is a frame error. */
+     * the line, so not whole bytes drops it. */
     memset(&s, 0, sizeof(s));
     put_flag(&s);
     for (i = 0; i < 24; i++)
         put_raw(&s, i % 6 != 5); /* five 1s and a stuffed 0, four times */
     put_flag(&s);
     run_stream(&s, &o);
-    CHECK(o.frame_reports == 1 && o.st.dir[2].misaligned == 1 && o.st.dir[2].runts == 0);
+    CHECK(o.dropped_reports == 1 && o.st.dir[2].misaligned == 1 && o.st.dir[2].runts == 0);
+    CHECK(o.frame_reports == 0 && o.sync_reports == 1);
 
     /* Whole bytes but fewer than the shortest frame: runts. */
     for (i = 1; i < ITC_FW_MIN_FRAME; i++) {
@@ -680,11 +761,12 @@ static void test_runt_boundary(void)
             put_byte(&s, 0x14);
         put_flag(&s);
         run_stream(&s, &o);
-        CHECK(o.frame_reports == 0 && o.st.dir[2].runts == 1 && o.npkts == 0);
+        CHECK(o.frame_reports == 0 && o.dropped_reports == 0 && o.st.dir[2].runts == 1);
+        CHECK(o.npkts == 0);
     }
 
-    /* An abort after 23 line bits is a runt (then skipped to the next
-     * delimiter); after 24, a frame error. */
+    /* An abort after 23 line bits is a runt, after 24 a dropped frame;
+     * either way skipped to the next delimiter, sync kept. */
     for (i = ITC_FW_MIN_FRAME * 8 - 1; i <= ITC_FW_MIN_FRAME * 8; i++) {
         int k;
 
@@ -701,11 +783,12 @@ static void test_runt_boundary(void)
         run_stream(&s, &o);
         if (i < ITC_FW_MIN_FRAME * 8) {
             CHECK(o.frame_reports == 0 && o.st.dir[2].runts == 1);
-            CHECK(frame_errors(&o.st.dir[2]) == 0 && o.sync_reports == 1);
+            CHECK(dropped(&o.st.dir[2]) == 0 && o.dropped_reports == 0);
         } else {
-            CHECK(o.frame_reports == 1 && o.st.dir[2].aborts == 1 && o.st.dir[2].runts == 0);
-            CHECK(o.sync_reports == 2);
+            CHECK(o.dropped_reports == 1 && o.st.dir[2].aborts == 1 && o.st.dir[2].runts == 0);
+            CHECK(o.frame_reports == 0);
         }
+        CHECK(o.sync_reports == 1);
     }
 }
 
@@ -1173,7 +1256,7 @@ static void run_crc_work(unsigned spb, long steps, const char *what)
             n++;
             while (itc_fw_pop_host(f, buf, sizeof(buf)) >= 0) {
                 if (buf[0] == ITC_FW_MSG_LINK_STATUS) {
-                    errors += buf[1] == ITC_FW_STATUS_FRAME;
+                    errors += buf[1] == ITC_FW_STATUS_FRAME || buf[1] == ITC_FW_STATUS_DROPPED;
                     continue;
                 }
                 delivered += (buf[0] & ITC_FW_HDR_KIND_MASK) == ITC_FW_HDR_ROUTED;
@@ -1221,7 +1304,7 @@ struct drift {
     int got[2];    /* from A (at B), from B (at A): one past the last matched */
     int delivered[2]; /* packets delivered, from A, from B */
     int bad[2];    /* delivered packets that matched none sent after the last */
-    uint32_t errors[2]; /* frame errors counted at B, at A */
+    uint32_t errors[2]; /* dropped frames and lost syncs counted at B, at A */
     uint32_t runts[2];  /* runts (line noise) counted at B, at A */
 };
 
@@ -1293,7 +1376,7 @@ static void run_drift(unsigned spb, unsigned ra, unsigned rb, int count, struct 
     }
     for (side = 0; side < 2; side++) {
         itc_fw_get_stats(fw[side], &st);
-        r->errors[!side] = frame_errors(&st.dir[1]);
+        r->errors[!side] = dropped(&st.dir[1]) + st.dir[1].no_delimiter;
         r->runts[!side] = st.dir[1].runts;
     }
     itc_fw_free(fw[0]);
@@ -1384,11 +1467,12 @@ int main(void)
     test_tx_stuffing();
     test_sync_and_start();
     test_good_packet_and_dir_rewrite();
-    test_frame_errors();
+    test_damaged_frames();
     test_idle_noise_is_runts();
-    test_data_noise_is_frame_error();
+    test_data_noise_drops_the_frame();
     test_runt_boundary();
     test_hunt_bound();
+    test_hunt_bound_after_a_dropped_frame();
     test_max_length();
     test_timeout();
     test_overflow_ovrn();

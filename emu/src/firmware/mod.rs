@@ -2,7 +2,9 @@
 //! PRU firmware's host build (`pru-firmware`), and the wires between them
 //! are simulated bit by bit. Each PRU is a host port (`crate::host_port`),
 //! with the same one-packet-per-message contract as the packet model and
-//! the board's rpmsg devices; what the PRU answers is the firmware's own.
+//! the board's rpmsg devices; what the PRU answers is the firmware's own
+//! (a frame damaged by a bit flip, for one, is dropped and reported with
+//! link status `E`, sync kept).
 //!
 //! From the [`LinkParams`](crate::LinkParams): `rate_bps` throttles busy
 //! wires to that many bits per second of wall time (0: as fast as the CPU
@@ -170,6 +172,7 @@ pub fn counters(d: &DirStats) -> FirmwareCounters {
         ("aborts", d.aborts.into()),
         ("misaligned", d.misaligned.into()),
         ("overlong", d.overlong.into()),
+        ("no_delimiter", d.no_delimiter.into()),
         ("runts", d.runts.into()),
         ("not_routed", d.not_routed.into()),
         ("timeouts", d.timeouts.into()),

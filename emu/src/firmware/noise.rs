@@ -52,8 +52,9 @@ pub(super) const IDLE_PERIOD_BITS: u64 = 8;
 /// Clean bits stepped after the last bit error before the grid may freeze
 /// again: a flag follows the damaged one within 7 bits and takes 8, and the
 /// receiver samples a bit a step after it goes out, so after 16 every
-/// receiver has closed the noise (as a runt, or with a frame error that
-/// keeps it from being quiescent) and restarted at a clean delimiter; from
+/// receiver has closed the noise (as a runt, or as a dropped frame or an
+/// abort whose skipping keeps it from being quiescent) and restarted at a
+/// clean delimiter; from
 /// then on its state repeats with the idle pattern. One period more as
 /// margin.
 pub(super) const SETTLE_BITS: u64 = 3 * IDLE_PERIOD_BITS;

@@ -8,7 +8,7 @@
 //! emulator with no started host has no timers and sleeps until woken.
 //!
 //! Host messages (`docs/pru-messages.md`), per PRU connection:
-//! - the first empty message: start; report `P`, `T` or `F` for each of the
+//! - the first empty message: start; report `P` or `T` for each of the
 //!   PRU's three directions, then `M` every monitor interval;
 //! - anything before the start message, later empty messages, local
 //!   (`0xc0..`) and non-standard (`..0x80`) packets, and messages over 255
@@ -18,7 +18,8 @@
 //!   wire's queue is full it is held, and the host is not read, until the
 //!   queue has room (or the wire is cut: then it is bounced with "no
 //!   sync"). On arrival its byte 0 is rewritten for the receiving PRU (see
-//!   `msg::arrived`).
+//!   `msg::arrived`); a corrupted one is not delivered: the receiving PRU
+//!   reports `E` for it instead.
 
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
@@ -366,8 +367,15 @@ impl Engine {
                 self.stats.link_mut(from.tile, from.dir).dropped_loss += 1;
                 continue;
             }
+            if packet.corrupted {
+                // As the firmware does with a frame that fails its check:
+                // dropped, reported, sync kept.
+                self.stats.link_mut(from.tile, from.dir).dropped_corrupt += 1;
+                self.send_host(p, msg::status(Status::Dropped, to.dir));
+                continue;
+            }
             let mut bytes = packet.bytes;
-            msg::arrived(&mut bytes, to.dir, packet.damaged, packet.overrun);
+            msg::arrived(&mut bytes, to.dir, packet.eror, packet.overrun);
             self.prus[p].send(self.poll.registry(), &mut self.stats, bytes, Some(from));
         }
         if popped {

@@ -24,10 +24,16 @@
 //!   its serialisation time (`(len + 4) * 8` bits at `rate_bps`, behind the
 //!   packets before it) plus the latency, it reaches the far tile's PRU for
 //!   `d.opposite()`, with DIR = `d.opposite()`, MFMT and payload unchanged,
-//!   EROR set if it was damaged (`damage_next`, or the `corrupt` probability,
-//!   which also flips one payload bit), OVRN set if `overrun_next` says so or
-//!   that PRU dropped a packet for its host before this one. `loss` drops
-//!   packets silently.
+//!   EROR set if `damage_next` says so, OVRN set if `overrun_next` says so
+//!   or that PRU dropped a packet for its host before this one. `loss`
+//!   drops packets silently.
+//! - A packet damaged on the wire (the `corrupt` probability) is handled
+//!   as the firmware handles a frame that fails its check: the far PRU
+//!   does not deliver it, reports `0xc3 'E' dir8` (one frame dropped) to
+//!   its host instead, and keeps sync, so the link stays up. EROR is never
+//!   set by `corrupt`: the firmware never sets it either. `damage_next`
+//!   is the one way to have a packet delivered with EROR, for testing a
+//!   host's handling of that bit, which the packet format defines.
 //! - Local and non-standard packets, messages of 0 or over 255 bytes after
 //!   the start message, and anything before it are ignored and counted.
 //! - Memory is bounded: a full wire holds one packet and stops reading its

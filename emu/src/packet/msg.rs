@@ -11,7 +11,7 @@
 //! direction, OVRN and EROR set by the receiving side):
 //!
 //! - link status `0xc3, CODE, dir8` with CODE `P` (sync gained),
-//!   `F` (frame error, sync lost) or `T` (timeout, no clock);
+//!   `T` (timeout, no clock) or `E` (one damaged frame dropped, sync kept);
 //! - monitor `0xc3, 'M', bitmap`, bit `dir8` set for each direction with sync;
 //! - bounce `0xc5, REASON, original bytes...` (the whole packet, so up to 257
 //!   bytes in all)
@@ -27,14 +27,17 @@ use itc_proto::Dir;
 use itc_proto::field::{DIR, EROR, KIND, MFMT, OVRN, STND, TYPE_BOUNCE, TYPE_LINK_STATUS};
 use itc_proto::{BounceReason, LinkCode, MAX_PACKET_LEN};
 
-/// A link status code. The packet-level emulator loses no sync to
-/// damage (it delivers damaged packets with EROR), so it never sends `F`.
+/// A link status code. The packet-level emulator's wires always carry
+/// delimiters while they are not cut, so it never loses sync to damage
+/// and never sends `F`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
     /// Packet sync gained.
     Sync,
     /// Timeout: no clock on the line (nothing wired there, or cut).
     Timeout,
+    /// One damaged frame dropped; sync kept.
+    Dropped,
 }
 
 impl Status {
@@ -42,6 +45,7 @@ impl Status {
         match self {
             Status::Sync => LinkCode::SyncGained.to_byte(),
             Status::Timeout => LinkCode::Timeout.to_byte(),
+            Status::Dropped => LinkCode::FrameDropped.to_byte(),
         }
     }
 }
@@ -127,6 +131,7 @@ mod tests {
     fn status_and_monitor_bytes() {
         assert_eq!(status(Status::Sync, Dir::ET), [0xc3, b'P', 2]);
         assert_eq!(status(Status::Timeout, Dir::SW), [0xc3, b'T', 5]);
+        assert_eq!(status(Status::Dropped, Dir::NW), [0xc3, b'E', 7]);
         assert_eq!(monitor([]), [0xc3, b'M', 0]);
         // ET (bit 2) and SW (bit 5)
         assert_eq!(monitor([Dir::ET, Dir::SW]), [0xc3, b'M', 0b0010_0100]);

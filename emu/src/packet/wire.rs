@@ -6,10 +6,10 @@
 //! `(len + FRAME_OVERHEAD) * 8` bits at `rate_bps`, starting when the lane
 //! is free, and arrives `latency` after its last bit left; arrival times in a
 //! lane therefore never decrease, and packets arrive in the order sent.
-//! Loss, probabilistic corruption (EROR plus one flipped payload bit), and
-//! the `damage_next`/`overrun_next` counts are decided when a packet is put
-//! on the lane, from the lane's own seeded generator. Cutting the wire drops
-//! everything in flight on both lanes.
+//! Loss, probabilistic corruption (a damaged frame, which the far PRU drops
+//! and reports), and the `damage_next`/`overrun_next` counts (EROR, OVRN)
+//! are decided when a packet is put on the lane, from the lane's own seeded
+//! generator. Cutting the wire drops everything in flight on both lanes.
 #![deny(unsafe_code)]
 
 use std::collections::VecDeque;
@@ -34,14 +34,17 @@ pub(crate) struct End {
 /// A packet on its way.
 #[derive(Debug)]
 pub(crate) struct InFlight {
-    /// The bytes as the sender wrote them, with a bit flipped if corrupted.
+    /// The bytes as the sender wrote them.
     pub(crate) bytes: Vec<u8>,
     /// When the last bit reaches the far PRU.
     pub(crate) arrival: Instant,
     /// The far PRU will never see it.
     pub(crate) lost: bool,
-    /// Arrives with EROR set.
-    pub(crate) damaged: bool,
+    /// Damaged on the way (`corrupt`): the far PRU drops the frame and
+    /// reports it, as the firmware does with a bad frame check.
+    pub(crate) corrupted: bool,
+    /// Arrives with EROR set (`damage_next`).
+    pub(crate) eror: bool,
     /// Arrives with OVRN set.
     pub(crate) overrun: bool,
 }
@@ -49,7 +52,8 @@ pub(crate) struct InFlight {
 /// What became of a packet handed to [`Wire::send`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Sent {
-    /// On the wire; it arrives (or is lost) at `arrival`.
+    /// On the wire; it arrives (or is lost) at `arrival`; `damaged` if
+    /// corrupted or marked EROR.
     Queued { arrival: Instant, damaged: bool },
     /// The lane already holds [`WIRE_QUEUE_PACKETS`]; here are the bytes
     /// back.
@@ -125,7 +129,7 @@ impl Wire {
     }
 
     /// Puts `bytes` on the lane leaving `side` at time `now`.
-    pub(crate) fn send(&mut self, side: usize, now: Instant, mut bytes: Vec<u8>) -> Sent {
+    pub(crate) fn send(&mut self, side: usize, now: Instant, bytes: Vec<u8>) -> Sent {
         let params = &self.params;
         let lane = &mut self.lanes[side];
         if lane.in_flight.len() >= WIRE_QUEUE_PACKETS {
@@ -136,17 +140,11 @@ impl Wire {
         lane.busy_until = Some(done);
         let arrival = done + params.latency;
         let lost = lane.rng.chance(params.loss);
-        let mut damaged = false;
-        if lane.rng.chance(params.corrupt) {
-            damaged = true;
-            if bytes.len() > 1 {
-                let bit = lane.rng.below((bytes.len() - 1) * 8);
-                bytes[1 + bit / 8] ^= 1 << (bit % 8);
-            }
-        }
+        let corrupted = lane.rng.chance(params.corrupt);
+        let mut eror = false;
         if lane.damage_next > 0 {
             lane.damage_next -= 1;
-            damaged = true;
+            eror = true;
         }
         let mut overrun = false;
         if lane.overrun_next > 0 {
@@ -157,10 +155,14 @@ impl Wire {
             bytes,
             arrival,
             lost,
-            damaged,
+            corrupted,
+            eror,
             overrun,
         });
-        Sent::Queued { arrival, damaged }
+        Sent::Queued {
+            arrival,
+            damaged: corrupted || eror,
+        }
     }
 
     /// The oldest packet on the lane leaving `side` if it has arrived by
@@ -305,7 +307,8 @@ mod tests {
         let got: Vec<(bool, bool, Vec<u8>)> = (0..3)
             .map(|_| {
                 let p = w.pop_arrived(0, now).expect("arrived");
-                (p.damaged, p.overrun, p.bytes)
+                assert!(!p.corrupted);
+                (p.eror, p.overrun, p.bytes)
             })
             .collect();
         assert_eq!(
@@ -319,27 +322,24 @@ mod tests {
     }
 
     #[test]
-    fn corruption_flips_exactly_one_payload_bit() {
+    fn corruption_is_decided_per_packet_and_is_not_eror() {
         let mut w = wire(LinkParams {
-            corrupt: 1.0,
+            corrupt: 0.5,
             seed: 9,
             ..LinkParams::default()
         });
         let now = Instant::now();
-        for _ in 0..50 {
-            let sent = vec![0x82, 0, 0, 0, 0];
-            assert!(matches!(
-                w.send(0, now, sent.clone()),
-                Sent::Queued { damaged: true, .. }
-            ));
+        let mut corrupted = 0;
+        for _ in 0..200 {
+            let Sent::Queued { damaged, .. } = w.send(0, now, vec![0x82, 7]) else {
+                panic!("full");
+            };
             let p = w.pop_arrived(0, now).expect("arrived");
-            assert_eq!(p.bytes[0], 0x82);
-            let flipped: u32 = p.bytes[1..].iter().map(|b| b.count_ones()).sum();
-            assert_eq!(flipped, 1);
+            assert_eq!(p.corrupted, damaged);
+            assert!(!p.eror && !p.lost);
+            corrupted += usize::from(p.corrupted);
         }
-        // a header-only packet has no payload to flip
-        w.send(0, now, vec![0x82]);
-        assert_eq!(w.pop_arrived(0, now).map(|p| p.bytes), Some(vec![0x82]));
+        assert!((60..=140).contains(&corrupted), "{corrupted} of 200");
     }
 
     #[test]

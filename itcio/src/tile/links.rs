@@ -115,12 +115,17 @@ impl Links {
         }
     }
 
-    /// A link status report for `dir`: sync gained, or lost by a frame
-    /// error or a clock timeout (each counted).
+    /// A link status report for `dir`: sync gained, or lost for want of a
+    /// delimiter or a clock (each counted); or one damaged frame dropped,
+    /// which is counted and leaves the link as it was.
     pub fn link_report(&mut self, dir: Dir, code: LinkCode) -> Option<Transition> {
         let s = &mut self.stats[dir.index()];
         match code {
-            LinkCode::FrameError => s.frame_errors += 1,
+            LinkCode::FrameDropped => {
+                s.frame_errors += 1;
+                return None;
+            }
+            LinkCode::FrameError => s.sync_losses += 1,
             LinkCode::Timeout => s.timeouts += 1,
             _ => {}
         }
@@ -206,8 +211,27 @@ mod tests {
             links.link_report(Dir::ET, LinkCode::FrameError),
             Some(Transition::Down(Some(Change::Disconnected)))
         );
-        assert_eq!(links.stats(Dir::ET).frame_errors, 1);
+        assert_eq!(links.stats(Dir::ET).sync_losses, 1);
+        assert_eq!(links.stats(Dir::ET).frame_errors, 0);
         assert!(!links.reaches(Dir::ET, false));
+    }
+
+    #[test]
+    fn a_dropped_frame_is_counted_and_leaves_the_link_alone() {
+        let mut links = Links::new("p".into());
+        links.set_link(Dir::SW, true);
+        links.hello(Dir::SW, "n", "p", Instant::now());
+        for n in 1..=3 {
+            assert_eq!(links.link_report(Dir::SW, LinkCode::FrameDropped), None);
+            assert_eq!(links.stats(Dir::SW).frame_errors, n);
+        }
+        assert!(links.neighbour(Dir::SW).link_up());
+        assert!(links.reaches(Dir::SW, true));
+        assert_eq!(links.stats(Dir::SW).sync_losses, 0);
+        // Nor does it bring a link up that is down.
+        assert_eq!(links.link_report(Dir::NE, LinkCode::FrameDropped), None);
+        assert!(!links.neighbour(Dir::NE).link_up());
+        assert_eq!(links.stats(Dir::NE).frame_errors, 1);
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! - [`outbound`]: the per-direction queues and the per-PRU turns.
 //! - [`files`]: the open files, their holders, and inbound delivery.
 //! - [`file_api`]: the words in which files are served.
+//! - [`link_log`]: the log lines of link and neighbour changes, rate
+//!   limited per direction.
 //!
 //! Inbound, a routed packet from D is dropped if damaged (EROR); MFM goes
 //! to the files if D's neighbour is present and compatible; a service
@@ -27,6 +29,7 @@
 pub mod config;
 pub mod file_api;
 pub mod files;
+pub mod link_log;
 pub mod links;
 pub mod outbound;
 pub mod pru_message;
@@ -45,6 +48,7 @@ use crate::text;
 use files::{Files, Write};
 use itc_proto::service::SVC_NULL;
 use itc_proto::{Dir, Packet, Pru, TepEvent};
+use link_log::LinkLog;
 use links::{Links, Transition};
 use outbound::Outbound;
 use pru_message::Message;
@@ -68,6 +72,7 @@ pub struct Tile {
     files: Files,
     /// Notices from the services not yet passed on (kept for its buffer).
     notices: Vec<Notice>,
+    link_log: LinkLog,
 }
 
 impl Tile {
@@ -79,6 +84,7 @@ impl Tile {
             outbound: Outbound::new(cfg.out_queue_limit),
             files: Files::new(cfg.reader_queue_limit),
             notices: Vec::new(),
+            link_log: LinkLog::default(),
             started: Instant::now(),
             started_wall: SystemTime::now(),
             cfg,
@@ -183,13 +189,16 @@ impl Tile {
                 for _ in 0..self.outbound.clear(dir) {
                     self.links.drop_packet(dir, DropReason::LinkDown);
                 }
-                tracing::info!("{dir}: link down");
+                let now = Instant::now();
+                self.link_log
+                    .info(dir, now, format_args!("{dir}: link down"));
                 if let Some(change) = change {
                     self.announce(dir, change);
                 }
             }
             Some(Transition::Up) => {
-                tracing::info!("{dir}: link up");
+                let now = Instant::now();
+                self.link_log.info(dir, now, format_args!("{dir}: link up"));
                 self.event(Event::LinkUp(dir));
             }
             None => {}
@@ -294,10 +303,10 @@ impl Tile {
             Change::Connected => (TepEvent::Connect, "present"),
             Change::Disconnected => (TepEvent::Disconnect, "absent"),
         };
-        tracing::info!(
-            "{dir}: neighbour {word} ({})",
-            text::one_line(self.links.neighbour(dir).name())
-        );
+        let name = text::one_line(self.links.neighbour(dir).name());
+        let now = Instant::now();
+        self.link_log
+            .info(dir, now, format_args!("{dir}: neighbour {word} ({name})"));
         self.files.fan_out(dir, event);
         // Writes may now succeed or fail with EHOSTUNREACH.
         self.files.mark_packet_files();
@@ -312,16 +321,22 @@ impl Tile {
     }
 
     /// Do what was due by `now`: declare absent every neighbour whose
-    /// hellos stopped, ask again those that do not answer.
+    /// hellos stopped, ask again those that do not answer, say how many
+    /// log lines were suppressed.
     pub fn expire(&mut self, now: Instant) {
         let mut ctx = Context::new(now, &mut self.links, &mut self.outbound, &mut self.notices);
         self.services.on_timer(&mut ctx);
         self.pass_notices();
+        self.link_log.expire(now);
     }
 
     /// The earliest time [`Tile::expire`] has something to do.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.services.next_deadline(&self.links)
+        let services = self.services.next_deadline(&self.links);
+        services
+            .into_iter()
+            .chain(self.link_log.next_deadline())
+            .min()
     }
 
     // ---- outbound --------------------------------------------------------

@@ -5,8 +5,9 @@
 //!
 //! A message counts as malformed for its PRU when it names a direction
 //! the PRU does not drive, when a bounce holds anything but a routed
-//! packet (only those carry a direction, and only those go to a PRU), or
-//! when it fails to parse.
+//! packet (only those carry a direction, and only those go to a PRU) or
+//! gives a reason the firmware does not define, or when it fails to
+//! parse.
 
 use crate::stats::DropReason;
 use itc_proto::{
@@ -28,7 +29,9 @@ pub enum Message {
         /// It arrived damaged.
         eror: bool,
     },
-    /// Sync gained (`SyncGained`) or lost (`FrameError`, `Timeout`) at `dir`.
+    /// Sync gained (`SyncGained`) or lost (`FrameError`, `Timeout`) at
+    /// `dir`, or one damaged frame dropped there with sync kept
+    /// (`FrameDropped`).
     Link {
         /// The link reported on.
         dir: Dir,
@@ -89,12 +92,13 @@ fn own_dir(pru: Pru, dir8: u8) -> Option<Dir> {
 
 fn link_status(pru: Pru, ls: LinkStatusRepr) -> Message {
     match ls.code {
-        LinkCode::SyncGained | LinkCode::FrameError | LinkCode::Timeout => {
-            match own_dir(pru, ls.arg) {
-                Some(dir) => Message::Link { dir, code: ls.code },
-                None => Message::Malformed,
-            }
-        }
+        LinkCode::SyncGained
+        | LinkCode::FrameError
+        | LinkCode::Timeout
+        | LinkCode::FrameDropped => match own_dir(pru, ls.arg) {
+            Some(dir) => Message::Link { dir, code: ls.code },
+            None => Message::Malformed,
+        },
         LinkCode::Monitor => Message::Monitor(ls.arg),
         LinkCode::Unknown(_) => Message::Malformed,
     }
@@ -112,7 +116,10 @@ fn bounce(pru: Pru, b: BounceRepr<'_>) -> Message {
     };
     let reason = match b.reason {
         BounceReason::QueueFull => DropReason::QueueFull,
-        _ => DropReason::LinkDown,
+        BounceReason::NoSync => DropReason::LinkDown,
+        // Not a reason the firmware gives: the PRU speaks a protocol we
+        // do not, and the drop is not the link's doing.
+        BounceReason::Unknown(_) => return Message::Malformed,
     };
     Message::Bounced { dir, reason }
 }
@@ -147,5 +154,46 @@ mod tests {
             Message::Monitor(0x42)
         );
         assert_eq!(classify(Pru::Pru0, &[]), Message::Malformed);
+    }
+
+    #[test]
+    fn dropped_frames_name_their_direction() {
+        let nw = Dir::NW.dir8();
+        assert_eq!(
+            classify(Pru::Pru1, &[0xc3, b'E', nw]),
+            Message::Link {
+                dir: Dir::NW,
+                code: LinkCode::FrameDropped
+            }
+        );
+        assert_eq!(classify(Pru::Pru0, &[0xc3, b'E', nw]), Message::Malformed);
+        assert_eq!(classify(Pru::Pru1, &[0xc3, b'E', 0]), Message::Malformed);
+    }
+
+    #[test]
+    fn bounces_count_by_reason_and_unknown_reasons_are_malformed() {
+        // 0xc5 REASON, then the bounced packet: routed service to ET.
+        let et = 0x80 | Dir::ET.dir8();
+        assert_eq!(
+            classify(Pru::Pru0, &[0xc5, 0x01, et, 20]),
+            Message::Bounced {
+                dir: Dir::ET,
+                reason: DropReason::QueueFull
+            }
+        );
+        assert_eq!(
+            classify(Pru::Pru0, &[0xc5, 0x02, et, 20]),
+            Message::Bounced {
+                dir: Dir::ET,
+                reason: DropReason::LinkDown
+            }
+        );
+        for reason in [0x00, 0x03, 0x7f, 0xff] {
+            assert_eq!(
+                classify(Pru::Pru0, &[0xc5, reason, et, 20]),
+                Message::Malformed,
+                "reason {reason:#04x}"
+            );
+        }
     }
 }

@@ -56,10 +56,11 @@ pub struct RunArgs {
     /// Probability that a packet is lost on a wire.
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     loss: f64,
-    /// Probability that a packet arrives damaged (EROR set); with
-    /// `--link firmware`, that each bit on a wire is flipped (idle wires
-    /// freeze between bit errors, which still reach the idle delimiters
-    /// at the line's rate).
+    /// Probability that a packet is damaged on a wire: the far PRU drops
+    /// it and reports it (counted in `frame_errors`), and the link stays
+    /// up; with `--link firmware`, that each bit on a wire is flipped
+    /// (idle wires freeze between bit errors, which still reach the idle
+    /// delimiters at the line's rate).
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     corrupt: f64,
     /// Seed of the links' random choices (loss, corruption, bit flips);
