@@ -19,6 +19,10 @@ use polyfuse::KernelConfig;
 
 use crate::mountinfo;
 
+/// The most pages of user memory one FUSE request may cover: enough that
+/// any write of a packet's size, however its buffers lie, arrives whole.
+const MAX_PAGES_PER_REQUEST: u16 = 256;
+
 /// Why the tree could not be mounted; each message says what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -106,15 +110,36 @@ pub fn mount(mountpoint: &Path, options: &MountOptions) -> Result<Session, Mount
         .mount_option("default_permissions")
         .mount_option(&format!("fsname={}", quote_option_value(&options.fsname)))
         .mount_option("subtype=itcd")
-        // Packets are at most 255 bytes, but a user buffer may straddle a
-        // page boundary: with fewer than two pages per request the kernel
-        // would split one packet across two requests. 8 KiB gives two pages
-        // and keeps every request buffer small.
+        // A packet must reach the daemon in one request. Packets are at
+        // most 255 bytes, so 8 KiB per request is plenty and keeps every
+        // request buffer small; but the kernel also splits a write whose
+        // buffers touch more pages than a request may cover, and a
+        // writev(2) of 255 one-byte buffers touches 255 pages. 256 is the
+        // kernel's own limit.
         .max_write(8192)
+        .max_pages_per_request(MAX_PAGES_PER_REQUEST)
         .async_read(false);
+    warn_if_pages_capped();
     polyfuse::Session::mount(mountpoint.to_path_buf(), config)
         .map(|inner| Session { inner })
         .map_err(|e| MountError::Mount(mountpoint.to_path_buf(), e))
+}
+
+/// The kernel caps the pages per request at `fs.fuse.max_pages_limit`
+/// (256 unless an administrator lowered it; older kernels have no such
+/// setting and a fixed 256). Below 255, a `writev(2)` of a packet in many
+/// scattered buffers could reach the daemon in two pieces; the second is
+/// refused, but the first may already have gone out alone.
+fn warn_if_pages_capped() {
+    let limit = fs::read_to_string("/proc/sys/fs/fuse/max_pages_limit")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    if let Some(limit) = limit.filter(|l| *l < 255) {
+        tracing::warn!(
+            "fs.fuse.max_pages_limit is {limit}: a packet written with writev(2) from \
+             more than {limit} pages may be split (set it to 256)"
+        );
+    }
 }
 
 /// `value` quoted for a `-o` option of `fusermount3`, which takes a

@@ -1,22 +1,30 @@
-//! One open packet file or events file: what it carries and the bounded
-//! queue of packets waiting for its reader.
+//! One open packet file (`mfm`, `svc/NN`): what it carries and the queue
+//! of packets and TEPs waiting for its reader, in one [`PacketRing`].
 //!
-//! Data packets are refused when the queue is full (the caller counts the
-//! drop). Tile Event Packets are control: in packet files they may use a
-//! small reserve above the bound so a Disconnect is never lost behind data;
-//! in events files, and once the reserve is used up, a reader that falls
-//! behind loses events and gets one Events-lost TEP (`0xc4, 0x03`) in their
-//! place as soon as there is room.
+//! The bound is memory: a queued packet or TEP of `n` bytes costs `n + 1`
+//! bytes (its length byte), exactly what it takes in the ring.
+//!
+//! - Data packets may fill the bound. When several neighbours are present
+//!   (an `itc/...` file), each direction may fill at most an equal share
+//!   of it, but always room for one packet, so that one busy neighbour
+//!   cannot crowd out the others.
+//! - A data packet refused for want of room is counted against its
+//!   direction (the caller counts the drop too). Before the next packet
+//!   from that direction the reader gets Packets lost (`0xc4 0x04 dir8
+//!   COUNT`), in every file, so it learns in-stream what it missed. The
+//!   count runs until then, across a Disconnect.
+//! - TEPs are control: they may use a reserve above the bound, so that a
+//!   Disconnect is never lost behind data. Once that is full too, events
+//!   are lost and the reader gets one Events lost (`0xc4 0x03`) in their
+//!   place as soon as there is room.
+//!
+//! Events files do not queue per reader: see [`crate::event_log`].
 
-use crate::queue::PacketQueue;
-use itc_proto::Dir;
-use itc_proto::{tep_bytes, TepEvent};
+use crate::ring::{cost, PacketRing, MAX_ITEM};
+use itc_proto::{field, packets_lost_bytes, tep_bytes, Dir, TepEvent, PACKETS_LOST_LEN};
 
-/// Room above the bound kept for TEPs in packet files.
+/// Room above the bound kept for TEPs.
 pub const TEP_RESERVE: usize = 1024;
-
-/// The longest TEP a channel carries (`0xc4, EVENT, dir8`).
-const MAX_TEP_LEN: usize = 3;
 
 /// What a channel carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,11 +33,11 @@ pub enum Carries {
     Mfm,
     /// Packets of one service (and TEPs).
     Svc(u8),
-    /// TEPs only.
+    /// TEPs only (events files, which have no channel).
     Events,
 }
 
-/// An open packet or events file.
+/// An open packet file.
 #[derive(Debug)]
 pub struct Channel {
     /// What the channel carries.
@@ -41,20 +49,35 @@ pub struct Channel {
     /// Whether the file was opened for reading: only readers take inbound
     /// packets (a write-only holder could never read them).
     pub reads: bool,
-    queue: PacketQueue,
-    lost: bool,
+    ring: PacketRing,
+    /// Bound of the data packets' cost.
+    limit: usize,
+    /// Cost of the data packets queued, in all and per direction.
+    data: usize,
+    per_dir: [usize; 6],
+    /// Directions whose neighbour is present, as the TEPs told.
+    present: [bool; 6],
+    /// Per direction, packets refused since the last one queued.
+    lost: [u32; 6],
+    /// TEPs were lost; Events lost is owed.
+    events_lost: bool,
 }
 
 impl Channel {
-    /// A new channel with a reader queue of `limit` bytes.
+    /// A new channel whose data packets may cost `limit` bytes.
     pub fn new(carries: Carries, scope: Option<Dir>, physics_gen: u64, limit: usize) -> Channel {
         Channel {
             carries,
             scope,
             physics_gen,
             reads: true,
-            queue: PacketQueue::new(limit),
-            lost: false,
+            ring: PacketRing::new(limit.saturating_add(TEP_RESERVE)),
+            limit,
+            data: 0,
+            per_dir: [0; 6],
+            present: [false; 6],
+            lost: [0; 6],
+            events_lost: false,
         }
     }
 
@@ -63,153 +86,122 @@ impl Channel {
         !matches!(self.carries, Carries::Events)
     }
 
-    /// The bound for TEPs: the data bound plus the reserve in packet
-    /// files; in events files the data bound, but never so small that not
-    /// even one TEP fits (a reader would then wait for ever, not even
-    /// told that it lost events). Saturates: any bound up to `usize::MAX`
-    /// works.
-    fn control_cap(&self) -> usize {
-        match self.carries {
-            Carries::Events => self.queue.limit().max(MAX_TEP_LEN),
-            _ => self.queue.limit().saturating_add(TEP_RESERVE),
-        }
+    /// The most everything queued may cost: the bound and the reserve.
+    fn cap(&self) -> usize {
+        self.limit.saturating_add(TEP_RESERVE)
     }
 
-    /// Queue a data packet; gives it back when the queue is full.
-    pub fn push_data(&mut self, packet: Box<[u8]>) -> Result<(), Box<[u8]>> {
-        self.queue.push(packet)
+    /// Whether `extra` more bytes fit under the cap.
+    fn fits(&self, extra: usize) -> bool {
+        self.ring.stored().saturating_add(extra) <= self.cap()
     }
 
-    /// Queue a TEP for `dir` in this channel's format (`0xc4, EVENT, dir8`
-    /// for `itc` files, `0xc4, EVENT` for `tile/<D>` files). Returns false
-    /// if it was lost (the reader will see Events-lost instead).
-    pub fn push_event(&mut self, event: TepEvent, dir: Dir) -> bool {
-        let (bytes, len) = tep_bytes(
-            event,
-            if self.scope.is_none() {
-                Some(dir)
-            } else {
-                None
-            },
-        );
-        self.push_control(bytes[..len].into())
+    /// The most the data packets of one direction may cost: an equal share
+    /// of the bound among the present neighbours (and `dir`), but never
+    /// less than one packet.
+    fn share(&self, dir: Dir) -> usize {
+        let others = Dir::ALL
+            .iter()
+            .filter(|d| **d != dir && self.present[d.index()])
+            .count();
+        (self.limit / (others + 1)).max(self.limit.min(cost(MAX_ITEM)))
     }
 
-    fn push_control(&mut self, packet: Box<[u8]>) -> bool {
-        self.flush_lost_marker();
-        if self.lost || self.queue.bytes().saturating_add(packet.len()) > self.control_cap() {
-            self.lost = true;
+    /// Queue a data packet from `dir`, after a Packets lost for `dir` if
+    /// one is owed. Returns false if it was refused: it is counted against
+    /// `dir`, and the reader will learn of it.
+    pub fn push_data(&mut self, dir: Dir, packet: &[u8]) -> bool {
+        let c = cost(packet.len());
+        let i = dir.index();
+        self.flush_events_lost();
+        let owed = self.lost[i] > 0;
+        let marker = if owed { cost(PACKETS_LOST_LEN) } else { 0 };
+        let fits = packet.len() <= MAX_ITEM
+            && !self.events_lost
+            && self.data.saturating_add(c) <= self.limit
+            && self.per_dir[i].saturating_add(c) <= self.share(dir)
+            && self.fits(c.saturating_add(marker));
+        if !fits {
+            self.lost[i] = self.lost[i].saturating_add(1);
             return false;
         }
-        self.queue.force_push(packet);
+        if owed {
+            self.ring.push_back(&packets_lost_bytes(dir, self.lost[i]));
+            self.lost[i] = 0;
+        }
+        self.ring.push_back(packet);
+        self.data += c;
+        self.per_dir[i] += c;
         true
     }
 
-    fn flush_lost_marker(&mut self) {
-        if !self.lost {
-            return;
+    /// Queue a TEP for `dir` in this channel's format (`0xc4, EVENT, dir8`
+    /// for `itc` files, `0xc4, EVENT` for `tile/<D>` files), and note who
+    /// is present. Returns false if it was lost (the reader will see
+    /// Events lost instead).
+    pub fn push_event(&mut self, event: TepEvent, dir: Dir) -> bool {
+        match event {
+            TepEvent::Connect => self.present[dir.index()] = true,
+            TepEvent::Disconnect => self.present[dir.index()] = false,
+            _ => {}
         }
+        let (bytes, len) = tep_bytes(event, self.scope.is_none().then_some(dir));
+        self.flush_events_lost();
+        if self.events_lost || !self.fits(cost(len)) {
+            self.events_lost = true;
+            return false;
+        }
+        self.ring.push_back(&bytes[..len]);
+        true
+    }
+
+    fn flush_events_lost(&mut self) {
         let (marker, len) = tep_bytes(TepEvent::EventsLost, None);
-        if self.queue.bytes().saturating_add(len) <= self.control_cap() {
-            self.queue.force_push(marker[..len].into());
-            self.lost = false;
+        if self.events_lost && self.fits(cost(len)) {
+            self.ring.push_back(&marker[..len]);
+            self.events_lost = false;
         }
     }
 
-    /// The packet the next read returns.
-    pub fn front(&self) -> Option<&[u8]> {
-        self.queue.front()
+    /// Length of the packet the next read returns.
+    pub fn front_len(&self) -> Option<usize> {
+        self.ring.front_len()
     }
 
-    /// Take the next packet; makes room for a pending Events-lost marker.
-    pub fn pop(&mut self) -> Option<Box<[u8]>> {
-        let p = self.queue.pop();
-        self.flush_lost_marker();
-        p
+    /// Take the next packet, appending it to `out`; makes room for an
+    /// owed Events lost.
+    pub fn pop_into(&mut self, out: &mut Vec<u8>) -> Option<usize> {
+        let head = self.ring.front_byte();
+        let len = self.ring.pop_into(out)?;
+        if let Some(b) = head.filter(|b| *b != field::TYPE_TEP) {
+            // Data: DIR is the direction it came from.
+            if let Ok(dir) = Dir::from_dir8(b & field::DIR) {
+                let c = cost(len);
+                self.data = self.data.saturating_sub(c);
+                let d = &mut self.per_dir[dir.index()];
+                *d = d.saturating_sub(c);
+            }
+        }
+        self.flush_events_lost();
+        Some(len)
     }
 
     /// Whether a read would return a packet now.
     pub fn readable(&self) -> bool {
-        !self.queue.is_empty()
+        !self.ring.is_empty()
     }
 
     /// Packets waiting.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.ring.len()
+    }
+
+    /// Bytes of memory the queue holds.
+    pub fn memory(&self) -> usize {
+        self.ring.capacity()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn data(len: usize) -> Box<[u8]> {
-        vec![0xa0; len].into_boxed_slice()
-    }
-
-    #[test]
-    fn teps_carry_dir_only_in_itc_files() {
-        let mut all = Channel::new(Carries::Events, None, 0, 64);
-        all.push_event(TepEvent::Connect, Dir::ET);
-        assert_eq!(all.pop().unwrap().as_ref(), &[0xc4, 0x01, 2]);
-        let mut one = Channel::new(Carries::Events, Some(Dir::ET), 0, 64);
-        one.push_event(TepEvent::Disconnect, Dir::ET);
-        assert_eq!(one.pop().unwrap().as_ref(), &[0xc4, 0x02]);
-    }
-
-    #[test]
-    fn slow_events_reader_gets_one_events_lost_marker() {
-        let mut ch = Channel::new(Carries::Events, None, 0, 9);
-        for _ in 0..3 {
-            assert!(ch.push_event(TepEvent::Connect, Dir::SE));
-        }
-        // Full: these are lost.
-        assert!(!ch.push_event(TepEvent::Disconnect, Dir::SE));
-        assert!(!ch.push_event(TepEvent::Connect, Dir::SE));
-        assert_eq!(ch.queued(), 3);
-        // Reading makes room: exactly one marker follows what was queued.
-        ch.pop();
-        assert_eq!(ch.queued(), 3);
-        ch.pop();
-        ch.pop();
-        assert_eq!(ch.pop().unwrap().as_ref(), &[0xc4, 0x03]);
-        assert!(ch.pop().is_none());
-        assert!(ch.push_event(TepEvent::Connect, Dir::SE));
-    }
-
-    #[test]
-    fn any_bound_up_to_usize_max_works() {
-        for carries in [Carries::Mfm, Carries::Svc(9), Carries::Events] {
-            let mut ch = Channel::new(carries, None, 0, usize::MAX);
-            assert!(ch.push_event(TepEvent::Connect, Dir::ET));
-            if carries != Carries::Events {
-                ch.push_data(data(255)).unwrap();
-            }
-            assert!(ch.push_event(TepEvent::Disconnect, Dir::ET));
-            assert!(ch.pop().is_some());
-        }
-    }
-
-    #[test]
-    fn an_events_file_with_a_tiny_bound_still_reports_lost_events() {
-        let mut ch = Channel::new(Carries::Events, None, 0, 0);
-        assert!(ch.push_event(TepEvent::Connect, Dir::ET));
-        assert!(!ch.push_event(TepEvent::Connect, Dir::SE));
-        assert_eq!(ch.pop().unwrap().as_ref(), &[0xc4, 0x01, 2]);
-        assert_eq!(ch.pop().unwrap().as_ref(), &[0xc4, 0x03]);
-        assert!(ch.pop().is_none());
-    }
-
-    #[test]
-    fn packet_files_keep_teps_behind_full_data() {
-        let mut ch = Channel::new(Carries::Mfm, Some(Dir::WT), 0, 100);
-        ch.push_data(data(100)).unwrap();
-        assert!(ch.push_data(data(1)).is_err(), "data is bounded");
-        assert!(
-            ch.push_event(TepEvent::Disconnect, Dir::WT),
-            "a TEP still fits"
-        );
-        assert_eq!(ch.pop().unwrap().len(), 100);
-        assert_eq!(ch.pop().unwrap().as_ref(), &[0xc4, 0x02]);
-    }
-}
+#[path = "channel_tests.rs"]
+mod tests;

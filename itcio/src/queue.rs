@@ -1,27 +1,29 @@
 //! Bounded packet queues.
 //!
-//! A [`PacketQueue`] holds whole packets and is bounded by the bytes it
-//! holds, never by a count, so memory stays bounded whatever the packet
-//! sizes. A push that would exceed the bound is refused and the caller
-//! counts the drop.
-
-use std::collections::VecDeque;
+//! A [`PacketQueue`] holds whole packets and is bounded by the bytes of
+//! the packets it holds, never by a count. It stores them in a
+//! [`PacketRing`], so its memory is those bytes plus one per packet: at
+//! most twice the bound, whatever the packet sizes. A push that would
+//! exceed the bound is refused and the caller counts the drop.
 
 use itc_proto::MAX_PACKET_LEN;
+
+use crate::ring::PacketRing;
 
 /// A FIFO of packets bounded by total bytes.
 #[derive(Debug)]
 pub struct PacketQueue {
-    packets: VecDeque<Box<[u8]>>,
+    ring: PacketRing,
     bytes: usize,
     limit: usize,
 }
 
 impl PacketQueue {
-    /// An empty queue holding at most `limit` bytes.
+    /// An empty queue holding at most `limit` bytes of packets.
     pub fn new(limit: usize) -> PacketQueue {
         PacketQueue {
-            packets: VecDeque::new(),
+            // One length byte per packet of at least one byte.
+            ring: PacketRing::new(limit.saturating_mul(2)),
             bytes: 0,
             limit,
         }
@@ -40,56 +42,58 @@ impl PacketQueue {
         if !self.has_room(packet.len()) {
             return Err(packet);
         }
-        self.force_push(packet);
-        Ok(())
+        self.force_push(packet)
     }
 
     /// Append a packet even beyond the bound. For the few control packets
     /// whose loss would break a guarantee; callers bound their number.
-    pub fn force_push(&mut self, packet: Box<[u8]>) {
+    /// Gives back only a packet longer than any packet.
+    pub fn force_push(&mut self, packet: Box<[u8]>) -> Result<(), Box<[u8]>> {
+        if !self.ring.push_back(&packet) {
+            return Err(packet);
+        }
         self.bytes = self.bytes.saturating_add(packet.len());
-        self.packets.push_back(packet);
+        Ok(())
     }
 
     /// Put a packet back at the head (it was taken but could not be used).
     pub fn push_front(&mut self, packet: Box<[u8]>) {
-        self.bytes = self.bytes.saturating_add(packet.len());
-        self.packets.push_front(packet);
-    }
-
-    /// The packet at the head.
-    pub fn front(&self) -> Option<&[u8]> {
-        self.packets.front().map(|p| &p[..])
+        if self.ring.push_front(&packet) {
+            self.bytes = self.bytes.saturating_add(packet.len());
+        }
     }
 
     /// Take the packet at the head.
     pub fn pop(&mut self) -> Option<Box<[u8]>> {
-        let p = self.packets.pop_front()?;
+        let p = self.ring.pop()?;
         self.bytes = self.bytes.saturating_sub(p.len());
         Some(p)
     }
 
     /// Remove everything; returns how many packets were removed.
     pub fn clear(&mut self) -> usize {
-        let n = self.packets.len();
-        self.packets.clear();
         self.bytes = 0;
-        n
+        self.ring.clear()
     }
 
     /// Number of packets queued.
     pub fn len(&self) -> usize {
-        self.packets.len()
+        self.ring.len()
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.packets.is_empty()
+        self.ring.is_empty()
     }
 
-    /// Bytes queued.
+    /// Bytes of the packets queued.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Bytes of memory the queue holds.
+    pub fn memory(&self) -> usize {
+        self.ring.capacity()
     }
 
     /// The bound in bytes.
@@ -255,12 +259,24 @@ mod tests {
         let mut q = PacketQueue::new(4);
         q.push(pkt(4, 1)).unwrap();
         let p = q.pop().unwrap();
-        q.force_push(pkt(3, 2));
+        q.force_push(pkt(3, 2)).unwrap();
         q.push_front(p);
         assert_eq!(q.bytes(), 7);
-        assert_eq!(q.front().unwrap()[0], 1);
+        assert_eq!(q.pop().unwrap()[0], 1);
+        q.push_front(pkt(4, 1));
         assert_eq!(q.clear(), 2);
         assert_eq!(q.bytes(), 0);
+    }
+
+    #[test]
+    fn memory_is_at_most_twice_the_bound_whatever_the_packet_sizes() {
+        let mut q = PacketQueue::new(16 * 1024);
+        while q.push(pkt(1, 7)).is_ok() {}
+        assert_eq!(q.len(), 16 * 1024);
+        assert!(q.memory() <= 2 * 16 * 1024, "{}", q.memory());
+        while q.pop().is_some() {}
+        assert!(q.memory() <= crate::ring::KEEP, "given back once empty");
+        assert!(q.force_push(pkt(256, 1)).is_err(), "longer than a packet");
     }
 
     #[test]

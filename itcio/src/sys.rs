@@ -40,3 +40,16 @@ pub fn hung_up(fd: RawFd) -> bool {
     let n = unsafe { libc::poll(&mut pfd, 1, 0) };
     n < 0 || pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLRDHUP) != 0
 }
+
+/// Hand the memory the allocator holds free back to the kernel, after a
+/// large release (glibc keeps freed memory below the top of its heap, and
+/// the resident size would not fall). Walks the allocator's free lists:
+/// call it rarely.
+pub fn give_back_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim(3) takes no pointer; it only returns free pages
+    // of the allocator's own heaps to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -18,13 +18,57 @@ use itc_proto::{Dir, Pru};
 /// The version reported in `itc/self`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The format characters (Unicode general category Cf, as of Unicode
+/// 15.1): invisible, and some reorder the text around them (U+202E, right
+/// to left override, shows `abc` as `cba`).
+const FORMAT_CHARS: &[(char, char)] = &[
+    ('\u{00ad}', '\u{00ad}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061c}', '\u{061c}'),
+    ('\u{06dd}', '\u{06dd}'),
+    ('\u{070f}', '\u{070f}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08e2}', '\u{08e2}'),
+    ('\u{180e}', '\u{180e}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{202a}', '\u{202e}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206f}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{fff9}', '\u{fffb}'),
+    ('\u{110bd}', '\u{110bd}'),
+    ('\u{110cd}', '\u{110cd}'),
+    ('\u{13430}', '\u{1343f}'),
+    ('\u{1bca0}', '\u{1bca3}'),
+    ('\u{1d173}', '\u{1d17a}'),
+    ('\u{e0001}', '\u{e0001}'),
+    ('\u{e0020}', '\u{e007f}'),
+];
+
+/// Whether `c` is a format character (category Cf).
+fn is_format(c: char) -> bool {
+    FORMAT_CHARS
+        .binary_search_by(|&(lo, hi)| {
+            if hi < c {
+                std::cmp::Ordering::Less
+            } else if lo > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
 /// `s` made safe for one line of a status file or a log: a backslash
 /// becomes `\\`, tab, newline and carriage return `\t`, `\n`, `\r`,
 /// and every other control character `\xHH` (C0 and DEL) or `\u{HHHH}`
-/// (C1, and U+2028 and U+2029, which some readers take as line breaks).
-/// A neighbour's name and physics id come from its hellos, so they are
-/// untrusted: raw, a newline would forge a line and an escape sequence
-/// would drive the reader's terminal.
+/// (C1, U+2028 and U+2029, which some readers take as line breaks, and
+/// the format characters: bidirectional overrides and isolates, zero
+/// width characters, and the rest of category Cf). A neighbour's name and
+/// physics id come from its hellos, so they are untrusted: raw, a newline
+/// would forge a line, an escape sequence would drive the reader's
+/// terminal, and a bidirectional override would show text reordered.
 pub fn one_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -38,7 +82,7 @@ pub fn one_line(s: &str) -> String {
             }
             // C1 controls, and the line and paragraph separators that
             // some readers break lines at.
-            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' || is_format(c) => {
                 let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
             }
             c => out.push(c),
@@ -209,5 +253,27 @@ mod tests {
         assert_eq!(one_line("\u{85}x\u{2028}"), "\\u{0085}x\\u{2028}");
         assert_eq!(one_line("back\\slash"), "back\\\\slash");
         assert_eq!(one_line("gr\u{fc}n"), "gr\u{fc}n", "printable text stays");
+    }
+
+    #[test]
+    fn one_line_escapes_bidi_and_other_format_characters() {
+        // A right to left override would show "r0c1" as "1c0r".
+        assert_eq!(one_line("\u{202e}r0c1"), "\\u{202e}r0c1");
+        assert_eq!(
+            one_line("a\u{2066}b\u{2069}\u{200b}\u{feff}\u{ad}"),
+            "a\\u{2066}b\\u{2069}\\u{200b}\\u{feff}\\u{00ad}"
+        );
+        assert_eq!(one_line("\u{e0041}"), "\\u{e0041}", "a tag character");
+        // Every range, at both ends and just outside.
+        for &(lo, hi) in FORMAT_CHARS {
+            for c in [lo, hi] {
+                assert_eq!(
+                    one_line(&c.to_string()),
+                    format!("\\u{{{:04x}}}", u32::from(c))
+                );
+            }
+        }
+        assert!(FORMAT_CHARS.windows(2).all(|w| w[0].1 < w[1].0), "sorted");
+        assert_eq!(one_line("\u{2065}\u{fffc}"), "\u{2065}\u{fffc}", "not Cf");
     }
 }

@@ -699,6 +699,40 @@ fn control_characters_in_a_neighbours_name_never_reach_output_raw() {
 }
 
 #[test]
+fn bidi_and_other_format_characters_in_a_neighbours_name_are_escaped() {
+    let h = hand_tile(&["--hello-ms", "60000", "--absent-ms", "600000"]);
+    h.pru0.send(&[0xc3, b'P', Dir::ET.dir8()]);
+    // A right to left override shows "evil" reversed after it; the
+    // isolates, zero width space and byte order mark are invisible.
+    let name = "\u{202e}live\u{2066}x\u{2069}";
+    let physics = "p\u{200b}\u{feff}q";
+    let mut hello = vec![0x80 | Dir::ET.dir8(), 1, 1, name.len() as u8];
+    hello.extend_from_slice(name.as_bytes());
+    hello.push(physics.len() as u8);
+    hello.extend_from_slice(physics.as_bytes());
+    h.pru0.send(&hello);
+    let t = &h.tile;
+    eventually!(t.dir_status(Dir::ET, "peer") == "present", "present");
+    let status = t.read_to_string("tile/ET/status");
+    assert!(
+        status.contains("peer_name: \\u{202e}live\\u{2066}x\\u{2069}\n"),
+        "{status}"
+    );
+    assert!(
+        status.contains("peer_physics: p\\u{200b}\\u{feff}q\n"),
+        "{status}"
+    );
+    let table = t.read_to_string("itc/status");
+    assert!(table.contains("\\u{202e}live"), "{table}");
+    for text in [status, table, t.log_text()] {
+        assert!(
+            !text.contains(['\u{202e}', '\u{2066}', '\u{2069}', '\u{200b}', '\u{feff}']),
+            "raw format characters: {text:?}"
+        );
+    }
+}
+
+#[test]
 fn a_name_with_control_characters_is_a_usage_error() {
     let dir = TempDir::new("badname");
     let mount = dir.0.join("m");

@@ -7,11 +7,17 @@
 //! daemon must keep serving, and once the noise stops the tiles must find
 //! each other again. The run is reproducible: the seed is printed, and
 //! `ITC_SOAK_SEED=N` repeats it.
+//!
+//! And a thousand link flaps under streaming traffic: every `itcd` keeps
+//! its memory and descriptors flat, and every reader sees the TEPs in
+//! order with the data.
 
 mod common;
 
 use std::collections::HashMap;
 use std::fs;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -329,6 +335,173 @@ fn random_use_from_every_side_keeps_every_daemon_serving() {
             "{} {d} never came back (seed {seed}):\n{}",
             t.name,
             g.dump()
+        );
+    }
+}
+
+/// What one tile's streaming reader saw break the TEP order, if anything,
+/// and how many packets and TEPs it read.
+#[derive(Debug, Default)]
+struct Stream {
+    errors: Vec<String>,
+    data: u64,
+    teps: u64,
+}
+
+/// Checks one item read from an `itc/...` file against the presence it
+/// follows: per direction, Connect and Disconnect alternate (the snapshot
+/// Connect first), and no packet from D comes while D is disconnected.
+fn check_order(item: &[u8], present: &mut [bool; 6], s: &mut Stream, what: &str) {
+    let mut fail = |m: String| {
+        if s.errors.len() < 20 {
+            s.errors.push(format!("{what}: {m}"));
+        }
+    };
+    if item.first() != Some(&0xc4) {
+        s.data += 1;
+        match Dir::from_dir8(item[0] & 7) {
+            Ok(d) if present[d.index()] => {}
+            Ok(d) => fail(format!("packet from {d} while it is disconnected")),
+            Err(_) => fail(format!("packet from no direction: {item:02x?}")),
+        }
+        return;
+    }
+    s.teps += 1;
+    let dir = item.get(2).and_then(|b| Dir::from_dir8(*b).ok());
+    match (item.get(1), dir) {
+        (Some(0x01), Some(d)) if !present[d.index()] => present[d.index()] = true,
+        (Some(0x02), Some(d)) if present[d.index()] => present[d.index()] = false,
+        // Packets lost: it comes right before a packet from D.
+        (Some(0x04), Some(d)) if present[d.index()] => {}
+        _ => fail(format!("out of order: {item:02x?} with {present:?}")),
+    }
+}
+
+/// One tile's traffic until `stop`: reads `itc/mfm` and `itc/events` as
+/// they come, checking the order, and writes MFM packets to every
+/// neighbour its `itc/mfm` says is present.
+fn stream(tile: &TileProc, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Stream> {
+    use std::os::fd::AsRawFd;
+    let mfm = open(&tile.path("itc/mfm"), libc::O_RDWR | libc::O_NONBLOCK).unwrap();
+    let events = open(&tile.path("itc/events"), libc::O_RDONLY | libc::O_NONBLOCK).unwrap();
+    let name = tile.name.clone();
+    std::thread::spawn(move || {
+        let mut s = Stream::default();
+        let (mut on_mfm, mut on_events) = ([false; 6], [false; 6]);
+        let mut turn = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let wants_out = on_mfm.contains(&true);
+            let mut fds = [
+                libc::pollfd {
+                    fd: mfm.as_raw_fd(),
+                    events: libc::POLLIN | if wants_out { libc::POLLOUT } else { 0 },
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: events.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: fds is a valid array of two pollfds for the call.
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, 50) };
+            while let Ok(p) = read_packet(&mfm, 256) {
+                check_order(&p, &mut on_mfm, &mut s, &format!("{name} itc/mfm"));
+            }
+            while let Ok(p) = read_packet(&events, 256) {
+                check_order(&p, &mut on_events, &mut s, &format!("{name} itc/events"));
+            }
+            if fds[0].revents & libc::POLLOUT != 0 {
+                // One packet to the next present neighbour; EAGAIN and
+                // EHOSTUNREACH (it just left) are the link's business.
+                let present: Vec<Dir> =
+                    Dir::ALL.into_iter().filter(|d| on_mfm[d.index()]).collect();
+                if let Some(d) = present.get(turn % present.len().max(1)) {
+                    turn += 1;
+                    let mut p = vec![0xa0 | d.dir8()];
+                    p.resize(64, turn as u8);
+                    let _ = write_packet(&mfm, &p);
+                }
+            }
+        }
+        s
+    })
+}
+
+#[test]
+fn a_thousand_flaps_under_traffic_keep_memory_flat_and_teps_in_order() {
+    // A line: A-ET-B-ET-C. Both links flap in turn.
+    let spec = GridSpec {
+        names: vec!["A", "B", "C"],
+        links: vec![(0, Dir::ET, 1), (1, Dir::ET, 2)],
+        extra_args: vec![vec![], vec![], vec![]],
+        ..GridSpec::pair()
+    };
+    let g = Grid::start(spec);
+    for (i, d) in [(0, Dir::ET), (1, Dir::WT), (1, Dir::ET), (2, Dir::WT)] {
+        g.wait_present(i, d);
+    }
+    let links = [(0, Dir::ET), (1, Dir::ET)];
+    let watch: Vec<fs::File> = links
+        .iter()
+        .map(|(i, d)| {
+            let f = open(
+                &g.tile(*i).path(&format!("tile/{d}/events")),
+                libc::O_RDONLY,
+            )
+            .unwrap();
+            assert_eq!(next_packet(&f), [0xc4, 0x01]);
+            f
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let streams: Vec<_> = g.tiles.iter().map(|t| stream(t, stop.clone())).collect();
+    let usage = || -> Vec<(u64, usize)> {
+        g.tiles
+            .iter()
+            .map(|t| (rss_kib(t.pid()), fd_count(t.pid())))
+            .collect()
+    };
+    let started = Instant::now();
+    let mut warm = Vec::new();
+    for n in 0..1000 {
+        if n == 100 {
+            warm = usage();
+        }
+        let k = n % links.len();
+        let (i, d) = links[k];
+        let rx = g.tile(i).counter(d, "rx_mfm_packets");
+        flap(&g, i, d, &watch[k]);
+        // Traffic flows again before the next flap.
+        eventually!(
+            g.tile(i).counter(d, "rx_mfm_packets") > rx,
+            "no traffic after flap {n}\n{}",
+            g.dump()
+        );
+    }
+    let end = usage();
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let seen: Vec<Stream> = streams.into_iter().map(|h| h.join().unwrap()).collect();
+    eprintln!(
+        "1000 flaps in {took:?}; itcd (RSS KiB, fds) after 100: {warm:?}, after 1000: {end:?}"
+    );
+    for (t, s) in g.tiles.iter().zip(&seen) {
+        eprintln!("{}: {} packets, {} TEPs read", t.name, s.data, s.teps);
+        assert!(s.errors.is_empty(), "{}:\n{}", t.name, s.errors.join("\n"));
+        assert!(
+            s.data > 100 && s.teps >= 1000,
+            "{} saw too little: {s:?}",
+            t.name
+        );
+    }
+    for ((t, (rss0, fds0)), (rss1, fds1)) in g.tiles.iter().zip(&warm).zip(&end) {
+        assert_eq!(fds0, fds1, "{}'s descriptors", t.name);
+        // Flat: a thousand flaps leave no trace but page-level noise.
+        assert!(
+            *rss1 <= rss0 + 256,
+            "{}'s memory grew from {rss0} to {rss1} KiB",
+            t.name
         );
     }
 }

@@ -998,3 +998,212 @@ fn lost_hellos_are_asked_for_again_long_before_the_next_hello() {
     );
     g.wait_pair();
 }
+
+/// Anonymous memory of `pages` pages for `writev` buffers placed on
+/// chosen page boundaries; unmapped on drop.
+struct Pages {
+    base: *mut u8,
+    len: usize,
+}
+
+impl Pages {
+    fn new(pages: usize) -> Pages {
+        let len = pages * page_size();
+        // SAFETY: an anonymous private mapping with no address hint; the
+        // result is checked before use.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED, "mmap");
+        Pages {
+            base: base.cast(),
+            len,
+        }
+    }
+
+    /// `bytes` copied to `offset`; the iovec that covers them.
+    fn iovec(&mut self, offset: usize, bytes: &[u8]) -> libc::iovec {
+        assert!(offset + bytes.len() <= self.len);
+        // SAFETY: the range lies inside the mapping (checked above), which
+        // nothing else references.
+        let dst = unsafe { std::slice::from_raw_parts_mut(self.base.add(offset), bytes.len()) };
+        dst.copy_from_slice(bytes);
+        libc::iovec {
+            iov_base: dst.as_mut_ptr().cast(),
+            iov_len: bytes.len(),
+        }
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in new().
+        unsafe { libc::munmap(self.base.cast(), self.len) };
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+}
+
+/// `writev(2)` of `iov` to `f`.
+fn writev(f: &std::fs::File, iov: &[libc::iovec]) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: every iovec points into a live mapping of its length.
+    let n = unsafe { libc::writev(f.as_raw_fd(), iov.as_ptr(), iov.len() as i32) };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+#[test]
+fn a_writev_packet_goes_whole_however_its_buffers_lie_in_memory() {
+    let g = Grid::start(GridSpec::pair());
+    g.wait_pair();
+    let tx = open(&g.tile(0).path("tile/ET/svc/20"), O_RDWR).unwrap();
+    let rx = open(&g.tile(1).path("tile/WT/svc/20"), O_NB).unwrap();
+    assert_eq!(next_packet(&rx), vec![0xc4, 0x01]);
+    let page = page_size();
+    let mut mem = Pages::new(600);
+    let packet = |len: usize, tag: u8| -> Vec<u8> {
+        let mut p = vec![0x80, 20];
+        p.resize(len, tag);
+        p
+    };
+
+    // The first buffer ends on a page boundary, the second straddles one:
+    // three pages, which the kernel once split into two requests (the
+    // first piece went out alone and the caller saw a short write).
+    let p1 = packet(196, 1);
+    let iov = [
+        mem.iovec(page - 96, &p1[..96]),
+        mem.iovec(3 * page - 2, &p1[96..]),
+    ];
+    assert_eq!(writev(&tx, &iov).unwrap(), 196);
+    // 255 one-byte buffers, each on a page of its own.
+    let p2 = packet(255, 2);
+    let iov: Vec<libc::iovec> = (0..255)
+        .map(|i| mem.iovec((5 + 2 * i) * page - 1, &p2[i..=i]))
+        .collect();
+    assert_eq!(writev(&tx, &iov).unwrap(), 255);
+    // 256 bytes straddling 128 page boundaries: too long, refused whole.
+    let p3 = packet(256, 3);
+    let iov: Vec<libc::iovec> = (0..128)
+        .map(|i| mem.iovec((5 + 2 * i) * page - 1, &p3[2 * i..2 * i + 2]))
+        .collect();
+    assert_eq!(errno(&writev(&tx, &iov)), libc::EMSGSIZE);
+    let p4 = packet(3, 4);
+    assert_eq!(write_packet(&tx, &p4).unwrap(), 3);
+
+    // Exactly the whole packets arrive, DIR rewritten, nothing else.
+    let from_et = |mut p: Vec<u8>| {
+        p[0] = svc_hdr(Dir::WT);
+        p
+    };
+    for want in [p1, p2, p4] {
+        assert_eq!(next_packet(&rx), from_et(want));
+    }
+    assert_eq!(errno(&read_packet(&rx, 256)), libc::EAGAIN);
+}
+
+/// An MFM packet for `d` whose payload starts with `tag`, 255 bytes long.
+fn big_mfm(d: Dir, tag: u8) -> Vec<u8> {
+    let mut p = vec![mfm_hdr(d), tag];
+    p.resize(255, tag);
+    p
+}
+
+#[test]
+fn a_busy_neighbour_cannot_crowd_out_another_and_losses_are_told_in_stream() {
+    // A and C both neighbours of B: A at B's WT, C at B's ET.
+    let spec = GridSpec {
+        names: vec!["A", "B", "C"],
+        links: vec![(0, Dir::ET, 1), (2, Dir::WT, 1)],
+        extra_args: vec![vec![], vec!["--queue-bytes".into(), "2048".into()], vec![]],
+        ..GridSpec::pair()
+    };
+    let g = Grid::start(spec);
+    g.wait_present(1, Dir::WT);
+    g.wait_present(1, Dir::ET);
+    g.wait_present(0, Dir::ET);
+    g.wait_present(2, Dir::WT);
+    let (a, b, c) = (g.tile(0), g.tile(1), g.tile(2));
+    let rx = open(&b.path("itc/mfm"), O_NB).unwrap();
+    let from_a = open(&a.path("itc/mfm"), O_RDWR).unwrap();
+    let from_c = open(&c.path("itc/mfm"), O_RDWR).unwrap();
+    let dropped = b.counter(Dir::WT, "drop_queue_full");
+    // A floods B's reader: with two neighbours present, A's share is half
+    // of 2048 bytes, four packets of 255 (each costs 256).
+    for i in 0..20 {
+        write_packet(&from_a, &big_mfm(Dir::ET, i)).unwrap();
+    }
+    eventually!(
+        b.counter(Dir::WT, "drop_queue_full") == dropped + 16,
+        "A's excess dropped\n{}",
+        g.dump()
+    );
+    // C still gets in.
+    write_packet(&from_c, &big_mfm(Dir::WT, 100)).unwrap();
+    eventually!(
+        b.counter(Dir::ET, "rx_mfm_packets") >= 1,
+        "C's packet taken\n{}",
+        g.dump()
+    );
+    assert_eq!(b.counter(Dir::ET, "drop_queue_full"), 0, "C lost nothing");
+    // Once B reads, A's next packet comes after a report of what A lost.
+    let mut got: Vec<Vec<u8>> = (0..7).map(|_| next_packet(&rx)).collect();
+    write_packet(&from_a, &big_mfm(Dir::ET, 200)).unwrap();
+    got.extend((0..2).map(|_| next_packet(&rx)));
+    let heads: Vec<[u8; 2]> = got.iter().map(|p| [p[0], p[1]]).collect();
+    let (wt, et) = (mfm_hdr(Dir::WT), mfm_hdr(Dir::ET));
+    let want = vec![
+        [0xc4, 0x01], // Connect ET (C), snapshot in the order ET SE SW WT
+        [0xc4, 0x01], // Connect WT (A)
+        [wt, 0],
+        [wt, 1],
+        [wt, 2],
+        [wt, 3],
+        [et, 100],
+        [0xc4, 0x04],
+        [wt, 200],
+    ];
+    assert_eq!(heads, want, "{got:02x?}");
+    assert_eq!(got[7], [0xc4, 0x04, Dir::WT.dir8(), 16, 0, 0, 0]);
+    assert_eq!(errno(&read_packet(&rx, 256)), libc::EAGAIN);
+
+    // A tile/<D> file has the whole bound, and names the direction too.
+    drop(rx);
+    let rx = open(&b.path("tile/WT/svc/30"), O_NB).unwrap();
+    assert_eq!(next_packet(&rx), [0xc4, 0x01]);
+    let tx = open(&a.path("tile/ET/svc/30"), O_RDWR).unwrap();
+    let svc = |tag: u8| {
+        let mut p = vec![0x80, 30, tag];
+        p.resize(255, tag);
+        p
+    };
+    let dropped = b.counter(Dir::WT, "drop_queue_full");
+    for i in 0..12 {
+        write_packet(&tx, &svc(i)).unwrap();
+    }
+    eventually!(
+        b.counter(Dir::WT, "drop_queue_full") == dropped + 4,
+        "8 of 12 fit 2048 bytes\n{}",
+        g.dump()
+    );
+    for i in 0..8 {
+        assert_eq!(next_packet(&rx)[2], i);
+    }
+    write_packet(&tx, &svc(50)).unwrap();
+    assert_eq!(next_packet(&rx), [0xc4, 0x04, Dir::WT.dir8(), 4, 0, 0, 0]);
+    assert_eq!(next_packet(&rx)[2], 50);
+}

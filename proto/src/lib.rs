@@ -49,7 +49,7 @@ pub use hello::{HelloFlags, HelloRepr, HELLO_VERSION, MAX_NAME_LEN, MAX_PHYSICS_
 pub use link_status::{LinkCode, LinkStatusRepr, LINK_STATUS_LEN};
 pub use packet::{check_user_write, field, HeaderRepr, LocalType, Packet, RoutedHeader};
 pub use service::{MAX_SERVICE, SVC_ECHO, SVC_FILE_UPDATE, SVC_HELLO};
-pub use tep::{tep_bytes, TepEvent, TepRepr};
+pub use tep::{packets_lost_bytes, tep_bytes, TepEvent, TepRepr, PACKETS_LOST_LEN};
 
 /// The largest packet that crosses a link or a packet file.
 pub const MAX_PACKET_LEN: usize = 255;

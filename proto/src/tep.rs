@@ -4,15 +4,20 @@
 //! ```text
 //! byte 0    0xc4
 //! byte 1    EVENT  0x01 Connect, 0x02 Disconnect, 0x03 Events lost,
-//!                  0x00 illegal, others reserved
-//! byte 2    dir8 of the neighbour, one of the six (in itc/... files only;
-//!                  absent in tile/<D>/... files and for Events lost)
-//! byte 3..  ignored, for later extensions
+//!                  0x04 Packets lost, 0x00 illegal, others reserved
+//! byte 2    dir8 of the neighbour, one of the six (Connect and Disconnect:
+//!                  in itc/... files only, absent in tile/<D>/... files;
+//!                  Packets lost: in every file; Events lost: never)
+//! byte 3..  Packets lost: COUNT, 4 bytes little-endian, the packets from
+//!                  dir8 this reader lost since the last one it got
+//!                  (saturating); other events: ignored, for later
+//!                  extensions
 //! ```
 //!
 //! Event 0x00 fails with [`Error::BadTep`]; reserved events parse as
 //! [`TepEvent::Unknown`]. A dir8 that is not one of the six fails with
-//! [`Error::BadDir`].
+//! [`Error::BadDir`]. A Packets lost TEP with fewer than four bytes after
+//! its dir8 parses without a count.
 
 use super::packet::field;
 use super::{check_buffer, Error, Packet, Result};
@@ -22,6 +27,10 @@ use crate::dir::Dir;
 const EVENT: usize = 1;
 /// Index of the dir8 byte.
 const DIR: usize = 2;
+/// Index of the first COUNT byte of Packets lost.
+const COUNT: usize = 3;
+/// Length of a Packets lost TEP with its count.
+pub const PACKETS_LOST_LEN: usize = COUNT + 4;
 
 /// What a Tile Event Packet reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,6 +43,9 @@ pub enum TepEvent {
     Disconnect,
     /// 0x03: this reader fell behind and events were dropped.
     EventsLost,
+    /// 0x04: this reader's queue had no room and packets from a
+    /// direction were dropped.
+    PacketsLost,
     /// Any other event code, kept as is.
     Unknown(u8),
 }
@@ -46,6 +58,7 @@ impl TepEvent {
             0x01 => TepEvent::Connect,
             0x02 => TepEvent::Disconnect,
             0x03 => TepEvent::EventsLost,
+            0x04 => TepEvent::PacketsLost,
             other => TepEvent::Unknown(other),
         }
     }
@@ -57,6 +70,7 @@ impl TepEvent {
             TepEvent::Connect => 0x01,
             TepEvent::Disconnect => 0x02,
             TepEvent::EventsLost => 0x03,
+            TepEvent::PacketsLost => 0x04,
             TepEvent::Unknown(other) => other,
         }
     }
@@ -69,16 +83,31 @@ pub struct TepRepr {
     pub event: TepEvent,
     /// The raw dir8 of the neighbour, when the packet carries one.
     pub dir: Option<u8>,
+    /// Packets lost: how many, when the packet carries a count.
+    pub count: Option<u32>,
 }
 
 impl TepRepr {
-    /// A TEP about `dir`, or without a direction.
+    /// A TEP about `dir`, or without a direction, and without a count.
     pub const fn new(event: TepEvent, dir: Option<Dir>) -> TepRepr {
         let dir = match dir {
             Some(d) => Some(d.dir8()),
             None => None,
         };
-        TepRepr { event, dir }
+        TepRepr {
+            event,
+            dir,
+            count: None,
+        }
+    }
+
+    /// Packets lost: `count` packets from `dir`.
+    pub const fn packets_lost(dir: Dir, count: u32) -> TepRepr {
+        TepRepr {
+            event: TepEvent::PacketsLost,
+            dir: Some(dir.dir8()),
+            count: Some(count),
+        }
     }
 
     /// Decodes a TEP; bytes after the dir8 are ignored.
@@ -97,18 +126,30 @@ impl TepRepr {
                 need: EVENT + 1,
             });
         };
+        let event = TepEvent::from_byte(event);
+        let count = match (event, bytes.get(COUNT..PACKETS_LOST_LEN)) {
+            (TepEvent::PacketsLost, Some(&[a, b, c, d])) => Some(u32::from_le_bytes([a, b, c, d])),
+            _ => None,
+        };
         let repr = TepRepr {
-            event: TepEvent::from_byte(event),
+            event,
             dir: bytes.get(DIR).copied(),
+            count,
         };
         repr.check()?;
         Ok(repr)
     }
 
-    /// Fails on an illegal event or a dir8 that is not one of the six.
+    /// Fails on an illegal event, a dir8 that is not one of the six, or a
+    /// count where none can be written (not Packets lost, or no dir8 for
+    /// it to follow).
     fn check(&self) -> Result<()> {
-        if self.event.to_byte() == 0 {
+        let event = self.event.to_byte();
+        if event == 0 {
             return Err(Error::BadTep(0));
+        }
+        if self.count.is_some() && (self.event != TepEvent::PacketsLost || self.dir.is_none()) {
+            return Err(Error::BadTep(event));
         }
         if let Some(d) = self.dir {
             Dir::from_dir8(d).map_err(|_| Error::BadDir(d))?;
@@ -121,12 +162,13 @@ impl TepRepr {
         self.dir.and_then(|d| Dir::from_dir8(d).ok())
     }
 
-    /// Length of the encoded packet: 2, or 3 with a direction.
+    /// Length of the encoded packet: 2, 3 with a direction, 7 with a
+    /// count as well.
     pub const fn buffer_len(&self) -> usize {
-        if self.dir.is_some() {
-            DIR + 1
-        } else {
-            EVENT + 1
+        match (self.dir, self.count) {
+            (Some(_), Some(_)) => PACKETS_LOST_LEN,
+            (Some(_), None) => DIR + 1,
+            (None, _) => EVENT + 1,
         }
     }
 
@@ -140,6 +182,9 @@ impl TepRepr {
         if let Some(d) = self.dir {
             buf[DIR] = d;
         }
+        if let Some(n) = self.count {
+            buf[COUNT..PACKETS_LOST_LEN].copy_from_slice(&n.to_le_bytes());
+        }
         Ok(len)
     }
 }
@@ -151,6 +196,21 @@ pub const fn tep_bytes(event: TepEvent, dir: Option<Dir>) -> ([u8; 3], usize) {
         Some(d) => ([field::TYPE_TEP, event.to_byte(), d.dir8()], 3),
         None => ([field::TYPE_TEP, event.to_byte(), 0], 2),
     }
+}
+
+/// Builds a Packets lost TEP without allocating: `count` packets from
+/// `dir` (the same bytes in `itc/...` and `tile/<D>/...` files).
+pub const fn packets_lost_bytes(dir: Dir, count: u32) -> [u8; PACKETS_LOST_LEN] {
+    let n = count.to_le_bytes();
+    [
+        field::TYPE_TEP,
+        TepEvent::PacketsLost.to_byte(),
+        dir.dir8(),
+        n[0],
+        n[1],
+        n[2],
+        n[3],
+    ]
 }
 
 #[cfg(test)]
@@ -179,7 +239,8 @@ mod tests {
             r,
             TepRepr {
                 event: TepEvent::Connect,
-                dir: Some(5)
+                dir: Some(5),
+                count: None,
             }
         );
         assert_eq!(r.direction(), Some(Dir::SW));
@@ -207,7 +268,8 @@ mod tests {
             parse(&[0xc4, 0x42]), // reserved event 0x42
             Ok(TepRepr {
                 event: TepEvent::Unknown(0x42),
-                dir: None
+                dir: None,
+                count: None,
             })
         );
     }
@@ -258,8 +320,82 @@ mod tests {
         let r = TepRepr {
             event: TepEvent::Connect,
             dir: Some(4),
+            count: None,
         };
         assert_eq!(r.emit(&mut [0u8; 3]), Err(Error::BadDir(4)));
+    }
+
+    static PACKETS_LOST_WT: [u8; 7] = [
+        0xc4, // local type: TEP
+        0x04, // EVENT: Packets lost
+        0x06, // dir8 6 (WT), in tile/<D>/ files too
+        0x2c, // COUNT 300, little-endian: 0x2c
+        0x01, //   0x01
+        0x00, //   0x00
+        0x00, //   0x00
+    ];
+
+    #[test]
+    fn packets_lost_carries_its_direction_and_count() {
+        let r = parse(&PACKETS_LOST_WT).unwrap();
+        assert_eq!(r, TepRepr::packets_lost(Dir::WT, 300));
+        assert_eq!((r.direction(), r.count), (Some(Dir::WT), Some(300)));
+        assert_eq!(r.buffer_len(), 7);
+        let mut buf = [0xffu8; 8];
+        assert_eq!(r.emit(&mut buf), Ok(7));
+        assert_eq!(&buf[..7], &PACKETS_LOST_WT);
+        assert_eq!(buf[7], 0xff);
+        assert_eq!(packets_lost_bytes(Dir::WT, 300), PACKETS_LOST_WT);
+        assert_eq!(
+            packets_lost_bytes(Dir::NE, u32::MAX),
+            [0xc4, 0x04, 0x01, 0xff, 0xff, 0xff, 0xff]
+        );
+        // Trailing bytes after the count are ignored.
+        let mut longer = PACKETS_LOST_WT.to_vec();
+        longer.push(0x77);
+        assert_eq!(parse(&longer), Ok(r));
+    }
+
+    #[test]
+    fn packets_lost_without_a_whole_count_has_none() {
+        assert_eq!(
+            parse(&[0xc4, 0x04, 0x06, 0x01, 0x00]), // count cut short
+            Ok(TepRepr::new(TepEvent::PacketsLost, Some(Dir::WT)))
+        );
+        assert_eq!(
+            parse(&[0xc4, 0x04]),
+            Ok(TepRepr::new(TepEvent::PacketsLost, None))
+        );
+        assert_eq!(
+            parse(&[0xc4, 0x04, 0x04, 0, 0, 0, 0]), // dir8 4 (ST)
+            Err(Error::BadDir(4))
+        );
+        // Other events have no count: their bytes 3.. are ignored.
+        assert_eq!(
+            parse(&[0xc4, 0x01, 0x06, 1, 0, 0, 0]),
+            Ok(TepRepr::new(TepEvent::Connect, Some(Dir::WT)))
+        );
+    }
+
+    #[test]
+    fn emit_rejects_a_count_it_cannot_write() {
+        let mut buf = [0u8; 8];
+        let no_dir = TepRepr {
+            event: TepEvent::PacketsLost,
+            dir: None,
+            count: Some(1),
+        };
+        assert_eq!(no_dir.emit(&mut buf), Err(Error::BadTep(4)));
+        let not_lost = TepRepr {
+            event: TepEvent::Connect,
+            dir: Some(2),
+            count: Some(1),
+        };
+        assert_eq!(not_lost.emit(&mut buf), Err(Error::BadTep(1)));
+        assert_eq!(
+            TepRepr::packets_lost(Dir::ET, 1).emit(&mut [0u8; 6]),
+            Err(Error::BufferTooSmall { len: 6, need: 7 })
+        );
     }
 
     #[test]

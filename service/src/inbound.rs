@@ -6,8 +6,8 @@
 //! EVENT, dir8`. [`classify`] accepts a data packet only with the MFMT,
 //! OVRN and EROR bits clear, one of the six directions and this file's
 //! service, and a TEP only with one of the six directions (Connect,
-//! Disconnect) or none (Events lost); anything else is
-//! [`Inbound::Malformed`], never a panic.
+//! Disconnect, Packets lost with its count) or none (Events lost);
+//! anything else is [`Inbound::Malformed`], never a panic.
 
 use itc_proto::{field, Dir, Packet, TepEvent, TepRepr};
 
@@ -21,6 +21,14 @@ pub enum Inbound<'a> {
     /// This reader fell behind and missed events: the neighbour set is no
     /// longer known.
     EventsLost,
+    /// `itcd` dropped `count` packets from `dir` for want of room in this
+    /// file's queue.
+    PacketsLost {
+        /// Where they came from.
+        dir: Dir,
+        /// How many.
+        count: u32,
+    },
     /// A packet of this service from `dir`.
     Packet {
         /// Where it came from.
@@ -43,6 +51,10 @@ pub fn classify(bytes: &[u8], service: u8) -> Inbound<'_> {
                 (TepEvent::Connect, Some(d)) => Inbound::Connect(d),
                 (TepEvent::Disconnect, Some(d)) => Inbound::Disconnect(d),
                 (TepEvent::EventsLost, _) => Inbound::EventsLost,
+                (TepEvent::PacketsLost, Some(dir)) => match tep.count {
+                    Some(count) => Inbound::PacketsLost { dir, count },
+                    None => Inbound::Malformed,
+                },
                 _ => Inbound::Malformed,
             },
             Err(_) => Inbound::Malformed,
@@ -111,6 +123,13 @@ mod tests {
             Inbound::Disconnect(Dir::NW)
         );
         assert_eq!(classify(&[0xc4, 0x03], 20), Inbound::EventsLost);
+        assert_eq!(
+            classify(&[0xc4, 0x04, 0x06, 0x2c, 0x01, 0, 0], 20), // 300 from WT
+            Inbound::PacketsLost {
+                dir: Dir::WT,
+                count: 300
+            }
+        );
     }
 
     #[test]
@@ -121,6 +140,7 @@ mod tests {
             &[0xc4, 0x01, 0x04], // Connect from ST
             &[0xc4, 0x00, 0x02], // illegal event
             &[0xc4, 0x42, 0x02], // reserved event
+            &[0xc4, 0x04, 0x02], // Packets lost without its count
             &[0x82, 21, 1],      // another service
             &[0xa2, 1, 2],       // MFM
             &[0x92, 20, 1],      // OVRN set

@@ -293,6 +293,13 @@ impl<K: Key> Service<K> {
                 );
                 self.conn.mark_lost(Loss::Resync);
             }
+            Inbound::PacketsLost { dir, count } => {
+                self.stats.packets_lost += u64::from(count);
+                tracing::debug!(
+                    "{}: itcd dropped {count} packets from {dir}: its queue was full",
+                    self.path().display()
+                );
+            }
             Inbound::Packet { dir, payload } => {
                 self.stats.count_rx(bytes.len());
                 tracing::trace!(

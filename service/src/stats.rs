@@ -53,6 +53,9 @@ pub struct Stats {
     /// Times events were lost and the file was reopened to learn the
     /// neighbours again.
     pub events_lost: u64,
+    /// Packets for this service that `itcd` dropped because its queue for
+    /// this file was full (as its Packets lost TEPs told).
+    pub packets_lost: u64,
     /// Times the tree went away (`itcd` stopped).
     pub tree_lost: u64,
     /// Attempts to reopen the packet file after that.
@@ -63,7 +66,7 @@ pub struct Stats {
 
 impl Stats {
     /// Every counter with its name, in a fixed order.
-    pub fn fields(&self) -> [(&'static str, u64); 22] {
+    pub fn fields(&self) -> [(&'static str, u64); 23] {
         [
             ("rx_packets", self.rx_packets),
             ("rx_bytes", self.rx_bytes),
@@ -84,6 +87,7 @@ impl Stats {
             ("connects", self.connects),
             ("disconnects", self.disconnects),
             ("events_lost", self.events_lost),
+            ("packets_lost", self.packets_lost),
             ("tree_lost", self.tree_lost),
             ("reopen_attempts", self.reopen_attempts),
             ("reconnects", self.reconnects),

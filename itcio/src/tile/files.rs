@@ -1,9 +1,11 @@
 //! The open files and which of them an inbound packet goes to.
 //!
-//! Owns every open file: packet and events files ([`Channel`]s with their
-//! reader queues) and generated text files (content as of open). A packet
-//! file has one holder at a time: a second open fails [`Error::Busy`], or
-//! [`Error::WouldBlock`] while the holder's close is on its way.
+//! Owns every open file: packet files ([`Channel`]s with their reader
+//! queues), events files ([`EventsReader`]s, places in one [`EventLog`]
+//! shared by all of them) and generated text files (content as of open).
+//! A packet file has one holder at a time: a second open fails
+//! [`Error::Busy`], or [`Error::WouldBlock`] while the holder's close is
+//! on its way.
 //!
 //! Inbound, a packet from D goes to `tile/<D>/...` if open for reading,
 //! else to `itc/...` if open for reading, else it is dropped (no reader).
@@ -18,6 +20,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::channel::{Carries, Channel};
+use crate::event_log::{EventLog, EventsReader};
 use crate::stats::DropReason;
 use crate::tile::file_api::{Access, Error, FileId, FileKind, Readiness};
 use itc_proto::{Dir, TepEvent, MAX_PACKET_LEN, MAX_PHYSICS_LEN};
@@ -25,7 +28,9 @@ use itc_proto::{Dir, TepEvent, MAX_PACKET_LEN, MAX_PHYSICS_LEN};
 /// An open file.
 #[derive(Debug)]
 enum OpenFile {
-    Channel(Channel),
+    /// Boxed: the others are a few words, and events files may be many.
+    Channel(Box<Channel>),
+    Events(EventsReader),
     /// A generated text file: its content as of open.
     Text(Vec<u8>),
     /// `itc/physics`: content at open, and what was written so far.
@@ -83,6 +88,10 @@ pub struct Files {
     next_id: u64,
     changed: Vec<FileId>,
     reader_limit: usize,
+    /// What events readers have yet to read.
+    log: EventLog,
+    /// Open events files.
+    events_readers: usize,
 }
 
 fn carries(kind: FileKind) -> Option<(Carries, Option<Dir>)> {
@@ -98,6 +107,19 @@ fn stale(ch: &Channel, physics_gen: u64) -> bool {
     ch.carries == Carries::Mfm && ch.physics_gen != physics_gen
 }
 
+/// Fails unless a packet of `len` fits a read of `size` bytes; no packet
+/// is [`Error::WouldBlock`].
+fn fits(len: Option<usize>, size: u32) -> Result<(), Error> {
+    match len {
+        None => Err(Error::WouldBlock),
+        Some(len) if len > size as usize => Err(Error::TooLong {
+            len,
+            max: size as usize,
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
 fn read_text(content: &[u8], offset: u64, size: u32, out: &mut Vec<u8>) {
     let start = usize::try_from(offset)
         .unwrap_or(usize::MAX)
@@ -106,8 +128,18 @@ fn read_text(content: &[u8], offset: u64, size: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(&content[start..end]);
 }
 
+/// Memory freed at once that is worth handing back to the kernel.
+const GIVE_BACK: usize = 4096;
+
+/// The events a log keeps for a reader bound of `limit` bytes: as many
+/// as `itc/events` would show in that many bytes (3 each).
+pub fn log_capacity(limit: usize) -> usize {
+    limit / 3
+}
+
 impl Files {
-    /// No open file; reader queues of `reader_limit` bytes.
+    /// No open file; reader queues of `reader_limit` bytes, and events
+    /// readers that may fall as many bytes of `itc/events` behind.
     pub fn new(reader_limit: usize) -> Files {
         Files {
             open: HashMap::new(),
@@ -116,6 +148,8 @@ impl Files {
             next_id: 1,
             changed: Vec::new(),
             reader_limit,
+            log: EventLog::new(log_capacity(reader_limit)),
+            events_readers: 0,
         }
     }
 
@@ -147,8 +181,13 @@ impl Files {
                 });
             }
         }
-        if carries == Carries::Events && access.contains(Access::WRITE) {
-            return Err(Error::Denied);
+        if carries == Carries::Events {
+            if access.contains(Access::WRITE) {
+                return Err(Error::Denied);
+            }
+            let reader = EventsReader::new(scope, &self.log, present);
+            self.events_readers += 1;
+            return Ok(self.insert(OpenFile::Events(reader)));
         }
         let mut ch = Channel::new(carries, scope, physics_gen, self.reader_limit);
         ch.reads = access.contains(Access::READ);
@@ -157,11 +196,8 @@ impl Files {
                 ch.push_event(TepEvent::Connect, dir);
             }
         }
-        let packet_file = ch.is_packet_file();
-        let id = self.insert(OpenFile::Channel(ch));
-        if packet_file {
-            self.exclusive.insert(kind, id);
-        }
+        let id = self.insert(OpenFile::Channel(Box::new(ch)));
+        self.exclusive.insert(kind, id);
         Ok(id)
     }
 
@@ -180,9 +216,42 @@ impl Files {
 
     /// The last reference to a file is gone.
     pub fn release(&mut self, id: FileId) {
-        self.open.remove(&id);
+        let file = self.open.remove(&id);
         self.flushed.remove(&id);
         self.exclusive.retain(|_, v| *v != id);
+        let mut large = match file {
+            Some(OpenFile::Events(_)) => {
+                self.events_readers -= 1;
+                let before = self.log.memory();
+                self.forget_read_events();
+                before - self.log.memory() >= GIVE_BACK
+            }
+            Some(OpenFile::Channel(ch)) => ch.memory() >= GIVE_BACK,
+            _ => false,
+        };
+        // A crowd of files was closed: give back their table too.
+        if self.open.capacity() > 64 && self.open.len() < self.open.capacity() / 4 {
+            self.open.shrink_to(self.open.len() * 2);
+            large = true;
+        }
+        if large {
+            crate::sys::give_back_free_memory();
+        }
+    }
+
+    /// Let the log forget what every events reader has read.
+    fn forget_read_events(&mut self) {
+        let log = &self.log;
+        let oldest = self
+            .open
+            .values()
+            .filter_map(|f| match f {
+                OpenFile::Events(r) => r.needs_from(log),
+                _ => None,
+            })
+            .min()
+            .unwrap_or(log.head());
+        self.log.forget_before(oldest);
     }
 
     /// A descriptor of the file was closed; others may remain.
@@ -209,19 +278,14 @@ impl Files {
                 if stale(ch, physics_gen) {
                     return Err(Error::Stale);
                 }
-                match ch.front() {
-                    None => Err(Error::WouldBlock),
-                    Some(p) if p.len() > size as usize => Err(Error::TooLong {
-                        len: p.len(),
-                        max: size as usize,
-                    }),
-                    Some(_) => {
-                        if let Some(p) = ch.pop() {
-                            out.extend_from_slice(&p);
-                        }
-                        Ok(())
-                    }
-                }
+                fits(ch.front_len(), size)?;
+                ch.pop_into(out);
+                Ok(())
+            }
+            Some(OpenFile::Events(r)) => {
+                fits(r.next_len(&self.log), size)?;
+                r.pop_into(&self.log, out);
+                Ok(())
             }
             Some(OpenFile::Text(content)) => {
                 read_text(content, offset, size, out);
@@ -248,7 +312,8 @@ impl Files {
     ) -> Result<Write, Error> {
         self.flushed.remove(&id);
         match self.open.get(&id) {
-            Some(OpenFile::Channel(ch)) => packet_write(ch, data, physics_gen, out_limit),
+            Some(OpenFile::Channel(ch)) => packet_write(ch, offset, data, physics_gen, out_limit),
+            Some(OpenFile::Events(_)) => Err(Error::BadFile),
             Some(OpenFile::Physics { written, .. }) => {
                 let offset = usize::try_from(offset).map_err(|_| Error::Invalid)?;
                 if offset > written.len() || offset + data.len() > MAX_PHYSICS_LEN + 2 {
@@ -297,6 +362,8 @@ impl Files {
                 ready.set(Readiness::WRITABLE, w);
                 ready
             }
+            Some(OpenFile::Events(r)) if r.readable(&self.log) => Readiness::READABLE,
+            Some(OpenFile::Events(_)) => Readiness::empty(),
             Some(_) => Readiness::READABLE | Readiness::WRITABLE,
             None => Readiness::ERROR,
         }
@@ -308,7 +375,7 @@ impl Files {
         &mut self,
         dir: Dir,
         carries: Carries,
-        packet: Box<[u8]>,
+        packet: &[u8],
         physics_gen: u64,
     ) -> Result<(), DropReason> {
         let (tile_kind, itc_kind) = match carries {
@@ -333,21 +400,43 @@ impl Files {
         let Some(OpenFile::Channel(ch)) = self.open.get_mut(&id) else {
             return Err(DropReason::NoReader);
         };
-        ch.push_data(packet).map_err(|_| DropReason::QueueFull)?;
+        if !ch.push_data(dir, packet) {
+            return Err(DropReason::QueueFull);
+        }
         self.changed.push(id);
         Ok(())
     }
 
-    /// Put `event` about `dir` into every channel that covers `dir`.
+    /// Put a presence change at `dir` (`Connect` or `Disconnect`) into
+    /// every packet file that covers `dir`, and into the events log for
+    /// the events files.
     pub fn fan_out(&mut self, dir: Dir, event: TepEvent) {
+        let log = &self.log;
         for (id, file) in self.open.iter_mut() {
-            if let OpenFile::Channel(ch) = file {
-                if ch.scope.is_none() || ch.scope == Some(dir) {
+            match file {
+                OpenFile::Channel(ch) if ch.scope.is_none() || ch.scope == Some(dir) => {
                     ch.push_event(event, dir);
                     self.changed.push(*id);
                 }
+                OpenFile::Events(r) => {
+                    let reads_it = r.on_append(dir, log);
+                    if reads_it {
+                        self.changed.push(*id);
+                    }
+                }
+                _ => {}
             }
         }
+        // No events reader, no cost.
+        if self.events_readers > 0 {
+            self.log.append(event == TepEvent::Connect, dir);
+            self.forget_read_events();
+        }
+    }
+
+    /// Events the log holds, and the bytes of memory it takes.
+    pub fn event_log_size(&self) -> (usize, usize) {
+        (self.log.len(), self.log.memory())
     }
 
     /// Report every packet file changed: whether a write would go or wait
@@ -378,6 +467,7 @@ impl Files {
 /// Check a packet written to a channel and fill in its DIR.
 fn packet_write(
     ch: &Channel,
+    offset: u64,
     data: &[u8],
     physics_gen: u64,
     out_limit: usize,
@@ -390,7 +480,12 @@ fn packet_write(
     if stale(ch, physics_gen) {
         return Err(Error::Stale);
     }
-    if data.is_empty() {
+    // Packet files have no file position: every write(2) starts at 0. A
+    // write at any other offset is the rest of one the kernel split, whose
+    // first piece was refused (too long) or, were requests ever to cover
+    // too few pages for a scattered packet, taken alone: the rest is no
+    // packet either way.
+    if offset != 0 || data.is_empty() {
         return Err(Error::Invalid);
     }
     // Longer than an outbound queue holds (with --queue-bytes below 255):
@@ -419,149 +514,5 @@ fn packet_write(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const RDWR: Access = Access::READ.union(Access::WRITE);
-
-    fn packet(len: usize) -> Box<[u8]> {
-        let mut p = vec![0xa0 | Dir::ET.dir8()];
-        p.resize(len, 0x55);
-        p.into()
-    }
-
-    fn read(files: &mut Files, id: FileId, gen: u64) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
-        files.read(id, 0, 255, &mut out, gen).map(|()| out)
-    }
-
-    #[test]
-    fn a_packet_file_has_one_holder_and_a_closing_one_asks_to_wait() {
-        let mut files = Files::new(1024);
-        let kind = FileKind::Svc(None, 9);
-        let id = files.open_channel(kind, RDWR, 0, |_| false).unwrap();
-        assert_eq!(
-            files.open_channel(kind, RDWR, 0, |_| false),
-            Err(Error::Busy)
-        );
-        files.flush(id);
-        assert_eq!(
-            files.open_channel(kind, RDWR, 0, |_| false),
-            Err(Error::WouldBlock)
-        );
-        // Still read from: a copy of the descriptor lives on.
-        assert_eq!(read(&mut files, id, 0), Err(Error::WouldBlock));
-        assert_eq!(
-            files.open_channel(kind, RDWR, 0, |_| false),
-            Err(Error::Busy)
-        );
-        files.release(id);
-        assert!(files.open_channel(kind, RDWR, 0, |_| false).is_ok());
-        // Events files are shared, and never written.
-        let events = FileKind::Events(None);
-        assert!(files
-            .open_channel(events, Access::READ, 0, |_| true)
-            .is_ok());
-        assert!(files
-            .open_channel(events, Access::READ, 0, |_| true)
-            .is_ok());
-        assert_eq!(
-            files.open_channel(events, RDWR, 0, |_| true),
-            Err(Error::Denied)
-        );
-    }
-
-    #[test]
-    fn inbound_goes_to_the_direction_file_before_the_itc_file() {
-        let mut files = Files::new(1024);
-        let all = files
-            .open_channel(FileKind::Mfm(None), RDWR, 0, |_| false)
-            .unwrap();
-        let et = files
-            .open_channel(FileKind::Mfm(Some(Dir::ET)), RDWR, 0, |_| false)
-            .unwrap();
-        assert_eq!(files.deliver(Dir::ET, Carries::Mfm, packet(9), 0), Ok(()));
-        assert_eq!(files.deliver(Dir::SE, Carries::Mfm, packet(8), 0), Ok(()));
-        assert_eq!(read(&mut files, et, 0).map(|p| p.len()), Ok(9));
-        assert_eq!(read(&mut files, all, 0).map(|p| p.len()), Ok(8));
-        let mut changed: Vec<FileId> = files.drain_changed().collect();
-        changed.sort();
-        assert_eq!(changed, [all, et]);
-        assert_eq!(
-            files.deliver(Dir::ET, Carries::Svc(9), packet(3), 0),
-            Err(DropReason::NoReader)
-        );
-    }
-
-    #[test]
-    fn write_only_and_stale_holders_take_nothing() {
-        let mut files = Files::new(1024);
-        let et = files
-            .open_channel(FileKind::Mfm(Some(Dir::ET)), Access::WRITE, 0, |_| false)
-            .unwrap();
-        let all = files
-            .open_channel(FileKind::Mfm(None), RDWR, 0, |_| false)
-            .unwrap();
-        assert_eq!(files.deliver(Dir::ET, Carries::Mfm, packet(9), 0), Ok(()));
-        assert_eq!(read(&mut files, all, 0).map(|p| p.len()), Ok(9), "not et");
-        // A new physics generation: the MFM file is stale until reopened.
-        assert_eq!(
-            files.deliver(Dir::ET, Carries::Mfm, packet(9), 1),
-            Err(DropReason::NoReader)
-        );
-        assert_eq!(read(&mut files, all, 1), Err(Error::Stale));
-        assert_eq!(files.poll(all, 1, |_, _| true), Readiness::all());
-        assert!(matches!(
-            files.write(et, 0, &packet(9), 1, 1024),
-            Err(Error::Stale)
-        ));
-    }
-
-    #[test]
-    fn a_tile_file_gets_its_direction_filled_in() {
-        let mut files = Files::new(1024);
-        let id = files
-            .open_channel(FileKind::Svc(Some(Dir::NW), 9), RDWR, 0, |_| false)
-            .unwrap();
-        // DIR 0 (NT) in the header: itcd writes NW's.
-        let Ok(Write::Packet { dir, mfm, packet }) = files.write(id, 0, &[0x80, 9, 1], 0, 1024)
-        else {
-            panic!("not a packet");
-        };
-        assert_eq!((dir, mfm), (Dir::NW, false));
-        assert_eq!(&packet[..], &[0x80 | Dir::NW.dir8(), 9, 1]);
-        assert!(matches!(
-            files.write(id, 0, &[0x80, 9, 1], 0, 2),
-            Err(Error::TooLong { len: 3, max: 2 })
-        ));
-        assert_eq!(
-            files.write(id, 0, &[0x80, 8, 1], 0, 1024).err(),
-            Some(Error::Invalid),
-            "another service"
-        );
-    }
-
-    #[test]
-    fn a_physics_write_is_kept_only_once_committed() {
-        let mut files = Files::new(1024);
-        let id = files.open_physics(b"old\n".to_vec());
-        let Ok(Write::Physics(edit)) = files.write(id, 0, b"ne", 0, 1024) else {
-            panic!("not a physics write");
-        };
-        assert_eq!((edit.physics(), edit.taken()), ("ne", 2));
-        files.commit_physics(id, edit);
-        let Ok(Write::Physics(edit)) = files.write(id, 2, b"w\n", 0, 1024) else {
-            panic!("not a physics write");
-        };
-        assert_eq!(edit.physics(), "new");
-        assert_eq!(read(&mut files, id, 0), Ok(b"old\n".to_vec()), "as of open");
-        assert!(matches!(
-            files.write(id, 9, b"x", 0, 1024),
-            Err(Error::Invalid)
-        ));
-        assert!(matches!(
-            files.write(id, 0, &[0xff], 0, 1024),
-            Err(Error::Invalid)
-        ));
-    }
-}
+#[path = "files_tests.rs"]
+mod tests;

@@ -257,7 +257,7 @@ impl Tile {
         let len = buf.len();
         match self
             .files
-            .deliver(dir, carries, buf, self.links.physics_gen())
+            .deliver(dir, carries, &buf, self.links.physics_gen())
         {
             Ok(()) => {
                 let s = self.links.stats_mut(dir);

@@ -130,14 +130,14 @@ mod tests {
     #[test]
     fn a_pop_from_a_lane_without_room_for_the_longest_packet_says_so() {
         let mut out = Outbound::new(600);
-        out.push(Dir::ET, true, vec![0xa2; 300].into()).unwrap();
-        out.push(Dir::ET, true, vec![0xa2; 100].into()).unwrap();
+        out.push(Dir::ET, true, vec![0xa2; 200].into()).unwrap();
+        out.push(Dir::ET, true, vec![0xa2; 200].into()).unwrap();
         assert!(!out.has_room_for_any(Dir::ET, true));
         assert!(
             out.pop(Pru::Pru0).unwrap().was_full,
             "400 bytes + 255 > 600"
         );
         assert!(out.has_room_for_any(Dir::ET, true));
-        assert!(!out.pop(Pru::Pru0).unwrap().was_full, "100 bytes + 255 fit");
+        assert!(!out.pop(Pru::Pru0).unwrap().was_full, "200 bytes + 255 fit");
     }
 }

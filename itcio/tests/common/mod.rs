@@ -386,3 +386,39 @@ pub fn blocked_in_fuse(pid: u32) -> bool {
         .map(|w| w.contains("request_wait_answer") || w.contains("fuse"))
         .unwrap_or(false)
 }
+
+/// Resident memory of process `pid`, in KiB (`VmRSS`).
+pub fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS:")
+}
+
+fn proc_status_kib(pid: u32, key: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Open descriptors of process `pid`.
+pub fn fd_count(pid: u32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Cut the link at tile `i`'s `dir` and restore it, waiting for the
+/// Disconnect and the Connect on `events`, an open `tile/<dir>/events`
+/// of tile `i` that nothing else reads.
+pub fn flap(g: &Grid, i: usize, dir: Dir, events: &fs::File) {
+    g.sim().cut(g.ids[i], dir);
+    assert_eq!(
+        next_packet(events),
+        [0xc4, 0x02],
+        "Disconnect\n{}",
+        g.dump()
+    );
+    g.sim().restore(g.ids[i], dir);
+    assert_eq!(next_packet(events), [0xc4, 0x01], "Connect\n{}", g.dump());
+}

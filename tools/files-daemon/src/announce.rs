@@ -6,6 +6,10 @@
 //!   verified, an install, a tombstone), coalesced so that a busy transfer
 //!   announces at most every [`COALESCE`] ([`Announcer::changed`], then
 //!   [`Announcer::flush`] on the timer).
+//! - To every neighbour, what changed once more [`RECAP`] after the last
+//!   change ([`Announcer::recap`]): a lost packet then costs a second, not
+//!   a periodic round, when it carried the last news of a file (that it
+//!   is complete, or deleted).
 //! - To every neighbour, everything, every [`PERIOD`] with jitter of a
 //!   fifth either way, so tiles do not fall into step
 //!   ([`Announcer::periodic`]).
@@ -28,6 +32,8 @@ use crate::timers;
 
 /// The shortest time between two announces of changes.
 pub const COALESCE: Duration = Duration::from_millis(250);
+/// How long after the last change its announce is repeated.
+pub const RECAP: Duration = Duration::from_secs(1);
 /// The time between two announces of everything, before jitter.
 pub const PERIOD: Duration = Duration::from_secs(30);
 
@@ -38,6 +44,9 @@ pub struct Announcer {
     changed: BTreeSet<Name>,
     /// Names whose tombstone changed since the last flush.
     tombstones: BTreeSet<Name>,
+    /// Names (and tombstones) flushed since the last recap.
+    recent: BTreeSet<Name>,
+    recent_tombstones: BTreeSet<Name>,
     last_flush: Option<Instant>,
     armed: bool,
     rng: u64,
@@ -49,6 +58,8 @@ impl Announcer {
         Announcer {
             changed: BTreeSet::new(),
             tombstones: BTreeSet::new(),
+            recent: BTreeSet::new(),
+            recent_tombstones: BTreeSet::new(),
             last_flush: None,
             armed: false,
             rng: seed | 1,
@@ -82,33 +93,25 @@ impl Announcer {
     pub fn flush(&mut self, svc: &mut Service, store: &Store, counters: &mut Counters) {
         self.armed = false;
         self.last_flush = Some(Instant::now());
-        let dirs: Vec<Dir> = svc.neighbours().collect();
-        let mut again = Vec::new();
-        for name in std::mem::take(&mut self.changed) {
-            let mut ok = true;
-            for &dir in &dirs {
-                ok &= announce_name(svc, store, &name, dir, counters);
-            }
-            if !ok {
-                again.push(name);
-            }
-        }
-        let mut tombs_again = Vec::new();
-        for name in std::mem::take(&mut self.tombstones) {
-            let mut ok = true;
-            for &dir in &dirs {
-                ok &= send_tombstone(svc, store, &name, dir, counters);
-            }
-            if !ok {
-                tombs_again.push(name);
-            }
-        }
+        let changed = std::mem::take(&mut self.changed);
+        let tombstones = std::mem::take(&mut self.tombstones);
+        let (again, tombs_again) = to_all(svc, store, &changed, &tombstones, counters);
+        self.recent.extend(changed);
+        self.recent_tombstones.extend(tombstones);
+        svc.set_timer(RECAP, timers::RECAP);
         for name in again {
             self.changed(svc, &name);
         }
         for name in tombs_again {
             self.tombstone_changed(svc, &name);
         }
+    }
+
+    /// The [`timers::RECAP`] timer: what changed, once more.
+    pub fn recap(&mut self, svc: &mut Service, store: &Store, counters: &mut Counters) {
+        let names = std::mem::take(&mut self.recent);
+        let tombstones = std::mem::take(&mut self.recent_tombstones);
+        to_all(svc, store, &names, &tombstones, counters);
     }
 
     /// Announces everything the store holds to `dir`.
@@ -143,6 +146,39 @@ impl Announcer {
         let after = PERIOD - Duration::from_millis(fifth) + Duration::from_millis(jitter);
         svc.set_timer(after, timers::PERIODIC);
     }
+}
+
+/// Announces `names` and sends the tombstones of `tombstones` to every
+/// neighbour; returns those that did not fit a queue somewhere.
+fn to_all(
+    svc: &mut Service,
+    store: &Store,
+    names: &BTreeSet<Name>,
+    tombstones: &BTreeSet<Name>,
+    counters: &mut Counters,
+) -> (Vec<Name>, Vec<Name>) {
+    let dirs: Vec<Dir> = svc.neighbours().collect();
+    let mut again = Vec::new();
+    for name in names {
+        let mut ok = true;
+        for &dir in &dirs {
+            ok &= announce_name(svc, store, name, dir, counters);
+        }
+        if !ok {
+            again.push(name.clone());
+        }
+    }
+    let mut tombs_again = Vec::new();
+    for name in tombstones {
+        let mut ok = true;
+        for &dir in &dirs {
+            ok &= send_tombstone(svc, store, name, dir, counters);
+        }
+        if !ok {
+            tombs_again.push(name.clone());
+        }
+    }
+    (again, tombs_again)
 }
 
 /// Announces `name` to `dir`; false if it did not fit the queue.

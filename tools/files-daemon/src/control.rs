@@ -110,7 +110,7 @@ impl Control {
             listener,
             clients: (0..MAX_CLIENTS).map(|_| None).collect(),
             buf: vec![0; MAX_REQUEST_LEN + 1],
-            first_token: first_token,
+            first_token,
             sent_generation: 0,
             last_watch: None,
             watch_armed: false,

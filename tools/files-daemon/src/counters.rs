@@ -11,15 +11,15 @@ pub enum Bad {
     /// A manifest or tombstone signed by a key this tile does not trust.
     Unsigned,
     /// A manifest or tombstone whose signature does not check out.
-    BadSignature,
+    Signature,
     /// A manifest describing a file beyond the limits (length, pieces).
     Oversized,
     /// A manifest that does not parse, or does not hash to its announced id.
-    BadManifest,
+    Manifest,
     /// A tombstone record that does not parse.
-    BadTombstone,
+    Tombstone,
     /// A piece that failed its hash.
-    BadPiece,
+    Piece,
     /// Data nobody asked for, or that does not fit where it claims to go.
     UnexpectedData,
 }
@@ -29,11 +29,11 @@ impl Bad {
     pub const ALL: [Bad; 8] = [
         Bad::Unparsable,
         Bad::Unsigned,
-        Bad::BadSignature,
+        Bad::Signature,
         Bad::Oversized,
-        Bad::BadManifest,
-        Bad::BadTombstone,
-        Bad::BadPiece,
+        Bad::Manifest,
+        Bad::Tombstone,
+        Bad::Piece,
         Bad::UnexpectedData,
     ];
 
@@ -42,11 +42,11 @@ impl Bad {
         match self {
             Bad::Unparsable => "unparsable",
             Bad::Unsigned => "unsigned",
-            Bad::BadSignature => "bad_signature",
+            Bad::Signature => "bad_signature",
             Bad::Oversized => "oversized",
-            Bad::BadManifest => "bad_manifest",
-            Bad::BadTombstone => "bad_tombstone",
-            Bad::BadPiece => "bad_piece",
+            Bad::Manifest => "bad_manifest",
+            Bad::Tombstone => "bad_tombstone",
+            Bad::Piece => "bad_piece",
             Bad::UnexpectedData => "unexpected_data",
         }
     }
@@ -151,10 +151,10 @@ mod tests {
     #[test]
     fn bad_input_is_counted_by_reason() {
         let mut c = Counters::default();
-        c.bad(Bad::BadPiece);
-        c.bad(Bad::BadPiece);
+        c.bad(Bad::Piece);
+        c.bad(Bad::Piece);
         c.bad(Bad::Unsigned);
-        assert_eq!(c.bad_count(Bad::BadPiece), 2);
+        assert_eq!(c.bad_count(Bad::Piece), 2);
         let fields = c.bad_fields();
         assert_eq!(fields.len(), Bad::ALL.len());
         assert!(fields.contains(&("unsigned", 1)));

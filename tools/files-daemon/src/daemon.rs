@@ -407,6 +407,7 @@ impl Handler for App {
             timers::PUMP => {}
             timers::ANNOUNCE => self.node.announce_changes(svc),
             timers::PERIODIC => self.node.announce_periodic(svc),
+            timers::RECAP => self.node.announce_recap(svc),
             timers::DISK_RETRY => self.node.retry_disk(svc),
             timers::WATCH => {
                 let json = self.status_json(svc);

@@ -10,7 +10,7 @@
 //! its own buffers (one manifest, a few pieces).
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use itc_files::wire::MAX_REQUEST_CHUNKS;
 use itc_files::{Manifest, Name, RecordId, ShortId, Stamp, Transfer};
@@ -25,6 +25,12 @@ pub const WINDOW: u32 = 4 * MAX_REQUEST_CHUNKS as u32;
 
 /// Fetches whose manifest is not verified yet, at most.
 pub const MAX_PENDING: usize = 8;
+/// Of those, at most this many started by one neighbour's announces, so
+/// that one neighbour cannot take every place.
+pub const MAX_PENDING_PER_NEIGHBOUR: usize = 3;
+/// A fetch whose manifest makes no progress for this long is dropped (it
+/// is announced again if it is real).
+pub const PENDING_STALL: Duration = Duration::from_secs(30);
 
 /// One file being fetched.
 #[derive(Debug)]
@@ -47,12 +53,18 @@ pub struct Fetch {
     pub rate: Rate,
     /// Bytes received since the daemon started.
     pub bytes: u64,
+    /// The neighbour whose announce started it (none after a restart).
+    pub origin: Option<Dir>,
+    /// When data last arrived for it (or it began).
+    pub progress_at: Instant,
 }
 
 impl Fetch {
-    /// A fetch of the manifest `stamp.id` announced for `name`.
-    pub fn announced(name: Name, stamp: Stamp, manifest_len: usize) -> Fetch {
-        Fetch::with(name, stamp, Transfer::new(stamp.id, manifest_len))
+    /// A fetch of the manifest `stamp.id` announced for `name` by `origin`.
+    pub fn announced(name: Name, stamp: Stamp, manifest_len: usize, origin: Dir) -> Fetch {
+        let mut f = Fetch::with(name, stamp, Transfer::new(stamp.id, manifest_len));
+        f.origin = Some(origin);
+        f
     }
 
     /// A fetch of a manifest already verified and staged (after a restart).
@@ -76,6 +88,8 @@ impl Fetch {
             paused_until: None,
             rate: Rate::new(),
             bytes: 0,
+            origin: None,
+            progress_at: Instant::now(),
         }
     }
 
@@ -157,6 +171,14 @@ impl Fetches {
         self.iter().filter(|f| f.is_pending()).count()
     }
 
+    /// How many fetches started by `dir`'s announces wait for their
+    /// manifest.
+    pub fn pending_from(&self, dir: Dir) -> usize {
+        self.iter()
+            .filter(|f| f.is_pending() && f.origin == Some(dir))
+            .count()
+    }
+
     /// The ids of the fetches for which `drop` holds.
     pub fn ids_where(&self, mut drop: impl FnMut(&Fetch) -> bool) -> Vec<RecordId> {
         self.iter()
@@ -205,10 +227,11 @@ mod tests {
         let name = Name::new("a").unwrap();
         let s1 = stamp(1, b"one");
         let s2 = stamp(2, b"two");
-        fs.insert(Fetch::announced(name.clone(), s1, 200));
-        fs.insert(Fetch::announced(name.clone(), s2, 200));
+        fs.insert(Fetch::announced(name.clone(), s1, 200, Dir::ET));
+        fs.insert(Fetch::announced(name.clone(), s2, 200, Dir::WT));
         assert_eq!(fs.resolve(s2.id.short()), Some(s2.id));
         assert_eq!(fs.pending_count(), 2);
+        assert_eq!(fs.pending_from(Dir::ET), 1);
         assert_eq!(fs.pending_for(&name).unwrap().stamp, s2);
         fs.remove(s2.id);
         assert_eq!(fs.resolve(s2.id.short()), None);
@@ -219,7 +242,7 @@ mod tests {
     fn a_pending_fetch_without_sources_is_reported() {
         let mut fs = Fetches::new();
         let s = stamp(1, b"x");
-        let mut f = Fetch::announced(Name::new("a").unwrap(), s, 200);
+        let mut f = Fetch::announced(Name::new("a").unwrap(), s, 200, Dir::ET);
         f.transfer.add_source(Dir::ET, &Have::Complete);
         f.transfer.add_source(Dir::WT, &Have::Complete);
         fs.insert(f);

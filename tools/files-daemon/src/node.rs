@@ -34,7 +34,7 @@ use itc_service::{Dir, Service};
 
 use crate::announce::Announcer;
 use crate::counters::{Bad, Counters};
-use crate::fetches::{Fetch, Fetches, MAX_PENDING};
+use crate::fetches::{Fetch, Fetches, MAX_PENDING, MAX_PENDING_PER_NEIGHBOUR, PENDING_STALL};
 use crate::sender::{send, send_request};
 use crate::serve::{self, Superseded};
 use crate::timers;
@@ -214,12 +214,14 @@ impl Node {
             let old = p.stamp.id;
             self.fetches.remove(old);
         }
-        if self.fetches.pending_count() >= MAX_PENDING {
+        if self.fetches.pending_count() >= MAX_PENDING
+            || self.fetches.pending_from(dir) >= MAX_PENDING_PER_NEIGHBOUR
+        {
             self.counters.busy += 1;
             return;
         }
         tracing::debug!("{dir}: fetching {} version {}", a.name, a.version);
-        let mut f = Fetch::announced(a.name.clone(), stamp, a.manifest_len as usize);
+        let mut f = Fetch::announced(a.name.clone(), stamp, a.manifest_len as usize, dir);
         f.transfer.add_source(dir, &a.have);
         self.fetches.insert(f);
         self.touch();
@@ -231,8 +233,8 @@ impl Node {
             Err(e) => {
                 self.counters.bad(match e {
                     TombstoneError::Untrusted(VerifyError::UnknownKey(_)) => Bad::Unsigned,
-                    TombstoneError::Untrusted(VerifyError::BadSignature(_)) => Bad::BadSignature,
-                    _ => Bad::BadTombstone,
+                    TombstoneError::Untrusted(VerifyError::BadSignature(_)) => Bad::Signature,
+                    _ => Bad::Tombstone,
                 });
                 tracing::debug!("{dir}: dropped a tombstone: {e}");
                 return;
@@ -288,11 +290,15 @@ impl Node {
         let Some(f) = self.fetches.get_mut(id) else {
             return;
         };
-        match f.transfer.on_data(dir, &at, data) {
+        let event = f.transfer.on_data(dir, &at, data);
+        if event != Event::Unexpected {
+            f.progress_at = Instant::now();
+        }
+        match event {
             Event::None => {}
             Event::Unexpected => self.counters.bad(Bad::UnexpectedData),
             Event::BadPiece(i) => {
-                self.counters.bad(Bad::BadPiece);
+                self.counters.bad(Bad::Piece);
                 tracing::warn!("{dir}: piece {i} of {} failed its hash", f.name);
             }
             Event::ManifestReady(bytes) => self.manifest_ready(svc, id, &bytes),
@@ -304,18 +310,18 @@ impl Node {
         let checked = Manifest::parse_verified(bytes, &self.keys).map_err(|e| {
             let why = match e {
                 ManifestError::Untrusted(VerifyError::UnknownKey(_)) => Bad::Unsigned,
-                ManifestError::Untrusted(VerifyError::BadSignature(_)) => Bad::BadSignature,
+                ManifestError::Untrusted(VerifyError::BadSignature(_)) => Bad::Signature,
                 ManifestError::FileTooLong(_)
                 | ManifestError::TooManyPieces(_)
                 | ManifestError::TooLong { .. } => Bad::Oversized,
-                _ => Bad::BadManifest,
+                _ => Bad::Manifest,
             };
             (why, e.to_string())
         });
         let m = match checked {
             Ok(m) if m.id() == id => m,
             Ok(_) => {
-                self.manifest_failed(id, Bad::BadManifest, "it does not hash to its id");
+                self.manifest_failed(id, Bad::Manifest, "it does not hash to its id");
                 return;
             }
             Err((why, text)) => {
@@ -497,8 +503,19 @@ impl Node {
         let now = Instant::now();
         let mut next: Option<Instant> = self.retry_wake.filter(|t| *t > now);
         self.retry_wake = next;
+        let stalled = self
+            .fetches
+            .ids_where(|f| f.is_pending() && now.duration_since(f.progress_at) > PENDING_STALL);
+        for id in stalled {
+            tracing::debug!("dropped a manifest fetch that made no progress");
+            self.fetches.remove(id);
+        }
         let mut sent = 0u64;
         for f in self.fetches.iter_mut() {
+            if f.is_pending() {
+                let t = f.progress_at + PENDING_STALL;
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
             if !f.is_active(now) {
                 if let Some(t) = f.paused_until {
                     next = Some(next.map_or(t, |n| n.min(t)));
@@ -528,6 +545,11 @@ impl Node {
     /// The [`timers::ANNOUNCE`] timer.
     pub fn announce_changes(&mut self, svc: &mut Service) {
         self.announcer.flush(svc, &self.store, &mut self.counters);
+    }
+
+    /// The [`timers::RECAP`] timer.
+    pub fn announce_recap(&mut self, svc: &mut Service) {
+        self.announcer.recap(svc, &self.store, &mut self.counters);
     }
 
     /// The [`timers::PERIODIC`] timer.

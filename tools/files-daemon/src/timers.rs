@@ -11,5 +11,7 @@ pub const PERIODIC: u64 = 3;
 pub const DISK_RETRY: u64 = 4;
 /// Send the status to the control clients that watch it.
 pub const WATCH: u64 = 5;
+/// Announce the recent changes once more.
+pub const RECAP: u64 = 6;
 /// Hook run `n` ran out of time: token `HOOK_BASE + n`.
 pub const HOOK_BASE: u64 = 1 << 32;

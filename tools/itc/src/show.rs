@@ -18,12 +18,14 @@ pub fn timestamp(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// `Connect`, `Disconnect`, or the code of an event `itc` does not know.
+/// `Connect`, `Disconnect`, `Events-lost`, `Packets-lost`, or the code of
+/// an event `itc` does not know.
 pub fn event_name(event: TepEvent) -> String {
     match event {
         TepEvent::Connect => "Connect".to_string(),
         TepEvent::Disconnect => "Disconnect".to_string(),
         TepEvent::EventsLost => "Events-lost".to_string(),
+        TepEvent::PacketsLost => "Packets-lost".to_string(),
         other => format!("Event-0x{:02x}", other.to_byte()),
     }
 }
