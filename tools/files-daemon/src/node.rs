@@ -171,6 +171,8 @@ impl Node {
                     f.transfer.on_retry(dir, &at, delay, now);
                     let wake = now + delay;
                     self.retry_wake = Some(self.retry_wake.map_or(wake, |w| w.min(wake)));
+                } else {
+                    self.counters.dropped_stale += 1;
                 }
             }
             Message::Abort { id, reason } => {
@@ -182,6 +184,8 @@ impl Node {
                     .and_then(|i| self.fetches.get_mut(i))
                 {
                     f.transfer.remove_source(dir);
+                } else {
+                    self.counters.dropped_stale += 1;
                 }
             }
             Message::Solicit => self
@@ -288,14 +292,16 @@ impl Node {
             return;
         };
         let Some(f) = self.fetches.get_mut(id) else {
+            self.counters.bad(Bad::UnexpectedData);
             return;
         };
         let event = f.transfer.on_data(dir, &at, data);
-        if event != Event::Unexpected {
+        if !matches!(event, Event::Unexpected | Event::Duplicate) {
             f.progress_at = Instant::now();
         }
         match event {
             Event::None => {}
+            Event::Duplicate => self.counters.dropped_duplicate += 1,
             Event::Unexpected => self.counters.bad(Bad::UnexpectedData),
             Event::BadPiece(i) => {
                 self.counters.bad(Bad::Piece);
@@ -331,6 +337,7 @@ impl Node {
         };
         if !self.versions.wants_publish(m.name(), m.stamp()) {
             // Something newer arrived meanwhile, or it lied about its name.
+            self.counters.dropped_stale += 1;
             self.fetches.remove(id);
             return;
         }
@@ -416,6 +423,7 @@ impl Node {
                 }
             }
             Err(StoreError::NoSuchFetch(_)) => {
+                self.counters.dropped_stale += 1;
                 self.fetches.remove(id);
             }
             Err(e) => {

@@ -201,6 +201,55 @@ fn piece_failing_its_hash_is_refused_counted_and_fetched_again() {
 }
 
 #[test]
+fn repeated_and_late_answers_are_dropped_and_counted() {
+    let mut s = Setup::new("late");
+    let data = content(40_000, 7);
+    let m = manifest("map.bin", 1, &data, &trusted_key());
+    s.peer.repeat = true;
+    s.peer.offer_pieces(&m, &data);
+    s.peer.announce_manifest("map.bin", 1, m.bytes().to_vec());
+    let live = s.site.store.join("live/map.bin");
+    assert!(
+        s.peer
+            .serve_until(|| std::fs::read(&live).is_ok_and(|b| b == data)),
+        "the file never went live; status:\n{}",
+        s.site.text()
+    );
+    assert!(s.site.counter("dropped_duplicate") > 0, "{}", s.site.text());
+    let installs = s.site.counter("installs");
+
+    // Answers about the transfer after it is done.
+    let stale0 = s.site.counter("dropped_stale");
+    let unexpected0 = s.site.bad("unexpected_data");
+    let at = Locator {
+        id: m.id().short(),
+        object: Object::Piece,
+        piece: 0,
+        offset: 0,
+    };
+    s.peer.send(&Message::Retry { at, delay_ms: 10 });
+    s.peer.send(&Message::Abort {
+        id: m.id().short(),
+        reason: AbortReason::Shutdown,
+    });
+    s.peer.send(&Message::Data {
+        at,
+        data: &data[..CHUNK_LEN],
+    });
+    let site = s.site.clone();
+    assert!(
+        s.peer
+            .serve_until(|| site.counter("dropped_stale") == stale0 + 2
+                && site.bad("unexpected_data") == unexpected0 + 1),
+        "{}",
+        site.text()
+    );
+    assert_eq!(s.site.counter("installs"), installs);
+    assert_eq!(std::fs::read(&live).unwrap(), data);
+    s.still_up();
+}
+
+#[test]
 fn tombstones_not_signed_by_a_trusted_key_are_refused_and_counted() {
     let mut s = Setup::new("tombstones");
     let kept = content(3000, 4);
@@ -415,6 +464,10 @@ fn random_and_near_valid_packets_leave_the_daemon_up_with_flat_memory() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert!(bad_total > unparsable, "only unparsable counted: {json}");
+    assert!(
+        json["counters"]["dropped_stale"].as_u64() > Some(0),
+        "ABORTs for no transfer are counted: {json}"
+    );
     assert!(
         rss_end <= rss_warm + 4096,
         "memory grew from {rss_warm} KiB to {rss_end} KiB"

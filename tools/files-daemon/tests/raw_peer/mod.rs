@@ -351,6 +351,8 @@ pub struct RawPeer {
     pub sent: u64,
     /// REQUESTs answered, by chunk.
     pub chunks_served: u64,
+    /// Send every answer twice.
+    pub repeat: bool,
 }
 
 impl RawPeer {
@@ -367,6 +369,7 @@ impl RawPeer {
             objects: Vec::new(),
             sent: 0,
             chunks_served: 0,
+            repeat: false,
         }
     }
 
@@ -461,10 +464,14 @@ impl RawPeer {
                     offset: offset as u32,
                     ..at
                 };
-                self.send(&Message::Data {
+                let answer = Message::Data {
                     at: chunk_at,
                     data: &bytes[offset..end],
-                });
+                };
+                self.send(&answer);
+                if self.repeat {
+                    self.send(&answer);
+                }
                 self.chunks_served += 1;
             }
         }
