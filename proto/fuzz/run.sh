@@ -18,7 +18,7 @@ runs=${1:-20000}
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(header pru_message hello echo tep)
+    targets=(header pru_message hello echo tep files_message files_manifest files_tombstone)
 fi
 # Packets are at most 257 bytes; a little more reaches the length checks.
 max_len=512

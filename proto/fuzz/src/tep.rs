@@ -1,19 +1,20 @@
 //! Tile Event Packets (0xc4): [`TepRepr`] parse -> emit -> parse, and emit
-//! of any event and dir8.
+//! of any event, dir8 and count.
 
 use arbitrary::Unstructured;
-use itc_proto::{tep_bytes, Dir, Error, Packet, TepEvent, TepRepr};
+use itc_proto::{packets_lost_bytes, tep_bytes, Dir, Error, Packet, TepEvent, TepRepr};
 
 use crate::{any_buffer, any_code, assert_refusal};
 
 /// Parses `data` as a TEP. One that parses, emitted again, must repeat the
-/// bytes parse read (header, event, dir8 if present) and parse back the
-/// same.
+/// bytes parse read (header, event, dir8 and count if present) and parse
+/// back the same.
 pub fn check_tep(data: &[u8]) -> Option<TepRepr> {
     let repr = TepRepr::parse(&Packet::new_unchecked(data)).ok()?;
     assert_ne!(repr.event, TepEvent::Illegal);
     assert_eq!(repr.dir.is_some(), repr.direction().is_some());
-    let mut buf = [0xa5u8; 3];
+    assert!(repr.count.is_none() || repr.event == TepEvent::PacketsLost);
+    let mut buf = [0xa5u8; 7];
     let n = repr.emit(&mut buf).expect("emit refused a TEP that parsed");
     assert_eq!(n, repr.buffer_len(), "emit and buffer_len disagree");
     assert_eq!(&buf[..n], &data[..n], "emit spelled the TEP differently");
@@ -25,9 +26,10 @@ pub fn check_tep(data: &[u8]) -> Option<TepRepr> {
     Some(repr)
 }
 
-/// Emits a TEP built from the fuzzer's bytes (any event, any dir8 or none)
-/// into a buffer of 0..=4 bytes; whatever emit accepts must parse back the
-/// same, and [`tep_bytes`] must spell it the same way.
+/// Emits a TEP built from the fuzzer's bytes (any event, any dir8 or none,
+/// any count or none) into a buffer of 0..=8 bytes; whatever emit accepts
+/// must parse back the same, and [`tep_bytes`] or [`packets_lost_bytes`]
+/// must spell it the same way.
 pub fn emit_tep(data: &[u8]) {
     let _ = try_emit_tep(&mut Unstructured::new(data));
 }
@@ -36,8 +38,9 @@ fn try_emit_tep(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     let repr = TepRepr {
         event: any_code(u, TepEvent::from_byte, TepEvent::Unknown)?,
         dir: u.arbitrary()?,
+        count: u.arbitrary()?,
     };
-    let mut buf = any_buffer(u, 4)?;
+    let mut buf = any_buffer(u, 8)?;
     match repr.emit(&mut buf) {
         Ok(n) => {
             assert_eq!(n, repr.buffer_len(), "emit and buffer_len disagree");
@@ -45,12 +48,30 @@ fn try_emit_tep(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
                 .expect("an emitted TEP does not parse");
             assert_eq!(again.event, TepEvent::from_byte(repr.event.to_byte()));
             assert_eq!(again.dir, repr.dir, "dir8 changed");
-            // tep_bytes spells the same packet without a TepRepr.
-            let (bytes, len) = tep_bytes(repr.event, repr.direction());
-            assert_eq!(&bytes[..len], &buf[..n], "tep_bytes and emit disagree");
+            assert_eq!(again.count, repr.count, "count changed");
+            // tep_bytes and packets_lost_bytes spell the same packet
+            // without a TepRepr.
+            match (repr.direction(), repr.count) {
+                (Some(d), Some(c)) => {
+                    assert_eq!(
+                        &packets_lost_bytes(d, c)[..],
+                        &buf[..n],
+                        "packets_lost_bytes and emit disagree"
+                    );
+                }
+                (dir, _) => {
+                    let (bytes, len) = tep_bytes(repr.event, dir);
+                    assert_eq!(&bytes[..len], &buf[..n], "tep_bytes and emit disagree");
+                }
+            }
         }
         Err(e) => assert_refusal(e, buf.len(), repr.buffer_len(), |e| match e {
             Error::BadTep(0) => repr.event.to_byte() == 0,
+            Error::BadTep(e) => {
+                e == repr.event.to_byte()
+                    && repr.count.is_some()
+                    && (TepEvent::from_byte(e) != TepEvent::PacketsLost || repr.dir.is_none())
+            }
             Error::BadDir(d) => repr.dir == Some(d) && Dir::from_dir8(d).is_err(),
             _ => false,
         }),
