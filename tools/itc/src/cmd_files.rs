@@ -16,19 +16,15 @@
 //! in seconds, or one more); a delete removes every version up to the
 //! newest the daemon knows.
 
-use std::fs::File;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Subcommand;
+use itc_files::client::Client;
+use itc_files::client_error::FilesError;
 use itc_files::control::Request;
-use itc_files::version::next_version;
-use itc_files::{Manifest, Name, SecretKey, Tombstone};
+use itc_files::SecretKey;
 
 use crate::errors::Error;
-use crate::files_client::Client;
-use crate::files_error::FilesError;
 use crate::{files_show, files_watch, output};
 
 /// The `itc files` subcommands.
@@ -138,12 +134,6 @@ fn load_key(path: &Path) -> Result<SecretKey, FilesError> {
     SecretKey::load(path).map_err(FilesError::Key)
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn publish(
     store: &Path,
     path: &Path,
@@ -151,63 +141,15 @@ fn publish(
     key: &Path,
     version: Option<u64>,
 ) -> Result<u8, Error> {
-    let name_text = match name {
-        Some(n) => n.to_string(),
-        None => path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
-    let name = Name::new(&name_text).map_err(|e| {
-        FilesError::Usage(format!(
-            "{name_text:?} cannot be a file name on the tiles ({e}); give one with --name"
-        ))
-    })?;
     let key = load_key(key)?;
-    let content = |source| FilesError::Content {
-        path: path.to_owned(),
-        source,
-    };
-    let file = File::open(path).map_err(content)?;
-    let meta = file.metadata().map_err(content)?;
-    if !meta.is_file() {
-        return Err(FilesError::Usage(format!("{} is not a regular file", path.display())).into());
-    }
-    let mut client = Client::connect(store)?;
-    let version = match version {
-        Some(v) => v,
-        None => {
-            let known = client
-                .status()?
-                .file(name.as_str())
-                .and_then(|f| f.known_version());
-            next_version(known, now_secs())
-        }
-    };
-    let manifest = Manifest::build(&name, version, meta.len(), &file, &key).map_err(content)?;
-    let line = client.call(&Request::Publish(manifest.bytes()), Some(file.as_fd()))?;
-    output::line(&String::from_utf8_lossy(&line))?;
+    let line = Client::connect(store)?.publish(path, name, &key, version)?;
+    output::line(&line)?;
     Ok(0)
 }
 
 fn delete(store: &Path, name: &str, key: &Path, version: Option<u64>) -> Result<u8, Error> {
-    let name = Name::new(name).map_err(|e| FilesError::Usage(format!("{name:?}: {e}")))?;
     let key = load_key(key)?;
-    let mut client = Client::connect(store)?;
-    let version = match version {
-        Some(v) => v,
-        None => client
-            .status()?
-            .file(name.as_str())
-            .and_then(|f| f.known_version())
-            .ok_or_else(|| {
-                FilesError::Usage(format!(
-                    "the daemon knows no version of {name}; give the version to delete up to with --version"
-                ))
-            })?,
-    };
-    let tombstone = Tombstone::new(&name, version, &key);
-    let line = client.call(&Request::Delete(tombstone.bytes()), None)?;
-    output::line(&String::from_utf8_lossy(&line))?;
+    let line = Client::connect(store)?.delete(name, &key, version)?;
+    output::line(&line)?;
     Ok(0)
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
-use crate::files_error::FilesError;
+use itc_files::client_error::FilesError;
 
 /// The exit status for usage and I/O errors.
 pub const EXIT_ERROR: u8 = 2;

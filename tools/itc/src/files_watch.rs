@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use itc_files::client::Client;
+use itc_files::client_error::FilesError;
 use itc_files::control::{Fetch, Request, Status};
 
 use crate::errors::Error;
-use crate::files_client::Client;
-use crate::files_error::FilesError;
 use crate::files_show::{duration, progress, rate};
 use crate::output;
 
@@ -97,7 +97,7 @@ pub fn run(mut client: Client) -> Result<u8, Error> {
     };
     let mut seen: Option<Seen> = None;
     loop {
-        let body = match client.next()? {
+        let body = match client.next_reply()? {
             Some(b) => b.to_vec(),
             None => {
                 view.done();

@@ -33,8 +33,6 @@ mod cmd_send;
 mod cmd_status;
 mod decode;
 mod errors;
-mod files_client;
-mod files_error;
 mod files_show;
 mod files_watch;
 mod hex;

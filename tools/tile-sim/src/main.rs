@@ -7,8 +7,9 @@
 //!
 //! Where things are: the command line here; the grid's geometry in
 //! `itc_proto::grid`; the link models a grid can run in [`link`]; running
-//! it and its signals in [`run`]; one tile's `itcd` process in [`tiles`];
-//! the state both threads share in [`state`]; the control protocol and
+//! it and its signals in [`run`]; one tile and its daemons in [`tiles`],
+//! its processes in [`process`]; `--files` and its control requests in
+//! [`files`]; the state both threads share in [`state`]; the control protocol and
 //! server in [`ctl`], its client in [`client`]; mounts in [`mounts`]; raw
 //! system calls in [`sys`].
 
@@ -19,8 +20,10 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 mod client;
 mod ctl;
+mod files;
 mod link;
 mod mounts;
+mod process;
 mod run;
 mod state;
 mod sys;
@@ -54,11 +57,18 @@ const CTL_HELP: &str = "\
 Commands:
   cut TILE D       cut the wire at TILE's direction D (ET SE SW WT NW NE)
   restore TILE D   reconnect it
-  stop TILE        stop TILE's itcd (its tree is unmounted)
-  start TILE       start it again and wait until its tree is served
+  stop TILE        stop TILE's itcd (its tree is unmounted), and its
+                   itc-files before it
+  start TILE       start them again and wait until they serve
   list             one line per tile: name, pid, state, mount, links
+                   (and with --files the pid of its itc-files)
   firmware TILE    --link firmware: the firmware's counters of each of
                    TILE's wired directions (runts, crc_errors, ...)
+  publish TILE FILE [--name N]
+                   --files: sign FILE with the grid's key and publish it
+                   from TILE; every tile gets it in its store's live/
+  delete TILE NAME --files: delete every version of NAME TILE knows
+  files            --files: each tile's files: version and progress
 
 Exit status: 0 done, 1 refused or failed, 2 no tile-sim running at DIR.";
 

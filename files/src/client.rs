@@ -1,23 +1,30 @@
 //! The client side of the `itc-files` control socket (`STORE/control.sock`,
-//! seqpacket; the framing is `itc_files::control`): one request per
-//! message, the content of a publish passed as a file descriptor, and
-//! replies read one message at a time, with a time limit so a hung daemon
-//! does not hang the command.
+//! seqpacket; the framing is [`crate::control`]): one request per message,
+//! the content of a publish passed as a file descriptor, and replies read
+//! one message at a time, with a time limit so a hung daemon does not hang
+//! the caller. [`Client::publish`] and [`Client::delete`] sign here, with a
+//! secret key the daemon never sees; `itc files` and `tile-sim ctl` use
+//! them alike.
 
+use std::fs::File;
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use itc_files::control::{parse_reply, Request, Status, SOCKET_NAME};
+use crate::client_error::FilesError;
+use crate::control::{parse_reply, Request, Status, SOCKET_NAME};
+use crate::keys::SecretKey;
+use crate::manifest::Manifest;
+use crate::name::Name;
+use crate::tombstone::Tombstone;
+use crate::version::next_version;
 use nix::errno::Errno;
 use nix::sys::socket::{
     connect, recvmsg, sendmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessage,
     MsgFlags, SockFlag, SockType, UnixAddr,
 };
 use nix::sys::time::TimeVal;
-
-use crate::files_error::FilesError;
 
 /// The largest reply read: a status of many names.
 const MAX_REPLY: usize = 4 << 20;
@@ -106,7 +113,7 @@ impl Client {
     }
 
     /// The next reply's body; `None` when the daemon closed the connection.
-    pub fn next(&mut self) -> Result<Option<&[u8]>, FilesError> {
+    pub fn next_reply(&mut self) -> Result<Option<&[u8]>, FilesError> {
         let n = loop {
             let mut iov = [IoSliceMut::new(&mut self.buf)];
             match recvmsg::<UnixAddr>(self.fd.as_raw_fd(), &mut iov, None, MsgFlags::empty()) {
@@ -137,7 +144,7 @@ impl Client {
     ) -> Result<Vec<u8>, FilesError> {
         self.send(req, content)?;
         let socket = self.socket.clone();
-        match self.next()? {
+        match self.next_reply()? {
             Some(body) => Ok(body.to_vec()),
             None => Err(FilesError::Exchange {
                 socket,
@@ -165,4 +172,86 @@ impl Client {
         let tv = TimeVal::new(0, 0);
         setsockopt(&self.fd, sockopt::ReceiveTimeout, &tv).map_err(|e| self.broken(e))
     }
+
+    /// Signs the file at `path` with `key` and publishes it as `name`
+    /// (default: the file's own name) at `version` (default: above any the
+    /// daemon knows for the name); the daemon's one-line answer.
+    pub fn publish(
+        &mut self,
+        path: &Path,
+        name: Option<&str>,
+        key: &SecretKey,
+        version: Option<u64>,
+    ) -> Result<String, FilesError> {
+        let name_text = match name {
+            Some(n) => n.to_string(),
+            None => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let name = Name::new(&name_text).map_err(|e| {
+            FilesError::Usage(format!(
+                "{name_text:?} cannot be a file name on the tiles ({e}); give one with --name"
+            ))
+        })?;
+        let content = |source| FilesError::Content {
+            path: path.to_owned(),
+            source,
+        };
+        let file = File::open(path).map_err(content)?;
+        let meta = file.metadata().map_err(content)?;
+        if !meta.is_file() {
+            return Err(FilesError::Usage(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
+        }
+        let version = match version {
+            Some(v) => v,
+            None => {
+                let known = self
+                    .status()?
+                    .file(name.as_str())
+                    .and_then(|f| f.known_version());
+                next_version(known, now_secs())
+            }
+        };
+        let manifest = Manifest::build(&name, version, meta.len(), &file, key).map_err(content)?;
+        let line = self.call(&Request::Publish(manifest.bytes()), Some(file.as_fd()))?;
+        Ok(String::from_utf8_lossy(&line).into_owned())
+    }
+
+    /// Signs a deletion of `name` up to `version` (default: the newest the
+    /// daemon knows) with `key` and hands it to the daemon; its one-line
+    /// answer.
+    pub fn delete(
+        &mut self,
+        name: &str,
+        key: &SecretKey,
+        version: Option<u64>,
+    ) -> Result<String, FilesError> {
+        let name = Name::new(name).map_err(|e| FilesError::Usage(format!("{name:?}: {e}")))?;
+        let version = match version {
+            Some(v) => v,
+            None => self
+                .status()?
+                .file(name.as_str())
+                .and_then(|f| f.known_version())
+                .ok_or_else(|| {
+                    FilesError::Usage(format!(
+                        "the daemon knows no version of {name}; give the version to delete up to with --version"
+                    ))
+                })?,
+        };
+        let tombstone = Tombstone::new(&name, version, key);
+        let line = self.call(&Request::Delete(tombstone.bytes()), None)?;
+        Ok(String::from_utf8_lossy(&line).into_owned())
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -1,4 +1,5 @@
-//! What can go wrong in `itc files`, as one line each: the daemon cannot be
+//! What can go wrong for a client of the daemon (`itc files`, `tile-sim
+//! ctl`), as one line each: the daemon cannot be
 //! reached (naming the store and the socket, and what to check), a key or
 //! the file to publish cannot be used, the daemon refused (its own words),
 //! or the exchange broke.
@@ -7,9 +8,9 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use itc_files::KeyError;
+use crate::keys::KeyError;
 
-/// A failure of an `itc files` command.
+/// A failure of a request to the daemon.
 #[derive(Debug)]
 pub enum FilesError {
     /// The daemon's control socket cannot be reached.
