@@ -137,6 +137,35 @@ fn manifest_with_a_bad_signature_is_refused_and_counted() {
 }
 
 #[test]
+fn manifest_without_a_signature_is_refused_and_counted() {
+    let mut s = Setup::new("nosig");
+    let data = content(5000, 8);
+    // Signature bytes all zero, under the trusted key's id.
+    let m = manifest("zeroed.bin", 1, &data, &trusted_key());
+    let mut zeroed = m.bytes().to_vec();
+    let sig_at = zeroed.len() - itc_files::keys::SIGNATURE_LEN;
+    zeroed[sig_at..].fill(0);
+    s.peer.announce_manifest("zeroed.bin", 1, zeroed);
+    s.until_bad("bad_signature", 1);
+    // The signature cut off: shorter than any manifest, so its announce
+    // does not even parse.
+    let m = manifest("stripped.bin", 1, &data, &trusted_key());
+    let stripped = &m.bytes()[..sig_at];
+    assert!(Manifest::parse(stripped).is_err());
+    let mut announce = vec![0x01, 0x01, 0x01, 12];
+    announce.extend_from_slice(b"stripped.bin");
+    announce.extend_from_slice(&1u64.to_be_bytes());
+    announce.extend_from_slice(&RecordId::of(stripped).0);
+    announce.extend_from_slice(&(stripped.len() as u32).to_be_bytes());
+    assert!(Message::parse(&announce).is_err());
+    s.peer.send_raw(&announce);
+    s.until_bad("unparsable", 1);
+    assert_eq!(s.site.counter("fetches_started"), 0);
+    s.still_up();
+    assert!(s.site.live_names().is_empty(), "nothing goes live");
+}
+
+#[test]
 fn oversized_manifest_is_refused_and_counted() {
     let mut s = Setup::new("oversized");
     // A manifest for a file over the limit, signed by the trusted key:
