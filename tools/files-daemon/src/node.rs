@@ -10,7 +10,10 @@
 //!   not parse, a record that is not signed by a trusted key, a manifest
 //!   that is oversized or does not hash to its id, a piece that fails its
 //!   hash, data nobody asked for: each is dropped and counted by reason
-//!   ([`Bad`]), never a panic, never written to `live/`.
+//!   ([`Bad`]), never a panic, never written to `live/`. Sound input that
+//!   comes twice or too late (a chunk already here, RETRY or ABORT for no
+//!   transfer in progress, a manifest overtaken meanwhile) is dropped and
+//!   counted too (`dropped_duplicate`, `dropped_stale`).
 //! - An announced version is fetched only if it would win; what is being
 //!   fetched is bounded ([`crate::fetches`]).
 //! - A verified piece is stored and announced (coalesced) at once, so it is
