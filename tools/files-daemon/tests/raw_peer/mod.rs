@@ -353,6 +353,8 @@ pub struct RawPeer {
     pub chunks_served: u64,
     /// Send every answer twice.
     pub repeat: bool,
+    /// Chunks, by object and offset, to send damaged the next time only.
+    damage_once: Vec<((ShortId, Object, u32), usize)>,
 }
 
 impl RawPeer {
@@ -370,6 +372,7 @@ impl RawPeer {
             sent: 0,
             chunks_served: 0,
             repeat: false,
+            damage_once: Vec::new(),
         }
     }
 
@@ -423,6 +426,15 @@ impl RawPeer {
         }));
     }
 
+    /// Damages the chunk of piece `piece` of `m` that holds its last byte,
+    /// the next time it is sent only.
+    pub fn damage_once(&mut self, m: &Manifest, piece: u32) {
+        let last = m.piece_len(piece) as usize - 1;
+        let offset = last - last % CHUNK_LEN;
+        self.damage_once
+            .push(((m.id().short(), Object::Piece, piece), offset));
+    }
+
     /// Offers every piece of `content` under `m`.
     pub fn offer_pieces(&mut self, m: &Manifest, content: &[u8]) {
         for i in 0..m.piece_count() {
@@ -464,9 +476,15 @@ impl RawPeer {
                     offset: offset as u32,
                     ..at
                 };
+                let mut data = bytes[offset..end].to_vec();
+                let key = (at.id, at.object, at.piece);
+                if let Some(i) = self.damage_once.iter().position(|d| *d == (key, offset)) {
+                    self.damage_once.remove(i);
+                    data[0] ^= 0xff;
+                }
                 let answer = Message::Data {
                     at: chunk_at,
-                    data: &bytes[offset..end],
+                    data: &data,
                 };
                 self.send(&answer);
                 if self.repeat {
