@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Build the t2-itc Debian package: itcd, itc and itc-files, the udev rules,
-# the systemd units (itcd.service, itc-files.service), tmpfiles and sysusers
-# entries, /etc/default/itcd and /etc/default/itc-files, the key and hook
-# directories /etc/itc/keys and /etc/itc/hooks, man pages and the
-# maintainer scripts.
+# Build the t2-itc Debian package: itcd, itc, itc-files and tile-sim, the
+# udev rules, the systemd units (itcd.service, itc-files.service), tmpfiles
+# and sysusers entries, /etc/default/itcd and /etc/default/itc-files, the
+# key and hook directories /etc/itc/keys and /etc/itc/hooks, man pages,
+# shell completions (bash, zsh, fish) and the maintainer scripts.
 #
 #   bash udev/build-deb.sh [--target TRIPLE] [--bin-dir DIR] [--arch ARCH]
 #                          [--version VERSION] OUTDIR
@@ -11,7 +11,8 @@
 #   --target TRIPLE  cargo build --release --target TRIPLE and package
 #                    target/TRIPLE/release (armv7-unknown-linux-gnueabihf for
 #                    the tile); without it, this machine's target/release.
-#   --bin-dir DIR    package the itcd, itc and itc-files already in DIR; no
+#   --bin-dir DIR    package the itcd, itc, itc-files and tile-sim already in
+#                    DIR; no
 #                    cargo run
 #                    (the tests pass target/debug).
 #   --arch ARCH      Debian architecture; default: the one TRIPLE names, else
@@ -98,9 +99,9 @@ if [ -z "$version" ]; then
     [ -n "$version" ] || die "no version in $root/Cargo.toml: pass --version"
 fi
 
-cargo_build() { # cargo_build [--target TRIPLE]: release itcd, itc and itc-files
-    (cd "$root" && cargo build --release --locked -p itcio -p itc -p itc-files-daemon \
-        --bin itcd --bin itc --bin itc-files "$@") >&2
+cargo_build() { # cargo_build [--target TRIPLE]: release itcd, itc, itc-files and tile-sim
+    (cd "$root" && cargo build --release --locked -p itcio -p itc -p itc-files-daemon -p tile-sim \
+        --bin itcd --bin itc --bin itc-files --bin tile-sim "$@") >&2
 }
 
 if [ -z "$bin_dir" ]; then
@@ -113,8 +114,7 @@ if [ -z "$bin_dir" ]; then
     fi
 fi
 
-bins=(itcd itc itc-files)
-for bin in "${bins[@]}"; do
+for bin in itcd itc itc-files tile-sim; do
     [ -x "$bin_dir/$bin" ] || die "$bin_dir/$bin is missing (build it, or drop --bin-dir to let this script build)"
     # readelf reads any architecture's ELF, so this also checks cross builds.
     machine=$(readelf -h "$bin_dir/$bin" 2>/dev/null | awk -F: '$1 ~ /Machine/ {gsub(/^ +/, "", $2); print $2}')
@@ -122,17 +122,17 @@ for bin in "${bins[@]}"; do
     [ "$num" = "$want_machine" ] || die "$bin_dir/$bin is built for ${machine:-an unknown machine}, not $arch (pass --arch, or --target to build for $arch)"
 done
 
-# Man pages come from the binaries' --help, so they need binaries that run
-# here: the packaged ones, else (a cross build) this machine's release build.
+# Man pages and completions come from the binaries (--help, and their
+# parsers), so they need binaries that run here: the packaged ones, else (a
+# cross build) this machine's release build.
 help_dir=$bin_dir
-runs_here() {
-    local bin
-    for bin in "${bins[@]}"; do
-        "$help_dir/$bin" --version >/dev/null 2>&1 || return 1
+runs_here() { # runs_here DIR: whether DIR's binaries run on this machine
+    for bin in itcd itc itc-files tile-sim; do
+        "$1/$bin" --version >/dev/null 2>&1 || return 1
     done
 }
-if ! runs_here; then
-    echo "build-deb.sh: $bin_dir does not run here; rendering man pages from a host build" >&2
+if ! runs_here "$help_dir"; then
+    echo "build-deb.sh: $bin_dir does not run here; rendering man pages and completions from a host build" >&2
     cargo_build
     help_dir=$target_dir/release
 fi
@@ -145,6 +145,7 @@ pkg=$work/$package
 install -D -m 0755 "$bin_dir/itcd" "$pkg/usr/sbin/itcd"
 install -D -m 0755 "$bin_dir/itc" "$pkg/usr/bin/itc"
 install -D -m 0755 "$bin_dir/itc-files" "$pkg/usr/sbin/itc-files"
+install -D -m 0755 "$bin_dir/tile-sim" "$pkg/usr/bin/tile-sim"
 install -D -m 0644 "$here/60-itc.rules" "$pkg/usr/lib/udev/rules.d/60-itc.rules"
 install -D -m 0644 "$here/itcd.service" "$pkg/usr/lib/systemd/system/itcd.service"
 install -D -m 0644 "$here/itc-files.service" "$pkg/usr/lib/systemd/system/itc-files.service"
@@ -168,7 +169,7 @@ elif [ "$arch" = "$(dpkg --print-architecture)" ] && command -v strip >/dev/null
     strip_tool="strip"
 fi
 if [ -n "$strip_tool" ]; then
-    "$strip_tool" --strip-debug "$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc" "$pkg/usr/sbin/itc-files"
+    "$strip_tool" --strip-debug "$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc" "$pkg/usr/sbin/itc-files" "$pkg/usr/bin/tile-sim"
 else
     echo "build-deb.sh: no strip for $arch found; binaries keep their debug information" >&2
 fi
@@ -177,21 +178,37 @@ man=$pkg/usr/share/man
 mkdir -p "$man/man8" "$man/man1"
 bash "$here/render-man.sh" "$help_dir/itcd" 8 "T2 intertile daemon" "$here/man/itcd.tail" >"$man/man8/itcd.8"
 bash "$here/render-man.sh" "$help_dir/itc" 1 "command line for the T2 intertile tree" "$here/man/itc.tail" >"$man/man1/itc.1"
+bash "$here/render-man.sh" "$help_dir/tile-sim" 1 "a grid of simulated T2 tiles, one real itcd each" "$here/man/tile-sim.tail" >"$man/man1/tile-sim.1"
 bash "$here/render-man.sh" "$help_dir/itc-files" 8 "T2 managed file service" "$here/man/itc-files.tail" >"$man/man8/itc-files.8"
-gzip -9n "$man/man8/itcd.8" "$man/man1/itc.1" "$man/man8/itc-files.8"
+gzip -9n "$man/man8/itcd.8" "$man/man1/itc.1" "$man/man1/tile-sim.1" "$man/man8/itc-files.8"
+
+# Shell completions, generated from the parsers, where each shell's
+# packaged completions go: bash-completion loads them on demand, zsh's
+# Debian fpath has vendor-completions, fish reads vendor_completions.d.
+bash_dir=$pkg/usr/share/bash-completion/completions
+zsh_dir=$pkg/usr/share/zsh/vendor-completions
+fish_dir=$pkg/usr/share/fish/vendor_completions.d
+mkdir -p "$bash_dir" "$zsh_dir" "$fish_dir"
+for bin in itc tile-sim; do
+    "$help_dir/$bin" completions bash >"$bash_dir/$bin"
+    "$help_dir/$bin" completions zsh >"$zsh_dir/_$bin"
+    "$help_dir/$bin" completions fish >"$fish_dir/$bin.fish"
+done
+chmod 0644 "$bash_dir"/* "$zsh_dir"/* "$fish_dir"/*
 
 doc=$pkg/usr/share/doc/$package
 mkdir -p "$doc"
 cat >"$doc/copyright" <<EOF
-T2 intertile stack: itcd, itc, itc-files, udev rules and systemd units.
+T2 intertile stack: itcd, itc, itc-files, tile-sim, udev rules and systemd units.
 License: MIT OR Apache-2.0
 EOF
 
 # Shared libraries the binaries link, as package dependencies. The glibc
 # version is the newest symbol version they use, so installing on an older
 # release fails with a clear dependency error instead of at run time.
-libs=$(readelf -d "$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc" "$pkg/usr/sbin/itc-files" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u)
-glibc=$(readelf -V "$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc" "$pkg/usr/sbin/itc-files" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)
+bins=("$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc" "$pkg/usr/sbin/itc-files" "$pkg/usr/bin/tile-sim")
+libs=$(readelf -d "${bins[@]}" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u)
+glibc=$(readelf -V "${bins[@]}" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)
 depends="fuse3"
 for lib in $libs; do
     case "$lib" in
@@ -218,7 +235,9 @@ Description: T2 tile intertile daemon and tools
  itcd talks to the T2 tile's two PRUs over their rpmsg devices, tracks the
  six intertile links and neighbours, and serves them as files under /run/itc
  (also /dev/itc and /dev/tile). itc is its command line: status, send,
- recv, events, ping, physics, files.
+ recv, events, ping, physics, files. tile-sim runs a grid of simulated
+ tiles on one machine, each with its own itcd, and shows it live
+ (tile-sim view).
  .
  itc-files spreads signed files to every tile, newest version winning,
  and installs them atomically in /var/lib/itc-files/live; it trusts the

@@ -118,6 +118,9 @@ pub fn dir_status(dir: Dir, n: &Neighbour, s: &DirStats, ours: &str) -> Vec<u8> 
         if n.present() { "present" } else { "absent" }
     );
     let _ = writeln!(out, "peer_name: {}", one_line(n.name()));
+    // The id itself, so an empty id is an empty value (also before any
+    // hello; `physics: unknown` tells that apart). No placeholder such as
+    // "(none)": it would be a valid id.
     let _ = writeln!(out, "peer_physics: {}", one_line(n.physics().unwrap_or("")));
     let _ = writeln!(out, "physics: {}", physics_word(n, ours));
     let _ = writeln!(out, "since: {}", rfc3339(n.since()));

@@ -780,6 +780,82 @@ fn a_log_level_that_means_nothing_is_a_usage_error() {
     assert!(!is_mounted(&mount));
 }
 
+/// An `itcd` run by hand whose terminal closes gets SIGHUP and stops as
+/// on SIGTERM (exit status 0, tree unmounted), although every write to
+/// the terminal now fails `EIO`, its log's farewell line included.
+#[test]
+fn a_closed_terminal_stops_itcd_cleanly() {
+    let dir = TempDir::new("hangup");
+    let mut pru0 = RawPru::bind(dir.0.join("p0"));
+    let mut pru1 = RawPru::bind(dir.0.join("p1"));
+    let mount = dir.0.join("m");
+    std::fs::create_dir_all(&mount).unwrap();
+    let mut pty = test_support::pty::Pty::open();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_itcd"));
+    cmd.arg("--pru0")
+        .arg(&pru0.path)
+        .arg("--pru1")
+        .arg(&pru1.path)
+        .arg("--mount")
+        .arg(&mount)
+        .args(["--name", "H", "--log-level", "info"]);
+    pty.attach(&mut cmd);
+    let starter = std::thread::spawn(move || {
+        pru0.accept();
+        pru1.accept();
+        (pru0, pru1)
+    });
+    let mut child = cmd.spawn().unwrap();
+    let _prus = starter.join().unwrap();
+    let log = pty.read_until(DEADLINE, |s| s.contains("serving"));
+    assert!(log.contains("serving"), "{log}");
+    assert!(is_mounted(&mount));
+
+    pty.hang_up();
+    let mut status = None;
+    let exited = wait_for(DEADLINE, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(exited, "itcd did not exit after its terminal closed");
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{status:?}");
+    assert!(!is_mounted(&mount));
+}
+
+/// A queue bound of 0 would make every write fail `EMSGSIZE` behind a
+/// daemon that looks healthy: it is refused at start like any bad option.
+#[test]
+fn a_queue_bound_of_zero_is_a_usage_error() {
+    let dir = TempDir::new("zeroqueue");
+    let mount = dir.0.join("m");
+    std::fs::create_dir_all(&mount).unwrap();
+    let m = mount.display().to_string();
+    let sock = dir.0.join("nope").display().to_string();
+    let out = itcd(&[
+        "--pru0",
+        &sock,
+        "--pru1",
+        &sock,
+        "--mount",
+        &m,
+        "--queue-bytes",
+        "0",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--queue-bytes") && err.contains("at least 1"),
+        "{err}"
+    );
+    assert!(!is_mounted(&mount));
+}
+
 /// The line of /proc/self/mountinfo for `mount`: (mount options, fstype,
 /// source), the source with the kernel's octal escapes.
 fn mountinfo_of(mount: &Path) -> Option<(String, String, String)> {

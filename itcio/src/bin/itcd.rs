@@ -38,12 +38,29 @@ struct Cli {
     /// Silence after which a neighbour is absent, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 3500)]
     absent_ms: u64,
-    /// Bound of each outbound and reader queue, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
+    /// Bound of each outbound and reader queue, in bytes (at least 1; a
+    /// packet longer than the bound is refused with EMSGSIZE).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024, value_parser = parse_queue_bytes)]
     queue_bytes: usize,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive).
     #[arg(long, default_value = "info")]
     log_level: String,
+}
+
+/// Parses `--queue-bytes`: a whole number of at least 1. A bound of 0
+/// would refuse every packet (`EMSGSIZE`) while looking like a working
+/// daemon; a bound below the largest packet (255 bytes) is allowed and
+/// refuses only the longer packets, as documented.
+fn parse_queue_bytes(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err(format!(
+            "0 would refuse every packet (EMSGSIZE); give at least 1 \
+             (the largest packet is {} bytes)",
+            itc_proto::MAX_PACKET_LEN
+        )),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a number of bytes: {e}")),
+    }
 }
 
 fn resolve_group(name: Option<&str>) -> Result<u32, String> {
@@ -97,6 +114,10 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A log line that cannot be written is lost, nothing more: the
+        // fallback would report it with `eprintln!`, which panics when
+        // stderr is a terminal that hung up (SIGHUP's farewell line).
+        .log_internal_errors(false)
         .init();
 
     // An empty --name counts as none, so a unit can always pass --name=$VAR.

@@ -2,19 +2,20 @@
 //! of any event, dir8 and count.
 
 use arbitrary::Unstructured;
-use itc_proto::{packets_lost_bytes, tep_bytes, Dir, Error, Packet, TepEvent, TepRepr};
+use itc_proto::{
+    packets_lost_bytes, tep_bytes, Dir, Error, Packet, TepEvent, TepRepr, PACKETS_LOST_LEN,
+};
 
 use crate::{any_buffer, any_code, assert_refusal};
 
 /// Parses `data` as a TEP. One that parses, emitted again, must repeat the
-/// bytes parse read (header, event, dir8 and count if present) and parse
-/// back the same.
+/// bytes parse read (header, event, dir8 if present, the count of a
+/// Packets lost TEP) and parse back the same.
 pub fn check_tep(data: &[u8]) -> Option<TepRepr> {
     let repr = TepRepr::parse(&Packet::new_unchecked(data)).ok()?;
     assert_ne!(repr.event, TepEvent::Illegal);
     assert_eq!(repr.dir.is_some(), repr.direction().is_some());
-    assert!(repr.count.is_none() || repr.event == TepEvent::PacketsLost);
-    let mut buf = [0xa5u8; 7];
+    let mut buf = [0xa5u8; PACKETS_LOST_LEN];
     let n = repr.emit(&mut buf).expect("emit refused a TEP that parsed");
     assert_eq!(n, repr.buffer_len(), "emit and buffer_len disagree");
     assert_eq!(&buf[..n], &data[..n], "emit spelled the TEP differently");
@@ -28,8 +29,8 @@ pub fn check_tep(data: &[u8]) -> Option<TepRepr> {
 
 /// Emits a TEP built from the fuzzer's bytes (any event, any dir8 or none,
 /// any count or none) into a buffer of 0..=8 bytes; whatever emit accepts
-/// must parse back the same, and [`tep_bytes`] or [`packets_lost_bytes`]
-/// must spell it the same way.
+/// must parse back the same, and [`tep_bytes`] (or, for a count,
+/// [`packets_lost_bytes`]) must spell it the same way.
 pub fn emit_tep(data: &[u8]) {
     let _ = try_emit_tep(&mut Unstructured::new(data));
 }
@@ -40,7 +41,7 @@ fn try_emit_tep(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
         dir: u.arbitrary()?,
         count: u.arbitrary()?,
     };
-    let mut buf = any_buffer(u, 8)?;
+    let mut buf = any_buffer(u, PACKETS_LOST_LEN + 1)?;
     match repr.emit(&mut buf) {
         Ok(n) => {
             assert_eq!(n, repr.buffer_len(), "emit and buffer_len disagree");
@@ -52,15 +53,13 @@ fn try_emit_tep(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
             // tep_bytes and packets_lost_bytes spell the same packet
             // without a TepRepr.
             match (repr.direction(), repr.count) {
-                (Some(d), Some(c)) => {
-                    assert_eq!(
-                        &packets_lost_bytes(d, c)[..],
-                        &buf[..n],
-                        "packets_lost_bytes and emit disagree"
-                    );
-                }
-                (dir, _) => {
-                    let (bytes, len) = tep_bytes(repr.event, dir);
+                (Some(dir), Some(count)) => assert_eq!(
+                    &packets_lost_bytes(dir, count)[..],
+                    &buf[..n],
+                    "packets_lost_bytes and emit disagree"
+                ),
+                _ => {
+                    let (bytes, len) = tep_bytes(repr.event, repr.direction());
                     assert_eq!(&bytes[..len], &buf[..n], "tep_bytes and emit disagree");
                 }
             }
@@ -70,7 +69,7 @@ fn try_emit_tep(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
             Error::BadTep(e) => {
                 e == repr.event.to_byte()
                     && repr.count.is_some()
-                    && (TepEvent::from_byte(e) != TepEvent::PacketsLost || repr.dir.is_none())
+                    && (repr.event != TepEvent::PacketsLost || repr.dir.is_none())
             }
             Error::BadDir(d) => repr.dir == Some(d) && Dir::from_dir8(d).is_err(),
             _ => false,

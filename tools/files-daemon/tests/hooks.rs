@@ -209,6 +209,12 @@ fn a_hook_runs_once_per_install_with_the_file_in_its_environment() {
     s.publish("physics.mfz", b"second");
     assert!(wait_for(DEADLINE, || lines(&out).len() == 2));
     assert!(lines(&out)[1].ends_with("second"));
+    // Its output is written before it exits: wait for the exit to be
+    // recorded, or the stop below would cut the run short.
+    assert!(wait_for(DEADLINE, || s
+        .hook_status("physics.mfz")
+        .as_deref()
+        == Some("exit 0")));
     // A restart does not run it for what is already live.
     d.stop();
     let d = s.start(&[]);

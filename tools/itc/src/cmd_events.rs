@@ -1,9 +1,12 @@
-//! `itc events [--dir D]`: follows `itc/events` or `tile/<D>/events` like
-//! `ip monitor`, one line per event (see [`crate::show`]), until SIGINT,
-//! which ends it quietly with status 0.
+//! `itc events [--dir D] [--no-follow]`: follows `itc/events` or
+//! `tile/<D>/events` like `ip monitor`, one line per event (see
+//! [`crate::show`]), until SIGINT, which ends it quietly with status 0.
 //!
 //! The first lines are a Connect for each neighbour present when the file
-//! was opened (the tree's snapshot), then events as they happen.
+//! was opened (the tree's snapshot), then events as they happen. When
+//! `itcd` stops, it says so on standard error, waits for the tree to be
+//! served again and goes on from the new tree's snapshot (see
+//! [`crate::follow`]); with `--no-follow` the loss is an error (status 2).
 
 use std::time::SystemTime;
 
@@ -12,14 +15,15 @@ use itc_proto::MAX_PACKET_LEN;
 
 use crate::decode::{decode, Item};
 use crate::errors::Error;
-use crate::packet_file::{Access, PacketFile, Wait};
+use crate::follow::Followed;
+use crate::packet_file::{Access, Wait};
 use crate::tree::Tree;
 use crate::{hex, output, show};
 
 /// Runs `itc events`.
-pub fn run(tree: &Tree, scope: Option<Dir>) -> Result<u8, Error> {
+pub fn run(tree: &Tree, scope: Option<Dir>, follow: bool) -> Result<u8, Error> {
     let path = tree.events(scope);
-    let mut file = PacketFile::open(&path, tree.root(), Access::Read)?;
+    let mut file = Followed::open(&path, tree.root(), Access::Read, follow)?;
     let mut buf = [0u8; MAX_PACKET_LEN + 1];
     loop {
         let n = match file.recv(&mut buf, None)? {

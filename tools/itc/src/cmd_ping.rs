@@ -27,7 +27,7 @@ use crate::packet_file::{Access, PacketFile, Wait};
 use crate::rtt::RttStats;
 use crate::text_file::KeyValues;
 use crate::tree::{Kind, Tree};
-use crate::{output, signals};
+use crate::{holders, output, signals};
 
 /// Bytes of echo payload `itc ping` sends: sequence number and time.
 const PAYLOAD_LEN: usize = 10;
@@ -65,6 +65,8 @@ pub fn run(tree: &Tree, opts: Options) -> Result<u8, Error> {
     };
     let path = tree.packet_file(Kind::Svc(SVC_ECHO), Some(dir));
     let mut file = PacketFile::open(&path, tree.root(), Access::ReadWrite)?;
+    // The echo replies come here, not to a reader of itc/svc/02.
+    holders::warn_if_shadowing(tree, Kind::Svc(SVC_ECHO), dir);
     // Printed once the tree accepts the first request.
     let banner = format!(
         "PING {peer} ({dir}) via {}: {PAYLOAD_LEN} data bytes",

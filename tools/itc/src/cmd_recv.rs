@@ -1,9 +1,13 @@
 //! `itc recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS]
-//! [--text]`: packets as they arrive on `itc/...` or `tile/<D>/...`, one
-//! line each (see [`crate::show`]), tile events included.
+//! [--text] [--follow]`: packets as they arrive on `itc/...` or
+//! `tile/<D>/...`, one line each (see [`crate::show`]), tile events
+//! included. With `--follow` it waits through a restart of `itcd` and
+//! reopens a file made stale by a physics change ([`crate::follow`]);
+//! without, either is an error (status 2).
 //!
 //! Ends after `count` data packets (status 0), at the timeout or on
-//! SIGINT (status 1 if fewer than `count` arrived, else 0).
+//! SIGINT (status 1 if fewer than `count` arrived, with `got N of COUNT
+//! packets in SECS s` on standard error; else 0).
 
 use std::time::{Duration, SystemTime};
 
@@ -12,9 +16,10 @@ use itc_proto::MAX_PACKET_LEN;
 
 use crate::decode::{decode, Item};
 use crate::errors::Error;
-use crate::packet_file::{deadline_after, Access, PacketFile, Wait};
+use crate::follow::Followed;
+use crate::packet_file::{deadline_after, Access, Wait};
 use crate::tree::{Kind, Tree};
-use crate::{output, show};
+use crate::{holders, output, show};
 
 /// What `itc recv` was asked for.
 #[derive(Debug, Clone, Copy)]
@@ -29,12 +34,17 @@ pub struct Options {
     pub timeout: Option<Duration>,
     /// Payloads as text rather than hex.
     pub text: bool,
+    /// Go on across `itcd` restarts and physics changes.
+    pub follow: bool,
 }
 
 /// Runs `itc recv`.
 pub fn run(tree: &Tree, opts: Options) -> Result<u8, Error> {
     let path = tree.packet_file(opts.kind, opts.scope);
-    let mut file = PacketFile::open(&path, tree.root(), Access::Read)?;
+    let mut file = Followed::open(&path, tree.root(), Access::Read, opts.follow)?;
+    if let Some(dir) = opts.scope {
+        holders::warn_if_shadowing(tree, opts.kind, dir);
+    }
     let deadline = deadline_after(opts.timeout);
     // One byte more than a packet, so a longer one is noticed, not cut.
     let mut buf = [0u8; MAX_PACKET_LEN + 1];
@@ -52,9 +62,17 @@ pub fn run(tree: &Tree, opts: Options) -> Result<u8, Error> {
                 let time = show::timestamp(SystemTime::now());
                 output::line(&show::packet_line(&time, &item, opts.text))?;
             }
-            Wait::TimedOut | Wait::Interrupted => {
-                let short = opts.count.is_some_and(|c| got < c);
-                return Ok(u8::from(short));
+            end @ (Wait::TimedOut | Wait::Interrupted) => {
+                let Some(count) = opts.count.filter(|&c| got < c) else {
+                    return Ok(0);
+                };
+                // Status 1 alone would leave a person guessing.
+                let why = match (end, opts.timeout) {
+                    (Wait::TimedOut, Some(t)) => format!("in {} s", t.as_secs_f64()),
+                    _ => "before SIGINT".to_string(),
+                };
+                output::note(&format!("got {got} of {count} packets {why}"));
+                return Ok(1);
             }
         }
     }

@@ -1,6 +1,7 @@
-//! `itc send --dir D (--mfm | --svc NN) [--hex HEX | TEXT...] [--count N]`:
+//! `itc send --dir D (--mfm | --svc NN) (--hex HEX | TEXT...) [--count N]`:
 //! one packet, written with one `write()` to `tile/<D>/mfm` or
-//! `tile/<D>/svc/NN`, `count` times.
+//! `tile/<D>/svc/NN`, `count` times. A payload is required; `--hex ''`
+//! sends the header alone.
 //!
 //! The header is built here (`0xa0|dir8` for MFM, `0x80|dir8` and the
 //! service byte for a service); the tree checks the rest (length,

@@ -8,7 +8,8 @@
 //!
 //! Names and physics ids come escaped to one line (a backslash doubled,
 //! controls as `\n` or `\xNN`); the table shows them so, the JSON gives the
-//! strings themselves.
+//! strings themselves. An empty physics id is an empty value in the
+//! files and `""` in the JSON; the table's title shows it as `(none)`.
 //!
 //! `since` in `tile/<D>/status` is the time of the last presence change,
 //! or `itcd`'s start when there never was one. The JSON gives it only for
@@ -33,6 +34,8 @@ struct Row {
     peer: String,
     name: String,
     physics: String,
+    /// The neighbour's physics id, escaped as in the status file.
+    peer_physics: String,
     rx_packets: u64,
     tx_packets: u64,
     drops: u64,
@@ -61,6 +64,11 @@ pub fn run(tree: &Tree, as_json: bool) -> Result<u8, Error> {
         }
     }
     Ok(0)
+}
+
+/// The table `itc status` prints, as lines (for `itc status --watch`).
+pub fn table(tree: &Tree) -> Result<Vec<String>, Error> {
+    gather(tree).map(|status| to_table(&status))
 }
 
 fn gather(tree: &Tree) -> Result<Status, Error> {
@@ -113,6 +121,7 @@ fn row(tree: &Tree, dir: Dir, now: SystemTime) -> Result<Row, Error> {
         peer,
         name: kv.require("peer_name")?.to_string(),
         physics: kv.require("physics")?.to_string(),
+        peer_physics: kv.require("peer_physics")?.to_string(),
         rx_packets: kv.number("rx_mfm_packets")? + kv.number("rx_svc_packets")?,
         tx_packets: kv.number("tx_mfm_packets")? + kv.number("tx_svc_packets")?,
         drops: kv.sum_prefixed("drop_"),
@@ -192,6 +201,10 @@ fn to_json(status: &Status) -> String {
                 ("peer", json::string(&r.peer)),
                 ("name", json::string(&text_file::unescape(&r.name))),
                 ("physics", json::string(&r.physics)),
+                (
+                    "peer_physics",
+                    json::string(&text_file::unescape(&r.peer_physics)),
+                ),
                 ("rx_packets", r.rx_packets.to_string()),
                 ("tx_packets", r.tx_packets.to_string()),
                 ("drops", r.drops.to_string()),
@@ -225,6 +238,7 @@ mod tests {
                     peer: "present".into(),
                     name: "r0c1".into(),
                     physics: "compatible".into(),
+                    peer_physics: String::new(),
                     rx_packets: 21,
                     tx_packets: 1234,
                     drops: 0,
@@ -237,6 +251,7 @@ mod tests {
                     peer: "absent".into(),
                     name: String::new(),
                     physics: "unknown".into(),
+                    peer_physics: String::new(),
                     rx_packets: 0,
                     tx_packets: 0,
                     drops: 3,

@@ -153,13 +153,14 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
             "itcd stopped serving {}: run the command again once it is back",
             shown(mount)
         ),
-        Errno::EHOSTUNREACH if mfm => {
-            "no neighbour with the same physics in that direction".to_string()
-        }
+        Errno::EHOSTUNREACH if mfm => unreachable_mfm(path, mount),
         Errno::EHOSTUNREACH => "no neighbour in that direction".to_string(),
-        Errno::EBUSY => match holders(path).as_slice() {
+        Errno::EBUSY => match crate::holders::holders(path).as_slice() {
             [] => "busy: another process has this file open".to_string(),
-            held => format!("busy: already open in {}", held.join(", ")),
+            held => {
+                let names: Vec<String> = held.iter().map(ToString::to_string).collect();
+                format!("busy: already open in {}", names.join(", "))
+            }
         },
         Errno::ESTALE => "stale after a physics change, reopen".to_string(),
         Errno::EMSGSIZE => "packet too long: at most 255 bytes including the header".to_string(),
@@ -177,36 +178,39 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
     format!("{meaning} ({errno:?})")
 }
 
-/// The processes that have `path` open, as `itc[1234]`; only those
-/// whose descriptors this user may see in `/proc`.
-fn holders(path: &Path) -> Vec<String> {
-    let Ok(path) = std::fs::canonicalize(path) else {
-        return Vec::new();
+/// Why an MFM write to `path` found no neighbour: none is present, or
+/// the one present has another physics id. For `tile/<D>/mfm` its
+/// `tile/<D>/status` tells which (read now, so it may have changed since
+/// the write); for `itc/mfm`, or when the status cannot be read, both
+/// remain possible.
+fn unreachable_mfm(path: &Path, mount: &Path) -> String {
+    const EITHER: &str = "no neighbour, or none with the same physics, in that direction";
+    let tiles = mount.join("tile");
+    let Some(dir) = path
+        .strip_prefix(&tiles)
+        .ok()
+        .and_then(|rest| rest.components().next())
+    else {
+        return EITHER.to_string();
     };
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let me = std::process::id();
-    let mut found: Vec<(u32, String)> = procs
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| pid != me)
-        .filter(|pid| {
-            std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-                fds.filter_map(Result::ok)
-                    .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == path))
-            })
-        })
-        .map(|pid| {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            (pid, comm.trim_end().to_string())
-        })
-        .collect();
-    found.sort();
-    found
-        .into_iter()
-        .map(|(pid, comm)| format!("{comm}[{pid}]"))
-        .collect()
+    let status_path = tiles.join(dir).join("status");
+    let status = std::fs::read_to_string(status_path).unwrap_or_default();
+    let kv = crate::text_file::KeyValues::parse(path, &status);
+    match (kv.get("peer"), kv.get("physics")) {
+        (Some("absent"), _) => "no neighbour in that direction".to_string(),
+        (Some("present"), Some("incompatible")) => {
+            let self_info = std::fs::read_to_string(mount.join("itc/self")).unwrap_or_default();
+            let ours = crate::text_file::KeyValues::parse(path, &self_info);
+            format!(
+                "the neighbour in that direction ({}) has another physics id \
+                 (its: {}, this tile's: {}): MFM flows only between equal ids",
+                kv.get("peer_name").unwrap_or("?"),
+                crate::show::physics_id(kv.get("peer_physics").unwrap_or("")),
+                crate::show::physics_id(ours.get("physics").unwrap_or("")),
+            )
+        }
+        _ => EITHER.to_string(),
+    }
 }
 
 /// A served tree next to `mount`, when `mount` is not one: its parent
@@ -235,7 +239,7 @@ fn dead_mount(mount: &Path) -> bool {
 
 /// `path` for a one-line message: control characters (a newline in a
 /// directory's name) escaped, as `\n`.
-fn shown(path: &Path) -> String {
+pub fn shown(path: &Path) -> String {
     path.to_string_lossy()
         .chars()
         .map(|c| {

@@ -1,13 +1,14 @@
 //! `itc`: the command line for `itcd`'s tree, for people and scripts.
 //!
 //! ```text
-//! itc [--mount DIR] status [--json]
-//! itc [--mount DIR] send --dir D (--mfm | --svc NN) [--hex HEX | TEXT...] [--count N]
-//! itc [--mount DIR] recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS] [--text]
-//! itc [--mount DIR] events [--dir D]
+//! itc [--mount DIR] status [--json | --watch [--interval SECS]]
+//! itc [--mount DIR] send --dir D (--mfm | --svc NN) (--hex HEX | TEXT...) [--count N]
+//! itc [--mount DIR] recv (--mfm | --svc NN) [--dir D] [--count N] [--timeout SECS] [--text] [--follow]
+//! itc [--mount DIR] events [--dir D] [--no-follow]
 //! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
 //! itc [--mount DIR] physics [ID]
 //! itc files [--store DIR] keygen|publish|delete|list|status|watch ...
+//! itc completions SHELL
 //! ```
 //!
 //! DIR defaults to `$ITC_MOUNT`, else `/run/itc`; `itc files` talks to the
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use itc_proto::Dir;
 
 mod cmd_events;
@@ -31,11 +32,15 @@ mod cmd_ping;
 mod cmd_recv;
 mod cmd_send;
 mod cmd_status;
+mod cmd_watch;
+mod completions;
 mod decode;
 mod errors;
 mod files_show;
 mod files_watch;
+mod follow;
 mod hex;
+mod holders;
 mod json;
 mod output;
 mod packet_file;
@@ -75,8 +80,16 @@ enum Cmd {
     /// Show link, neighbour and counters for the six directions.
     Status {
         /// Print one JSON object instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// Show the table again every --interval, like watch(1), until
+        /// Ctrl-C (or SIGTERM, SIGHUP).
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between tables with --watch (at least 0.1).
+        #[arg(long, value_name = "SECS", default_value = "1", requires = "watch",
+              value_parser = parse_interval)]
+        interval: Duration,
     },
     /// Send one packet (or --count of them) to the neighbour at --dir.
     Send {
@@ -85,13 +98,15 @@ enum Cmd {
         dir: Dir,
         #[command(flatten)]
         kind: KindArgs,
-        /// Payload as hex digits; blanks are allowed ("de ad be ef").
+        /// Payload as hex digits; blanks are allowed ("de ad be ef");
+        /// --hex '' sends the header alone.
         #[arg(long, value_name = "HEX", conflicts_with = "text")]
         hex: Option<String>,
         /// How many times to send the packet.
         #[arg(long, default_value_t = 1, value_name = "N")]
         count: u64,
-        /// Payload as text; the words are joined by single spaces.
+        /// Payload as text; the words are joined by single spaces. A
+        /// payload is required: TEXT, or --hex.
         #[arg(value_name = "TEXT")]
         text: Vec<String>,
     },
@@ -99,7 +114,12 @@ enum Cmd {
     Recv {
         #[command(flatten)]
         kind: KindArgs,
-        /// Only packets from this direction (tile/<D>/...), else all (itc/...).
+        /// Only packets from this direction (tile/<D>/...), else all
+        /// (itc/...). Inbound routing prefers tile/<D>/... to itc/...:
+        /// while this runs, packets from D no longer reach a program
+        /// reading itc/... (an MFM engine on itc/mfm), and nothing tells
+        /// that program; recv warns on stderr when it sees such a reader
+        /// in /proc (only processes whose files you may inspect).
         #[arg(long, value_name = "D")]
         dir: Option<Dir>,
         /// Exit after this many data packets.
@@ -111,12 +131,23 @@ enum Cmd {
         /// Show payloads as text rather than hex.
         #[arg(long)]
         text: bool,
+        /// Go on when itcd restarts (wait until the tree is served again,
+        /// saying so on stderr) and when a physics change makes an MFM
+        /// file stale (reopen it), instead of failing.
+        #[arg(long)]
+        follow: bool,
     },
-    /// Follow neighbour events (Connect, Disconnect) until interrupted.
+    /// Follow neighbour events (Connect, Disconnect) until interrupted,
+    /// across itcd restarts (like ip monitor).
     Events {
         /// Only events of this direction.
         #[arg(long, value_name = "D")]
         dir: Option<Dir>,
+        /// Fail (status 2) when itcd stops, instead of saying so on stderr,
+        /// waiting until the tree is served again, and going on from its
+        /// Connect events.
+        #[arg(long)]
+        no_follow: bool,
     },
     /// Measure round-trip times to a neighbour with the echo service.
     Ping {
@@ -147,6 +178,12 @@ enum Cmd {
         store: Option<PathBuf>,
         #[command(subcommand)]
         cmd: cmd_files::FilesCmd,
+    },
+    /// Print the shell completion script for SHELL (the package installs
+    /// bash's, zsh's and fish's).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -185,10 +222,24 @@ fn parse_secs(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Parses the interval of `status --watch`: seconds, at least 0.1.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = parse_secs(text)?;
+    if interval < cmd_watch::MIN_INTERVAL {
+        return Err(format!("`{text}` is shorter than 0.1 seconds"));
+    }
+    Ok(interval)
+}
+
 fn run(cli: Cli) -> Result<u8, Error> {
     let tree = Tree::locate(cli.mount);
     match cli.cmd {
-        Cmd::Status { json } => cmd_status::run(&tree, json),
+        Cmd::Status {
+            watch: true,
+            interval,
+            ..
+        } => cmd_watch::run(&tree, interval),
+        Cmd::Status { json, .. } => cmd_status::run(&tree, json),
         Cmd::Send {
             dir,
             kind,
@@ -198,6 +249,12 @@ fn run(cli: Cli) -> Result<u8, Error> {
         } => {
             let payload = match hex {
                 Some(h) => hex::parse(&h).map_err(|e| Error::Usage(format!("--hex: {e}")))?,
+                // Forgetting the payload must not send a header-only
+                // packet unasked: that takes `--hex ''` (or TEXT '').
+                None if text.is_empty() => return Err(Error::Usage(
+                    "send: no payload: give TEXT or --hex HEX (--hex '' sends the header alone)"
+                        .to_string(),
+                )),
                 None => text.join(" ").into_bytes(),
             };
             cmd_send::run(&tree, dir, kind.kind(), &payload, count)
@@ -208,6 +265,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
             count,
             timeout,
             text,
+            follow,
         } => cmd_recv::run(
             &tree,
             cmd_recv::Options {
@@ -216,9 +274,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 count,
                 timeout,
                 text,
+                follow,
             },
         ),
-        Cmd::Events { dir } => cmd_events::run(&tree, dir),
+        Cmd::Events { dir, no_follow } => cmd_events::run(&tree, dir, !no_follow),
         Cmd::Ping {
             dir,
             count,
@@ -235,6 +294,10 @@ fn run(cli: Cli) -> Result<u8, Error> {
         ),
         Cmd::Physics { id } => cmd_physics::run(&tree, id.as_deref()),
         Cmd::Files { store, cmd } => cmd_files::run(store, cmd),
+        Cmd::Completions { shell } => {
+            completions::print(shell, Cli::command());
+            Ok(0)
+        }
     }
 }
 
@@ -254,7 +317,6 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_consistent() {

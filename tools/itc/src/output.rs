@@ -1,4 +1,4 @@
-//! Standard output, a line at a time.
+//! Standard output, a line at a time; notes on standard error.
 //!
 //! Every line is flushed at once so `itc events | grep` and `itc recv` in a
 //! pipeline see each line as it happens. A reader that goes away
@@ -21,6 +21,13 @@ pub fn line(line: &str) -> Result<(), Error> {
             io::ErrorKind::BrokenPipe => Error::StdoutClosed,
             _ => Error::Stdout(e),
         })
+}
+
+/// Writes `itc: MESSAGE` to standard error: a warning or a note beside
+/// the output, never the end of the program. A standard error that
+/// cannot be written is ignored (`eprintln!` would panic).
+pub fn note(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "itc: {message}");
 }
 
 /// Whether standard output is a pipe or socket, whose reader can go away

@@ -59,19 +59,35 @@ impl PacketFile {
     /// SIGINT kills `itc`, so an `open()` that a stopped or hung `itcd`
     /// never answers still ends on Ctrl-C.
     pub fn open(path: &Path, mount: &Path, access: Access) -> Result<PacketFile, Error> {
-        let file = OpenOptions::new()
-            .read(access != Access::Write)
-            .write(access != Access::Read)
-            .custom_flags(nix::libc::O_NONBLOCK)
-            .open(path)
-            .map_err(|e| Error::file(path, mount, e))?;
+        let file = open_file(path, access).map_err(|e| Error::file(path, mount, e))?;
         signals::install().map_err(Error::Signals)?;
-        Ok(PacketFile {
+        Ok(PacketFile::new(file, path, mount, access))
+    }
+
+    /// Opens `path` as [`PacketFile::open`] does, once SIGINT has been
+    /// taken over: the `open()` waits for an `itcd` that has only just
+    /// started (or hangs), so SIGINT has its default action meanwhile
+    /// (see [`signals::killable`]). A SIGINT that came before is
+    /// [`Wait::Interrupted`].
+    pub fn open_again(
+        path: &Path,
+        mount: &Path,
+        access: Access,
+    ) -> Result<Wait<PacketFile>, Error> {
+        match signals::killable(|| open_file(path, access)).map_err(Error::Signals)? {
+            None => Ok(Wait::Interrupted),
+            Some(Ok(file)) => Ok(Wait::Done(PacketFile::new(file, path, mount, access))),
+            Some(Err(e)) => Err(Error::file(path, mount, e)),
+        }
+    }
+
+    fn new(file: File, path: &Path, mount: &Path, access: Access) -> PacketFile {
+        PacketFile {
             file,
             path: path.to_path_buf(),
             mount: mount.to_path_buf(),
             watch_stdout: access != Access::Write,
-        })
+        }
     }
 
     /// Reads one packet into `buf` and returns its length, waiting until
@@ -169,6 +185,15 @@ impl PacketFile {
     fn error(&self, e: io::Error) -> Error {
         Error::file(&self.path, &self.mount, e)
     }
+}
+
+/// Opens `path` nonblocking for `access`.
+fn open_file(path: &Path, access: Access) -> io::Result<File> {
+    OpenOptions::new()
+        .read(access != Access::Write)
+        .write(access != Access::Read)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
 }
 
 /// Whether a failed read or write should wait and try again: the packet or

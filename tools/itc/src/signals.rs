@@ -69,6 +69,33 @@ pub fn let_pending_in() -> Result<bool, Errno> {
     Ok(interrupted())
 }
 
+/// Runs `f`, a call that may wait for a FUSE daemon without end (an
+/// `open()` of a file of a tree whose `itcd` hangs), with SIGINT back at
+/// its default action and unblocked, so Ctrl-C kills `itc` then as it
+/// would `cat`; afterwards SIGINT is handled and held back again. A
+/// SIGINT already pending is delivered to the handler first and `f` is
+/// not run: the result is `None`. Before [`install`], `f` just runs.
+pub fn killable<T>(f: impl FnOnce() -> T) -> Result<Option<T>, Errno> {
+    if WAIT_MASK.get().is_none() {
+        return Ok(Some(f()));
+    }
+    if let_pending_in()? {
+        return Ok(None);
+    }
+    let mut sigint = SigSet::empty();
+    sigint.add(Signal::SIGINT);
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: restoring the default action installs no code.
+    let handler = unsafe { sigaction(Signal::SIGINT, &default) }?;
+    sigint.thread_unblock()?;
+    let out = f();
+    sigint.thread_block()?;
+    // SAFETY: puts back the handler `install` set, which only stores to
+    // an atomic.
+    unsafe { sigaction(Signal::SIGINT, &handler) }?;
+    Ok(Some(out))
+}
+
 /// Whether SIGINT has arrived.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)

@@ -4,6 +4,7 @@
 //! ```text
 //! DIR/itc/{mfm,svc/NN,events,status,self,physics}
 //! DIR/tile/<D>/{mfm,svc/NN,events,status}
+//! DIR/itc/batch/{mfm,svc/NN}, DIR/tile/<D>/batch/... (where served)
 //! ```
 
 use std::fmt;
@@ -134,6 +135,12 @@ impl Tree {
         self.scope_dir(scope).join(kind.file())
     }
 
+    /// The batched twin of [`Tree::packet_file`] (`itc/batch/mfm`, ...),
+    /// one channel with it, where the tree has batched files.
+    pub fn batch_packet_file(&self, kind: Kind, scope: Option<Dir>) -> PathBuf {
+        self.scope_dir(scope).join("batch").join(kind.file())
+    }
+
     fn scope_dir(&self, scope: Option<Dir>) -> PathBuf {
         match scope {
             Some(dir) => self.root.join("tile").join(dir.name()),
@@ -158,6 +165,10 @@ mod tests {
             Path::new("/m/tile/ET/svc/02")
         );
         assert_eq!(t.packet_file(Kind::Mfm, None), Path::new("/m/itc/mfm"));
+        assert_eq!(
+            t.batch_packet_file(Kind::Svc(20), None),
+            Path::new("/m/itc/batch/svc/20")
+        );
     }
 
     #[test]

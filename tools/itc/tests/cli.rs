@@ -844,3 +844,297 @@ fn status_json_gives_the_physics_id_itself() {
         "{json}"
     );
 }
+
+/// An MFM write that no neighbour takes says why: nobody there, or a
+/// neighbour there with another physics id (read from `tile/<D>/status`).
+#[test]
+fn send_says_whether_the_neighbour_is_missing_or_of_another_physics() {
+    let grid = Grid::start("mfmunreach");
+    // r0c0 has nobody at WT.
+    let out = grid.run("r0c0", &["send", "--dir", "WT", "--mfm", "--hex", "01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "itc: {}: no neighbour in that direction (EHOSTUNREACH)\n",
+            grid.mount("r0c0").join("tile/WT/mfm").display()
+        )
+    );
+
+    // r0c1 at ET is present with another physics id.
+    let out = grid.run("r0c1", &["physics", "b"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let status = grid.mount("r0c0").join("tile/ET/status");
+    assert!(wait_for(DEADLINE, || {
+        test_support::status_value(&status, "physics") == "incompatible"
+    }));
+    let out = grid.run("r0c0", &["send", "--dir", "ET", "--mfm", "--hex", "01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "itc: {}: the neighbour in that direction (r0c1) has another physics id \
+             (its: b, this tile's: (none)): MFM flows only between equal ids (EHOSTUNREACH)\n",
+            grid.mount("r0c0").join("tile/ET/mfm").display()
+        )
+    );
+}
+
+/// `send` without a payload is a usage error, not a header-only packet;
+/// `--hex ''` asks for one. `recv` that gets fewer than `--count` says
+/// how many came.
+#[test]
+fn send_needs_a_payload_and_recv_says_how_many_came() {
+    let grid = Grid::start("payload");
+    let out = grid.run("r0c0", &["send", "--dir", "ET", "--mfm"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "itc: send: no payload: give TEXT or --hex HEX (--hex '' sends the header alone)\n"
+    );
+    let sent =
+        test_support::status_value(&grid.mount("r0c0").join("tile/ET/status"), "tx_mfm_packets");
+    assert_eq!(sent, "0", "nothing was sent");
+
+    let recv = Running::spawn(grid.itc(
+        "r0c1",
+        &["recv", "--mfm", "--count", "3", "--timeout", "2.5"],
+    ));
+    recv.wait_open(&grid.mount("r0c1").join("itc/mfm"));
+    let out = grid.run("r0c0", &["send", "--dir", "ET", "--mfm", "--hex", ""]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(recv.next_line().ends_with(" WT event Connect"));
+    let line = recv.next_line();
+    assert!(line.ends_with(" WT mfm 0"), "{line}");
+    let (code, rest, err) = recv.finish();
+    assert_eq!(code, Some(1), "{rest:?}");
+    assert_eq!(err, "itc: got 1 of 3 packets in 2.5 s\n");
+}
+
+/// One representation of "no physics id": an empty value in the status
+/// files, `""` in `status --json`, `(none)` where `itc` shows it to people.
+#[test]
+fn an_empty_physics_id_is_empty_in_files_and_none_for_people() {
+    let grid = Grid::start("nophysics");
+    let status = grid.mount("r0c0").join("tile/ET/status");
+    let lines = fs::read_to_string(&status).expect("tile/ET/status");
+    assert!(lines.lines().any(|l| l == "peer_physics: "), "{lines}");
+    assert!(lines.lines().any(|l| l == "physics: compatible"), "{lines}");
+    let me = fs::read_to_string(grid.mount("r0c0").join("itc/self")).expect("itc/self");
+    assert!(me.lines().any(|l| l == "physics: "), "{me}");
+    let out = grid.run("r0c0", &["status", "--json"]);
+    let json = text(&out.stdout);
+    assert!(
+        json.starts_with("{\"tile\":\"r0c0\",\"physics\":\"\","),
+        "{json}"
+    );
+    assert!(
+        json.contains("\"physics\":\"compatible\",\"peer_physics\":\"\","),
+        "{json}"
+    );
+    let out = grid.run("r0c0", &["status"]);
+    assert!(text(&out.stdout).starts_with("tile r0c0  physics (none)\n"));
+
+    let out = grid.run("r0c1", &["physics", "b"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(wait_for(DEADLINE, || {
+        test_support::status_value(&status, "peer_physics") == "b"
+    }));
+    let out = grid.run("r0c0", &["status", "--json"]);
+    let json = text(&out.stdout);
+    assert!(
+        json.contains("\"physics\":\"incompatible\",\"peer_physics\":\"b\","),
+        "{json}"
+    );
+}
+
+/// `recv --dir D` takes D's packets away from the reader of `itc/...`
+/// (inbound routing prefers `tile/<D>/...`) and warns about it; a
+/// write-only holder of `itc/...` loses nothing and is not mentioned.
+#[test]
+fn recv_from_one_direction_warns_about_the_reader_it_shadows() {
+    let grid = Grid::start("shadow");
+    let itc_mfm = grid.mount("r0c1").join("itc/mfm");
+    let dir_mfm = grid.mount("r0c1").join("tile/WT/mfm");
+    // The "engine": reads every direction through itc/mfm.
+    let engine = Running::spawn(grid.itc("r0c1", &["recv", "--mfm"]));
+    engine.wait_open(&itc_mfm);
+    assert!(engine.next_line().ends_with(" WT event Connect"));
+
+    let mut cmd = grid.itc(
+        "r0c1",
+        &[
+            "recv",
+            "--mfm",
+            "--dir",
+            "WT",
+            "--count",
+            "1",
+            "--timeout",
+            "20",
+        ],
+    );
+    cmd.stderr(Stdio::piped());
+    let mut shadow = cmd.stdout(Stdio::piped()).spawn().expect("start itc");
+    let warning = format!(
+        "itc: warning: itc[{}] reads {}; while this runs, mfm packets from WT come to {} \
+         instead and itc[{}] gets none of them",
+        engine.child.id(),
+        itc_mfm.display(),
+        dir_mfm.display(),
+        engine.child.id()
+    );
+    let mut err = BufReader::new(shadow.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    err.read_line(&mut first).expect("read the warning");
+    assert_eq!(first.trim_end(), warning);
+
+    let out = grid.run("r0c0", &["send", "--dir", "ET", "--mfm", "--hex", "be ef"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let status = wait_child(&mut shadow, DEADLINE).expect("the shadowing recv exits");
+    assert_eq!(status.code(), Some(0));
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut shadow.stdout.take().expect("stdout"), &mut out)
+        .expect("its output");
+    assert!(out.lines().any(|l| l.ends_with(" WT mfm 2 be ef")), "{out}");
+
+    // Once it is gone the engine gets WT's packets again, and it never
+    // saw the one taken from it.
+    let out = grid.run("r0c0", &["send", "--dir", "ET", "--mfm", "--hex", "01"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line = engine.next_line();
+    assert!(line.ends_with(" WT mfm 1 01"), "{line}");
+    signal(engine.child.id(), Signal::SIGINT);
+    let (code, rest, err) = engine.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(rest.is_empty(), "{rest:?}");
+
+    // A write-only holder of itc/mfm (this test) takes nothing: no warning.
+    let _writer = fs::OpenOptions::new()
+        .write(true)
+        .open(&itc_mfm)
+        .expect("open itc/mfm for writing");
+    let out = grid.run(
+        "r0c1",
+        &[
+            "recv",
+            "--mfm",
+            "--dir",
+            "WT",
+            "--count",
+            "1",
+            "--timeout",
+            "0.2",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "itc: got 0 of 1 packets in 0.2 s\n");
+}
+
+/// `tile-sim ctl` with `ARGS` on the grid; must succeed.
+fn ctl(grid: &Grid, args: &[&str]) {
+    let out = run({
+        let mut cmd = Command::new(&grid.bins.tile_sim);
+        cmd.args(["ctl", "--dir"])
+            .arg(grid.dir.join("grid"))
+            .args(args);
+        cmd
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "ctl {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// `itc events` (by default) and `itc recv --follow` go on across a
+/// restart of `itcd`, saying on stderr when the tree goes and comes back;
+/// `--no-follow` makes the loss an error, as it is for plain `recv`.
+#[test]
+fn events_and_recv_follow_a_restarted_itcd() {
+    let grid = Grid::start("follow");
+    let mount = grid.mount("r0c0");
+    let events = Running::spawn(grid.itc("r0c0", &["events"]));
+    assert!(events.next_line().ends_with(" ET Connect"));
+    let recv = Running::spawn(grid.itc("r0c0", &["recv", "--mfm", "--follow"]));
+    assert!(recv.next_line().ends_with(" ET event Connect"));
+    let once = Running::spawn(grid.itc("r0c0", &["events", "--no-follow"]));
+    assert!(once.next_line().ends_with(" ET Connect"));
+
+    ctl(&grid, &["stop", "r0c0"]);
+    let (code, _, err) = once.finish();
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err,
+        format!(
+            "itc: {}/itc/events: itcd stopped serving {}: run the command again once it is back (ENOTCONN)\n",
+            mount.display(),
+            mount.display()
+        )
+    );
+    ctl(&grid, &["start", "r0c0"]);
+
+    // Events go on: the new tree's Connect for r0c1.
+    assert!(events.next_line().ends_with(" ET Connect"));
+    assert!(recv.next_line().ends_with(" ET event Connect"));
+    // And packets reach the reopened file.
+    let out = grid.run("r0c1", &["send", "--dir", "WT", "--mfm", "--hex", "ab"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line = recv.next_line();
+    assert!(line.ends_with(" ET mfm 1 ab"), "{line}");
+
+    for (running, file) in [(events, "itc/events"), (recv, "itc/mfm")] {
+        signal(running.child.id(), Signal::SIGINT);
+        let (code, rest, err) = running.finish();
+        assert_eq!(code, Some(0), "{file}: {rest:?} {err}");
+        assert_eq!(
+            err,
+            format!(
+                "itc: {m}/{file}: itcd stopped serving {m} (ENOTCONN); waiting for it to come back\n\
+                 itc: {m}: served again; reading {m}/{file}\n",
+                m = mount.display()
+            )
+        );
+    }
+}
+
+/// `recv --follow` reopens an MFM file made stale by a physics change.
+#[test]
+fn recv_follow_reopens_after_a_physics_change() {
+    let grid = Grid::start("stale");
+    let mount = grid.mount("r0c1");
+    let recv = Running::spawn(grid.itc("r0c1", &["recv", "--mfm", "--follow"]));
+    recv.wait_open(&mount.join("itc/mfm"));
+    assert!(recv.next_line().ends_with(" WT event Connect"));
+    // Both tiles change to the same physics, so MFM flows again.
+    for tile in ["r0c1", "r0c0"] {
+        let out = grid.run(tile, &["physics", "p2"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let compatible = || {
+        test_support::status_value(&grid.mount("r0c0").join("tile/ET/status"), "physics")
+            == "compatible"
+    };
+    assert!(wait_for(DEADLINE, compatible));
+    let sent = || {
+        grid.run("r0c0", &["send", "--dir", "ET", "--mfm", "--hex", "cd"])
+            .status
+            .success()
+    };
+    assert!(wait_for(DEADLINE, sent));
+    // The reopened file's snapshot, then the packet.
+    assert!(recv.next_line().ends_with(" WT event Connect"));
+    let line = recv.next_line();
+    assert!(line.ends_with(" WT mfm 1 cd"), "{line}");
+    signal(recv.child.id(), Signal::SIGINT);
+    let (code, _, err) = recv.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "itc: {}/itc/mfm: stale after a physics change (ESTALE): reopening it\n",
+            mount.display()
+        )
+    );
+}

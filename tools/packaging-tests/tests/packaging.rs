@@ -1,10 +1,11 @@
 //! The operating-system packaging in `udev/`, checked with the tools a tile
 //! runs it with: `systemd-analyze`, `systemd-tmpfiles`, `systemd-sysusers`,
-//! `udevadm`, `dpkg-deb`, `man` and `shellcheck`.
+//! `udevadm`, `dpkg-deb`, `man`, `shellcheck`, and the shells whose
+//! completions it installs (`bash`, `zsh`, `fish`).
 //!
-//! Each test builds the package from the workspace's debug `itcd`, `itc` and
-//! `itc-files` with `udev/build-deb.sh --bin-dir` into its own temporary
-//! directory and
+//! Each test builds the package from the workspace's debug `itcd`, `itc`,
+//! `itc-files` and `tile-sim` with `udev/build-deb.sh --bin-dir` into its
+//! own temporary directory and
 //! checks the files as packaged. Nothing touches the machine: tmpfiles and
 //! sysusers run with `--root` in a temporary directory, and the udev rules
 //! and maintainer scripts run in a private mount namespace (`unshare -m`, so
@@ -219,6 +220,7 @@ fn package_holds_the_binaries_rules_units_and_man_pages() {
         ("usr/sbin/itcd", "-rwxr-xr-x"),
         ("usr/bin/itc", "-rwxr-xr-x"),
         ("usr/sbin/itc-files", "-rwxr-xr-x"),
+        ("usr/bin/tile-sim", "-rwxr-xr-x"),
         ("usr/lib/udev/rules.d/60-itc.rules", "-rw-r--r--"),
         ("usr/lib/systemd/system/itcd.service", "-rw-r--r--"),
         ("usr/lib/systemd/system/itc-files.service", "-rw-r--r--"),
@@ -231,6 +233,19 @@ fn package_holds_the_binaries_rules_units_and_man_pages() {
         ("usr/share/man/man8/itcd.8.gz", "-rw-r--r--"),
         ("usr/share/man/man8/itc-files.8.gz", "-rw-r--r--"),
         ("usr/share/man/man1/itc.1.gz", "-rw-r--r--"),
+        ("usr/share/man/man1/tile-sim.1.gz", "-rw-r--r--"),
+        ("usr/share/bash-completion/completions/itc", "-rw-r--r--"),
+        (
+            "usr/share/bash-completion/completions/tile-sim",
+            "-rw-r--r--",
+        ),
+        ("usr/share/zsh/vendor-completions/_itc", "-rw-r--r--"),
+        ("usr/share/zsh/vendor-completions/_tile-sim", "-rw-r--r--"),
+        ("usr/share/fish/vendor_completions.d/itc.fish", "-rw-r--r--"),
+        (
+            "usr/share/fish/vendor_completions.d/tile-sim.fish",
+            "-rw-r--r--",
+        ),
         ("usr/share/doc/t2-itc/copyright", "-rw-r--r--"),
     ];
     for (path, mode) in expected {
@@ -281,6 +296,11 @@ fn package_holds_the_binaries_rules_units_and_man_pages() {
     let version = format!("itc-files {}", env!("CARGO_PKG_VERSION"));
     let out = run(Command::new(p.root.join("usr/sbin/itc-files")).arg("--version"));
     assert_eq!(stdout(&out).trim(), version);
+    let out = run(Command::new(p.root.join("usr/bin/tile-sim")).arg("--version"));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("tile-sim {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -334,6 +354,118 @@ fn man_pages_render_and_cover_every_subcommand() {
         assert!(
             files.contains(text),
             "itc-files(8) lacks {text:?}:\n{files}"
+        );
+    }
+    assert!(itc.contains("--watch"), "itc(1) lacks status --watch");
+    let tile_sim = render("usr/share/man/man1/tile-sim.1.gz");
+    assert!(
+        tile_sim.contains("tile-sim - a grid of simulated T2 tiles"),
+        "tile-sim(1) has no NAME line:\n{tile_sim}"
+    );
+    for sub in ["run", "ctl", "view", "snapshot", "completions"] {
+        let heading = format!("tile-sim {sub}");
+        assert!(
+            tile_sim.contains(&heading),
+            "tile-sim(1) lacks {heading:?}:\n{tile_sim}"
+        );
+    }
+    for text in ["--rows <ROWS>", "--dir <DIR>", "EXIT STATUS", "itcd(8)"] {
+        assert!(tile_sim.contains(text), "tile-sim(1) lacks {text:?}");
+    }
+}
+
+/// Runs `script` in `shell` (`-c`) and returns its standard output.
+fn shell_output(shell: &str, script: &str) -> String {
+    stdout(&run(Command::new(shell).arg("-c").arg(script)))
+}
+
+#[test]
+fn completions_load_in_bash_zsh_and_fish_and_match_the_binaries() {
+    require("bash", "bash");
+    require("zsh", "zsh");
+    require("fish", "fish");
+    let p = package("completions");
+    let share = p.root.join("usr/share");
+    for bin in ["itc", "tile-sim"] {
+        // What the package holds is what the packaged binary prints.
+        for (shell, file) in [
+            ("bash", format!("bash-completion/completions/{bin}")),
+            ("zsh", format!("zsh/vendor-completions/_{bin}")),
+            ("fish", format!("fish/vendor_completions.d/{bin}.fish")),
+        ] {
+            let out = run(Command::new(p.root.join("usr/bin").join(bin))
+                .arg("completions")
+                .arg(shell));
+            assert_eq!(
+                fs::read(share.join(&file)).unwrap(),
+                out.stdout,
+                "{file} is not what `{bin} completions {shell}` prints"
+            );
+        }
+    }
+
+    // bash: the file registers a function for the command (as
+    // bash-completion's loader expects), and calling it the way bash does
+    // on Tab completes subcommands and options.
+    let bash_complete = |bin: &str, words: &[&str]| -> Vec<String> {
+        let file = share.join("bash-completion/completions").join(bin);
+        let script = format!(
+            r#"source '{file}'
+f=$(complete -p '{bin}' | sed -n 's/.* -F \([^ ]*\) .*/\1/p')
+[ -n "$f" ] || {{ echo "no completion function for {bin}" >&2; exit 1; }}
+COMP_WORDS=({words})
+COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
+COMP_LINE="${{COMP_WORDS[*]}}"
+COMP_POINT=${{#COMP_LINE}}
+"$f" '{bin}' "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+printf '%s\n' "${{COMPREPLY[@]}}""#,
+            file = file.display(),
+            words = words.join(" ")
+        );
+        shell_output("bash", &script)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let got = bash_complete("itc", &["itc", "sta"]);
+    assert_eq!(got, ["status"], "bash: itc sta<Tab>");
+    let got = bash_complete("itc", &["itc", "status", "--w"]);
+    assert_eq!(got, ["--watch"], "bash: itc status --w<Tab>");
+    let got = bash_complete("tile-sim", &["tile-sim", "sn"]);
+    assert_eq!(got, ["snapshot"], "bash: tile-sim sn<Tab>");
+
+    // zsh: each file parses and declares its command for compinit.
+    for bin in ["itc", "tile-sim"] {
+        let file = share.join("zsh/vendor-completions").join(format!("_{bin}"));
+        run(Command::new("zsh").arg("-n").arg(&file));
+        let text = fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            text.lines().next(),
+            Some(format!("#compdef {bin}").as_str()),
+            "{}",
+            file.display()
+        );
+    }
+
+    // fish: completing a command line with the file loaded, as fish does
+    // on Tab (`complete -C`).
+    let fish_complete = |bin: &str, line: &str| -> Vec<String> {
+        let file = share
+            .join("fish/vendor_completions.d")
+            .join(format!("{bin}.fish"));
+        let script = format!("source '{}'; complete -C '{line}'", file.display());
+        shell_output("fish", &script)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or("").to_string())
+            .collect()
+    };
+    let got = fish_complete("itc", "itc sta");
+    assert_eq!(got, ["status"], "fish: itc sta<Tab>");
+    let got = fish_complete("tile-sim", "tile-sim ");
+    for sub in ["run", "ctl", "view", "snapshot"] {
+        assert!(
+            got.iter().any(|g| g == sub),
+            "fish: tile-sim <Tab>: {got:?}"
         );
     }
 }

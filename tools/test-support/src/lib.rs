@@ -1,7 +1,8 @@
 //! Helpers shared by the project's integration tests (dev-dependency only).
 //!
 //! Tests wait for conditions with a deadline, never for a fixed time, and
-//! check the mount table to prove they leave nothing mounted. Tests that
+//! check the mount table to prove they leave nothing mounted. [`pty`]
+//! runs a program on a terminal that the test can hang up. Tests that
 //! start other packages' binaries get them built by [`workspace_bins`], so
 //! `cargo test -p PACKAGE` works alone on a fresh clone.
 
@@ -10,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+pub mod pty;
 
 pub use fuse_fs::mount::detach;
 pub use fuse_fs::mountinfo::{is_mounted, mount_points, mounts_under};

@@ -41,7 +41,7 @@ const FRAME_OVERHEAD: f64 = 4.0;
 const PERL_SECS_PER_HOP: f64 = 45.0 * 60.0 + 40.0;
 const PERL_BYTES: f64 = 15.0 * 1024.0 * 1024.0;
 /// How often the daemons are asked for their status.
-const POLL: Duration = Duration::from_millis(100);
+const POLL: Duration = Duration::from_millis(250);
 /// Longest the transfer may take before the bench gives up.
 const GIVE_UP: Duration = Duration::from_secs(900);
 

@@ -34,7 +34,7 @@ const fn max(a: u64, b: u64) -> u64 {
 }
 
 /// Why a request got no `ok`.
-enum Failure {
+pub enum Failure {
     /// No grid runs at the directory.
     NotRunning(String),
     /// The grid answered with an error, or the exchange broke.
@@ -92,6 +92,22 @@ fn absolute_file(words: &[String]) -> Result<Vec<String>, String> {
         }
     }
     Ok(words)
+}
+
+impl Failure {
+    /// What went wrong, in one line.
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::NotRunning(m) | Failure::Failed(m) => m,
+        }
+    }
+}
+
+/// Sends `line` as one request to the grid at `dir`; the answer's lines, or
+/// why there are none (for `tile-sim view` and `snapshot`).
+pub fn request(dir: &Path, line: &str) -> Result<Vec<String>, Failure> {
+    let words: Vec<String> = line.split_whitespace().map(String::from).collect();
+    exchange(dir, &words)
 }
 
 fn exchange(dir: &Path, words: &[String]) -> Result<Vec<String>, Failure> {

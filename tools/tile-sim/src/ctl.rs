@@ -11,8 +11,8 @@
 //! |---|---|---|
 //! | `cut TILE D` | cut the wire at TILE's D; both ends lose sync | none |
 //! | `restore TILE D` | reconnect it; both ends regain sync | none |
-//! | `stop TILE` | SIGTERM TILE's `itcd`, wait (SIGKILL after a deadline), tree unmounted | none |
-//! | `start TILE` | start it again, wait until `itc/self` is served | none |
+//! | `stop TILE` | SIGTERM TILE's `itc-files` (with `--files`), then its `itcd`, waiting for each (SIGKILL after a deadline); tree unmounted | none |
+//! | `start TILE` | start those of the two that do not run, `itcd` first; wait until `itc/self` is served and `itc-files` is ready | none |
 //! | `list` | | one per tile: `NAME PID STATE MOUNT D:up ... [files:PID]` |
 //! | `firmware TILE` | (`--link firmware` only) | one per wired direction: `D name=value ...`, the firmware's counters of TILE's end |
 //! | `publish TILE FILE [--name N]` | (`--files` only) sign FILE (an absolute path) with the grid's key and publish it from TILE | the daemon's answer |

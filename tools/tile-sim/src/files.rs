@@ -13,9 +13,10 @@
 //! hooks/                every tile's --hooks (empty unless a user adds some)
 //! ```
 //!
-//! The stores and the key outlive the grid: a stopped grid leaves them, so
-//! that its files can be inspected, and a later `run --files` on the same
-//! DIR starts from them with the same key (remove DIR to start afresh).
+//! The stores, the key and the hooks outlive the grid: a stopped grid
+//! leaves them, so that its files can be inspected, and a later `run
+//! --files` on the same DIR starts from them with the same key (remove DIR
+//! to start afresh).
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,8 @@
 //! `--link firmware` the firmware's host build on wires simulated bit by
 //! bit); every tile runs the real `itcd`, mounted at `DIR/r{row}c{col}`.
 //! `tile-sim run` runs the grid; `tile-sim ctl` controls a running one
-//! through its socket `DIR/.sim/ctl`.
+//! through its socket `DIR/.sim/ctl`; `tile-sim view` draws it live in the
+//! terminal and `tile-sim snapshot` as an SVG file.
 //!
 //! Where things are: the command line here; the grid's geometry in
 //! `itc_proto::grid`; the link models a grid can run in [`link`]; running
@@ -11,7 +12,10 @@
 //! its processes in [`process`]; `--files` and its control requests in
 //! [`files`]; the state both threads share in [`state`]; the control protocol and
 //! server in [`ctl`], its client in [`client`]; mounts in [`mounts`]; raw
-//! system calls in [`sys`].
+//! system calls in [`sys`]. The pictures: a running grid as plain values in
+//! [`grid_model`], read by [`grid_read`] (the file service's part by
+//! [`grid_files`]), drawn by [`view`] with
+//! [`view_draw`] and by [`snapshot`]; shell completions in [`completions`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,15 +23,24 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod client;
+mod completions;
 mod ctl;
 mod files;
+mod grid_files;
+#[cfg(test)]
+mod grid_fixtures;
+mod grid_model;
+mod grid_read;
 mod link;
 mod mounts;
 mod process;
 mod run;
+mod snapshot;
 mod state;
 mod sys;
 mod tiles;
+mod view;
+mod view_draw;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,14 +57,39 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Build the grid, start one itcd per tile, and stay in the foreground
-    /// until SIGINT or SIGTERM.
+    /// until SIGINT, SIGTERM or SIGHUP.
     #[command(after_long_help = RUN_HELP)]
     Run(run::RunArgs),
     /// Control a running grid: cut or restore a link, stop or start a
     /// tile's itcd, list the tiles, show a tile's firmware counters.
     #[command(after_help = CTL_HELP)]
     Ctl(CtlArgs),
+    /// Show a running grid live in the terminal: tiles, wires up or down,
+    /// packet rates, drops; keys cut and restore wires, stop and start
+    /// tiles.
+    #[command(after_help = VIEW_HELP)]
+    View(view::ViewArgs),
+    /// Draw a running grid as `view` shows it, into an SVG file.
+    Snapshot(snapshot::SnapshotArgs),
+    /// Print the shell completion script for SHELL (the package installs
+    /// bash's, zsh's and fish's).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
+
+const VIEW_HELP: &str = "\
+Keys: arrows or h j k l select a tile, Tab (Shift-Tab) its next (previous)
+wire; c cuts that wire, r restores it; s stops the tile's itcd (and its
+itc-files with run --files), t starts them; q or Ctrl-C quits.
+
+Wires: `-- 12 --` up with 12 packets/s both ways, `\\ 12` and `12 /` the
+same across rows; `down` no sync, `cut` cut by ctl (x across rows);
+`nopeer` synced but no hellos (the far itcd is stopped); `~ phys ~`
+incompatible physics; dots: neither end could be read.
+
+Exit status: 0 quit, 1 failed, 2 no tile-sim running at DIR.";
 
 const CTL_HELP: &str = "\
 Commands:
@@ -80,8 +118,13 @@ const RUN_HELP: &str = "\
 The table printed at start shows the seed of the links' random choices;
 --seed with it makes the same choices again (per wire, in order).
 
-Exit status: 0 stopped by SIGINT or SIGTERM with nothing left mounted,
-1 failed while starting or running (also when no tile came up: every
+Stopping removes the mount points it made (and DIR, if it made it)
+once they are empty and unmounted; nothing that was there before. With
+--files it keeps the stores and the grid's key in DIR/.sim, for a later
+run --files on the same DIR to start from (remove DIR to start afresh).
+
+Exit status: 0 stopped by SIGINT, SIGTERM or SIGHUP (its terminal
+closing) with nothing left mounted, 1 failed while starting or running (also when no tile came up: every
 itcd failed to serve its tree), 2 bad usage.";
 
 #[derive(Debug, clap::Args)]
@@ -98,6 +141,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
+        // No `eprintln!` fallback, which would panic on a terminal that
+        // hung up (see `run::note`).
+        .log_internal_errors(false)
         .init();
     let cli = Cli::parse();
     match cli.cmd {
@@ -106,17 +152,23 @@ fn main() -> ExitCode {
                 usage_error("run", e);
             }
             for w in args.warnings() {
-                eprintln!("tile-sim: warning: {w}");
+                run::note(&format!("warning: {w}"));
             }
             match run::run(args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("tile-sim: {e}");
+                    run::note(&e);
                     ExitCode::FAILURE
                 }
             }
         }
         Cmd::Ctl(args) => client::run(&args.dir, &args.command),
+        Cmd::View(args) => view::run(args),
+        Cmd::Snapshot(args) => snapshot::run(args),
+        Cmd::Completions { shell } => {
+            completions::print(shell, Cli::command());
+            ExitCode::SUCCESS
+        }
     }
 }
 

@@ -1,11 +1,15 @@
-//! Mounts: detaching a tree that an `itcd` left behind, and noticing a
-//! `--dir` inside a tree that an `itcd` serves.
+//! Mounts: detaching a tree that an `itcd` left behind, noticing a
+//! `--dir` inside a tree that an `itcd` serves, and the mount points `run`
+//! creates and removes again.
 //!
 //! `itcd` unmounts its tree when it stops, and its mount helper
 //! (`fusermount3` with `auto_unmount`) removes the tree of one that was
 //! killed, a moment later. `tile-sim` detaches whatever is still there when
-//! a tile is stopped or the grid shuts down, so nothing outlives it.
+//! a tile is stopped or the grid shuts down, so nothing outlives it; then
+//! the directories it made for the grid go too ([`CreatedDirs`]).
 
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use fuse_fs::mountinfo::{self, Mount};
@@ -17,6 +21,41 @@ const ITCD_FSTYPE: &str = "fuse.itcd";
 /// root, else through `fusermount3 -u -z` ([`fuse_fs::mount::detach`]).
 pub fn detach_if_mounted(path: &Path) -> Result<(), String> {
     fuse_fs::mount::detach(path).map_err(|e| format!("cannot unmount {}: {e}", path.display()))
+}
+
+/// The directories `tile-sim run` made: `--dir` and the parents it
+/// lacked, and the tiles' mount points. Dropped, it removes them again,
+/// deepest first, each only if nothing is mounted there and it is empty
+/// (`rmdir` fails otherwise), so nothing that existed before, and nothing
+/// put there since, is ever removed.
+#[derive(Debug, Default)]
+pub struct CreatedDirs(Vec<PathBuf>);
+
+impl CreatedDirs {
+    /// Creates `dir` with any missing parents (as `mkdir -p`), and
+    /// remembers the ones this call made.
+    pub fn create(&mut self, dir: &Path) -> io::Result<()> {
+        let dir = std::path::absolute(dir)?;
+        let missing: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|a| fs::symlink_metadata(a).is_err())
+            .map(Path::to_path_buf)
+            .collect();
+        fs::create_dir_all(&dir)?;
+        // Shallowest first, so that dropping goes deepest first.
+        self.0.extend(missing.into_iter().rev());
+        Ok(())
+    }
+}
+
+impl Drop for CreatedDirs {
+    fn drop(&mut self) {
+        for dir in self.0.iter().rev() {
+            if !mountinfo::is_mounted(dir) {
+                let _ = fs::remove_dir(dir);
+            }
+        }
+    }
 }
 
 /// The mount point of the `itcd` tree that `dir` is in (or would be in,
@@ -74,6 +113,33 @@ mod tests {
         // A sibling whose name merely starts the same is not inside.
         assert_eq!(at("/tmp/grid/r0c10").as_deref(), Some("tmpfs"));
         assert_eq!(at("/home").as_deref(), Some("ext4"));
+    }
+
+    #[test]
+    fn removes_only_the_empty_directories_it_made() {
+        let base = std::env::temp_dir().join(format!("tile-sim-mounts-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(base.join("old")).unwrap();
+        {
+            let mut made = CreatedDirs::default();
+            made.create(&base.join("old/new/grid")).unwrap();
+            made.create(&base.join("old/new/grid/r0c0")).unwrap();
+            made.create(&base.join("old/new/grid/r0c1")).unwrap();
+            // Something put there since: it and its directory stay.
+            fs::write(base.join("old/new/grid/r0c1/file"), "x").unwrap();
+            // Already there: nothing is recorded.
+            made.create(&base.join("old")).unwrap();
+        }
+        assert!(!base.join("old/new/grid/r0c0").exists());
+        assert!(base.join("old/new/grid/r0c1/file").exists());
+        assert!(base.join("old").is_dir());
+        fs::remove_file(base.join("old/new/grid/r0c1/file")).unwrap();
+        {
+            let mut made = CreatedDirs::default();
+            made.create(&base.join("old/new/grid/r0c1/x")).unwrap();
+        }
+        assert!(base.join("old/new/grid/r0c1").is_dir(), "existed before");
+        fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::run::note;
 use crate::sys;
 
 /// How long a daemon may take to be ready after it was started.
@@ -212,7 +213,7 @@ impl Daemon {
             Ok(Some(status)) => status,
             Ok(None) => return None,
             Err(e) => {
-                eprintln!("tile-sim: waiting for the {}: {e}", self.label);
+                note(&format!("waiting for the {}: {e}", self.label));
                 return None;
             }
         };

@@ -1,13 +1,17 @@
 //! `tile-sim run`: builds the grid, starts one `itcd` per tile (and with
 //! `--files` one `itc-files`), serves the control socket, and stays in the
-//! foreground until SIGINT or SIGTERM; then stops every daemon, makes sure
-//! nothing stays mounted, removes what it made in `DIR/.sim` but the
-//! file service's stores and key, and returns.
-//! When no `itcd` comes up at all it stops the same way at once and fails
-//! ("no tile came up"), instead of serving an empty grid.
+//! foreground until SIGINT, SIGTERM or SIGHUP; then stops every daemon,
+//! makes sure nothing stays mounted, removes the directories it made (the
+//! empty mount points, `DIR/.sim` but the file service's stores and key,
+//! and `--dir` if it made it and it is empty), and returns. When no `itcd`
+//! comes up at all it stops the same way at once and fails ("no tile came
+//! up"), instead of serving an empty grid.
 //!
-//! The main thread handles signals only, read from a signalfd: SIGINT and
-//! SIGTERM stop the grid; SIGCHLD collects `itcd`s that exited and reports
+//! The main thread handles signals only, read from a signalfd: SIGINT,
+//! SIGTERM and SIGHUP stop the grid (SIGHUP when its terminal closes: the
+//! shell sends it to every process of the job, `itcd`s included, and the
+//! terminal no longer takes output, so nothing said after it may fail the
+//! stop, see [`note`]); SIGCHLD collects `itcd`s that exited and reports
 //! those that died on their own. Control requests are served on their own
 //! thread ([`crate::ctl`]); both threads share [`State`] behind one lock.
 
@@ -26,7 +30,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use crate::ctl::Control;
 use crate::files::Layout;
 use crate::link::Link;
-use crate::mounts;
+use crate::mounts::{self, CreatedDirs};
 use crate::process::{Daemon, Launch};
 use crate::state::{Shared, State};
 use crate::tiles::Tile;
@@ -217,8 +221,19 @@ fn find_binary(name: &str, explicit: Option<PathBuf>, option: &str) -> Result<Pa
         })
 }
 
-/// Runs the grid until SIGINT or SIGTERM; `args` passed [`RunArgs::check`].
+/// Writes `tile-sim: MESSAGE` to standard error, ignoring a failure: a
+/// terminal that hung up fails every write (`EIO`), and `eprintln!` would
+/// panic then, in the middle of stopping the grid.
+pub fn note(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "tile-sim: {message}");
+}
+
+/// Runs the grid until SIGINT, SIGTERM or SIGHUP; `args` passed
+/// [`RunArgs::check`].
 pub fn run(args: RunArgs) -> Result<(), String> {
+    // Dropped last, once nothing is mounted any more.
+    let mut created = CreatedDirs::default();
     let itcd = find_binary("itcd", args.itcd.clone(), "--itcd")?;
     let files_bin = if args.files {
         Some(find_binary(
@@ -237,7 +252,8 @@ pub fn run(args: RunArgs) -> Result<(), String> {
             tree.display()
         ));
     }
-    fs::create_dir_all(&args.dir)
+    created
+        .create(&args.dir)
         .map_err(|e| format!("cannot create --dir {}: {e}", args.dir.display()))?;
     // Absolute paths, so that they work from any directory (NOTIFY_SOCKET).
     let dir = fs::canonicalize(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
@@ -277,7 +293,8 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     for (id, (r, c)) in ids.iter().zip(geo.tiles()) {
         let name = Geometry::name(r, c);
         let mount = dir.join(&name);
-        fs::create_dir_all(&mount)
+        created
+            .create(&mount)
             .map_err(|e| format!("cannot create the mount point {}: {e}", mount.display()))?;
         let mut itcd_args: Vec<OsString> = Vec::new();
         let mut arg = |k: &str, v: OsString| itcd_args.extend([k.into(), v]);
@@ -317,6 +334,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGINT);
     mask.add(Signal::SIGTERM);
+    mask.add(Signal::SIGHUP);
     mask.add(Signal::SIGCHLD);
     mask.thread_block()
         .map_err(|e| format!("blocking signals: {e}"))?;
@@ -340,6 +358,9 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         Ok(failed) => failed,
         Err(e) => {
             shared.stop_all();
+            drop(control);
+            drop(shared);
+            let _ = fs::remove_dir(&sockets);
             return Err(e);
         }
     };
@@ -354,13 +375,13 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         return Err(format!("no tile came up: {}", why.join("; ")));
     }
     for (name, why) in failed {
-        eprintln!("tile-sim: {name} did not come up: {why}");
+        note(&format!("{name} did not come up: {why}"));
     }
     print_table(&shared, &geo, &args, &dir, seed);
 
     let result = wait_for_stop(&signals, &shared);
     let tiles = shared.lock().tiles.len();
-    eprintln!("tile-sim: stopping {}", count(tiles, "tile"));
+    note(&format!("stopping {}", count(tiles, "tile")));
     shared.stop_all();
     // Ends the control thread, which holds the other reference to `shared`.
     drop(control);
@@ -433,7 +454,7 @@ fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path, seed
     println!("control: tile-sim ctl --dir {} list", dir.display());
 }
 
-/// Reports `itcd`s that die until SIGINT or SIGTERM arrives.
+/// Reports `itcd`s that die until SIGINT, SIGTERM or SIGHUP arrives.
 fn wait_for_stop(signals: &SignalFd, shared: &Shared) -> Result<(), String> {
     loop {
         let info = match signals.read_signal() {
@@ -443,7 +464,7 @@ fn wait_for_stop(signals: &SignalFd, shared: &Shared) -> Result<(), String> {
         };
         if info.ssi_signo == Signal::SIGCHLD as u32 {
             for (label, status) in shared.reap() {
-                eprintln!("tile-sim: {label} exited: {status}");
+                note(&format!("{label} exited: {status}"));
             }
             continue;
         }

@@ -16,6 +16,7 @@ use itc_emu::LinkModel;
 use crate::files::Layout;
 use crate::mounts;
 use crate::process::{self, Starting, Status, START_DEADLINE, STOP_DEADLINE};
+use crate::run::note;
 use crate::tiles::{Tile, Which};
 
 /// The grid as it runs.
@@ -190,7 +191,7 @@ impl Shared {
                         continue;
                     };
                     if let Err(e) = d.terminate() {
-                        eprintln!("tile-sim: {e}");
+                        note(&e);
                     }
                     // A daemon being stopped by a control request is
                     // waited for too.
@@ -201,21 +202,21 @@ impl Shared {
                 waits
             };
             if let Err(e) = self.wait_or_kill(&waits) {
-                eprintln!("tile-sim: {e}");
+                note(&e);
             }
         }
         let mounts: Vec<_> = {
             let mut state = self.lock();
             for tile in &mut state.tiles {
                 for (label, status) in tile.reap() {
-                    eprintln!("tile-sim: {label} exited: {status}");
+                    note(&format!("{label} exited: {status}"));
                 }
             }
             state.tiles.iter().map(|t| t.mount.clone()).collect()
         };
         for mount in mounts {
             if let Err(e) = mounts::detach_if_mounted(&mount) {
-                eprintln!("tile-sim: {e}");
+                note(&e);
             }
         }
     }
@@ -245,11 +246,11 @@ impl Shared {
             let mut state = self.lock();
             for (name, which, _) in &late {
                 if let Some(d) = state.tile_mut(name).ok().and_then(|t| t.daemon_mut(*which)) {
-                    eprintln!(
-                        "tile-sim: the {} did not stop within {} s; killing it",
+                    note(&format!(
+                        "the {} did not stop within {} s; killing it",
                         d.label,
                         STOP_DEADLINE.as_secs()
-                    );
+                    ));
                     d.kill();
                     labels.push(d.label.clone());
                 } else {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use test_support::pty::Pty;
 use test_support::{mounts_under, unmount_all_under, wait_for, workspace_bins};
 
 const TILE_SIM: &str = env!("CARGO_BIN_EXE_tile-sim");
@@ -360,4 +361,85 @@ fn links_too_slow_for_hellos_are_warned_of() {
         grid.stderr_text()
     );
     assert_eq!(grid.stop(), Some(0));
+}
+
+/// The directories `run` made for the grid go when it stops: the mount
+/// points and `--dir` itself. One that was there before stays, and so
+/// does `--dir` then.
+#[test]
+fn stopping_removes_the_directories_run_made_and_only_those() {
+    let base = Scratch::new("dirs");
+    let mut grid = Grid::start(&base.0, &["--rows", "1", "--cols", "2"], &["r0c0", "r0c1"]);
+    assert_eq!(grid.stop(), Some(0), "stderr:\n{}", grid.stderr_text());
+    assert!(!grid.dir.exists(), "{} left behind", grid.dir.display());
+
+    let mine = grid.dir.join("r0c0");
+    fs::create_dir_all(&mine).expect("a mount point made beforehand");
+    let mut grid = Grid::start(&base.0, &["--rows", "1", "--cols", "2"], &["r0c0", "r0c1"]);
+    assert_eq!(grid.stop(), Some(0), "stderr:\n{}", grid.stderr_text());
+    assert!(mine.is_dir(), "a directory made before the run was removed");
+    assert!(!grid.dir.join("r0c1").exists());
+    assert!(!grid.dir.join(".sim").exists());
+    assert_eq!(
+        fs::read_dir(&grid.dir).expect("--dir stays").count(),
+        1,
+        "only r0c0 is left"
+    );
+}
+
+/// Closing the terminal `tile-sim run` runs in (its session's, as a shell
+/// gives it) hangs the terminal up, and the shell sends SIGHUP to the
+/// whole job: `tile-sim` and its `itcd`s. That stops the grid as cleanly
+/// as Ctrl-C, although the terminal takes no more output: exit status 0,
+/// every `itcd` gone, nothing mounted, no `.sim`, no mount points.
+#[test]
+fn a_closed_terminal_stops_the_grid_cleanly() {
+    let base = Scratch::new("hangup");
+    let bin_dir = Path::new(TILE_SIM).parent().expect("tile-sim's directory");
+    workspace_bins(bin_dir, &[("itcio", "itcd")]);
+    let dir = base.0.join("grid");
+    let mut pty = Pty::open();
+    let mut cmd = Command::new(TILE_SIM);
+    // At info, each itcd writes to the dead terminal too as it stops.
+    cmd.args([
+        "run", "--rows", "1", "--cols", "2", "--rate", "0", "--hello", "100",
+    ])
+    .args(["--log-level", "info", "--dir"])
+    .arg(&dir);
+    pty.attach(&mut cmd);
+    let mut child = cmd.spawn().expect("start tile-sim run");
+    let shown = pty.read_until(DEADLINE, |s| s.contains("control: "));
+    let pids: Vec<i32> = shown
+        .lines()
+        .filter(|l| l.starts_with("r0c"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    assert_eq!(pids.len(), 2, "{shown}");
+    assert!(wait_for(DEADLINE, || {
+        ["r0c0", "r0c1"]
+            .iter()
+            .all(|t| fs::read_to_string(dir.join(t).join("itc/self")).is_ok())
+    }));
+
+    // The terminal goes away, then the shell's SIGHUP to the job.
+    pty.hang_up();
+    let _ = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGHUP);
+    let mut status = None;
+    let exited = wait_for(DEADLINE, || {
+        status = child.try_wait().expect("wait for tile-sim");
+        status.is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(exited, "tile-sim did not exit after SIGHUP");
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{status:?}");
+    for pid in pids {
+        let alive = kill(Pid::from_raw(pid), None).is_ok()
+            && fs::read_to_string(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.contains("itcd"));
+        assert!(!alive, "itcd {pid} outlived tile-sim");
+    }
+    assert_eq!(mounts_under(&base.0), Vec::<PathBuf>::new());
+    assert!(!dir.exists(), "{} left behind", dir.display());
 }
