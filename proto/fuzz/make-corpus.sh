@@ -156,3 +156,12 @@ seed files_message unknown-type 01 08
 seed files_message solicit-trailing 01 07 00
 seed files_message request-count-0 01 03 60 ee 6d 7e 30 c6 8c 3d 02 00 00 00 01 00 00 00 ea 00
 seed files_message abort-cut 01 06 01 01 01
+
+# Writes to a batched packet file: items of a length byte and that many
+# bytes; a zero length and a cut-off item end the whole items.
+seed batch two-packets-and-a-tep 02 a2 01 03 82 10 55 02 c4 01
+seed batch zero-length 02 a2 01 00 02 a2 02
+seed batch cut-off 02 a2 01 05 82 10
+one_max=(ff)
+for _ in $(seq 255); do one_max+=(a2); done
+seed batch one-max "${one_max[@]}"

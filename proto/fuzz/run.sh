@@ -19,7 +19,7 @@ runs=${1:-20000}
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(header pru_message hello echo tep capture files_message files_manifest files_tombstone)
+    targets=(header pru_message hello echo tep capture files_message files_manifest files_tombstone batch)
 fi
 # Packets are at most 257 bytes; a little more reaches the length checks.
 # Manifests may be longer, but 512 bytes hold one of twelve pieces, and

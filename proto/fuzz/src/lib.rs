@@ -13,6 +13,7 @@
 //! promise is a panic, which libFuzzer reports as a crash; no check ever
 //! panics on an input that the crate handles as documented.
 
+mod batch;
 mod bounce;
 mod capture;
 mod echo;
@@ -25,6 +26,7 @@ mod pru;
 mod tep;
 mod user_write;
 
+pub use batch::check_batch;
 pub use bounce::{check_bounce, emit_bounce};
 pub use capture::{check_capture, emit_capture};
 pub use echo::{check_echo, emit_echo};
