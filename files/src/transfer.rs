@@ -69,6 +69,9 @@ pub enum Event {
     BadPiece(u32),
     /// The data was not asked for or does not fit; count it.
     Unexpected,
+    /// The chunk was here already (a late or repeated answer, or a piece
+    /// verified meanwhile); it is dropped: count it.
+    Duplicate,
 }
 
 /// Which pieces a source has, owned.
@@ -428,10 +431,22 @@ impl Transfer {
         match object {
             None => {
                 let Some(asm) = self.manifest_asm.as_mut() else {
-                    return Event::Unexpected;
+                    // After the manifest: its own chunk again is a
+                    // duplicate, anything else unexpected.
+                    let start = at.offset as usize;
+                    let again = self.manifest.as_ref().is_some_and(|m| {
+                        m.bytes().get(start..start.saturating_add(data.len())) == Some(data)
+                    });
+                    return if again {
+                        Event::Duplicate
+                    } else {
+                        Event::Unexpected
+                    };
                 };
-                if asm.insert(at.offset, data).is_err() {
-                    return Event::Unexpected;
+                match asm.insert(at.offset, data) {
+                    Ok(true) => {}
+                    Ok(false) => return Event::Duplicate,
+                    Err(_) => return Event::Unexpected,
                 }
                 if !self.manifest_senders.contains(&dir) {
                     self.manifest_senders.push(dir);
@@ -449,13 +464,15 @@ impl Transfer {
 
     fn piece_data(&mut self, dir: Dir, p: u32, offset: u32, data: &[u8]) -> Event {
         if self.verified.contains(p) {
-            return Event::None;
+            return Event::Duplicate;
         }
         let Some((asm, senders)) = self.pieces.get_mut(&p) else {
             return Event::Unexpected;
         };
-        if asm.insert(offset, data).is_err() {
-            return Event::Unexpected;
+        match asm.insert(offset, data) {
+            Ok(true) => {}
+            Ok(false) => return Event::Duplicate,
+            Err(_) => return Event::Unexpected,
         }
         if !senders.contains(&dir) {
             senders.push(dir);

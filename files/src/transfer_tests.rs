@@ -325,3 +325,52 @@ fn a_bad_manifest_is_fetched_again_from_others() {
         .all(|r| r.0 == Dir::WT && r.1.object == Object::Manifest));
     assert!(!reqs.is_empty());
 }
+
+#[test]
+fn chunks_that_came_before_are_duplicates() {
+    let (m, data) = file(100_000); // 7 pieces, a manifest of 2 chunks
+    let now = Instant::now();
+    let mut t = Transfer::new(m.id(), m.bytes().len());
+    t.add_source(Dir::ET, &Have::Complete);
+    let reqs = poll(&mut t, now);
+    let (dir, at, count) = reqs[0];
+    let chunks = answer(&m, &data, &Message::Request { at, count });
+    assert!(chunks.len() >= 2, "the manifest has two chunks");
+    assert_eq!(t.on_data(dir, &chunks[0].0, &chunks[0].1), Event::None);
+    // The same manifest chunk again, before and after the manifest is whole.
+    assert_eq!(t.on_data(dir, &chunks[0].0, &chunks[0].1), Event::Duplicate);
+    for (at, d) in &chunks[1..] {
+        let _ = t.on_data(dir, at, d);
+    }
+    t.start_pieces(m.clone(), PieceSet::new(m.piece_count()));
+    assert_eq!(t.on_data(dir, &chunks[0].0, &chunks[0].1), Event::Duplicate);
+    // A changed manifest chunk after that is not a duplicate.
+    let mut changed = chunks[0].1.clone();
+    changed[0] ^= 1;
+    assert_eq!(t.on_data(dir, &chunks[0].0, &changed), Event::Unexpected);
+
+    // A piece chunk twice; once the piece is verified, its chunk again.
+    let reqs = poll(&mut t, now);
+    let &(dir, at, count) = reqs
+        .iter()
+        .find(|r| r.1.object == Object::Piece && r.1.piece == 0 && r.1.offset == 0)
+        .unwrap();
+    let first = answer(&m, &data, &Message::Request { at, count });
+    assert_eq!(t.on_data(dir, &first[0].0, &first[0].1), Event::None);
+    assert_eq!(t.on_data(dir, &first[0].0, &first[0].1), Event::Duplicate);
+    let mut pending = reqs;
+    let mut verified = false;
+    for _ in 0..100 {
+        for &(dir, at, count) in &pending {
+            for (at, d) in answer(&m, &data, &Message::Request { at, count }) {
+                verified |= matches!(t.on_data(dir, &at, &d), Event::PieceReady(0, _));
+            }
+        }
+        if verified {
+            break;
+        }
+        pending = poll(&mut t, now);
+    }
+    assert!(verified, "piece 0 is whole");
+    assert_eq!(t.on_data(dir, &first[0].0, &first[0].1), Event::Duplicate);
+}

@@ -63,6 +63,8 @@ fn capture_readers_each_get_every_packet_and_the_file_behaves_as_documented() {
         Some(libc::ESPIPE)
     );
 
+    let b = g.tile(1);
+    let unread = b.counter(Dir::WT, "drop_no_reader");
     let tx = open(&a.path("itc/mfm"), libc::O_RDWR).unwrap();
     write_packet(&tx, &[0xa0 | Dir::ET.dir8(), 7, 7, 7]).unwrap();
     for c in [&c1, &c2] {
@@ -93,10 +95,14 @@ fn capture_readers_each_get_every_packet_and_the_file_behaves_as_documented() {
         }
     }
     // B has no MFM reader: its capture shows the drop, with the reason
-    // its status counts.
-    let b = g.tile(1);
+    // its status counts. (The first packet is dropped there too: wait for
+    // it, so that it is not taken for the second.)
+    eventually!(
+        b.counter(Dir::WT, "drop_no_reader") == unread + 1,
+        "the first packet counted"
+    );
     let cb = open(&b.path("itc/capture"), libc::O_RDONLY | libc::O_NONBLOCK).unwrap();
-    let before = b.counter(Dir::WT, "drop_no_reader");
+    let before = unread + 1;
     write_packet(&tx, &[0xa0 | Dir::ET.dir8(), 8]).unwrap();
     eventually!(
         b.counter(Dir::WT, "drop_no_reader") == before + 1,

@@ -1,6 +1,7 @@
 //! The daemon's counters: what it did (pieces received and served,
 //! announces, installs, deletions, hooks) and the input from neighbours it
-//! dropped, by reason. Plain numbers that only grow; the status report
+//! dropped, by reason: bad input ([`Bad`]) apart, and input that is sound
+//! but came too late or twice (`dropped_*`). Plain numbers that only grow; the status report
 //! lists them by name. No I/O.
 
 /// Why input from a neighbour was dropped.
@@ -70,6 +71,16 @@ pub struct Counters {
     /// Replies to requests that did not fit the outbound queue (the
     /// requester asks again).
     pub serve_dropped: u64,
+    /// Requests not answered because the store could not be read (logged).
+    pub serve_failed: u64,
+    /// Chunks dropped because they had arrived before (a late or repeated
+    /// answer).
+    pub dropped_duplicate: u64,
+    /// Input dropped because it is about a transfer this tile is not
+    /// fetching (any more): RETRY or ABORT for another transfer, a
+    /// verified manifest overtaken by a newer version or a deletion, a
+    /// verified piece of a fetch the store let go of.
+    pub dropped_stale: u64,
     /// REQUEST messages written.
     pub requests_sent: u64,
     /// RETRY messages received.
@@ -126,6 +137,9 @@ impl Counters {
             ("pieces_received", self.pieces_received),
             ("chunks_served", self.chunks_served),
             ("serve_dropped", self.serve_dropped),
+            ("serve_failed", self.serve_failed),
+            ("dropped_duplicate", self.dropped_duplicate),
+            ("dropped_stale", self.dropped_stale),
             ("requests_sent", self.requests_sent),
             ("retries_received", self.retries_received),
             ("aborts_received", self.aborts_received),

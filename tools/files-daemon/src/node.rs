@@ -10,7 +10,10 @@
 //!   not parse, a record that is not signed by a trusted key, a manifest
 //!   that is oversized or does not hash to its id, a piece that fails its
 //!   hash, data nobody asked for: each is dropped and counted by reason
-//!   ([`Bad`]), never a panic, never written to `live/`.
+//!   ([`Bad`]), never a panic, never written to `live/`. Sound input that
+//!   comes twice or too late (a chunk already here, RETRY or ABORT for no
+//!   transfer in progress, a manifest overtaken meanwhile) is dropped and
+//!   counted too (`dropped_duplicate`, `dropped_stale`).
 //! - An announced version is fetched only if it would win; what is being
 //!   fetched is bounded ([`crate::fetches`]).
 //! - A verified piece is stored and announced (coalesced) at once, so it is
@@ -171,6 +174,8 @@ impl Node {
                     f.transfer.on_retry(dir, &at, delay, now);
                     let wake = now + delay;
                     self.retry_wake = Some(self.retry_wake.map_or(wake, |w| w.min(wake)));
+                } else {
+                    self.counters.dropped_stale += 1;
                 }
             }
             Message::Abort { id, reason } => {
@@ -182,6 +187,8 @@ impl Node {
                     .and_then(|i| self.fetches.get_mut(i))
                 {
                     f.transfer.remove_source(dir);
+                } else {
+                    self.counters.dropped_stale += 1;
                 }
             }
             Message::Solicit => self
@@ -288,14 +295,16 @@ impl Node {
             return;
         };
         let Some(f) = self.fetches.get_mut(id) else {
+            self.counters.bad(Bad::UnexpectedData);
             return;
         };
         let event = f.transfer.on_data(dir, &at, data);
-        if event != Event::Unexpected {
+        if !matches!(event, Event::Unexpected | Event::Duplicate) {
             f.progress_at = Instant::now();
         }
         match event {
             Event::None => {}
+            Event::Duplicate => self.counters.dropped_duplicate += 1,
             Event::Unexpected => self.counters.bad(Bad::UnexpectedData),
             Event::BadPiece(i) => {
                 self.counters.bad(Bad::Piece);
@@ -331,6 +340,7 @@ impl Node {
         };
         if !self.versions.wants_publish(m.name(), m.stamp()) {
             // Something newer arrived meanwhile, or it lied about its name.
+            self.counters.dropped_stale += 1;
             self.fetches.remove(id);
             return;
         }
@@ -416,6 +426,7 @@ impl Node {
                 }
             }
             Err(StoreError::NoSuchFetch(_)) => {
+                self.counters.dropped_stale += 1;
                 self.fetches.remove(id);
             }
             Err(e) => {

@@ -83,6 +83,7 @@ pub fn answer(
                 reason: AbortReason::OutOfRange,
             },
             Err(ServeError::Store(e)) => {
+                counters.serve_failed += 1;
                 tracing::warn!("serving {dir}: {e}");
                 return;
             }

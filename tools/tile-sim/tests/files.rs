@@ -385,3 +385,38 @@ fn loss_and_a_link_cut_mid_transfer_still_converge() {
     grid.ok(&["restore", "r0c0", "ET"]);
     grid.await_everywhere("data", &bytes);
 }
+
+#[test]
+fn the_grid_pictures_show_each_tiles_file_versions() {
+    // `ctl files` feeds `tile-sim view` and `snapshot`: after a publish,
+    // the snapshot's picture names the file and its live version under
+    // every tile.
+    let grid = Grid::start("picture", 1, 2, &["--rate", "0"]);
+    let bytes = content(7, 3000);
+    grid.publish("r0c0", "map", &bytes);
+    grid.await_everywhere("map", &bytes);
+    let out = Command::new(TILE_SIM)
+        .args(["snapshot", "--interval", "0", "-o", "-", "--dir"])
+        .arg(&grid.dir)
+        .output()
+        .expect("run tile-sim snapshot");
+    assert!(out.status.success(), "snapshot: {out:?}");
+    let svg = text(&out.stdout);
+    let doc = roxmltree::Document::parse(&svg).expect("the snapshot is XML");
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .collect();
+    let versions = texts
+        .iter()
+        .map(|t| t.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.len() == 3 && w[0] == "map" && w[1] == "live" && w[2].starts_with('v'))
+        .count();
+    assert_eq!(
+        versions,
+        2,
+        "one line per tile naming map's live version: {texts:?}\n{}",
+        grid.ok(&["files"])
+    );
+}
