@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Build the t2-itc Debian package: itcd, itc and tile-sim, the udev rules,
-# the systemd unit, tmpfiles and sysusers entries, /etc/default/itcd, man
-# pages, shell completions (bash, zsh, fish) and the maintainer scripts.
+# Build the t2-itc Debian package: itcd, itc, itc-files and tile-sim, the
+# udev rules, the systemd units (itcd.service, itc-files.service), tmpfiles
+# and sysusers entries, /etc/default/itcd and /etc/default/itc-files, the
+# key and hook directories /etc/itc/keys and /etc/itc/hooks, man pages,
+# shell completions (bash, zsh, fish), the Wireshark dissector and the
+# maintainer scripts.
 #
 #   bash udev/build-deb.sh [--target TRIPLE] [--bin-dir DIR] [--arch ARCH]
 #                          [--version VERSION] OUTDIR
@@ -9,7 +12,8 @@
 #   --target TRIPLE  cargo build --release --target TRIPLE and package
 #                    target/TRIPLE/release (armv7-unknown-linux-gnueabihf for
 #                    the tile); without it, this machine's target/release.
-#   --bin-dir DIR    package the itcd, itc and tile-sim already in DIR; no
+#   --bin-dir DIR    package the itcd, itc, itc-files and tile-sim already in
+#                    DIR; no
 #                    cargo run
 #                    (the tests pass target/debug).
 #   --arch ARCH      Debian architecture; default: the one TRIPLE names, else
@@ -96,9 +100,9 @@ if [ -z "$version" ]; then
     [ -n "$version" ] || die "no version in $root/Cargo.toml: pass --version"
 fi
 
-cargo_build() { # cargo_build [--target TRIPLE]: release itcd, itc and tile-sim
-    (cd "$root" && cargo build --release --locked -p itcio -p itc -p tile-sim \
-        --bin itcd --bin itc --bin tile-sim "$@") >&2
+cargo_build() { # cargo_build [--target TRIPLE]: release itcd, itc, itc-files and tile-sim
+    (cd "$root" && cargo build --release --locked -p itcio -p itc -p itc-files-daemon -p tile-sim \
+        --bin itcd --bin itc --bin itc-files --bin tile-sim "$@") >&2
 }
 
 if [ -z "$bin_dir" ]; then
@@ -111,7 +115,7 @@ if [ -z "$bin_dir" ]; then
     fi
 fi
 
-for bin in itcd itc tile-sim; do
+for bin in itcd itc itc-files tile-sim; do
     [ -x "$bin_dir/$bin" ] || die "$bin_dir/$bin is missing (build it, or drop --bin-dir to let this script build)"
     # readelf reads any architecture's ELF, so this also checks cross builds.
     machine=$(readelf -h "$bin_dir/$bin" 2>/dev/null | awk -F: '$1 ~ /Machine/ {gsub(/^ +/, "", $2); print $2}')
@@ -124,7 +128,7 @@ done
 # cross build) this machine's release build.
 help_dir=$bin_dir
 runs_here() { # runs_here DIR: whether DIR's binaries run on this machine
-    for bin in itcd itc tile-sim; do
+    for bin in itcd itc itc-files tile-sim; do
         "$1/$bin" --version >/dev/null 2>&1 || return 1
     done
 }
@@ -141,12 +145,18 @@ pkg=$work/$package
 # The files, at the paths Debian 12 looks in (/usr/lib, merged /usr).
 install -D -m 0755 "$bin_dir/itcd" "$pkg/usr/sbin/itcd"
 install -D -m 0755 "$bin_dir/itc" "$pkg/usr/bin/itc"
+install -D -m 0755 "$bin_dir/itc-files" "$pkg/usr/sbin/itc-files"
 install -D -m 0755 "$bin_dir/tile-sim" "$pkg/usr/bin/tile-sim"
 install -D -m 0644 "$here/60-itc.rules" "$pkg/usr/lib/udev/rules.d/60-itc.rules"
 install -D -m 0644 "$here/itcd.service" "$pkg/usr/lib/systemd/system/itcd.service"
+install -D -m 0644 "$here/itc-files.service" "$pkg/usr/lib/systemd/system/itc-files.service"
 install -D -m 0644 "$here/itc.tmpfiles" "$pkg/usr/lib/tmpfiles.d/itc.conf"
 install -D -m 0644 "$here/itc.sysusers" "$pkg/usr/lib/sysusers.d/itc.conf"
 install -D -m 0644 "$here/itcd.default" "$pkg/etc/default/itcd"
+install -D -m 0644 "$here/itc-files.default" "$pkg/etc/default/itc-files"
+# Where the administrator puts trusted keys and hooks; empty, and left in
+# place with what they hold when the package is removed.
+install -d -m 0755 "$pkg/etc/itc/keys" "$pkg/etc/itc/hooks"
 
 # Drop the DWARF (the release profile keeps line tables for local debugging)
 # but keep the symbol table, so a panic's backtrace still names functions.
@@ -160,7 +170,7 @@ elif [ "$arch" = "$(dpkg --print-architecture)" ] && command -v strip >/dev/null
     strip_tool="strip"
 fi
 if [ -n "$strip_tool" ]; then
-    "$strip_tool" --strip-debug "$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc" "$pkg/usr/bin/tile-sim"
+    "$strip_tool" --strip-debug "$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc" "$pkg/usr/sbin/itc-files" "$pkg/usr/bin/tile-sim"
 else
     echo "build-deb.sh: no strip for $arch found; binaries keep their debug information" >&2
 fi
@@ -170,7 +180,8 @@ mkdir -p "$man/man8" "$man/man1"
 bash "$here/render-man.sh" "$help_dir/itcd" 8 "T2 intertile daemon" "$here/man/itcd.tail" >"$man/man8/itcd.8"
 bash "$here/render-man.sh" "$help_dir/itc" 1 "command line for the T2 intertile tree" "$here/man/itc.tail" >"$man/man1/itc.1"
 bash "$here/render-man.sh" "$help_dir/tile-sim" 1 "a grid of simulated T2 tiles, one real itcd each" "$here/man/tile-sim.tail" >"$man/man1/tile-sim.1"
-gzip -9n "$man/man8/itcd.8" "$man/man1/itc.1" "$man/man1/tile-sim.1"
+bash "$here/render-man.sh" "$help_dir/itc-files" 8 "T2 managed file service" "$here/man/itc-files.tail" >"$man/man8/itc-files.8"
+gzip -9n "$man/man8/itcd.8" "$man/man1/itc.1" "$man/man1/tile-sim.1" "$man/man8/itc-files.8"
 
 # Shell completions, generated from the parsers, where each shell's
 # packaged completions go: bash-completion loads them on demand, zsh's
@@ -186,17 +197,24 @@ for bin in itc tile-sim; do
 done
 chmod 0644 "$bash_dir"/* "$zsh_dir"/* "$fish_dir"/*
 
+# The Wireshark dissector for `itc capture -w`, in the global Lua plugin
+# folder of Debian's Wireshark (tshark -G folders: "Global Lua Plugins").
+multiarch=$(dpkg-architecture -a "$arch" -qDEB_HOST_MULTIARCH 2>/dev/null) ||
+    die "dpkg-architecture knows no multiarch triplet for $arch"
+install -D -m 0644 "$root/tools/wireshark/t2-itc.lua" \
+    "$pkg/usr/lib/$multiarch/wireshark/plugins/t2-itc.lua"
+
 doc=$pkg/usr/share/doc/$package
 mkdir -p "$doc"
 cat >"$doc/copyright" <<EOF
-T2 intertile stack: itcd, itc, tile-sim, udev rules and systemd units.
+T2 intertile stack: itcd, itc, itc-files, tile-sim, udev rules and systemd units.
 License: MIT OR Apache-2.0
 EOF
 
 # Shared libraries the binaries link, as package dependencies. The glibc
 # version is the newest symbol version they use, so installing on an older
 # release fails with a clear dependency error instead of at run time.
-bins=("$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc" "$pkg/usr/bin/tile-sim")
+bins=("$pkg/usr/sbin/itcd" "$pkg/usr/bin/itc" "$pkg/usr/sbin/itc-files" "$pkg/usr/bin/tile-sim")
 libs=$(readelf -d "${bins[@]}" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u)
 glibc=$(readelf -V "${bins[@]}" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)
 depends="fuse3"
@@ -219,21 +237,28 @@ Maintainer: ${DEBFULLNAME:-T2 tile developers} <${DEBEMAIL:-t2-tile@localhost}>
 Installed-Size: $installed_size
 Depends: $depends
 Recommends: systemd, udev
+Suggests: wireshark | tshark
 Section: misc
 Priority: optional
 Description: T2 tile intertile daemon and tools
  itcd talks to the T2 tile's two PRUs over their rpmsg devices, tracks the
  six intertile links and neighbours, and serves them as files under /run/itc
  (also /dev/itc and /dev/tile). itc is its command line: status, send,
- recv, events, ping, physics. tile-sim runs a grid of simulated tiles on
- one machine, each with its own itcd, and shows it live (tile-sim view).
+ recv, events, ping, physics, capture (lines, or pcapng with a Wireshark
+ dissector), files. tile-sim runs a grid of simulated tiles on one
+ machine, each with its own itcd, and shows it live (tile-sim view).
+ .
+ itc-files spreads signed files to every tile, newest version winning,
+ and installs them atomically in /var/lib/itc-files/live; it trusts the
+ keys in /etc/itc/keys and runs the hooks in /etc/itc/hooks.
  .
  udev starts itcd.service when both PRU devices appear; options are in
- /etc/default/itcd. Members of group itc may use the tree.
+ /etc/default/itcd. itc-files.service starts at boot after it; options are
+ in /etc/default/itc-files. Members of group itc may use the tree.
 EOF
 # /etc/default/itcd is the administrator's: dpkg keeps their edits (and
 # tracks its checksum itself, so md5sums leaves /etc out).
-echo /etc/default/itcd >"$pkg/DEBIAN/conffiles"
+printf '%s\n' /etc/default/itcd /etc/default/itc-files >"$pkg/DEBIAN/conffiles"
 for script in postinst prerm postrm; do
     install -m 0755 "$here/deb/$script" "$pkg/DEBIAN/$script"
 done

@@ -4,10 +4,12 @@
 //! the packet model counts every packet; the firmware model counts wires
 //! and connections here and packets in the firmware's own counters.
 //!
-//! The packet model publishes them to [`PacketModel`] after every turn of
-//! its event loop: a host may see a message a moment before the counters
-//! that go with it, so wait for counters with
-//! [`PacketModel::wait_until`].
+//! The packet model publishes them to [`PacketModel`] when asked: each
+//! reading waits for the end of the loop's next turn, and while someone
+//! waits in [`PacketModel::wait_until`] they are published after every
+//! turn (never otherwise: a 1024-tile grid's counters are a megabyte). A
+//! host may see a message a moment before the counters that go with it,
+//! so wait for counters with [`PacketModel::wait_until`].
 //!
 //! Link counters belong to the sending end: `link(tile, dir)` says what
 //! became of the routed packets `tile`'s host sent toward `dir`, wherever

@@ -333,6 +333,11 @@ impl Keyring {
         self.keys.get(&id)
     }
 
+    /// The ids of the trusted keys, in order.
+    pub fn ids(&self) -> impl Iterator<Item = KeyId> + '_ {
+        self.keys.keys().copied()
+    }
+
     /// How many keys are trusted.
     pub fn len(&self) -> usize {
         self.keys.len()

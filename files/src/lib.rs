@@ -15,12 +15,18 @@
 //!   receiving side of one file (what to ask whom, time-outs, back-off);
 //!   [`assembly`]: a manifest or piece put together from chunks.
 //! - [`codec`] and [`hex`]: bounded reading and hex text.
+//! - [`control`]: the daemon's control socket: framing and the status it
+//!   reports (no I/O); [`client`]: its client side, which signs, with
+//!   [`client_error`] for what goes wrong.
 //!
 //! `docs/file-protocol.md` describes the protocol byte by byte.
 #![forbid(unsafe_code)]
 
 pub mod assembly;
+pub mod client;
+pub mod client_error;
 pub mod codec;
+pub mod control;
 pub mod disk;
 pub mod hex;
 pub mod hooks;

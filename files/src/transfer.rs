@@ -11,9 +11,13 @@
 //! - At most one outstanding request per chunk: a chunk is asked for again
 //!   only after its request timed out, was refused (RETRY) or aborted, or
 //!   its neighbour went away.
-//! - A window of [`WINDOW_CHUNKS`] outstanding chunks per neighbour, and a
+//! - A window of [`WINDOW_CHUNKS`] outstanding chunks per neighbour
+//!   ([`Transfer::set_window`] changes it), and a
 //!   request counts as outstanding only once the send callback wrote it; a
 //!   refused write (`EAGAIN`) stops asking that neighbour for this round.
+//!   [`Transfer::set_min_request`] makes it wait, while chunks are
+//!   outstanding, until a fuller request fits the window (fewer, fuller
+//!   requests on the link back).
 //! - Time-outs per neighbour start at [`INITIAL_TIMEOUT`] and double on each
 //!   round with an expiry, up to [`MAX_TIMEOUT`]; data from the neighbour
 //!   resets it.
@@ -65,6 +69,9 @@ pub enum Event {
     BadPiece(u32),
     /// The data was not asked for or does not fit; count it.
     Unexpected,
+    /// The chunk was here already (a late or repeated answer, or a piece
+    /// verified meanwhile); it is dropped: count it.
+    Duplicate,
 }
 
 /// Which pieces a source has, owned.
@@ -130,6 +137,8 @@ pub struct Transfer {
     pieces: BTreeMap<u32, (Assembly, Vec<Dir>)>,
     sources: BTreeMap<Dir, Source>,
     asked: BTreeMap<ChunkKey, Asked>,
+    window: u32,
+    min_request: u32,
 }
 
 impl Transfer {
@@ -146,7 +155,23 @@ impl Transfer {
             pieces: BTreeMap::new(),
             sources: BTreeMap::new(),
             asked: BTreeMap::new(),
+            window: WINDOW_CHUNKS,
+            min_request: 1,
         }
+    }
+
+    /// Allows `chunks` outstanding chunks per neighbour (default
+    /// [`WINDOW_CHUNKS`]; at least one request's worth). A link whose round
+    /// trip is longer than the time a window takes to arrive needs more.
+    pub fn set_window(&mut self, chunks: u32) {
+        self.window = chunks.max(u32::from(MAX_REQUEST_CHUNKS));
+    }
+
+    /// While a neighbour has chunks outstanding, asks it again only when a
+    /// request of at least `chunks` chunks fits its window (default 1: as
+    /// soon as there is any room).
+    pub fn set_min_request(&mut self, chunks: u8) {
+        self.min_request = u32::from(chunks.clamp(1, MAX_REQUEST_CHUNKS));
     }
 
     /// A transfer whose manifest is already verified and staged, with the
@@ -180,6 +205,11 @@ impl Transfer {
     /// How many neighbours serve this transfer.
     pub fn source_count(&self) -> usize {
         self.sources.len()
+    }
+
+    /// The neighbours serving this transfer.
+    pub fn sources(&self) -> impl Iterator<Item = Dir> + '_ {
+        self.sources.keys().copied()
     }
 
     /// Notes what neighbour `dir` announced for this manifest id.
@@ -334,8 +364,10 @@ impl Transfer {
     /// The next run of chunks to ask `dir` for: object, first chunk, count.
     fn pick(&self, dir: Dir, now: Instant) -> Option<(Option<u32>, u32, u8)> {
         let s = self.sources.get(&dir)?;
-        let room = WINDOW_CHUNKS.saturating_sub(s.outstanding);
-        if room == 0 {
+        let room = self.window.saturating_sub(s.outstanding);
+        // While answers are on their way, wait for room for a fuller
+        // request rather than asking for chunks one by one as they arrive.
+        if room == 0 || (s.outstanding > 0 && room < self.min_request) {
             return None;
         }
         let max = room.min(u32::from(MAX_REQUEST_CHUNKS));
@@ -399,10 +431,22 @@ impl Transfer {
         match object {
             None => {
                 let Some(asm) = self.manifest_asm.as_mut() else {
-                    return Event::Unexpected;
+                    // After the manifest: its own chunk again is a
+                    // duplicate, anything else unexpected.
+                    let start = at.offset as usize;
+                    let again = self.manifest.as_ref().is_some_and(|m| {
+                        m.bytes().get(start..start.saturating_add(data.len())) == Some(data)
+                    });
+                    return if again {
+                        Event::Duplicate
+                    } else {
+                        Event::Unexpected
+                    };
                 };
-                if asm.insert(at.offset, data).is_err() {
-                    return Event::Unexpected;
+                match asm.insert(at.offset, data) {
+                    Ok(true) => {}
+                    Ok(false) => return Event::Duplicate,
+                    Err(_) => return Event::Unexpected,
                 }
                 if !self.manifest_senders.contains(&dir) {
                     self.manifest_senders.push(dir);
@@ -420,13 +464,15 @@ impl Transfer {
 
     fn piece_data(&mut self, dir: Dir, p: u32, offset: u32, data: &[u8]) -> Event {
         if self.verified.contains(p) {
-            return Event::None;
+            return Event::Duplicate;
         }
         let Some((asm, senders)) = self.pieces.get_mut(&p) else {
             return Event::Unexpected;
         };
-        if asm.insert(offset, data).is_err() {
-            return Event::Unexpected;
+        match asm.insert(offset, data) {
+            Ok(true) => {}
+            Ok(false) => return Event::Duplicate,
+            Err(_) => return Event::Unexpected,
         }
         if !senders.contains(&dir) {
             senders.push(dir);

@@ -214,6 +214,39 @@ fn time_outs_return_chunks_and_back_off_until_data_arrives() {
 }
 
 #[test]
+fn a_minimum_request_waits_for_room_for_a_fuller_request() {
+    let (m, data) = file(20_000);
+    let now = Instant::now();
+    let mut t = Transfer::resume(m.clone(), PieceSet::new(m.piece_count()));
+    t.set_min_request(MAX_REQUEST_CHUNKS);
+    t.add_source(Dir::SW, &Have::Complete);
+    let first = poll(&mut t, now);
+    assert_eq!(first.len(), 2, "a window of two requests: {first:?}");
+    let (dir, at, count) = first[0];
+    let answers = answer(&m, &data, &Message::Request { at, count });
+    t.on_data(dir, &answers[0].0, &answers[0].1);
+    assert!(poll(&mut t, now).is_empty(), "room for one chunk only");
+    for (at, chunk) in &answers[1..] {
+        t.on_data(dir, at, chunk);
+    }
+    let next = poll(&mut t, now);
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!(next[0].2, MAX_REQUEST_CHUNKS);
+}
+
+#[test]
+fn a_wider_window_keeps_more_chunks_outstanding() {
+    let (m, _) = file(20_000);
+    let now = Instant::now();
+    let mut t = Transfer::resume(m.clone(), PieceSet::new(m.piece_count()));
+    t.set_window(4 * u32::from(MAX_REQUEST_CHUNKS));
+    t.add_source(Dir::ET, &Have::Complete);
+    let reqs = poll(&mut t, now);
+    assert_eq!(keys(&reqs).len(), 4 * usize::from(MAX_REQUEST_CHUNKS));
+    assert!(poll(&mut t, now).is_empty(), "the window is full");
+}
+
+#[test]
 fn retry_keeps_a_piece_from_that_source_until_the_delay_passes() {
     let (m, _) = file(20_000); // 2 pieces
     let now = Instant::now();
@@ -291,4 +324,53 @@ fn a_bad_manifest_is_fetched_again_from_others() {
         .iter()
         .all(|r| r.0 == Dir::WT && r.1.object == Object::Manifest));
     assert!(!reqs.is_empty());
+}
+
+#[test]
+fn chunks_that_came_before_are_duplicates() {
+    let (m, data) = file(100_000); // 7 pieces, a manifest of 2 chunks
+    let now = Instant::now();
+    let mut t = Transfer::new(m.id(), m.bytes().len());
+    t.add_source(Dir::ET, &Have::Complete);
+    let reqs = poll(&mut t, now);
+    let (dir, at, count) = reqs[0];
+    let chunks = answer(&m, &data, &Message::Request { at, count });
+    assert!(chunks.len() >= 2, "the manifest has two chunks");
+    assert_eq!(t.on_data(dir, &chunks[0].0, &chunks[0].1), Event::None);
+    // The same manifest chunk again, before and after the manifest is whole.
+    assert_eq!(t.on_data(dir, &chunks[0].0, &chunks[0].1), Event::Duplicate);
+    for (at, d) in &chunks[1..] {
+        let _ = t.on_data(dir, at, d);
+    }
+    t.start_pieces(m.clone(), PieceSet::new(m.piece_count()));
+    assert_eq!(t.on_data(dir, &chunks[0].0, &chunks[0].1), Event::Duplicate);
+    // A changed manifest chunk after that is not a duplicate.
+    let mut changed = chunks[0].1.clone();
+    changed[0] ^= 1;
+    assert_eq!(t.on_data(dir, &chunks[0].0, &changed), Event::Unexpected);
+
+    // A piece chunk twice; once the piece is verified, its chunk again.
+    let reqs = poll(&mut t, now);
+    let &(dir, at, count) = reqs
+        .iter()
+        .find(|r| r.1.object == Object::Piece && r.1.piece == 0 && r.1.offset == 0)
+        .unwrap();
+    let first = answer(&m, &data, &Message::Request { at, count });
+    assert_eq!(t.on_data(dir, &first[0].0, &first[0].1), Event::None);
+    assert_eq!(t.on_data(dir, &first[0].0, &first[0].1), Event::Duplicate);
+    let mut pending = reqs;
+    let mut verified = false;
+    for _ in 0..100 {
+        for &(dir, at, count) in &pending {
+            for (at, d) in answer(&m, &data, &Message::Request { at, count }) {
+                verified |= matches!(t.on_data(dir, &at, &d), Event::PieceReady(0, _));
+            }
+        }
+        if verified {
+            break;
+        }
+        pending = poll(&mut t, now);
+    }
+    assert!(verified, "piece 0 is whole");
+    assert_eq!(t.on_data(dir, &first[0].0, &first[0].1), Event::Duplicate);
 }

@@ -185,7 +185,7 @@ impl Tile {
                         self.changed = true;
                     }
                     Event::BadPiece(i) => panic!("bad piece {i}"),
-                    Event::None | Event::Unexpected => {}
+                    Event::None | Event::Unexpected | Event::Duplicate => {}
                 }
             }
             Message::Retry { at, delay_ms } => {

@@ -34,6 +34,11 @@ const TTL: Duration = Duration::from_secs(3600);
 /// of a file could not be killed while the first one waits for room.
 const PACKET_FILE_SIZE: u64 = 255;
 
+/// The size batched packet files report: the most one request carries
+/// (256 pages). A write past the size would take the exclusive inode lock
+/// (see [`PACKET_FILE_SIZE`]).
+const BATCH_FILE_SIZE: u64 = 1 << 20;
+
 /// How long an open waits for a just-closed holder's release before it
 /// fails with `EBUSY`.
 const OPEN_GRACE: Duration = Duration::from_millis(500);
@@ -86,6 +91,8 @@ pub struct Server {
     accepted: Vec<(Request, u32)>,
     changed: Vec<Fh>,
     scratch: Vec<u8>,
+    /// Where requests are read from the device, kept from one to the next.
+    request_buf: Vec<u8>,
 }
 
 impl AsRawFd for Server {
@@ -115,6 +122,7 @@ impl Server {
             accepted: Vec::new(),
             changed: Vec::new(),
             scratch: Vec::with_capacity(4096),
+            request_buf: Vec::new(),
         })
     }
 
@@ -156,7 +164,7 @@ impl Server {
     /// so a busy writer cannot starve the caller's event loop.
     pub fn process(&mut self, backend: &mut dyn Backend, batch: usize) -> io::Result<Progress> {
         for _ in 0..batch {
-            let req = match self.session.next_request() {
+            let req = match self.session.next_request_into(&mut self.request_buf) {
                 Ok(Some(req)) => req,
                 Ok(None) => return Ok(Progress::Unmounted),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Progress::Idle),
@@ -412,6 +420,7 @@ impl Server {
         attr.uid(self.owner.uid);
         attr.gid(self.owner.gid);
         attr.size(match node {
+            Node::File(kind) if kind.is_batched() => BATCH_FILE_SIZE,
             Node::File(kind) if kind.is_packet_file() => PACKET_FILE_SIZE,
             _ => 0,
         });
@@ -490,12 +499,12 @@ fn try_open(req: &Request, backend: &mut dyn Backend) -> Result<(), Errno> {
     match opened {
         Ok((kind, fh)) => {
             // Every file is generated or a packet stream: never let the
-            // page cache hold any of it. Packet and events files are
+            // page cache hold any of it. Packet, events and capture files are
             // streams without a file position, so the kernel does not
             // serialise calls on one descriptor: a thread blocked in
             // read() must not hold up another thread's write().
             let mut flags = OpenFlags::DIRECT_IO;
-            if kind.is_packet_file() || matches!(kind, FileKind::Events(_)) {
+            if kind.is_packet_file() || matches!(kind, FileKind::Events(_) | FileKind::Capture) {
                 flags |= OpenFlags::STREAM | OpenFlags::NONSEEKABLE;
             }
             if kind.is_packet_file() {
@@ -561,12 +570,15 @@ fn try_write(req: &Request, backend: &mut dyn Backend) -> Result<u32, Errno> {
         reply_err(req, Errno::EINVAL);
         return Err(Errno::EINVAL);
     };
-    let mut buf = Vec::with_capacity(op.size() as usize);
-    if io::Read::read_to_end(&mut data, &mut buf).is_err() || buf.len() != op.size() as usize {
-        reply_err(req, Errno::EINVAL);
-        return Err(Errno::EINVAL);
-    }
-    match backend.write(op.fh(), op.offset(), &buf) {
+    // The written bytes, in place in the request.
+    let buf = match io::BufRead::fill_buf(&mut data) {
+        Ok(buf) if buf.len() == op.size() as usize => buf,
+        _ => {
+            reply_err(req, Errno::EINVAL);
+            return Err(Errno::EINVAL);
+        }
+    };
+    match backend.write(op.fh(), op.offset(), buf) {
         Ok(n) => Ok(n),
         Err(Errno::EAGAIN) => Err(Errno::EAGAIN),
         Err(e) => {

@@ -6,7 +6,9 @@
 //!
 //! ```text
 //! /itc/mfm  /itc/svc/NN  /itc/events  /itc/status  /itc/self  /itc/physics
+//! /itc/capture
 //! /tile/<D>/mfm  /tile/<D>/svc/NN  /tile/<D>/events  /tile/<D>/status
+//! /itc/batch/mfm  /itc/batch/svc/NN  /tile/<D>/batch/mfm  /tile/<D>/batch/svc/NN
 //! ```
 
 use itc_proto::service::FILE_SERVICES;
@@ -34,6 +36,10 @@ pub enum FileKind {
     Mfm(Scope),
     /// `svc/NN`: packets of one service (2..=63).
     Svc(Scope, u8),
+    /// `batch/mfm`: the batched twin of `mfm`.
+    BatchMfm(Scope),
+    /// `batch/svc/NN`: the batched twin of `svc/NN`.
+    BatchSvc(Scope, u8),
     /// `events`: Tile Event Packets.
     Events(Scope),
     /// `status`: the status table (`itc`) or key/value lines (`tile/<D>`).
@@ -42,12 +48,23 @@ pub enum FileKind {
     SelfInfo,
     /// `itc/physics`: this tile's physics id.
     Physics,
+    /// `itc/capture`: records of every packet received, sent or dropped.
+    Capture,
 }
 
 impl FileKind {
-    /// Packet files carry one packet per read or write and are exclusive.
+    /// Packet files carry packets (one per call, or framed items in the
+    /// batched twins) and are exclusive.
     pub fn is_packet_file(self) -> bool {
-        matches!(self, FileKind::Mfm(_) | FileKind::Svc(..))
+        matches!(
+            self,
+            FileKind::Mfm(_) | FileKind::Svc(..) | FileKind::BatchMfm(_) | FileKind::BatchSvc(..)
+        )
+    }
+
+    /// The batched twins, which carry framed items.
+    pub fn is_batched(self) -> bool {
+        matches!(self, FileKind::BatchMfm(_) | FileKind::BatchSvc(..))
     }
 
     /// Whether the tree has this file: a `FileKind` can name a direction
@@ -60,9 +77,14 @@ impl FileKind {
     /// Permission bits of the file.
     pub fn mode(self) -> u32 {
         match self {
-            FileKind::Mfm(_) | FileKind::Svc(..) => 0o660,
+            FileKind::Mfm(_)
+            | FileKind::Svc(..)
+            | FileKind::BatchMfm(_)
+            | FileKind::BatchSvc(..) => 0o660,
             FileKind::Physics => 0o664,
-            FileKind::Events(_) | FileKind::Status(_) | FileKind::SelfInfo => 0o444,
+            FileKind::Events(_) | FileKind::Status(_) | FileKind::SelfInfo | FileKind::Capture => {
+                0o444
+            }
         }
     }
 }
@@ -80,12 +102,17 @@ pub enum Node {
     SvcDir(Scope),
     /// `tile/<D>/`.
     DirDir(u8),
+    /// `itc/batch/` or `tile/<D>/batch/`.
+    BatchDir(Scope),
+    /// `itc/batch/svc/` or `tile/<D>/batch/svc/`.
+    BatchSvcDir(Scope),
     /// A regular file.
     File(FileKind),
 }
 
 // Inode layout. Directories and itc files sit below 0x100; service files of
-// a scope are base + service; each direction gets a block of 0x100.
+// a scope are base + service, their batched twins base + 0x40 + service;
+// each direction gets a block of 0x100.
 const INO_ROOT: u64 = 1;
 const INO_ITC: u64 = 2;
 const INO_TILE: u64 = 3;
@@ -96,7 +123,12 @@ const OFF_EVENTS: u64 = 0x13;
 const OFF_STATUS: u64 = 0x14;
 const OFF_SELF: u64 = 0x15;
 const OFF_PHYSICS: u64 = 0x16;
+const OFF_CAPTURE: u64 = 0x17;
+const OFF_BATCHDIR: u64 = 0x18;
+const OFF_BATCHSVCDIR: u64 = 0x19;
+const OFF_BATCHMFM: u64 = 0x1a;
 const OFF_SVC: u64 = 0x40;
+const OFF_BATCHSVC: u64 = 0x80;
 const SCOPE_ALL_BASE: u64 = 0x100;
 const SCOPE_BLOCK: u64 = 0x100;
 
@@ -116,13 +148,18 @@ impl Node {
             Node::TileDir => INO_TILE,
             Node::DirDir(i) => scope_base(Scope::Dir(i)) + OFF_DIRDIR,
             Node::SvcDir(s) => scope_base(s) + OFF_SVCDIR,
+            Node::BatchDir(s) => scope_base(s) + OFF_BATCHDIR,
+            Node::BatchSvcDir(s) => scope_base(s) + OFF_BATCHSVCDIR,
             Node::File(f) => match f {
                 FileKind::Mfm(s) => scope_base(s) + OFF_MFM,
                 FileKind::Events(s) => scope_base(s) + OFF_EVENTS,
                 FileKind::Status(s) => scope_base(s) + OFF_STATUS,
                 FileKind::SelfInfo => scope_base(Scope::All) + OFF_SELF,
                 FileKind::Physics => scope_base(Scope::All) + OFF_PHYSICS,
+                FileKind::Capture => scope_base(Scope::All) + OFF_CAPTURE,
                 FileKind::Svc(s, n) => scope_base(s) + OFF_SVC + u64::from(n),
+                FileKind::BatchMfm(s) => scope_base(s) + OFF_BATCHMFM,
+                FileKind::BatchSvc(s, n) => scope_base(s) + OFF_BATCHSVC + u64::from(n),
             },
         }
     }
@@ -148,16 +185,26 @@ impl Node {
         let node = match (off, scope) {
             (OFF_DIRDIR, Scope::Dir(i)) => Node::DirDir(i),
             (OFF_SVCDIR, s) => Node::SvcDir(s),
+            (OFF_BATCHDIR, s) => Node::BatchDir(s),
+            (OFF_BATCHSVCDIR, s) => Node::BatchSvcDir(s),
+            (OFF_BATCHMFM, s) => Node::File(FileKind::BatchMfm(s)),
             (OFF_MFM, s) => Node::File(FileKind::Mfm(s)),
             (OFF_EVENTS, s) => Node::File(FileKind::Events(s)),
             (OFF_STATUS, s) => Node::File(FileKind::Status(s)),
             (OFF_SELF, Scope::All) => Node::File(FileKind::SelfInfo),
             (OFF_PHYSICS, Scope::All) => Node::File(FileKind::Physics),
+            (OFF_CAPTURE, Scope::All) => Node::File(FileKind::Capture),
             (o, s)
                 if o >= OFF_SVC + u64::from(FIRST_SERVICE)
                     && o <= OFF_SVC + u64::from(LAST_SERVICE) =>
             {
                 Node::File(FileKind::Svc(s, (o - OFF_SVC) as u8))
+            }
+            (o, s)
+                if o >= OFF_BATCHSVC + u64::from(FIRST_SERVICE)
+                    && o <= OFF_BATCHSVC + u64::from(LAST_SERVICE) =>
+            {
+                Node::File(FileKind::BatchSvc(s, (o - OFF_BATCHSVC) as u8))
             }
             _ => return None,
         };
@@ -174,11 +221,14 @@ impl Node {
         match self {
             Node::Root | Node::ItcDir | Node::TileDir => Node::Root,
             Node::DirDir(_) => Node::TileDir,
-            Node::SvcDir(s) => scope_dir(s),
+            Node::SvcDir(s) | Node::BatchDir(s) => scope_dir(s),
+            Node::BatchSvcDir(s) => Node::BatchDir(s),
             Node::File(f) => match f {
                 FileKind::Svc(s, _) => Node::SvcDir(s),
+                FileKind::BatchSvc(s, _) => Node::BatchSvcDir(s),
+                FileKind::BatchMfm(s) => Node::BatchDir(s),
                 FileKind::Mfm(s) | FileKind::Events(s) | FileKind::Status(s) => scope_dir(s),
-                FileKind::SelfInfo | FileKind::Physics => Node::ItcDir,
+                FileKind::SelfInfo | FileKind::Physics | FileKind::Capture => Node::ItcDir,
             },
         }
     }
@@ -213,6 +263,7 @@ impl Node {
                 scope_files(Scope::All, &mut out);
                 out.push(("self".to_string(), Node::File(FileKind::SelfInfo)));
                 out.push(("physics".to_string(), Node::File(FileKind::Physics)));
+                out.push(("capture".to_string(), Node::File(FileKind::Capture)));
             }
             Node::TileDir => {
                 for (i, dir) in Dir::ALL.iter().enumerate() {
@@ -225,6 +276,15 @@ impl Node {
                     out.push((format!("{n:02}"), Node::File(FileKind::Svc(s, n))));
                 }
             }
+            Node::BatchDir(s) => {
+                out.push(("mfm".to_string(), Node::File(FileKind::BatchMfm(s))));
+                out.push(("svc".to_string(), Node::BatchSvcDir(s)));
+            }
+            Node::BatchSvcDir(s) => {
+                for n in FIRST_SERVICE..=LAST_SERVICE {
+                    out.push((format!("{n:02}"), Node::File(FileKind::BatchSvc(s, n))));
+                }
+            }
             Node::File(_) => {}
         }
         out
@@ -233,17 +293,17 @@ impl Node {
     /// The child of a directory with this name.
     pub fn lookup(self, name: &[u8]) -> Option<Node> {
         let name = std::str::from_utf8(name).ok()?;
-        match self {
-            Node::SvcDir(s) => {
-                // Only the canonical two-digit spelling exists.
-                if name.len() != 2 || !name.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                let n: u8 = name.parse().ok()?;
-                (FIRST_SERVICE..=LAST_SERVICE)
-                    .contains(&n)
-                    .then_some(Node::File(FileKind::Svc(s, n)))
+        let service = |name: &str| {
+            // Only the canonical two-digit spelling exists.
+            if name.len() != 2 || !name.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
             }
+            let n: u8 = name.parse().ok()?;
+            (FIRST_SERVICE..=LAST_SERVICE).contains(&n).then_some(n)
+        };
+        match self {
+            Node::SvcDir(s) => service(name).map(|n| Node::File(FileKind::Svc(s, n))),
+            Node::BatchSvcDir(s) => service(name).map(|n| Node::File(FileKind::BatchSvc(s, n))),
             Node::TileDir => Dir::ALL
                 .iter()
                 .position(|d| d.name() == name)
@@ -267,6 +327,7 @@ fn scope_dir(s: Scope) -> Node {
 fn scope_files(s: Scope, out: &mut Vec<(String, Node)>) {
     out.push(("mfm".to_string(), Node::File(FileKind::Mfm(s))));
     out.push(("svc".to_string(), Node::SvcDir(s)));
+    out.push(("batch".to_string(), Node::BatchDir(s)));
     out.push(("events".to_string(), Node::File(FileKind::Events(s))));
     out.push(("status".to_string(), Node::File(FileKind::Status(s))));
 }
@@ -286,9 +347,14 @@ mod tests {
     fn every_node_round_trips_through_its_inode() {
         let mut all = Vec::new();
         walk(Node::Root, &mut all);
-        // 1 root + itc (dir, 4 + self + physics, svc dir + 62) + tile dir
-        // + 6 * (dir + 3 files + svc dir + 62).
-        assert_eq!(all.len(), 1 + (1 + 5 + 1 + 62) + 1 + 6 * (1 + 3 + 1 + 62));
+        // 1 root + itc (dir, 4 + self + physics + capture, svc dir + 62)
+        // + tile dir + 6 * (dir + 3 files + svc dir + 62); each of the
+        // seven scopes also has batch/ (dir, mfm, svc dir + 62).
+        let batch = 1 + 1 + 1 + 62;
+        assert_eq!(
+            all.len(),
+            1 + (1 + 6 + 1 + 62) + 1 + 6 * (1 + 3 + 1 + 62) + 7 * batch
+        );
         let mut inos = std::collections::HashSet::new();
         for n in &all {
             assert_eq!(Node::from_ino(n.ino()), Some(*n), "{n:?}");
@@ -315,6 +381,18 @@ mod tests {
             Some(Node::File(FileKind::Svc(Scope::Dir(0), 8)))
         );
         assert_eq!(svc.lookup(b"01"), None, "hello is not openable");
+        let batch = et.lookup(b"batch").unwrap();
+        assert_eq!(
+            batch.lookup(b"mfm"),
+            Some(Node::File(FileKind::BatchMfm(Scope::Dir(0))))
+        );
+        let bsvc = batch.lookup(b"svc").unwrap();
+        assert_eq!(
+            bsvc.lookup(b"63"),
+            Some(Node::File(FileKind::BatchSvc(Scope::Dir(0), 63)))
+        );
+        assert_eq!(bsvc.lookup(b"01"), None);
+        assert_eq!(batch.lookup(b"events"), None, "events have no twin");
         assert_eq!(svc.lookup(b"64"), None);
         assert_eq!(svc.lookup(b"8"), None);
         assert_eq!(Node::TileDir.lookup(b"NT"), None);
@@ -353,9 +431,10 @@ mod tests {
     #[test]
     fn directory_link_counts_count_subdirectories() {
         assert_eq!(Node::Root.nlink(), 4, "itc and tile");
-        assert_eq!(Node::ItcDir.nlink(), 3, "svc");
+        assert_eq!(Node::ItcDir.nlink(), 4, "svc and batch");
         assert_eq!(Node::TileDir.nlink(), 8, "six directions");
-        assert_eq!(Node::DirDir(0).nlink(), 3, "svc");
+        assert_eq!(Node::DirDir(0).nlink(), 4, "svc and batch");
+        assert_eq!(Node::BatchDir(Scope::All).nlink(), 3, "batch/svc");
         assert_eq!(Node::SvcDir(Scope::All).nlink(), 2);
         assert_eq!(Node::File(FileKind::Physics).nlink(), 1);
     }
@@ -364,9 +443,12 @@ mod tests {
     fn modes_follow_the_spec() {
         assert_eq!(FileKind::Mfm(Scope::All).mode(), 0o660);
         assert_eq!(FileKind::Svc(Scope::Dir(2), 9).mode(), 0o660);
+        assert_eq!(FileKind::BatchMfm(Scope::All).mode(), 0o660);
+        assert_eq!(FileKind::BatchSvc(Scope::Dir(5), 63).mode(), 0o660);
         assert_eq!(FileKind::Events(Scope::All).mode(), 0o444);
         assert_eq!(FileKind::Status(Scope::Dir(1)).mode(), 0o444);
         assert_eq!(FileKind::SelfInfo.mode(), 0o444);
         assert_eq!(FileKind::Physics.mode(), 0o664);
+        assert_eq!(FileKind::Capture.mode(), 0o444);
     }
 }

@@ -1,12 +1,19 @@
 //! Benchmarks: figures, never pass/fail.
 //!
 //! 1. In-process parse + route: PRU messages through the tile core to a
-//!    reader's queue and out through the backend's read, packets per second.
-//! 2. Packet channels between two real `itcd` processes (unlimited link
+//!    reader's queue and out through the backend's read, packets per second,
+//!    without and with a capture reader open (`itc/capture`).
+//! 2. Capture through the tree between two real `itcd`: CPU per packet
+//!    without a capture reader, with one on each tile, and without again.
+//! 3. Packet channels between two real `itcd` processes (unlimited link
 //!    rate), beside a raw UNIX seqpacket socket pair measured in the same
 //!    run with the same CPU placement: packets per second and one-way
 //!    latency percentiles, reported as ratios. Run twice: every thread and
 //!    process pinned to CPU 0 (the board has one core), then unpinned.
+//! 3. In the same runs, a stream through the batched files
+//!    (`tile/<D>/batch/mfm`), and the CPU time per packet of everything on
+//!    the path (both `itcd`, the emulated PRUs and wires, the writer and
+//!    the reader) for the raw pair, the plain files and the batched ones.
 //!
 //! `cargo bench -p itcio --bench tree` (as root: it mounts FUSE trees).
 
@@ -26,9 +33,19 @@ use nix::sched::{sched_setaffinity, CpuSet};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::Pid;
 
+mod stream;
+
+use stream::{context_switches, Cpu, PerPacket};
+
 const PAYLOAD: usize = 64;
 
-fn core_route() {
+#[path = "tree/capture.rs"]
+mod capture;
+use capture::capture_figures;
+
+/// Nanoseconds per packet through the tile core: parse, route, read; with
+/// `capture`, a capture file is open too and read as it fills.
+fn core_route(capture: bool, n: u64) -> f64 {
     let mut tile = Tile::new(Config {
         name: "bench".into(),
         ..Config::default()
@@ -40,23 +57,50 @@ fn core_route() {
     let fh = tile
         .open(FileKind::Mfm(Scope::All), libc::O_RDWR)
         .expect("open itc/mfm");
+    let cap = capture.then(|| {
+        tile.open(FileKind::Capture, libc::O_RDONLY)
+            .expect("open itc/capture")
+    });
     let mut out = Vec::with_capacity(256);
+    let mut records = Vec::with_capacity(64 * 1024);
     let _ = tile.read(fh, 0, 256, &mut out); // the Connect TEP
     let mut pkt = vec![0u8; PAYLOAD];
     pkt[0] = 0xa0 | Dir::ET.dir8();
-    let n = 2_000_000u64;
     let t = Instant::now();
     for i in 0..n {
         pkt[1] = i as u8;
         tile.on_pru_message(Pru::Pru0, &pkt, now);
         out.clear();
         tile.read(fh, 0, 256, &mut out).expect("routed packet");
+        if let Some(cap) = cap {
+            // Read as a capture reader does: many records per read.
+            if i % 64 == 63 {
+                records.clear();
+                tile.read(cap, 0, 64 * 1024, &mut records)
+                    .expect("capture records");
+            }
+        }
     }
-    let el = t.elapsed();
+    t.elapsed().as_nanos() as f64 / n as f64
+}
+
+/// The core with and without a capture reader, alternated so that both
+/// see the same machine; the best of three each.
+fn core_figures() {
+    let n = 2_000_000u64;
+    let (mut plain, mut captured) = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        plain = plain.min(core_route(false, n));
+        captured = captured.min(core_route(true, n));
+    }
     println!(
-        "core parse+route+read: {:.2} M packets/s ({:.0} ns/packet, {PAYLOAD}-byte packets)",
-        n as f64 / el.as_secs_f64() / 1e6,
-        el.as_nanos() as f64 / n as f64
+        "core parse+route+read: {:.2} M packets/s ({plain:.0} ns/packet, {PAYLOAD}-byte packets)",
+        1e3 / plain
+    );
+    println!(
+        "  with a capture reader open (records read 64 at a time): {captured:.0} ns/packet, \
+         {:.2}x the cost without one",
+        captured / plain
     );
 }
 
@@ -92,29 +136,6 @@ impl Pair {
         pids.extend(self.children.iter().map(Child::id));
         pids
     }
-}
-
-/// Voluntary and involuntary context switches of every thread of `pids`.
-fn context_switches(pids: &[u32]) -> [u64; 2] {
-    let mut total = [0; 2];
-    for pid in pids {
-        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for t in tasks.flatten() {
-            let status = fs::read_to_string(t.path().join("status")).unwrap_or_default();
-            for line in status.lines() {
-                let (key, value) = line.split_once(':').unwrap_or_default();
-                let i = match key {
-                    "voluntary_ctxt_switches" => 0,
-                    "nonvoluntary_ctxt_switches" => 1,
-                    _ => continue,
-                };
-                total[i] += value.trim().parse::<u64>().unwrap_or(0);
-            }
-        }
-    }
-    total
 }
 
 fn status_has(mount: &Path, rel: &str, needle: &str) -> bool {
@@ -200,8 +221,8 @@ fn read_data(f: &mut fs::File, buf: &mut [u8]) -> usize {
 }
 
 struct Figures {
-    /// CPU time of both `itcd` per packet of the stream (tree only).
-    daemon_cpu: Duration,
+    /// CPU time per packet of the stream, by who spent it.
+    cpu: PerPacket,
     /// How the throughput stream lost packets, if it did.
     loss: String,
     /// Context switches per ping-pong round trip, voluntary and preempted,
@@ -237,9 +258,34 @@ fn drain(f: &mut fs::File) {
     }
 }
 
-fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
-    let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
-    let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
+/// Every drop counter of the pair's link (A's ET, B's WT), as
+/// (`DIR drop_REASON`, count).
+fn drop_counters(pair: &Pair) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for (m, d) in [(&pair.mounts[0], "ET"), (&pair.mounts[1], "WT")] {
+        let st = fs::read_to_string(m.join(format!("tile/{d}/status"))).unwrap_or_default();
+        for l in st.lines().filter(|l| l.starts_with("drop_")) {
+            if let Some((k, v)) = l.split_once(": ") {
+                out.push((format!("{d} {k}"), v.parse().unwrap_or(0)));
+            }
+        }
+    }
+    out
+}
+
+/// What a stream of packets through the tree cost.
+struct Stream {
+    /// Packets delivered per second.
+    pps: f64,
+    /// CPU time per packet written, by who spent it.
+    cpu: PerPacket,
+    /// Where packets were lost, if any were.
+    loss: String,
+}
+
+/// Streams `packets` MFM packets from `tx` to `rx` (ET of the first tile
+/// to WT of the second), then stops the reader with end markers.
+fn stream(pair: &Pair, tx: &mut fs::File, rx: &fs::File, packets: usize) -> Stream {
     let mut pkt = vec![0xa0u8; PAYLOAD];
     // Throughput: a writer thread streams; a reader thread does blocking
     // reads. The link is a datagram link (no end-to-end flow control), so
@@ -266,7 +312,8 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
         })
     };
     let daemons: Vec<u32> = pair.children.iter().map(Child::id).collect();
-    let cpu_before: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
+    let cpu_before = Cpu::now(&daemons);
+    let drops_before = drop_counters(pair);
     let t = Instant::now();
     pkt[1] = 0;
     for _ in 0..packets {
@@ -285,24 +332,20 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
     let end = *last_rx.lock().expect("clock");
     let got = received.load(std::sync::atomic::Ordering::Relaxed);
     let pps = got as f64 / end.duration_since(t).as_secs_f64();
-    // Both daemons' CPU time per packet written: what a packet costs the
-    // tiles' CPUs whatever the placement (the reader's and writer's own
-    // system calls not included).
-    let cpu_after: u64 = daemons.iter().map(|p| proc_usage(*p).0).sum();
-    let daemon_cpu = Duration::from_nanos((cpu_after - cpu_before) / packets as u64);
-    // Where the stream lost packets, from the status files.
+    // CPU time per packet written, by who spent it: what a packet costs
+    // whatever the placement.
+    let cpu = Cpu::now(&daemons).per_packet(cpu_before, packets);
+    // Where the stream lost packets, from the status files: the drops
+    // counted during this stream.
     let mut loss = String::new();
     if got < packets {
         loss = format!(
             "delivered {got} of {packets} ({:.1}% dropped:",
             100.0 * (packets - got) as f64 / packets as f64
         );
-        for (m, d) in [(&pair.mounts[0], "ET"), (&pair.mounts[1], "WT")] {
-            let st = fs::read_to_string(m.join(format!("tile/{d}/status"))).unwrap_or_default();
-            for l in st.lines() {
-                if l.starts_with("drop_") && !l.ends_with(": 0") {
-                    loss += &format!(" {d} {l}");
-                }
+        for ((what, after), (_, before)) in drop_counters(pair).iter().zip(&drops_before) {
+            if after > before {
+                loss += &format!(" {what}: {}", after - before);
             }
         }
         loss += ")";
@@ -314,13 +357,19 @@ fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
         std::thread::sleep(Duration::from_millis(5));
     }
     reader.join().expect("reader");
-    pkt[1] = 0;
+    Stream { pps, cpu, loss }
+}
+
+fn tree_figures(pair: &Pair, packets: usize, rounds: usize) -> Figures {
+    let mut tx = open_rw(&pair.mounts[0].join("tile/ET/mfm"));
+    let mut rx = open_rw(&pair.mounts[1].join("tile/WT/mfm"));
+    let Stream { pps, cpu, loss } = stream(pair, &mut tx, &rx, packets);
     drain(&mut rx);
 
     let (lat, switches) = ping_pong(&pair.pids(), rounds, tx, rx);
     let (p50, p90, p99) = percentiles(lat);
     Figures {
-        daemon_cpu,
+        cpu,
         loss,
         switches,
         pps,
@@ -390,6 +439,7 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
             }
         })
     };
+    let before = Cpu::now(&[]);
     let t = Instant::now();
     for _ in 0..packets {
         let n = b.read(&mut buf).expect("recv");
@@ -397,10 +447,11 @@ fn raw_figures(packets: usize, rounds: usize) -> Figures {
     }
     let pps = packets as f64 / t.elapsed().as_secs_f64();
     writer.join().expect("writer");
+    let cpu = Cpu::now(&[]).per_packet(before, packets);
     let (lat, switches) = ping_pong(&[std::process::id()], rounds, a, b);
     let (p50, p90, p99) = percentiles(lat);
     Figures {
-        daemon_cpu: Duration::ZERO,
+        cpu,
         loss: String::new(),
         switches,
         pps,
@@ -430,6 +481,14 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
     let pair = start_pair(label);
     let fuse_rtt = fuse_round_trip(&pair, rounds * 5);
     let tree = tree_figures(&pair, packets, rounds);
+    let daemons: Vec<u32> = pair.children.iter().map(Child::id).collect();
+    let batched = stream::batched(
+        &pair.mounts[0].join("tile/ET/batch/mfm"),
+        &pair.mounts[1].join("tile/WT/batch/mfm"),
+        &daemons,
+        packets * 5,
+        PAYLOAD,
+    );
     drop(pair);
     println!("{label}:");
     println!(
@@ -442,9 +501,41 @@ fn through_the_tree(label: &str, cpus: &[usize]) {
         println!("    the tree {}", tree.loss);
     }
     println!(
-        "    both itcd together used {:?} of CPU per packet of the stream",
-        tree.daemon_cpu
+        "  batched stream: {:.0} packets/s, ratio {:.3}x raw (target >= 0.5x pinned, aim 1x), \
+         {:.2}x the plain files",
+        batched.pps,
+        batched.pps / raw.pps,
+        batched.pps / tree.pps
     );
+    println!(
+        "    {:.2} context switches per packet ({:.2} preempted), {:.1} packets per read",
+        batched.switches[0] + batched.switches[1],
+        batched.switches[1],
+        batched.items_per_read
+    );
+    if batched.delivered < packets * 5 {
+        println!(
+            "    the batched stream delivered {} of {} ({:.1}% dropped)",
+            batched.delivered,
+            packets * 5,
+            100.0 * (packets * 5 - batched.delivered) as f64 / (packets * 5) as f64
+        );
+    }
+    let cpu_row = |name: &str, c: &PerPacket| {
+        println!(
+            "    {name:<8} {:>8.2?} {:>8.2?} {:>8.2?} {:>8.2?} {:>8.2?}  ({:.1}x raw without the emulator)",
+            c.total(),
+            c.daemons,
+            c.emulator,
+            c.ends,
+            c.without_emulator(),
+            c.without_emulator().as_secs_f64() / raw.cpu.total().as_secs_f64()
+        );
+    };
+    println!("  CPU per packet:  total   2 itcd emulator  writer+reader  without emulator");
+    cpu_row("raw", &raw.cpu);
+    cpu_row("plain", &tree.cpu);
+    cpu_row("batched", &batched.cpu);
     println!(
         "  one-way latency p50/p90/p99: tree {:?}/{:?}/{:?}, raw {:?}/{:?}/{:?}, p50 ratio {:.1}x (target <= 5x)",
         tree.p50,
@@ -542,11 +633,14 @@ fn main() {
         return;
     }
     // `cargo bench --bench tree -- pinned` runs only the sections whose
-    // names are given (core, idle, pinned, unpinned).
+    // names are given (core, capture, idle, pinned, unpinned).
     let words: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let wanted = |name: &str| words.is_empty() || words.iter().any(|w| w.as_str() == name);
     if wanted("core") {
-        core_route();
+        core_figures();
+    }
+    if wanted("capture") {
+        capture_figures();
     }
     if wanted("idle") {
         idle_budget();

@@ -21,6 +21,7 @@
 //! Events files do not queue per reader: see [`crate::event_log`].
 
 use crate::ring::{cost, PacketRing, MAX_ITEM};
+use itc_proto::batch::item_len;
 use itc_proto::{field, packets_lost_bytes, tep_bytes, Dir, TepEvent, PACKETS_LOST_LEN};
 
 /// Room above the bound kept for TEPs.
@@ -49,6 +50,8 @@ pub struct Channel {
     /// Whether the file was opened for reading: only readers take inbound
     /// packets (a write-only holder could never read them).
     pub reads: bool,
+    /// Whether the file is the batched twin: reads return framed items.
+    pub batched: bool,
     ring: PacketRing,
     /// Bound of the data packets' cost.
     limit: usize,
@@ -71,6 +74,7 @@ impl Channel {
             scope,
             physics_gen,
             reads: true,
+            batched: false,
             ring: PacketRing::new(limit.saturating_add(TEP_RESERVE)),
             limit,
             data: 0,
@@ -184,6 +188,23 @@ impl Channel {
         }
         self.flush_events_lost();
         Some(len)
+    }
+
+    /// Take as many whole items as fit in `size` bytes, each framed as in
+    /// the batched files (length byte, then the packet), appending them
+    /// to `out`. Returns how many were taken (0 if the first does not fit).
+    pub fn pop_items_into(&mut self, out: &mut Vec<u8>, size: usize) -> usize {
+        let (mut used, mut taken) = (0, 0);
+        while let Some(len) = self.front_len() {
+            if used + item_len(len) > size {
+                break;
+            }
+            out.push(len as u8);
+            self.pop_into(out);
+            used += item_len(len);
+            taken += 1;
+        }
+        taken
     }
 
     /// Whether a read would return a packet now.

@@ -517,7 +517,7 @@ impl Daemon {
                 Ok(()) => {
                     self.tile.pru_stats_mut().pru_messages_out[i] += 1;
                     for (dir, lane, packet) in taken.drain(..) {
-                        self.tile.sent(dir, lane, packet.len());
+                        self.tile.sent(dir, lane, &packet);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -529,8 +529,8 @@ impl Daemon {
                     self.watch_writable(i, true);
                 }
                 Err(e) => {
-                    for (dir, _, _) in taken.drain(..) {
-                        self.tile.send_failed(dir);
+                    for (dir, _, packet) in taken.drain(..) {
+                        self.tile.send_failed(dir, &packet);
                     }
                     self.lose_pru(pru, &e.to_string());
                 }
@@ -551,7 +551,7 @@ impl Daemon {
             match dev.send(&packet) {
                 Ok(()) => {
                     self.tile.pru_stats_mut().pru_messages_out[i] += 1;
-                    self.tile.sent(dir, lane, packet.len());
+                    self.tile.sent(dir, lane, &packet);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     tracing::debug!("PRU{i} device full; {dir} waits");
@@ -560,7 +560,7 @@ impl Daemon {
                     self.watch_writable(i, true);
                 }
                 Err(e) => {
-                    self.tile.send_failed(dir);
+                    self.tile.send_failed(dir, &packet);
                     self.lose_pru(pru, &e.to_string());
                 }
             }

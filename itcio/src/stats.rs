@@ -48,6 +48,11 @@ impl DropReason {
         }
     }
 
+    /// Its code in `itc/capture` records (`itc_proto::capture::DROP_REASONS`).
+    pub const fn code(self) -> u8 {
+        self.index() as u8 + 1
+    }
+
     const fn index(self) -> usize {
         match self {
             DropReason::NoReader => 0,
@@ -167,5 +172,12 @@ mod tests {
         let names: std::collections::HashSet<_> =
             DropReason::ALL.iter().map(|r| r.name()).collect();
         assert_eq!(names.len(), DropReason::ALL.len());
+        for r in DropReason::ALL {
+            assert_eq!(
+                itc_proto::capture::drop_reason_name(r.code()),
+                Some(r.name()),
+                "capture records name the reasons as status files do"
+            );
+        }
     }
 }

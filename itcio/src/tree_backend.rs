@@ -21,10 +21,13 @@ fn file_kind(kind: fuse_fs::FileKind) -> Option<FileKind> {
     Some(match kind {
         fuse_fs::FileKind::Mfm(s) => FileKind::Mfm(dir(s)?),
         fuse_fs::FileKind::Svc(s, n) => FileKind::Svc(dir(s)?, n),
+        fuse_fs::FileKind::BatchMfm(s) => FileKind::BatchMfm(dir(s)?),
+        fuse_fs::FileKind::BatchSvc(s, n) => FileKind::BatchSvc(dir(s)?, n),
         fuse_fs::FileKind::Events(s) => FileKind::Events(dir(s)?),
         fuse_fs::FileKind::Status(s) => FileKind::Status(dir(s)?),
         fuse_fs::FileKind::SelfInfo => FileKind::SelfInfo,
         fuse_fs::FileKind::Physics => FileKind::Physics,
+        fuse_fs::FileKind::Capture => FileKind::Capture,
     })
 }
 
@@ -145,6 +148,14 @@ mod tests {
         assert_eq!(
             file_kind(fuse_fs::FileKind::Mfm(Scope::All)),
             Some(FileKind::Mfm(None))
+        );
+        assert_eq!(
+            file_kind(fuse_fs::FileKind::BatchMfm(Scope::Dir(1))),
+            Some(FileKind::BatchMfm(Some(Dir::SE)))
+        );
+        assert_eq!(
+            file_kind(fuse_fs::FileKind::BatchSvc(Scope::All, 9)),
+            Some(FileKind::BatchSvc(None, 9))
         );
         assert_eq!(access(libc::O_RDONLY | libc::O_NONBLOCK), Access::READ);
         assert_eq!(access(libc::O_WRONLY), Access::WRITE);

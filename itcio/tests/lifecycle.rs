@@ -3,104 +3,15 @@
 
 mod common;
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::hand::{HandTile, RawPru};
 use common::*;
 use itc_proto::Dir;
 use test_support::is_mounted;
-
-/// A bare PRU endpoint the test drives by hand: a seqpacket listener and
-/// the connection `itcd` makes to it.
-struct RawPru {
-    listener: OwnedFd,
-    conn: Option<OwnedFd>,
-    path: PathBuf,
-}
-
-impl RawPru {
-    fn bind(path: PathBuf) -> RawPru {
-        use nix::sys::socket::*;
-        let fd = socket(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )
-        .unwrap();
-        bind(fd.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
-        listen(&fd, Backlog::new(4).unwrap()).unwrap();
-        RawPru {
-            listener: fd,
-            conn: None,
-            path,
-        }
-    }
-
-    fn accept(&mut self) {
-        let fd = nix::sys::socket::accept(self.listener.as_raw_fd()).unwrap();
-        // SAFETY: accept returned a new descriptor that nothing else owns.
-        self.conn = Some(unsafe { OwnedFd::from_raw_fd(fd) });
-        // This stand-in is a PRU that does not batch: it ignores the
-        // framing offer (0xc6 0x01) that comes before the start message.
-        let mut buf = [0u8; 8];
-        let mut n = nix::sys::socket::recv(
-            self.conn_fd(),
-            &mut buf,
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .unwrap();
-        if buf[..n] == itc_proto::pru_batch::framing_bytes(itc_proto::pru_batch::FRAMING_BATCHED) {
-            n = nix::sys::socket::recv(
-                self.conn_fd(),
-                &mut buf,
-                nix::sys::socket::MsgFlags::empty(),
-            )
-            .unwrap();
-        }
-        assert_eq!(n, 0, "the start message is empty");
-    }
-
-    fn conn_fd(&self) -> i32 {
-        self.conn.as_ref().expect("connected").as_raw_fd()
-    }
-
-    /// Read and discard every message waiting from `itcd`.
-    fn drain(&self) -> usize {
-        let mut buf = [0u8; 512];
-        let mut n = 0;
-        while nix::sys::socket::recv(
-            self.conn_fd(),
-            &mut buf,
-            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
-        )
-        .is_ok()
-        {
-            n += 1;
-        }
-        n
-    }
-
-    /// Take every message waiting from `itcd`.
-    fn take(&self) -> Vec<Vec<u8>> {
-        let mut buf = [0u8; 512];
-        let mut got = Vec::new();
-        while let Ok(n) = nix::sys::socket::recv(
-            self.conn_fd(),
-            &mut buf,
-            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
-        ) {
-            got.push(buf[..n].to_vec());
-        }
-        got
-    }
-
-    fn send(&self, msg: &[u8]) {
-        nix::sys::socket::send(self.conn_fd(), msg, nix::sys::socket::MsgFlags::empty()).unwrap();
-    }
-}
 
 fn itcd(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_itcd"));
@@ -118,91 +29,16 @@ fn itcd_fails(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A tile whose PRUs are `RawPru`s: neighbour at ET made present by hand.
-struct HandTile {
-    // Field order is drop order: stop the daemon and unmount before the
-    // directory holding the mount and the sockets is removed.
-    tile: TileProc,
-    pru0: RawPru,
-    _pru1: RawPru,
-    _dir: TempDir,
-}
-
 fn hand_tile(extra: &[&str]) -> HandTile {
-    hand_tile_named("--name=H", "H", extra)
+    HandTile::start("--name=H", "H", extra)
 }
 
-/// A [`hand_tile`] with queues of `queue_bytes` whose timers stay quiet
-/// for the length of a test (hellos a minute apart, absence after ten).
 fn quiet_hand_tile(queue_bytes: usize) -> HandTile {
-    let bytes = queue_bytes.to_string();
-    hand_tile(&[
-        "--queue-bytes",
-        &bytes,
-        "--hello-ms",
-        "60000",
-        "--absent-ms",
-        "600000",
-    ])
+    HandTile::quiet(queue_bytes)
 }
 
-/// `hand_tile` with `name_arg` for `--name`; `name` is what `itc/self` must show.
 fn hand_tile_named(name_arg: &str, name: &str, extra: &[&str]) -> HandTile {
-    let dir = TempDir::new("hand");
-    let mut pru0 = RawPru::bind(dir.0.join("p0"));
-    let mut pru1 = RawPru::bind(dir.0.join("p1"));
-    let mount = dir.0.join("m");
-    std::fs::create_dir_all(&mount).unwrap();
-    let mut args: Vec<String> = [
-        "--pru0",
-        &pru0.path.display().to_string(),
-        "--pru1",
-        &pru1.path.display().to_string(),
-        "--mount",
-        &mount.display().to_string(),
-        name_arg,
-        "--log-level",
-        "debug",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let mut tile = TileProc {
-        name: name.into(),
-        mount,
-        child: None,
-        args,
-        log: dir.0.join("H.log"),
-    };
-    // itcd connects before mounting and sends its start message after.
-    let starter = std::thread::spawn(move || {
-        pru0.accept();
-        pru1.accept();
-        (pru0, pru1)
-    });
-    tile.start();
-    let (pru0, pru1) = starter.join().unwrap();
-    HandTile {
-        tile,
-        pru0,
-        _pru1: pru1,
-        _dir: dir,
-    }
-}
-
-impl HandTile {
-    /// Make a neighbour at ET present: sync, then a hello.
-    fn neighbour_et(&self) {
-        self.pru0.send(&[0xc3, b'P', Dir::ET.dir8()]);
-        // hello: header, svc 1, version 1, name "Z", physics "".
-        self.pru0.send(&[0x80 | Dir::ET.dir8(), 1, 1, 1, b'Z', 0]);
-        let t = &self.tile;
-        eventually!(
-            t.dir_status(Dir::ET, "peer") == "present",
-            "hand-made neighbour present"
-        );
-    }
+    HandTile::start(name_arg, name, extra)
 }
 
 /// Start `cmd`, wait until it blocks inside the tree, send `sig`, and

@@ -226,7 +226,7 @@ fn accounted(tile: &Tile, dir: Dir) -> u64 {
 fn drain_outbound(tile: &mut Tile) {
     for pru in Pru::ALL {
         while let Some((dir, lane, p)) = tile.pop_outbound(pru) {
-            tile.sent(dir, lane, p.len());
+            tile.sent(dir, lane, &p);
         }
     }
 }
@@ -369,6 +369,7 @@ fn any_kind() -> impl Strategy<Value = FileKind> {
         1 => scope.prop_map(FileKind::Status),
         1 => Just(FileKind::SelfInfo),
         1 => Just(FileKind::Physics),
+        1 => Just(FileKind::Capture),
     ]
 }
 

@@ -838,11 +838,13 @@ fn directory_link_counts_are_two_plus_subdirectories() {
     let a = g.tile(0);
     let nlink = |rel: &str| std::fs::metadata(a.path(rel)).unwrap().nlink();
     assert_eq!(nlink(""), 4);
-    assert_eq!(nlink("itc"), 3);
+    assert_eq!(nlink("itc"), 4, "svc and batch");
     assert_eq!(nlink("itc/svc"), 2);
+    assert_eq!(nlink("itc/batch"), 3, "batch/svc");
     assert_eq!(nlink("tile"), 8);
-    assert_eq!(nlink("tile/SW"), 3);
+    assert_eq!(nlink("tile/SW"), 4);
     assert_eq!(nlink("tile/SW/svc"), 2);
+    assert_eq!(nlink("tile/SW/batch/svc"), 2);
     assert_eq!(nlink("itc/status"), 1);
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the itc-proto fuzz targets, one at a time, each for a fixed number
-# of executions, starting from the seeds in corpus/<target>/.
+# Runs the fuzz targets (itc-proto's, and the file service's files_*), one
+# at a time, each for a fixed number of executions, starting from the seeds
+# in corpus/<target>/.
 #
 #   proto/fuzz/run.sh [RUNS [TARGET...]]
 #
@@ -18,9 +19,11 @@ runs=${1:-20000}
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(header pru_message pru_batch hello echo tep)
+    targets=(header pru_message pru_batch hello echo tep capture files_message files_manifest files_tombstone batch)
 fi
 # Packets are at most 257 bytes; a little more reaches the length checks.
+# Manifests may be longer, but 512 bytes hold one of twelve pieces, and
+# longer ones take the same paths.
 max_len=512
 
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then

@@ -18,6 +18,8 @@
 //!   `emit` accepts parses back to the same value. (An `Unknown(u8)` code
 //!   holding a value that has a named variant is the one exception: it
 //!   parses back as the named variant.)
+//! - [`batch`]: the framing of the batched packet files.
+//! - [`capture`]: the records of `itc/capture`.
 //! - [`check_user_write`] is the whole validation of a packet that a user
 //!   writes to a packet file.
 //!
@@ -32,7 +34,9 @@
 
 use core::fmt;
 
+pub mod batch;
 mod bounce;
+pub mod capture;
 pub mod dir;
 mod echo;
 pub mod grid;
@@ -127,6 +131,14 @@ pub enum Error {
     },
     /// A hello packet's name or physics id is not UTF-8.
     BadHello,
+    /// A capture record has a field out of range (its length, kind,
+    /// direction, way or fate); `value` is the value found.
+    BadRecord {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -161,6 +173,9 @@ impl fmt::Display for Error {
                 write!(f, "field of {len} bytes is too long (at most {max})")
             }
             Error::BadHello => f.write_str("hello name or physics id is not UTF-8"),
+            Error::BadRecord { field, value } => {
+                write!(f, "capture record {field} {value} is out of range")
+            }
         }
     }
 }

@@ -148,7 +148,10 @@ impl TepRepr {
         if event == 0 {
             return Err(Error::BadTep(0));
         }
-        if self.count.is_some() && (self.event != TepEvent::PacketsLost || self.dir.is_none()) {
+        // Judged by the byte written, as parse reads it: Unknown(0x04) is
+        // Packets lost.
+        let packets_lost = TepEvent::from_byte(event) == TepEvent::PacketsLost;
+        if self.count.is_some() && (!packets_lost || self.dir.is_none()) {
             return Err(Error::BadTep(event));
         }
         if let Some(d) = self.dir {
@@ -396,6 +399,24 @@ mod tests {
             TepRepr::packets_lost(Dir::ET, 1).emit(&mut [0u8; 6]),
             Err(Error::BufferTooSmall { len: 6, need: 7 })
         );
+    }
+
+    #[test]
+    fn emit_judges_an_unknown_event_by_its_byte() {
+        // Found by the tep fuzz target: Unknown(0x04) is written as 0x04,
+        // Packets lost, so its count is valid: c4 04 03 2a 00 00 00 parses
+        // back as Packets lost from SE, count 42.
+        let repr = TepRepr {
+            event: TepEvent::Unknown(0x04),
+            dir: Some(3),
+            count: Some(42),
+        };
+        let mut buf = [0u8; 7];
+        assert_eq!(repr.emit(&mut buf), Ok(7));
+        assert_eq!(buf, [0xc4, 0x04, 0x03, 0x2a, 0x00, 0x00, 0x00]);
+        let again = TepRepr::parse(&Packet::new_unchecked(&buf[..])).unwrap();
+        assert_eq!(again.event, TepEvent::PacketsLost);
+        assert_eq!(again.count, Some(42));
     }
 
     #[test]

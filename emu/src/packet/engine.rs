@@ -4,8 +4,9 @@
 //! Each turn: wait in epoll until a socket is ready, a command is queued
 //! (the waker), or the earliest timer is due; accept and read every ready
 //! socket until it would block; apply queued commands; fire due timers
-//! (packet arrivals, monitor reports); publish the counters. An idle
-//! emulator with no started host has no timers and sleeps until woken.
+//! (packet arrivals, monitor reports); publish the counters if a reader
+//! asked for them (see `handle`). An idle emulator with no started host
+//! has no timers and sleeps until woken.
 //!
 //! Host messages (`docs/pru-messages.md`), per PRU connection:
 //! - the first empty message: start; report `P` or `T` for each of the
@@ -145,6 +146,8 @@ impl Engine {
         // The deadline the timerfd is set for: re-arming it every turn
         // would cost a system call per packet.
         let mut armed: Option<Instant> = None;
+        // The last command number published.
+        let mut published = self.applied;
         loop {
             let now = Instant::now();
             let timeout = match (&clock, self.timers.next_deadline()) {
@@ -204,10 +207,17 @@ impl Engine {
                     p.flush(self.poll.registry(), &mut self.stats);
                 }
             }
-            for p in &self.prus {
-                p.publish(&mut self.stats);
+            // Only for a reader, or for a command's sender, who waits for
+            // its number (and may not be waiting yet): a large grid's
+            // counters cost more to copy than a turn's packets cost to
+            // move.
+            if stop || self.applied != published || self.shared.wanted() {
+                for p in &self.prus {
+                    p.publish(&mut self.stats);
+                }
+                self.shared.publish(&self.stats, self.applied);
+                published = self.applied;
             }
-            self.shared.publish(&self.stats, self.applied);
             if stop {
                 break;
             }

@@ -30,9 +30,15 @@ struct Published {
     /// The number of the last command applied.
     applied: u64,
     running: bool,
-    /// Threads waiting on `changed`: the loop publishes every turn and
-    /// wakes nobody (no futex call) while this is zero.
+    /// Threads waiting on `changed`: while there are any, the loop
+    /// publishes after every turn; while there are none and nothing is
+    /// `wanted`, it publishes nothing (a turn is a few packets, and the
+    /// counters of a large grid are a megabyte).
     waiters: usize,
+    /// A reader asked for the counters as they are now.
+    wanted: bool,
+    /// Publications so far.
+    publications: u64,
 }
 
 /// State shared between the loop and the handle.
@@ -51,6 +57,8 @@ impl Shared {
                 applied: 0,
                 running: true,
                 waiters: 0,
+                wanted: false,
+                publications: 0,
             }),
             changed: Condvar::new(),
         })
@@ -62,11 +70,20 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether anyone waits for a publication: the loop publishes only
+    /// then.
+    pub(crate) fn wanted(&self) -> bool {
+        let state = self.lock();
+        state.wanted || state.waiters > 0
+    }
+
     /// Publishes the loop's counters and the last command applied.
     pub(crate) fn publish(&self, stats: &SimStats, applied: u64) {
         let mut state = self.lock();
         state.stats.clone_from(stats);
         state.applied = applied;
+        state.wanted = false;
+        state.publications += 1;
         let waiting = state.waiters > 0;
         drop(state);
         if waiting {
@@ -196,7 +213,7 @@ impl PacketModel {
     /// True once the host connected to `tile`'s `pru` has sent its start
     /// message (and has not gone since).
     pub fn host_started(&self, tile: TileId, pru: Pru) -> bool {
-        let state = self.shared.lock();
+        let state = self.fresh();
         state
             .stats
             .tiles
@@ -206,7 +223,7 @@ impl PacketModel {
 
     /// True while `tile` has a wire toward `dir` that is not cut.
     pub fn link_up(&self, tile: TileId, dir: Dir) -> bool {
-        let state = self.shared.lock();
+        let state = self.fresh();
         state
             .stats
             .tiles
@@ -218,7 +235,7 @@ impl PacketModel {
     /// whether it held. Wakes whenever the loop publishes. `f` runs with the
     /// counters locked, so it must not call this handle's methods.
     pub fn wait_until(&self, deadline: Instant, f: impl Fn(&SimStats) -> bool) -> bool {
-        let mut state = self.shared.lock();
+        let mut state = self.fresh();
         loop {
             if f(&state.stats) {
                 return true;
@@ -231,9 +248,31 @@ impl PacketModel {
         }
     }
 
-    /// A copy of the counters as last published.
+    /// A copy of the counters as they are at the loop's next turn (as
+    /// last published, once the loop has stopped).
     pub fn stats(&self) -> SimStats {
-        self.shared.lock().stats.clone()
+        self.fresh().stats.clone()
+    }
+
+    /// The counters, locked, once the loop has published them after this
+    /// call: it publishes only when asked.
+    fn fresh(&self) -> MutexGuard<'_, Published> {
+        let mut state = self.shared.lock();
+        if !state.running {
+            return state;
+        }
+        let seen = state.publications;
+        state.wanted = true;
+        drop(state);
+        if let Err(e) = self.waker.wake() {
+            error!("cannot wake the emulator loop: {e}");
+            return self.shared.lock();
+        }
+        let mut state = self.shared.lock();
+        while state.running && state.publications == seen {
+            state = self.shared.wait(state, Duration::from_secs(3600));
+        }
+        state
     }
 
     /// True until the loop has stopped.

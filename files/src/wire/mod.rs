@@ -135,9 +135,11 @@ impl Locator {
         self.offset / CHUNK_LEN as u32
     }
 
-    /// Fails unless the locator is one `parse` accepts.
+    /// Fails unless the locator is one `parse` accepts. The object is
+    /// judged by the byte it is written as, so `Object::Unknown(0x02)` is a
+    /// piece, as `parse` reads it.
     fn check(&self) -> Result<()> {
-        let max_offset = match self.object {
+        let max_offset = match Object::from_byte(self.object.to_byte()) {
             Object::Manifest if self.piece != 0 => return Err(Error::ManifestPiece(self.piece)),
             Object::Manifest => MAX_MANIFEST_LEN as u32,
             Object::Piece if self.piece >= MAX_PIECES => {

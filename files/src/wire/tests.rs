@@ -461,6 +461,41 @@ fn the_largest_announce_fits_a_packet() {
 }
 
 #[test]
+fn emit_judges_an_unknown_object_by_its_byte() {
+    // Found by the files_message fuzz target: a locator with
+    // Object::Unknown(0x02) is written as 0x02, a piece, which parse
+    // accepts; emit refused it as an unknown object.
+    let at = Locator {
+        id: ShortId([0, 0, 0xea, 0, 0, 0, 0, 0]),
+        object: Object::Unknown(0x02),
+        piece: 4094,
+        offset: 65536 - 65536 % CHUNK_LEN as u32,
+    };
+    let msg = Message::Retry { at, delay_ms: 0 };
+    let mut buf = [0u8; MAX_MESSAGE_LEN];
+    let n = msg.emit(&mut buf).unwrap();
+    assert_eq!(buf[10], 0x02, "OBJECT");
+    let Ok(Message::Retry { at: again, .. }) = parse(&buf[..n]) else {
+        panic!("{:?}", parse(&buf[..n]))
+    };
+    assert_eq!(again.object, Object::Piece);
+    // Unknown(0x01) with a piece other than 0 is a manifest locator that
+    // parse refuses, and so does emit.
+    let manifest_piece = Locator {
+        object: Object::Unknown(0x01),
+        ..at
+    };
+    assert_eq!(
+        Message::Retry {
+            at: manifest_piece,
+            delay_ms: 0
+        }
+        .emit(&mut buf),
+        Err(Error::ManifestPiece(4094))
+    );
+}
+
+#[test]
 fn packets_carry_the_routed_service_header() {
     let mut buf = [0xffu8; 256];
     let n = emit_packet(&Message::Solicit, Dir::NW, &mut buf).unwrap();

@@ -20,6 +20,10 @@ pub enum FileKind {
     Mfm(Option<Dir>),
     /// `svc/NN`: packets of one service.
     Svc(Option<Dir>, u8),
+    /// `batch/mfm`: the batched twin of `mfm`, framed items.
+    BatchMfm(Option<Dir>),
+    /// `batch/svc/NN`: the batched twin of `svc/NN`.
+    BatchSvc(Option<Dir>, u8),
     /// `events`: Tile Event Packets.
     Events(Option<Dir>),
     /// `status`: the status table (`itc`) or key/value lines (`tile/<D>`).
@@ -28,6 +32,8 @@ pub enum FileKind {
     SelfInfo,
     /// `itc/physics`: this tile's physics id.
     Physics,
+    /// `itc/capture`: records of every packet received, sent or dropped.
+    Capture,
 }
 
 impl FileKind {
@@ -35,8 +41,19 @@ impl FileKind {
     /// services without one (0, and hello, which `itcd` keeps to itself).
     pub fn exists(self) -> bool {
         match self {
-            FileKind::Svc(_, n) => FILE_SERVICES.contains(&n),
+            FileKind::Svc(_, n) | FileKind::BatchSvc(_, n) => FILE_SERVICES.contains(&n),
             _ => true,
+        }
+    }
+
+    /// The plain file of a batched twin (a file and its twin are one
+    /// channel), and whether this kind is the twin; other kinds are
+    /// their own plain file.
+    pub fn plain(self) -> (FileKind, bool) {
+        match self {
+            FileKind::BatchMfm(s) => (FileKind::Mfm(s), true),
+            FileKind::BatchSvc(s, n) => (FileKind::Svc(s, n), true),
+            other => (other, false),
         }
     }
 }
@@ -150,5 +167,20 @@ mod tests {
         assert!(FileKind::Svc(None, 63).exists());
         assert!(!FileKind::Svc(None, 64).exists());
         assert!(FileKind::Mfm(Some(Dir::NW)).exists());
+        assert!(!FileKind::BatchSvc(None, 1).exists());
+        assert!(FileKind::BatchSvc(Some(Dir::ET), 8).exists());
+    }
+
+    #[test]
+    fn twins_share_their_plain_kind() {
+        assert_eq!(
+            FileKind::BatchSvc(Some(Dir::ET), 8).plain(),
+            (FileKind::Svc(Some(Dir::ET), 8), true)
+        );
+        assert_eq!(
+            FileKind::BatchMfm(None).plain(),
+            (FileKind::Mfm(None), true)
+        );
+        assert_eq!(FileKind::Mfm(None).plain(), (FileKind::Mfm(None), false));
     }
 }

@@ -22,7 +22,9 @@ use std::collections::{HashMap, HashSet};
 use crate::channel::{Carries, Channel};
 use crate::event_log::{EventLog, EventsReader};
 use crate::stats::DropReason;
+use crate::tile::capture::Capture;
 use crate::tile::file_api::{Access, Error, FileId, FileKind, Readiness};
+use itc_proto::batch::item_len;
 use itc_proto::{Dir, TepEvent, MAX_PACKET_LEN, MAX_PHYSICS_LEN};
 
 /// An open file.
@@ -38,6 +40,8 @@ enum OpenFile {
         snapshot: Vec<u8>,
         written: Vec<u8>,
     },
+    /// `itc/capture`: its records are in [`Files::capture`].
+    Capture,
 }
 
 /// What a write asks of the caller.
@@ -92,6 +96,8 @@ pub struct Files {
     log: EventLog,
     /// Open events files.
     events_readers: usize,
+    /// The capture files' records.
+    pub capture: Capture,
 }
 
 fn carries(kind: FileKind) -> Option<(Carries, Option<Dir>)> {
@@ -150,6 +156,7 @@ impl Files {
             reader_limit,
             log: EventLog::new(log_capacity(reader_limit)),
             events_readers: 0,
+            capture: Capture::new(reader_limit),
         }
     }
 
@@ -169,6 +176,9 @@ impl Files {
         physics_gen: u64,
         present: impl Fn(Dir) -> bool,
     ) -> Result<FileId, Error> {
+        // A file and its batched twin are one channel, held under the
+        // plain file's kind.
+        let (kind, batched) = kind.plain();
         let (carries, scope) = carries(kind).ok_or(Error::NotFound)?;
         if carries != Carries::Events {
             if let Some(holder) = self.exclusive.get(&kind) {
@@ -191,6 +201,7 @@ impl Files {
         }
         let mut ch = Channel::new(carries, scope, physics_gen, self.reader_limit);
         ch.reads = access.contains(Access::READ);
+        ch.batched = batched;
         for dir in Dir::ALL {
             if (scope.is_none() || scope == Some(dir)) && present(dir) {
                 ch.push_event(TepEvent::Connect, dir);
@@ -204,6 +215,17 @@ impl Files {
     /// Open a generated text file with this content.
     pub fn open_text(&mut self, content: Vec<u8>) -> FileId {
         self.insert(OpenFile::Text(content))
+    }
+
+    /// Open `itc/capture` (read-only): its reader gets every record from
+    /// now on.
+    pub fn open_capture(&mut self, access: Access) -> Result<FileId, Error> {
+        if access.contains(Access::WRITE) {
+            return Err(Error::Denied);
+        }
+        let id = self.insert(OpenFile::Capture);
+        self.capture.open(id);
+        Ok(id)
     }
 
     /// Open `itc/physics`, which reads `snapshot`.
@@ -227,6 +249,7 @@ impl Files {
                 before - self.log.memory() >= GIVE_BACK
             }
             Some(OpenFile::Channel(ch)) => ch.memory() >= GIVE_BACK,
+            Some(OpenFile::Capture) => self.capture.close(id) >= GIVE_BACK,
             _ => false,
         };
         // A crowd of files was closed: give back their table too.
@@ -278,6 +301,17 @@ impl Files {
                 if stale(ch, physics_gen) {
                     return Err(Error::Stale);
                 }
+                if ch.batched {
+                    // A read(2) has no file position here, so a request
+                    // at another offset is the kernel's continuation of
+                    // one that was already answered: it ends that read.
+                    if offset != 0 {
+                        return Ok(());
+                    }
+                    fits(ch.front_len().map(item_len), size)?;
+                    ch.pop_items_into(out, size as usize);
+                    return Ok(());
+                }
                 fits(ch.front_len(), size)?;
                 ch.pop_into(out);
                 Ok(())
@@ -287,6 +321,7 @@ impl Files {
                 r.pop_into(&self.log, out);
                 Ok(())
             }
+            Some(OpenFile::Capture) => self.capture.read(id, size, out),
             Some(OpenFile::Text(content)) => {
                 read_text(content, offset, size, out);
                 Ok(())
@@ -313,7 +348,7 @@ impl Files {
         self.flushed.remove(&id);
         match self.open.get(&id) {
             Some(OpenFile::Channel(ch)) => packet_write(ch, offset, data, physics_gen, out_limit),
-            Some(OpenFile::Events(_)) => Err(Error::BadFile),
+            Some(OpenFile::Events(_) | OpenFile::Capture) => Err(Error::BadFile),
             Some(OpenFile::Physics { written, .. }) => {
                 let offset = usize::try_from(offset).map_err(|_| Error::Invalid)?;
                 if offset > written.len() || offset + data.len() > MAX_PHYSICS_LEN + 2 {
@@ -329,6 +364,57 @@ impl Files {
                 }))
             }
             Some(OpenFile::Text(_)) | None => Err(Error::BadFile),
+        }
+    }
+
+    /// Whether a file is a batched twin, whose writes are framed items
+    /// (taken with [`Files::write_batch`]).
+    pub fn is_batched(&self, id: FileId) -> bool {
+        matches!(self.open.get(&id), Some(OpenFile::Channel(ch)) if ch.batched)
+    }
+
+    /// Take a write of framed packets to a batched file at `offset`, in
+    /// order, each checked as a write of the plain file would be and
+    /// handed to `queue` (which fails if its neighbour or its room is
+    /// missing), up to the first that cannot be taken. Returns the bytes
+    /// of the whole items taken; fails with the first item's error if
+    /// none was (a framing error is [`Error::Invalid`]).
+    pub fn write_batch(
+        &mut self,
+        id: FileId,
+        offset: u64,
+        data: &[u8],
+        physics_gen: u64,
+        out_limit: usize,
+        mut queue: impl FnMut(Dir, bool, Box<[u8]>) -> Result<u32, Error>,
+    ) -> Result<u32, Error> {
+        self.flushed.remove(&id);
+        let Some(OpenFile::Channel(ch)) = self.open.get(&id) else {
+            return Err(Error::BadFile);
+        };
+        let mut items = itc_proto::batch::Items::new(data);
+        let failed = loop {
+            let taken = items.consumed();
+            let outcome = match items.next() {
+                None => break None,
+                Some(Err(_)) => Err(Error::Invalid),
+                Some(Ok(item)) => match packet_write(ch, 0, item, physics_gen, out_limit) {
+                    Ok(Write::Packet { dir, mfm, packet }) => queue(dir, mfm, packet),
+                    Ok(Write::Physics(_)) => Err(Error::BadFile),
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = outcome {
+                break Some((taken, e));
+            }
+        };
+        match failed {
+            None => Ok(items.consumed() as u32),
+            // The rest of a write(2) the kernel split, whose first piece
+            // was taken: a short write, as for a pipe, never a wait.
+            Some((0, Error::WouldBlock)) if offset != 0 => Ok(0),
+            Some((0, e)) => Err(e),
+            Some((taken, _)) => Ok(taken as u32),
         }
     }
 
@@ -364,6 +450,8 @@ impl Files {
             }
             Some(OpenFile::Events(r)) if r.readable(&self.log) => Readiness::READABLE,
             Some(OpenFile::Events(_)) => Readiness::empty(),
+            Some(OpenFile::Capture) if self.capture.readable(id) => Readiness::READABLE,
+            Some(OpenFile::Capture) => Readiness::empty(),
             Some(_) => Readiness::READABLE | Readiness::WRITABLE,
             None => Readiness::ERROR,
         }
@@ -460,6 +548,7 @@ impl Files {
 
     /// The files whose readiness may have changed since the last call.
     pub fn drain_changed(&mut self) -> impl Iterator<Item = FileId> + '_ {
+        self.capture.take_changed(&mut self.changed);
         self.changed.drain(..)
     }
 }

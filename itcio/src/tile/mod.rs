@@ -14,6 +14,8 @@
 //!   number; they report presence changes as notices.
 //! - [`outbound`]: the per-direction queues and the per-PRU turns.
 //! - [`files`]: the open files, their holders, and inbound delivery.
+//! - [`capture`]: the records of `itc/capture`, one per packet received,
+//!   sent or dropped, for each capture file open.
 //! - [`file_api`]: the words in which files are served.
 //! - [`link_log`]: the log lines of link and neighbour changes, rate
 //!   limited per direction.
@@ -26,6 +28,7 @@
 //! present (for MFM: compatible) neighbour and room, and queued per
 //! direction, MFM first.
 
+pub mod capture;
 pub mod config;
 pub mod file_api;
 pub mod files;
@@ -46,6 +49,7 @@ use crate::queue::Lane;
 use crate::stats::{DirStats, DropReason};
 use crate::text;
 use files::{Files, Write};
+use itc_proto::capture::Way;
 use itc_proto::service::SVC_NULL;
 use itc_proto::{Dir, Packet, Pru, TepEvent};
 use link_log::LinkLog;
@@ -182,7 +186,11 @@ impl Tile {
                     }
                 }
             }
-            Message::Bounced { dir, reason } => self.links.drop_packet(dir, reason),
+            Message::Bounced { dir, reason } => {
+                self.links.drop_packet(dir, reason);
+                // 0xc5 REASON, then the packet.
+                self.record(dir, Way::Out, Some(reason), msg.get(2..).unwrap_or(&[]));
+            }
             Message::Debug => tracing::debug!("PRU{} debug message: {:02x?}", pru.index(), msg),
             Message::Malformed => self.links.pru_malformed(pru),
         }
@@ -191,6 +199,13 @@ impl Tile {
     fn link_changed(&mut self, dir: Dir, transition: Option<Transition>) {
         match transition {
             Some(Transition::Down(change)) => {
+                if self.files.capture.is_on() {
+                    while let Some(p) = self.outbound.pop_dir(dir) {
+                        self.links.drop_packet(dir, DropReason::LinkDown);
+                        let reason = Some(DropReason::LinkDown);
+                        self.files.capture.record(dir, Way::Out, reason, &p);
+                    }
+                }
                 for _ in 0..self.outbound.clear(dir) {
                     self.links.drop_packet(dir, DropReason::LinkDown);
                 }
@@ -210,10 +225,40 @@ impl Tile {
         }
     }
 
+    /// Record a packet in the capture files, if any is open: the one
+    /// branch a packet costs when none is.
+    #[inline]
+    fn record(&mut self, dir: Dir, way: Way, drop: Option<DropReason>, packet: &[u8]) {
+        if self.files.capture.is_on() {
+            self.files.capture.record(dir, way, drop, packet);
+        }
+    }
+
     fn on_routed(&mut self, dir: Dir, mfm: bool, ovrn: bool, eror: bool, msg: &[u8], now: Instant) {
+        let drop = self.route_in(dir, mfm, ovrn, eror, msg, now);
+        // As it arrived: OVRN and EROR still set.
+        self.record(dir, Way::In, drop, msg);
+    }
+
+    /// Count a packet from `dir` dropped for `reason`, and say so.
+    fn dropped(&mut self, dir: Dir, reason: DropReason) -> Option<DropReason> {
+        self.links.drop_packet(dir, reason);
+        Some(reason)
+    }
+
+    /// Take an inbound packet where it goes; returns why it was dropped,
+    /// if it was.
+    fn route_in(
+        &mut self,
+        dir: Dir,
+        mfm: bool,
+        ovrn: bool,
+        eror: bool,
+        msg: &[u8],
+        now: Instant,
+    ) -> Option<DropReason> {
         if eror {
-            self.links.drop_packet(dir, DropReason::Eror);
-            return;
+            return self.dropped(dir, DropReason::Eror);
         }
         if ovrn {
             self.links.stats_mut(dir).overruns += 1;
@@ -225,40 +270,44 @@ impl Tile {
         let present = self.links.neighbour(dir).present();
         if mfm {
             if !present {
-                self.links.drop_packet(dir, DropReason::Absent);
+                return self.dropped(dir, DropReason::Absent);
             } else if !self.links.compatible(dir) {
-                self.links.drop_packet(dir, DropReason::Incompatible);
-            } else {
-                self.deliver(dir, Carries::Mfm, buf);
+                return self.dropped(dir, DropReason::Incompatible);
             }
-            return;
+            return self.deliver(dir, Carries::Mfm, buf);
         }
         let svc = Packet::new_unchecked(&buf[..]).service();
         if svc == SVC_NULL {
-            self.links.drop_packet(dir, DropReason::Malformed);
-            return;
+            return self.dropped(dir, DropReason::Malformed);
         }
         let Some(service) = self.services.get_mut(svc) else {
             if present {
-                self.deliver(dir, Carries::Svc(svc), buf);
-            } else {
-                self.links.drop_packet(dir, DropReason::Absent);
+                return self.deliver(dir, Carries::Svc(svc), buf);
             }
-            return;
+            return self.dropped(dir, DropReason::Absent);
         };
         if !present && !service.takes_absent() {
-            self.links.drop_packet(dir, DropReason::Absent);
-            return;
+            return self.dropped(dir, DropReason::Absent);
         }
-        let mut ctx = Context::new(now, &mut self.links, &mut self.outbound, &mut self.notices);
-        if let Some(buf) = service.on_packet(&mut ctx, dir, buf) {
-            self.deliver(dir, Carries::Svc(svc), buf);
-        }
+        let mut ctx = Context::new(
+            now,
+            &mut self.links,
+            &mut self.outbound,
+            &mut self.notices,
+            &mut self.files.capture,
+        );
+        let for_files = service.on_packet(&mut ctx, dir, buf);
+        let drop = ctx.dropped();
         self.pass_notices();
+        match for_files {
+            Some(buf) => self.deliver(dir, Carries::Svc(svc), buf),
+            None => drop,
+        }
     }
 
-    /// Hand an inbound packet to the file that takes it, or count the drop.
-    fn deliver(&mut self, dir: Dir, carries: Carries, buf: Box<[u8]>) {
+    /// Hand an inbound packet to the file that takes it, or count the
+    /// drop and return its reason.
+    fn deliver(&mut self, dir: Dir, carries: Carries, buf: Box<[u8]>) -> Option<DropReason> {
         let len = buf.len();
         match self
             .files
@@ -270,8 +319,9 @@ impl Tile {
                     Carries::Mfm => s.rx_mfm.count(len),
                     _ => s.rx_svc.count(len),
                 }
+                None
             }
-            Err(reason) => self.links.drop_packet(dir, reason),
+            Err(reason) => self.dropped(dir, reason),
         }
     }
 
@@ -282,6 +332,7 @@ impl Tile {
             &mut self.links,
             &mut self.outbound,
             &mut self.notices,
+            &mut self.files.capture,
         );
         self.services.on_event(&mut ctx, event);
         self.pass_notices();
@@ -329,7 +380,13 @@ impl Tile {
     /// hellos stopped, ask again those that do not answer, say how many
     /// log lines were suppressed.
     pub fn expire(&mut self, now: Instant) {
-        let mut ctx = Context::new(now, &mut self.links, &mut self.outbound, &mut self.notices);
+        let mut ctx = Context::new(
+            now,
+            &mut self.links,
+            &mut self.outbound,
+            &mut self.notices,
+            &mut self.files.capture,
+        );
         self.services.on_timer(&mut ctx);
         self.pass_notices();
         self.link_log.expire(now);
@@ -367,7 +424,9 @@ impl Tile {
     }
 
     /// A packet was handed to the PRU.
-    pub fn sent(&mut self, dir: Dir, lane: Lane, len: usize) {
+    pub fn sent(&mut self, dir: Dir, lane: Lane, packet: &[u8]) {
+        self.record(dir, Way::Out, None, packet);
+        let len = packet.len();
         let s = self.links.stats_mut(dir);
         if lane == Lane::Mfm {
             s.tx_mfm.count(len);
@@ -377,8 +436,9 @@ impl Tile {
     }
 
     /// The PRU could not send a packet (device error): count and forget it.
-    pub fn send_failed(&mut self, dir: Dir) {
+    pub fn send_failed(&mut self, dir: Dir, packet: &[u8]) {
         self.links.drop_packet(dir, DropReason::LinkDown);
+        self.record(dir, Way::Out, Some(DropReason::LinkDown), packet);
     }
 
     // ---- physics ----------------------------------------------------------
@@ -400,7 +460,11 @@ impl Tile {
             return Err(Error::NotFound);
         }
         match kind {
-            FileKind::Mfm(_) | FileKind::Svc(..) | FileKind::Events(_) => {
+            FileKind::Mfm(_)
+            | FileKind::Svc(..)
+            | FileKind::BatchMfm(_)
+            | FileKind::BatchSvc(..)
+            | FileKind::Events(_) => {
                 let links = &self.links;
                 self.files
                     .open_channel(kind, access, links.physics_gen(), |d| {
@@ -408,6 +472,7 @@ impl Tile {
                     })
             }
             FileKind::Physics => Ok(self.files.open_physics(self.render(kind))),
+            FileKind::Capture => self.files.open_capture(access),
             FileKind::Status(_) | FileKind::SelfInfo => {
                 if access.contains(Access::WRITE) {
                     return Err(Error::Denied);
@@ -443,21 +508,26 @@ impl Tile {
     /// Write `data` at `offset`; returns the bytes taken.
     /// [`Error::WouldBlock`]: no room in the outbound queue yet.
     pub fn write_file(&mut self, id: FileId, offset: u64, data: &[u8]) -> Result<u32, Error> {
+        if self.files.is_batched(id) {
+            return self.write_batch(id, offset, data);
+        }
         let physics_gen = self.links.physics_gen();
         let limit = self.cfg.out_queue_limit;
         match self.files.write(id, offset, data, physics_gen, limit)? {
             Write::Packet { dir, mfm, packet } => {
-                if !self.links.reaches(dir, mfm) {
-                    return Err(Error::Unreachable);
+                let mut refused = None;
+                let r = queue_written(
+                    &mut self.links,
+                    &mut self.outbound,
+                    dir,
+                    mfm,
+                    packet,
+                    &mut |p| refused = Some(p),
+                );
+                if let Some(packet) = refused {
+                    self.record(dir, Way::Out, Some(DropReason::QueueFull), &packet);
                 }
-                if !self.outbound.has_room(dir, mfm, packet.len()) {
-                    return Err(Error::WouldBlock);
-                }
-                let len = packet.len() as u32;
-                if self.outbound.push(dir, mfm, packet).is_err() {
-                    self.links.drop_packet(dir, DropReason::QueueFull);
-                }
-                Ok(len)
+                r
             }
             Write::Physics(edit) => {
                 self.set_physics(edit.physics())?;
@@ -466,6 +536,28 @@ impl Tile {
                 Ok(taken)
             }
         }
+    }
+
+    /// A write to a batched file: framed packets taken in order up to the
+    /// first that cannot be taken now.
+    fn write_batch(&mut self, id: FileId, offset: u64, data: &[u8]) -> Result<u32, Error> {
+        let physics_gen = self.links.physics_gen();
+        let limit = self.cfg.out_queue_limit;
+        let (links, outbound) = (&mut self.links, &mut self.outbound);
+        // Packets the queue refused, for the capture files once the open
+        // files are free again.
+        let mut refused = Vec::new();
+        let r = self
+            .files
+            .write_batch(id, offset, data, physics_gen, limit, |dir, mfm, packet| {
+                queue_written(links, outbound, dir, mfm, packet, &mut |p| {
+                    refused.push((dir, p))
+                })
+            });
+        for (dir, packet) in refused {
+            self.record(dir, Way::Out, Some(DropReason::QueueFull), &packet);
+        }
+        r
     }
 
     /// Current readiness of a file.
@@ -517,4 +609,29 @@ impl Tile {
             _ => Vec::new(),
         }
     }
+}
+
+/// Queue a packet a user wrote, if its neighbour is there and its queue
+/// has room; returns its length. A packet the queue still refuses is
+/// counted as dropped and handed to `refused` (for the capture files).
+fn queue_written(
+    links: &mut Links,
+    outbound: &mut Outbound,
+    dir: Dir,
+    mfm: bool,
+    packet: Box<[u8]>,
+    refused: &mut dyn FnMut(Box<[u8]>),
+) -> Result<u32, Error> {
+    if !links.reaches(dir, mfm) {
+        return Err(Error::Unreachable);
+    }
+    if !outbound.has_room(dir, mfm, packet.len()) {
+        return Err(Error::WouldBlock);
+    }
+    let len = packet.len() as u32;
+    if let Err(packet) = outbound.push(dir, mfm, packet) {
+        links.drop_packet(dir, DropReason::QueueFull);
+        refused(packet);
+    }
+    Ok(len)
 }

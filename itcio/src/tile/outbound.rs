@@ -69,6 +69,12 @@ impl Outbound {
         self.queues[dir.index()].clear()
     }
 
+    /// Take the next packet waiting for `dir` (to account for each one a
+    /// link loss discards).
+    pub fn pop_dir(&mut self, dir: Dir) -> Option<Box<[u8]>> {
+        self.queues[dir.index()].pop().map(|(_, p)| p)
+    }
+
     /// Whether anything waits to go to this PRU.
     pub fn has_any(&self, pru: Pru) -> bool {
         pru.dirs()

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use itc_emu::{LinkParams, PacketModel, TileId, Wires};
 use itc_proto::{Dir, Pru};
+
+pub mod hand;
 pub use test_support::wait_for;
 
 /// Default deadline for conditions in tests.

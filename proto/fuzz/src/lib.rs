@@ -1,5 +1,6 @@
 //! Checks shared by the fuzz targets in `fuzz_targets/`, one module per
-//! message format of `itc-proto`.
+//! message format of `itc-proto`, and for the file service (`itc-files`)
+//! one for its messages and one for its signed records.
 //!
 //! Each `check_*` function parses one input as the daemon would and, when
 //! it parses, emits the value again and asserts that the result parses back
@@ -12,8 +13,12 @@
 //! promise is a panic, which libFuzzer reports as a crash; no check ever
 //! panics on an input that the crate handles as documented.
 
+mod batch;
 mod bounce;
+mod capture;
 mod echo;
+mod files_records;
+mod files_wire;
 mod header;
 mod hello;
 mod link_status;
@@ -22,8 +27,12 @@ mod pru_batch;
 mod tep;
 mod user_write;
 
+pub use batch::check_batch;
 pub use bounce::{check_bounce, emit_bounce};
+pub use capture::{check_capture, emit_capture};
 pub use echo::{check_echo, emit_echo};
+pub use files_records::{build_manifest, check_manifest, check_tombstone, make_tombstone};
+pub use files_wire::{check_files_message, emit_files_message};
 pub use header::{check_header, emit_header};
 pub use hello::{check_hello, emit_hello};
 pub use link_status::{check_link_status, emit_link_status};

@@ -41,7 +41,14 @@ pub struct Options {
 /// Runs `itc recv`.
 pub fn run(tree: &Tree, opts: Options) -> Result<u8, Error> {
     let path = tree.packet_file(opts.kind, opts.scope);
-    let mut file = Followed::open(&path, tree.root(), Access::Read, opts.follow)?;
+    // More than one packet to read: many per read(), through the
+    // batched twin of the file.
+    let mut file = if opts.count == Some(1) {
+        Followed::open(&path, tree.root(), Access::Read, opts.follow)?
+    } else {
+        let twin = tree.batch_packet_file(opts.kind, opts.scope);
+        Followed::open_twin(&path, &twin, tree.root(), Access::Read, opts.follow)?
+    };
     if let Some(dir) = opts.scope {
         holders::warn_if_shadowing(tree, opts.kind, dir);
     }

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
+use itc_files::client_error::FilesError;
+
 /// The exit status for usage and I/O errors.
 pub const EXIT_ERROR: u8 = 2;
 
@@ -44,6 +46,21 @@ pub enum Error {
     Stdout(io::Error),
     /// Standard output was closed by its reader (`itc events | head -1`).
     StdoutClosed,
+    /// The file `itc capture -w` writes could not be created or written.
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// An `itc files` command failed.
+    Files(FilesError),
+}
+
+impl From<FilesError> for Error {
+    fn from(e: FilesError) -> Error {
+        Error::Files(e)
+    }
 }
 
 impl Error {
@@ -104,6 +121,8 @@ impl fmt::Display for Error {
             Error::Signals(e) => write!(f, "handling SIGINT: {}", e.desc()),
             Error::Stdout(e) => write!(f, "standard output: {e}"),
             Error::StdoutClosed => f.write_str("standard output closed"),
+            Error::Output { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Files(e) => write!(f, "{e}"),
         }
     }
 }
@@ -144,7 +163,7 @@ pub fn explain(errno: Errno, path: &Path, mount: &Path) -> String {
         ),
         Errno::EHOSTUNREACH if mfm => unreachable_mfm(path, mount),
         Errno::EHOSTUNREACH => "no neighbour in that direction".to_string(),
-        Errno::EBUSY => match crate::holders::holders(path).as_slice() {
+        Errno::EBUSY => match crate::holders::channel_holders(path).as_slice() {
             [] => "busy: another process has this file open".to_string(),
             held => {
                 let names: Vec<String> = held.iter().map(ToString::to_string).collect();

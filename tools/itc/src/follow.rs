@@ -40,6 +40,8 @@ pub struct Followed {
     /// `None` while the tree is away.
     file: Option<PacketFile>,
     path: PathBuf,
+    /// The batched twin of `path` that is read instead, if any.
+    twin: Option<PathBuf>,
     mount: PathBuf,
     access: Access,
     follow: bool,
@@ -57,6 +59,26 @@ impl Followed {
         Ok(Followed {
             file: Some(PacketFile::open(path, mount, access)?),
             path: path.to_path_buf(),
+            twin: None,
+            mount: mount.to_path_buf(),
+            access,
+            follow,
+        })
+    }
+
+    /// Opens `twin`, the batched twin of the packet file `path`, as
+    /// [`Followed::open`] opens `path`; what it says names `path`.
+    pub fn open_twin(
+        path: &Path,
+        twin: &Path,
+        mount: &Path,
+        access: Access,
+        follow: bool,
+    ) -> Result<Followed, Error> {
+        Ok(Followed {
+            file: Some(PacketFile::open_twin(path, twin, mount, access)?),
+            path: path.to_path_buf(),
+            twin: Some(twin.to_path_buf()),
             mount: mount.to_path_buf(),
             access,
             follow,
@@ -114,7 +136,13 @@ impl Followed {
         })?;
         let mut waited = false;
         loop {
-            match PacketFile::open_again(&self.path, &self.mount, self.access) {
+            let opened = match &self.twin {
+                Some(twin) => {
+                    PacketFile::open_twin_again(&self.path, twin, &self.mount, self.access)
+                }
+                None => PacketFile::open_again(&self.path, &self.mount, self.access),
+            };
+            match opened {
                 Ok(Wait::Done(file)) => {
                     if waited {
                         output::note(&format!(

@@ -28,7 +28,7 @@ use itc_proto::Dir;
 use nix::libc;
 
 use crate::output;
-use crate::tree::{Kind, Tree};
+use crate::tree::{batched_twin, Kind, Tree};
 
 /// A process holding a file, as `comm[pid]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,6 +81,17 @@ pub fn holders(path: &Path) -> Vec<Holder> {
         })
         .collect();
     found.sort();
+    found
+}
+
+/// The processes other than this one that hold the channel of the packet
+/// file `path`: `path` itself or its batched twin (one channel, so either
+/// makes an open of the other fail `EBUSY`).
+pub fn channel_holders(path: &Path) -> Vec<Holder> {
+    let mut found = holders(path);
+    found.extend(holders(&batched_twin(path)));
+    found.sort();
+    found.dedup();
     found
 }
 

@@ -7,10 +7,13 @@
 //! itc [--mount DIR] events [--dir D] [--no-follow]
 //! itc [--mount DIR] ping D [-c N] [-i SECS] [-W SECS]
 //! itc [--mount DIR] physics [ID]
+//! itc [--mount DIR] capture [-w FILE] [--dir D] [--mfm | --svc NN] [-c N]
+//! itc files [--store DIR] keygen|publish|delete|list|status|watch ...
 //! itc completions SHELL
 //! ```
 //!
-//! DIR defaults to `$ITC_MOUNT`, else `/run/itc`. Errors are one line on
+//! DIR defaults to `$ITC_MOUNT`, else `/run/itc`; `itc files` talks to the
+//! `itc-files` daemon of a store instead (see [`cmd_files`]). Errors are one line on
 //! stderr naming the file and what its errno means; they exit with status
 //! 2, as do usage errors (`EXIT_HELP` lists every status; `itc --help`). SIGINT ends waits for a
 //! packet file cleanly (see [`signals`]); elsewhere it kills `itc` as it
@@ -23,7 +26,11 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use itc_proto::Dir;
 
+mod capture_line;
+mod capture_pcapng;
+mod cmd_capture;
 mod cmd_events;
+mod cmd_files;
 mod cmd_physics;
 mod cmd_ping;
 mod cmd_recv;
@@ -33,6 +40,8 @@ mod cmd_watch;
 mod completions;
 mod decode;
 mod errors;
+mod files_show;
+mod files_watch;
 mod follow;
 mod hex;
 mod holders;
@@ -159,11 +168,37 @@ enum Cmd {
         #[arg(short = 'W', value_name = "SECS", default_value = "1", value_parser = parse_secs)]
         wait: Duration,
     },
+    /// Show every packet the tile receives, sends or drops, one line
+    /// each (like tcpdump), or write them as pcapng, until interrupted
+    /// (SIGINT or SIGTERM).
+    Capture {
+        /// Write pcapng to FILE (`-` for standard output, e.g. for
+        /// `wireshark -k -i -`) instead of lines.
+        #[arg(short = 'w', value_name = "FILE")]
+        write: Option<PathBuf>,
+        /// Only packets from or to this direction.
+        #[arg(long, value_name = "D")]
+        dir: Option<Dir>,
+        #[command(flatten)]
+        kind: CaptureKind,
+        /// Stop after N packets.
+        #[arg(short = 'c', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        count: Option<u64>,
+    },
     /// Print this tile's physics id ("(none)" when empty), or set it to ID.
     Physics {
         /// The new physics id (empty to clear).
         #[arg(value_name = "ID")]
         id: Option<String>,
+    },
+    /// Managed files: keys, publish, delete, list, status, watch (through
+    /// the itc-files daemon).
+    Files {
+        /// The daemon's store [default: $ITC_STORE, else /var/lib/itc-files]
+        #[arg(long, global = true, value_name = "DIR")]
+        store: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: cmd_files::FilesCmd,
     },
     /// Print the shell completion script for SHELL (the package installs
     /// bash's, zsh's and fish's).
@@ -183,6 +218,28 @@ struct KindArgs {
     /// Service NN (2..=63).
     #[arg(long, value_name = "NN", value_parser = tree::parse_service)]
     svc: Option<u8>,
+}
+
+/// MFM, one service, or all traffic.
+#[derive(Debug, Args)]
+#[group(required = false, multiple = false)]
+struct CaptureKind {
+    /// Only MFM traffic.
+    #[arg(long)]
+    mfm: bool,
+    /// Only service NN (1..=63).
+    #[arg(long, value_name = "NN", value_parser = clap::value_parser!(u8).range(1..=63))]
+    svc: Option<u8>,
+}
+
+impl CaptureKind {
+    fn kind(&self) -> Option<Kind> {
+        match (self.mfm, self.svc) {
+            (_, Some(n)) => Some(Kind::Svc(n)),
+            (true, None) => Some(Kind::Mfm),
+            (false, None) => None,
+        }
+    }
 }
 
 impl KindArgs {
@@ -279,6 +336,21 @@ fn run(cli: Cli) -> Result<u8, Error> {
             },
         ),
         Cmd::Physics { id } => cmd_physics::run(&tree, id.as_deref()),
+        Cmd::Capture {
+            write,
+            dir,
+            kind,
+            count,
+        } => cmd_capture::run(
+            &tree,
+            cmd_capture::Options {
+                write,
+                dir,
+                kind: kind.kind(),
+                count,
+            },
+        ),
+        Cmd::Files { store, cmd } => cmd_files::run(store, cmd),
         Cmd::Completions { shell } => {
             completions::print(shell, Cli::command());
             Ok(0)
@@ -343,6 +415,22 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn files_takes_a_store_anywhere() {
+        let cli = Cli::try_parse_from([
+            "itc", "files", "publish", "f", "--key", "k", "--store", "/s",
+        ])
+        .unwrap();
+        match cli.cmd {
+            Cmd::Files { store, cmd } => {
+                assert_eq!(store, Some(PathBuf::from("/s")));
+                assert!(matches!(cmd, cmd_files::FilesCmd::Publish { .. }));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["itc", "files", "publish", "f"]).is_err());
     }
 
     #[test]

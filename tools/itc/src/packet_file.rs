@@ -1,5 +1,9 @@
 //! One open packet or events file of the tree: one `read()` is one packet,
-//! one `write()` sends one packet.
+//! one `write()` sends one packet. Or the batched twin of a packet file,
+//! the same channel, for commands that move many packets: one `read()`
+//! takes every item queued, which [`PacketFile::recv`] hands out one at a
+//! time, and [`PacketFile::send_some`] writes many items at once. A twin
+//! is named by its plain file in every message, so output is the same.
 //!
 //! The file is opened with `O_NONBLOCK`; every wait happens in `ppoll`
 //! with SIGINT let in (see [`crate::signals`]), so waiting for a packet, for
@@ -51,6 +55,40 @@ pub struct PacketFile {
     /// Whether waits end when standard output's reader goes away: only
     /// for commands that print (not `send`, which must send every packet).
     watch_stdout: bool,
+    /// For a batched twin: items read and not yet handed out.
+    batch: Option<Batch>,
+}
+
+/// What one read of a batched file returned, handed out an item at a time.
+#[derive(Debug)]
+struct Batch {
+    buf: Vec<u8>,
+    len: usize,
+    at: usize,
+}
+
+/// How much one read of a batched file takes.
+const BATCH_READ: usize = 4096;
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            buf: vec![0; BATCH_READ],
+            len: 0,
+            at: 0,
+        }
+    }
+
+    /// Copy the next item's packet into `out`; its length, or `None`
+    /// when all were handed out. `itcd` only returns whole items.
+    fn next_into(&mut self, out: &mut [u8]) -> Option<usize> {
+        let rest = &self.buf[self.at..self.len];
+        let (&len, tail) = rest.split_first()?;
+        let len = usize::from(len).min(tail.len()).min(out.len());
+        out[..len].copy_from_slice(&tail[..len]);
+        self.at += 1 + usize::from(rest[0]);
+        Some(len)
+    }
 }
 
 impl PacketFile {
@@ -62,6 +100,41 @@ impl PacketFile {
         let file = open_file(path, access).map_err(|e| Error::file(path, mount, e))?;
         signals::install().map_err(Error::Signals)?;
         Ok(PacketFile::new(file, path, mount, access))
+    }
+
+    /// Opens `twin`, the batched twin of the packet file `path`, as
+    /// [`PacketFile::open`] opens `path`; errors name `path`.
+    pub fn open_twin(
+        path: &Path,
+        twin: &Path,
+        mount: &Path,
+        access: Access,
+    ) -> Result<PacketFile, Error> {
+        let file = open_file(twin, access).map_err(|e| Error::file(path, mount, e))?;
+        signals::install().map_err(Error::Signals)?;
+        Ok(PacketFile::new(file, path, mount, access).batched())
+    }
+
+    /// [`PacketFile::open_again`] for a batched twin, as
+    /// [`PacketFile::open_twin`].
+    pub fn open_twin_again(
+        path: &Path,
+        twin: &Path,
+        mount: &Path,
+        access: Access,
+    ) -> Result<Wait<PacketFile>, Error> {
+        match signals::killable(|| open_file(twin, access)).map_err(Error::Signals)? {
+            None => Ok(Wait::Interrupted),
+            Some(Ok(file)) => Ok(Wait::Done(
+                PacketFile::new(file, path, mount, access).batched(),
+            )),
+            Some(Err(e)) => Err(Error::file(path, mount, e)),
+        }
+    }
+
+    fn batched(mut self) -> PacketFile {
+        self.batch = Some(Batch::new());
+        self
     }
 
     /// Opens `path` as [`PacketFile::open`] does, once SIGINT has been
@@ -87,6 +160,7 @@ impl PacketFile {
             path: path.to_path_buf(),
             mount: mount.to_path_buf(),
             watch_stdout: access != Access::Write,
+            batch: None,
         }
     }
 
@@ -98,13 +172,24 @@ impl PacketFile {
         deadline: Option<Instant>,
     ) -> Result<Wait<usize>, Error> {
         loop {
+            if let Some(n) = self.batch.as_mut().and_then(|b| b.next_into(buf)) {
+                return Ok(Wait::Done(n));
+            }
             match self.wait(PollFlags::POLLIN, deadline)? {
                 Wait::Done(()) => {}
                 Wait::TimedOut => return Ok(Wait::TimedOut),
                 Wait::Interrupted => return Ok(Wait::Interrupted),
             }
-            match self.file.read(buf) {
+            let read = match self.batch.as_mut() {
+                Some(b) => self.file.read(&mut b.buf).inspect(|&n| {
+                    b.len = n;
+                    b.at = 0;
+                }),
+                None => self.file.read(buf),
+            };
+            match read {
                 Ok(0) => return Err(Error::Eof(self.path.clone())),
+                Ok(_) if self.batch.is_some() => continue,
                 Ok(n) => return Ok(Wait::Done(n)),
                 Err(e) if retry(&e) => continue,
                 Err(e) => return Err(self.error(e)),
@@ -123,6 +208,24 @@ impl PacketFile {
             }
             match self.file.write(packet) {
                 Ok(_) => return Ok(Wait::Done(())),
+                Err(e) if retry(&e) => continue,
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+    }
+
+    /// Writes as much of `bytes` as the file takes with one `write()`,
+    /// waiting for room until SIGINT arrives; returns the bytes taken (a
+    /// batched file may take fewer than given).
+    pub fn send_some(&mut self, bytes: &[u8]) -> Result<Wait<usize>, Error> {
+        loop {
+            match self.wait(PollFlags::POLLOUT, None)? {
+                Wait::Done(()) => {}
+                Wait::TimedOut => return Ok(Wait::TimedOut),
+                Wait::Interrupted => return Ok(Wait::Interrupted),
+            }
+            match self.file.write(bytes) {
+                Ok(n) => return Ok(Wait::Done(n)),
                 Err(e) if retry(&e) => continue,
                 Err(e) => return Err(self.error(e)),
             }

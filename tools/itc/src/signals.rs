@@ -13,6 +13,10 @@
 //! so a steady stream of packets, or room to write, would hold a Ctrl-C
 //! back for good; [`let_pending_in`] after each ready `ppoll` delivers it.
 //!
+//! A command that must end cleanly on SIGTERM too (`itc capture`, which
+//! has a file to finish) calls [`handle_sigterm_too`] first: SIGTERM is
+//! then treated exactly as SIGINT.
+//!
 //! [`install`] runs only once a packet or events file is open: a blocked
 //! SIGINT never interrupts a FUSE request, so `open()` or reading a
 //! status file of a stopped `itcd` would ignore Ctrl-C. Before it, and in
@@ -26,6 +30,24 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 
 /// Raised by the SIGINT handler.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether SIGTERM is handled as SIGINT is.
+static SIGTERM_TOO: AtomicBool = AtomicBool::new(false);
+
+/// The signals handled: SIGINT, and SIGTERM after [`handle_sigterm_too`].
+fn handled() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    if SIGTERM_TOO.load(Ordering::SeqCst) {
+        set.add(Signal::SIGTERM);
+    }
+    set
+}
+
+/// Makes [`install`] handle SIGTERM as SIGINT; call it before.
+pub fn handle_sigterm_too() {
+    SIGTERM_TOO.store(true, Ordering::SeqCst);
+}
 
 /// The signal mask to wait with: the one the program started with,
 /// SIGINT let in.
@@ -46,10 +68,15 @@ pub fn install() -> Result<(), Errno> {
     // async-signal-safe, and it replaces no handler another part of the
     // program relies on.
     unsafe { sigaction(Signal::SIGINT, &action) }?;
-    let mut block = SigSet::empty();
-    block.add(Signal::SIGINT);
+    let block = handled();
+    if block.contains(Signal::SIGTERM) {
+        // SAFETY: as above.
+        unsafe { sigaction(Signal::SIGTERM, &action) }?;
+    }
     let mut old = block.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)?;
-    old.remove(Signal::SIGINT);
+    for s in block.iter() {
+        old.remove(s);
+    }
     let _ = WAIT_MASK.set(old);
     Ok(())
 }
@@ -59,12 +86,11 @@ pub fn install() -> Result<(), Errno> {
 /// nothing before [`install`].
 pub fn let_pending_in() -> Result<bool, Errno> {
     if WAIT_MASK.get().is_some() {
-        let mut sigint = SigSet::empty();
-        sigint.add(Signal::SIGINT);
+        let set = handled();
         // A pending signal is delivered on the return from the call that
         // unblocks it.
-        sigint.thread_unblock()?;
-        sigint.thread_block()?;
+        set.thread_unblock()?;
+        set.thread_block()?;
     }
     Ok(interrupted())
 }
@@ -82,17 +108,21 @@ pub fn killable<T>(f: impl FnOnce() -> T) -> Result<Option<T>, Errno> {
     if let_pending_in()? {
         return Ok(None);
     }
-    let mut sigint = SigSet::empty();
-    sigint.add(Signal::SIGINT);
+    let set = handled();
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: restoring the default action installs no code.
-    let handler = unsafe { sigaction(Signal::SIGINT, &default) }?;
-    sigint.thread_unblock()?;
+    let mut handlers = Vec::new();
+    for s in set.iter() {
+        // SAFETY: restoring the default action installs no code.
+        handlers.push((s, unsafe { sigaction(s, &default) }?));
+    }
+    set.thread_unblock()?;
     let out = f();
-    sigint.thread_block()?;
-    // SAFETY: puts back the handler `install` set, which only stores to
-    // an atomic.
-    unsafe { sigaction(Signal::SIGINT, &handler) }?;
+    set.thread_block()?;
+    for (s, handler) in handlers {
+        // SAFETY: puts back the handler `install` set, which only stores
+        // to an atomic.
+        unsafe { sigaction(s, &handler) }?;
+    }
     Ok(Some(out))
 }
 

@@ -125,6 +125,11 @@ impl Tree {
         self.scope_dir(Some(dir)).join("status")
     }
 
+    /// `itc/capture`.
+    pub fn capture(&self) -> PathBuf {
+        self.root.join("itc").join("capture")
+    }
+
     /// `itc/events` or `tile/<D>/events`.
     pub fn events(&self, scope: Option<Dir>) -> PathBuf {
         self.scope_dir(scope).join("events")
@@ -149,6 +154,19 @@ impl Tree {
     }
 }
 
+/// The batched twin of the packet file at `path`: `.../itc/svc/20` is
+/// `.../itc/batch/svc/20`, `.../tile/WT/mfm` is `.../tile/WT/batch/mfm`.
+pub fn batched_twin(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default();
+    let parent = path.parent().unwrap_or(path);
+    if parent.file_name().is_some_and(|n| n == "svc") {
+        let scope = parent.parent().unwrap_or(parent);
+        scope.join("batch").join("svc").join(name)
+    } else {
+        parent.join("batch").join(name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +186,16 @@ mod tests {
         assert_eq!(
             t.batch_packet_file(Kind::Svc(20), None),
             Path::new("/m/itc/batch/svc/20")
+        );
+        for (kind, scope) in [(Kind::Svc(20), None), (Kind::Mfm, Some(Dir::WT))] {
+            assert_eq!(
+                batched_twin(&t.packet_file(kind, scope)),
+                t.batch_packet_file(kind, scope)
+            );
+        }
+        assert_eq!(
+            batched_twin(Path::new("/m/itc/mfm")),
+            Path::new("/m/itc/batch/mfm")
         );
     }
 

@@ -205,6 +205,19 @@ struct Running {
     lines: mpsc::Receiver<String>,
 }
 
+/// The batched twin of a packet file: `itc/svc/20` is
+/// `itc/batch/svc/20`, `tile/WT/mfm` is `tile/WT/batch/mfm`.
+fn batched_twin(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default();
+    let parent = path.parent().unwrap_or(path);
+    if parent.file_name().is_some_and(|n| n == "svc") {
+        let scope = parent.parent().unwrap_or(parent);
+        scope.join("batch").join("svc").join(name)
+    } else {
+        parent.join("batch").join(name)
+    }
+}
+
 impl Running {
     fn spawn(mut cmd: Command) -> Running {
         let mut child = cmd
@@ -230,14 +243,17 @@ impl Running {
             .expect("a line from itc before the deadline")
     }
 
-    /// Waits until the process has `path` open.
+    /// Waits until the process has `path` open, or the batched twin of
+    /// that packet file (the same channel; `itc` reads many packets
+    /// through it).
     fn wait_open(&self, path: &Path) {
         let fds = PathBuf::from(format!("/proc/{}/fd", self.child.id()));
+        let twin = batched_twin(path);
         let has_open = || {
             fs::read_dir(&fds).is_ok_and(|entries| {
                 entries
                     .filter_map(Result::ok)
-                    .any(|e| fs::read_link(e.path()).is_ok_and(|l| l == path))
+                    .any(|e| fs::read_link(e.path()).is_ok_and(|l| l == path || l == twin))
             })
         };
         assert!(
@@ -383,6 +399,57 @@ fn send_and_recv_text() {
     let (code, rest, err) = recv.finish();
     assert_eq!(code, Some(0), "{err}");
     assert!(rest.is_empty(), "{rest:?}");
+}
+
+/// More than one packet goes through the batched twins of the files,
+/// many per call, and shows exactly as one at a time does.
+#[test]
+fn many_packets_go_through_the_batched_files_and_show_the_same() {
+    let grid = Grid::start("batched");
+    let recv = Running::spawn(grid.itc(
+        "r0c1",
+        &[
+            "recv",
+            "--svc",
+            "27",
+            "--count",
+            "500",
+            "--text",
+            "--timeout",
+            "20",
+        ],
+    ));
+    let plain = grid.mount("r0c1").join("itc/svc/27");
+    recv.wait_open(&batched_twin(&plain));
+    let out = grid.run(
+        "r0c0",
+        &["send", "--dir", "ET", "--svc", "27", "--count", "500", "hi"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    assert!(recv.next_line().ends_with(" WT event Connect"));
+    for i in 0..500 {
+        let line = recv.next_line();
+        let (time, rest) = line.split_once(' ').expect("time and packet");
+        assert!(is_timestamp(time), "{line}");
+        assert_eq!(rest, "WT svc27 2 hi", "packet {i}");
+    }
+    let (code, rest, err) = recv.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(rest.is_empty() && err.is_empty(), "{rest:?} {err}");
+    // Errors name the file the user asked for, not its twin.
+    let out = grid.run(
+        "r0c0",
+        &["send", "--dir", "SE", "--svc", "27", "--count", "3", "x"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "itc: {}: no neighbour in that direction (EHOSTUNREACH)\n",
+            grid.mount("r0c0").join("tile/SE/svc/27").display()
+        )
+    );
 }
 
 #[test]
@@ -976,11 +1043,13 @@ fn recv_from_one_direction_warns_about_the_reader_it_shadows() {
     );
     cmd.stderr(Stdio::piped());
     let mut shadow = cmd.stdout(Stdio::piped()).spawn().expect("start itc");
+    // The engine, an itc recv without --count, reads through the batched
+    // twin of itc/mfm, and the warning names the file it has open.
     let warning = format!(
         "itc: warning: itc[{}] reads {}; while this runs, mfm packets from WT come to {} \
          instead and itc[{}] gets none of them",
         engine.child.id(),
-        itc_mfm.display(),
+        batched_twin(&itc_mfm).display(),
         dir_mfm.display(),
         engine.child.id()
     );

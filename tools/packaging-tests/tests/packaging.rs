@@ -3,8 +3,9 @@
 //! `udevadm`, `dpkg-deb`, `man`, `shellcheck`, and the shells whose
 //! completions it installs (`bash`, `zsh`, `fish`).
 //!
-//! Each test builds the package from the workspace's debug `itcd`, `itc`
-//! and `tile-sim` with `udev/build-deb.sh --bin-dir` into its own temporary directory and
+//! Each test builds the package from the workspace's debug `itcd`, `itc`,
+//! `itc-files` and `tile-sim` with `udev/build-deb.sh --bin-dir` into its
+//! own temporary directory and
 //! checks the files as packaged. Nothing touches the machine: tmpfiles and
 //! sysusers run with `--root` in a temporary directory, and the udev rules
 //! and maintainer scripts run in a private mount namespace (`unshare -m`, so
@@ -27,7 +28,7 @@ fn workspace() -> PathBuf {
         .expect("workspace root")
 }
 
-/// The directory of this build's `itcd`, `itc` and `tile-sim`
+/// The directory of this build's `itcd`, `itc`, `itc-files` and `tile-sim`
 /// (`target/debug`): this test runs from `target/debug/deps`. Builds them
 /// there if need be, so `cargo test -p packaging-tests` works alone.
 fn bin_dir() -> PathBuf {
@@ -39,7 +40,12 @@ fn bin_dir() -> PathBuf {
         .to_path_buf();
     test_support::workspace_bins(
         &dir,
-        &[("itcio", "itcd"), ("itc", "itc"), ("tile-sim", "tile-sim")],
+        &[
+            ("itcio", "itcd"),
+            ("itc", "itc"),
+            ("itc-files-daemon", "itc-files"),
+            ("tile-sim", "tile-sim"),
+        ],
     );
     dir
 }
@@ -167,7 +173,7 @@ fn host_arch() -> String {
 }
 
 #[test]
-fn package_holds_the_binaries_rules_unit_and_man_pages() {
+fn package_holds_the_binaries_rules_units_and_man_pages() {
     let p = package("contents");
 
     // dpkg-deb --info parses the archive and lists the control members.
@@ -213,13 +219,19 @@ fn package_holds_the_binaries_rules_unit_and_man_pages() {
     let expected = [
         ("usr/sbin/itcd", "-rwxr-xr-x"),
         ("usr/bin/itc", "-rwxr-xr-x"),
+        ("usr/sbin/itc-files", "-rwxr-xr-x"),
         ("usr/bin/tile-sim", "-rwxr-xr-x"),
         ("usr/lib/udev/rules.d/60-itc.rules", "-rw-r--r--"),
         ("usr/lib/systemd/system/itcd.service", "-rw-r--r--"),
+        ("usr/lib/systemd/system/itc-files.service", "-rw-r--r--"),
         ("usr/lib/tmpfiles.d/itc.conf", "-rw-r--r--"),
         ("usr/lib/sysusers.d/itc.conf", "-rw-r--r--"),
         ("etc/default/itcd", "-rw-r--r--"),
+        ("etc/default/itc-files", "-rw-r--r--"),
+        ("etc/itc/keys/", "drwxr-xr-x"),
+        ("etc/itc/hooks/", "drwxr-xr-x"),
         ("usr/share/man/man8/itcd.8.gz", "-rw-r--r--"),
+        ("usr/share/man/man8/itc-files.8.gz", "-rw-r--r--"),
         ("usr/share/man/man1/itc.1.gz", "-rw-r--r--"),
         ("usr/share/man/man1/tile-sim.1.gz", "-rw-r--r--"),
         ("usr/share/bash-completion/completions/itc", "-rw-r--r--"),
@@ -248,9 +260,14 @@ fn package_holds_the_binaries_rules_unit_and_man_pages() {
     for (packaged, source) in [
         ("usr/lib/udev/rules.d/60-itc.rules", "udev/60-itc.rules"),
         ("usr/lib/systemd/system/itcd.service", "udev/itcd.service"),
+        (
+            "usr/lib/systemd/system/itc-files.service",
+            "udev/itc-files.service",
+        ),
         ("usr/lib/tmpfiles.d/itc.conf", "udev/itc.tmpfiles"),
         ("usr/lib/sysusers.d/itc.conf", "udev/itc.sysusers"),
         ("etc/default/itcd", "udev/itcd.default"),
+        ("etc/default/itc-files", "udev/itc-files.default"),
     ] {
         assert_eq!(
             fs::read(p.root.join(packaged)).unwrap(),
@@ -261,7 +278,7 @@ fn package_holds_the_binaries_rules_unit_and_man_pages() {
 
     // dpkg keeps an administrator's edits of conffiles, and md5sums matches.
     let conffiles = fs::read_to_string(p.control.join("conffiles")).unwrap();
-    assert_eq!(conffiles, "/etc/default/itcd\n");
+    assert_eq!(conffiles, "/etc/default/itcd\n/etc/default/itc-files\n");
     run(Command::new("md5sum")
         .args(["--check", "--quiet", "--strict"])
         .arg(p.control.join("md5sums"))
@@ -276,6 +293,9 @@ fn package_holds_the_binaries_rules_unit_and_man_pages() {
     let out = run(Command::new(p.root.join("usr/sbin/itcd")).arg("--version"));
     assert_eq!(stdout(&out).trim(), version);
     run(Command::new(p.root.join("usr/bin/itc")).arg("--version"));
+    let version = format!("itc-files {}", env!("CARGO_PKG_VERSION"));
+    let out = run(Command::new(p.root.join("usr/sbin/itc-files")).arg("--version"));
+    assert_eq!(stdout(&out).trim(), version);
     let out = run(Command::new(p.root.join("usr/bin/tile-sim")).arg("--version"));
     assert_eq!(
         stdout(&out).trim(),
@@ -312,12 +332,35 @@ fn man_pages_render_and_cover_every_subcommand() {
         assert!(itcd.contains(text), "itcd(8) lacks {text:?}:\n{itcd}");
     }
     let itc = render("usr/share/man/man1/itc.1.gz");
-    for sub in ["status", "send", "recv", "events", "ping", "physics"] {
+    for sub in [
+        "status", "send", "recv", "events", "ping", "physics", "capture",
+    ] {
         let heading = format!("itc {sub}");
         assert!(itc.contains(&heading), "itc(1) lacks {heading:?}:\n{itc}");
     }
     assert!(itc.contains("ITC_MOUNT"), "itc(1) lacks ITC_MOUNT");
+    let files = render("usr/share/man/man8/itc-files.8.gz");
+    for text in [
+        "itc-files - T2 managed file service",
+        "--mount <DIR>",
+        "--store <DIR>",
+        "--keys <DIR>",
+        "--hooks <DIR>",
+        "--hook-timeout <SECS>",
+        "/var/lib/itc-files",
+        "/etc/itc/keys",
+        "/etc/itc/hooks",
+        "/etc/default/itc-files",
+        "SIGHUP",
+    ] {
+        assert!(
+            files.contains(text),
+            "itc-files(8) lacks {text:?}:\n{files}"
+        );
+    }
     assert!(itc.contains("--watch"), "itc(1) lacks status --watch");
+    assert!(itc.contains("-w <FILE>"), "itc(1) lacks capture -w");
+    assert!(itc.contains("t2-itc.lua"), "itc(1) lacks the dissector");
     let tile_sim = render("usr/share/man/man1/tile-sim.1.gz");
     assert!(
         tile_sim.contains("tile-sim - a grid of simulated T2 tiles"),
@@ -431,33 +474,30 @@ printf '%s\n' "${{COMPREPLY[@]}}""#,
     }
 }
 
-/// The unit as packaged, with ExecStart pointing at the unpacked `itcd`
-/// (systemd-analyze verify checks that the binary exists).
-fn unit_for_verify(p: &Package) -> PathBuf {
-    let unit = fs::read_to_string(p.root.join("usr/lib/systemd/system/itcd.service")).unwrap();
-    let itcd = p.root.join("usr/sbin/itcd");
-    assert!(unit.contains("ExecStart=/usr/sbin/itcd "), "{unit}");
-    let rewritten = unit.replace(
-        "ExecStart=/usr/sbin/itcd ",
-        &format!("ExecStart={} ", itcd.display()),
-    );
+/// The unit `name` as packaged, with ExecStart pointing at the unpacked
+/// `bin` (systemd-analyze verify checks that the binary exists), in one
+/// directory for all units.
+fn unit_for_verify(p: &Package, name: &str, bin: &str) -> PathBuf {
+    let unit = fs::read_to_string(p.root.join("usr/lib/systemd/system").join(name)).unwrap();
+    let exec = format!("ExecStart=/usr/sbin/{bin} ");
+    assert!(unit.contains(&exec), "{unit}");
+    let unpacked = p.root.join("usr/sbin").join(bin);
+    let rewritten = unit.replace(&exec, &format!("ExecStart={} ", unpacked.display()));
     let dir = p.tmp.0.join("verify");
     fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("itcd.service");
+    let path = dir.join(name);
     fs::write(&path, rewritten).unwrap();
     path
 }
 
-#[test]
-fn unit_passes_systemd_analyze_verify() {
-    require("systemd-analyze", "systemd");
-    require("man", "man-db");
-    let p = package("verify");
-    let unit = unit_for_verify(&p);
+/// `systemd-analyze verify UNITS...` must be silent, and the first unit's
+/// exposure (`systemd-analyze security`, 0 best, 10 worst) at most
+/// `threshold`.
+fn verify_units(p: &Package, units: &[&Path], threshold: f64) {
     // verify also looks up Documentation=man:... pages: find the packaged ones.
     let out = run(Command::new("systemd-analyze")
         .arg("verify")
-        .arg(&unit)
+        .args(units)
         .env("MANPATH", p.root.join("usr/share/man")));
     // An unknown or misspelt key is only a warning: require silence.
     assert_eq!(
@@ -465,20 +505,86 @@ fn unit_passes_systemd_analyze_verify() {
         "",
         "systemd-analyze verify complained"
     );
-
-    // A guard against loosened hardening: systemd's own exposure score
-    // (0 best, 10 worst) is 3.7 now; fail above 4.5.
     let out = Command::new("systemd-analyze")
-        .args(["security", "--offline=true", "--threshold=45", "--no-pager"])
-        .arg(&unit)
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(format!("--threshold={}", (threshold * 10.0).round()))
+        .arg(units[0])
         .output()
         .expect("systemd-analyze security");
     assert!(
         out.status.success(),
-        "exposure above 4.5:\n{}{}",
+        "exposure above {threshold}:\n{}{}",
         stdout(&out),
         stderr(&out)
     );
+}
+
+#[test]
+fn unit_passes_systemd_analyze_verify() {
+    require("systemd-analyze", "systemd");
+    require("man", "man-db");
+    let p = package("verify");
+    let unit = unit_for_verify(&p, "itcd.service", "itcd");
+    // A guard against loosened hardening: systemd's own exposure score
+    // (0 best, 10 worst) is 3.7 now; fail above 4.5.
+    verify_units(&p, &[&unit], 4.5);
+}
+
+#[test]
+fn files_unit_passes_systemd_analyze_verify() {
+    require("systemd-analyze", "systemd");
+    require("man", "man-db");
+    let p = package("verify-files");
+    let files = unit_for_verify(&p, "itc-files.service", "itc-files");
+    let itcd = unit_for_verify(&p, "itcd.service", "itcd");
+    // Verified with the unit it requires, as systemd loads them. Exposure
+    // is 3.5 now (no file system sandbox: hooks are the administrator's
+    // programs); fail above 4.5.
+    verify_units(&p, &[&files, &itcd], 4.5);
+}
+
+#[test]
+fn files_unit_needs_itcd_and_keeps_state_keys_and_hooks_in_place() {
+    let unit = fs::read_to_string(workspace().join("udev/itc-files.service")).unwrap();
+    let set = settings(&unit);
+    let get = |key: &str| -> Vec<&str> {
+        set.iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert_eq!(get("Requires"), ["itcd.service"]);
+    assert_eq!(get("After"), ["itcd.service"]);
+    assert_eq!(get("Type"), ["notify"]);
+    assert_eq!(get("StateDirectory"), ["itc-files"]);
+    // Users reach the control socket (0660, group itc) and read live/.
+    assert_eq!(get("StateDirectoryMode"), ["0755"]);
+    assert_eq!(get("Restart"), ["on-failure"]);
+    // itc-files exits 2 on bad usage, which no restart mends.
+    assert_eq!(get("RestartPreventExitStatus"), ["2"]);
+    assert_eq!(get("WantedBy"), ["multi-user.target"]);
+    assert_eq!(get("EnvironmentFile"), ["-/etc/default/itc-files"]);
+    let exec = get("ExecStart").join(" ");
+    for arg in [
+        "/usr/sbin/itc-files ",
+        "--mount /run/itc",
+        "--store /var/lib/itc-files",
+        "--keys /etc/itc/keys",
+        "--hooks /etc/itc/hooks",
+        "$ITC_FILES_OPTS",
+    ] {
+        assert!(exec.contains(arg), "ExecStart lacks {arg}: {exec}");
+    }
+    // The defaults the unit spells out are the daemon's own.
+    let help = stdout(&run(Command::new(bin_dir().join("itc-files")).arg("--help")));
+    for default in [
+        "else /run/itc]",
+        "else /var/lib/itc-files]",
+        "[default: /etc/itc/keys]",
+        "[default: /etc/itc/hooks]",
+    ] {
+        assert!(help.contains(default), "itc-files --help lacks {default}");
+    }
 }
 
 /// `key=value` settings of a unit file, in order, comments dropped.
@@ -743,8 +849,9 @@ fn udev_rules_give_the_pru_devices_group_mode_links_and_a_want() {
 }
 
 /// In a private mount namespace, with FAKE_RUN bound over /run and tmpfs
-/// over /dev: run a maintainer script with every system command it may call
-/// replaced by a stub that logs its arguments.
+/// over /dev and /var/lib (holding an itc-files store): run a maintainer
+/// script with every system command it may call replaced by a stub that
+/// logs its arguments.
 const SCRIPT_RUNNER: &str = r#"
 set -euo pipefail
 fake_run=$1 stubs=$2 script=$3
@@ -754,8 +861,12 @@ mount -t tmpfs tmpfs /dev
 mknod -m 0666 /dev/null c 1 3
 ln -s /run/itc/itc /dev/itc
 ln -s /elsewhere /dev/tile
+mount -t tmpfs tmpfs /var/lib
+mkdir -p /var/lib/itc-files/live
+echo data >/var/lib/itc-files/live/map.bin
 PATH=$stubs:$PATH bash "$script" "$@"
 echo "dev: $(find /dev -maxdepth 1 -type l -printf '%f ' | sort)"
+echo "store: $(test -e /var/lib/itc-files/live/map.bin && echo kept || echo gone)"
 "#;
 
 /// Commands the maintainer scripts call on the system.
@@ -833,11 +944,13 @@ fn run_maintainer_script_failing(
 }
 
 /// What `postinst configure` runs in a chroot and on a running system alike:
-/// the group, and the enablement symlinks.
-const POSTINST_ANYWHERE: [&str; 3] = [
+/// the group, and the enablement symlinks of both units.
+const POSTINST_ANYWHERE: [&str; 5] = [
     "systemd-sysusers /usr/lib/sysusers.d/itc.conf",
     "deb-systemd-helper --quiet was-enabled itcd.service",
     "deb-systemd-helper enable itcd.service",
+    "deb-systemd-helper --quiet was-enabled itc-files.service",
+    "deb-systemd-helper enable itc-files.service",
 ];
 
 #[test]
@@ -850,7 +963,17 @@ fn maintainer_scripts_leave_the_running_system_alone_in_a_chroot() {
     let r = run_maintainer_script(&p, "prerm", &["remove"], false);
     assert_eq!(r.calls, Vec::<String>::new());
     let r = run_maintainer_script(&p, "postrm", &["purge"], false);
-    assert_eq!(r.calls, ["deb-systemd-helper purge itcd.service"]);
+    assert_eq!(
+        r.calls,
+        [
+            "deb-systemd-helper purge itcd.service",
+            "deb-systemd-helper purge itc-files.service"
+        ]
+    );
+    // Purge removes itc-files' store; removal keeps it.
+    assert!(r.stdout.contains("store: gone\n"), "{}", r.stdout);
+    let r = run_maintainer_script(&p, "postrm", &["remove"], false);
+    assert!(r.stdout.contains("store: kept\n"), "{}", r.stdout);
 }
 
 #[test]
@@ -863,7 +986,7 @@ fn maintainer_scripts_apply_everything_on_a_running_system() {
         "udevadm control --reload",
         "udevadm trigger --action=add --subsystem-match=rpmsg_pru --sysname-match=rpmsg_pru3[01]",
         "udevadm settle --timeout=10",
-        "deb-systemd-invoke start itcd.service",
+        "deb-systemd-invoke start itcd.service itc-files.service",
     ];
     assert_eq!(
         fresh.calls,
@@ -873,7 +996,7 @@ fn maintainer_scripts_apply_everything_on_a_running_system() {
     let upgrade = run_maintainer_script(&p, "postinst", &["configure", "0.0.1"], true);
     assert_eq!(
         upgrade.calls.last().map(String::as_str),
-        Some("deb-systemd-invoke restart itcd.service")
+        Some("deb-systemd-invoke restart itcd.service itc-files.service")
     );
     // A unit that fails to start does not fail the package: dpkg would
     // leave it half configured (run() fails on a failing script).
@@ -886,15 +1009,21 @@ fn maintainer_scripts_apply_everything_on_a_running_system() {
     );
     assert_eq!(
         failed.calls.last().map(String::as_str),
-        Some("deb-systemd-invoke start itcd.service")
+        Some("deb-systemd-invoke start itcd.service itc-files.service")
     );
     // prerm stops it on removal only; an upgrade keeps it running.
     let r = run_maintainer_script(&p, "prerm", &["remove"], true);
-    assert_eq!(r.calls, ["deb-systemd-invoke stop itcd.service"]);
+    assert_eq!(
+        r.calls,
+        ["deb-systemd-invoke stop itcd.service itc-files.service"]
+    );
     // A removal that fails after prerm: postinst abort-remove starts it
     // again, and does nothing else.
     let r = run_maintainer_script(&p, "postinst", &["abort-remove"], true);
-    assert_eq!(r.calls, ["deb-systemd-invoke start itcd.service"]);
+    assert_eq!(
+        r.calls,
+        ["deb-systemd-invoke start itcd.service itc-files.service"]
+    );
     let r = run_maintainer_script(&p, "postinst", &["abort-remove"], false);
     assert_eq!(r.calls, Vec::<String>::new());
     let r = run_maintainer_script(&p, "prerm", &["upgrade", "0.2.0"], true);
@@ -925,7 +1054,7 @@ fn build_deb_refuses_binaries_for_another_architecture() {
     };
     let mut elf = fs::read("/bin/true").unwrap();
     elf[18..20].copy_from_slice(&machine.to_le_bytes());
-    for name in ["itcd", "itc"] {
+    for name in ["itcd", "itc", "itc-files"] {
         fs::write(bins.join(name), &elf).unwrap();
         fs::set_permissions(bins.join(name), fs::Permissions::from_mode(0o755)).unwrap();
     }
@@ -956,4 +1085,66 @@ fn shell_scripts_pass_shellcheck() {
         .arg(ws.join("udev/deb/prerm"))
         .arg(ws.join("udev/deb/postrm"))
         .arg(ws.join(".ci/run")));
+}
+
+/// The dissector goes where this machine's Wireshark looks for global Lua
+/// plugins, as the repository has it, and Wireshark loads it from there.
+#[test]
+fn the_wireshark_dissector_is_where_wireshark_looks_and_loads() {
+    require("tshark", "tshark");
+    let p = package("wireshark");
+    let folders = stdout(&run(Command::new("tshark").args(["-G", "folders"])));
+    let global = folders
+        .lines()
+        .find_map(|l| l.strip_prefix("Global Lua Plugins:"))
+        .unwrap_or_else(|| panic!("no Global Lua Plugins in tshark -G folders:\n{folders}"))
+        .trim()
+        .trim_start_matches('/');
+    let packaged = format!("{global}/t2-itc.lua");
+    let listing = stdout(&run(Command::new("dpkg-deb").arg("-c").arg(&p.deb)));
+    let line = listing
+        .lines()
+        .find(|l| l.ends_with(&format!(" ./{packaged}")))
+        .unwrap_or_else(|| panic!("{packaged} is not in the package:\n{listing}"));
+    assert!(line.starts_with("-rw-r--r-- root/root "), "{line}");
+    let file = p.root.join(&packaged);
+    assert_eq!(
+        fs::read(&file).unwrap(),
+        fs::read(workspace().join("tools/wireshark/t2-itc.lua")).unwrap(),
+        "the packaged dissector is the repository's"
+    );
+    // Loaded from the unpacked package, it registers its protocol and
+    // fields without a Lua error.
+    let lua = format!("lua_script:{}", file.display());
+    // -G must come first.
+    let out = run(Command::new("tshark").args(["-G", "fields", "-X", &lua]));
+    let fields = stdout(&out);
+    assert!(
+        fields
+            .lines()
+            .any(|l| l.starts_with("P\tT2 intertile\tt2itc")),
+        "the protocol is not registered; stderr:\n{}",
+        stderr(&out)
+    );
+    for field in [
+        "t2itc.way",
+        "t2itc.hdr.mfmt",
+        "t2itc.hello.name",
+        "t2itc.files.type",
+    ] {
+        assert!(
+            fields.lines().any(|l| l.split('\t').nth(2) == Some(field)),
+            "no field {field}"
+        );
+    }
+    assert!(
+        !stderr(&out).to_lowercase().contains("lua"),
+        "{}",
+        stderr(&out)
+    );
+    let suggests = stdout(&run(Command::new("dpkg-deb")
+        .arg("-f")
+        .arg(&p.deb)
+        .arg("Suggests")));
+    assert!(suggests.contains("tshark"), "Suggests: {suggests}");
 }

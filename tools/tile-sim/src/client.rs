@@ -12,13 +12,26 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::ctl;
-use crate::tiles::{START_DEADLINE, STOP_DEADLINE};
+use crate::process::{START_DEADLINE, STOP_DEADLINE};
 
-/// How long to wait for an answer: the slowest request (a stop that ends
-/// in SIGKILL) plus a margin.
+/// How long to wait for an answer: the slowest request plus a margin. A
+/// stop waits for two daemons, each perhaps until SIGKILL and as long
+/// again; a start waits for two; a publish waits for the daemon to store
+/// the file, which `itc_files::client` allows two minutes.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(
-    2 * STOP_DEADLINE.as_secs() + START_DEADLINE.as_secs() + ctl::IO_TIMEOUT.as_secs(),
+    max(
+        4 * STOP_DEADLINE.as_secs() + 2 * START_DEADLINE.as_secs(),
+        120,
+    ) + ctl::IO_TIMEOUT.as_secs(),
 );
+
+const fn max(a: u64, b: u64) -> u64 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
 
 /// Why a request got no `ok`.
 pub enum Failure {
@@ -30,7 +43,14 @@ pub enum Failure {
 
 /// Sends `words` as one request to the grid at `dir`; prints the answer.
 pub fn run(dir: &Path, words: &[String]) -> ExitCode {
-    match exchange(dir, words) {
+    let words = match absolute_file(words) {
+        Ok(words) => words,
+        Err(message) => {
+            eprintln!("tile-sim: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    match exchange(dir, &words) {
         Ok(lines) => {
             let mut out = io::stdout().lock();
             for line in lines {
@@ -49,6 +69,29 @@ pub fn run(dir: &Path, words: &[String]) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The words with the FILE of `publish TILE FILE` made absolute, since
+/// the grid does not share this process's working directory; a FILE with
+/// blanks cannot be one word of a request.
+fn absolute_file(words: &[String]) -> Result<Vec<String>, String> {
+    let mut words = words.to_vec();
+    if let [verb, _tile, file, ..] = words.as_mut_slice() {
+        if verb == "publish" {
+            let path = std::path::absolute(&*file).map_err(|e| format!("{file}: {e}"))?;
+            let text = path
+                .to_str()
+                .filter(|t| !t.contains(char::is_whitespace))
+                .ok_or_else(|| {
+                    format!(
+                        "{}: a file to publish needs a path without blanks (and in UTF-8); link or copy it",
+                        path.display()
+                    )
+                })?;
+            *file = text.to_string();
+        }
+    }
+    Ok(words)
 }
 
 impl Failure {

@@ -11,15 +11,20 @@
 //! |---|---|---|
 //! | `cut TILE D` | cut the wire at TILE's D; both ends lose sync | none |
 //! | `restore TILE D` | reconnect it; both ends regain sync | none |
-//! | `stop TILE` | SIGTERM TILE's `itcd`, wait (SIGKILL after a deadline), tree unmounted | none |
-//! | `start TILE` | start it again, wait until `itc/self` is served | none |
-//! | `list` | | one per tile: `NAME PID STATE MOUNT D:up ...` |
+//! | `stop TILE` | SIGTERM TILE's `itc-files` (with `--files`), then its `itcd`, waiting for each (SIGKILL after a deadline); tree unmounted | none |
+//! | `start TILE` | start those of the two that do not run, `itcd` first; wait until `itc/self` is served and `itc-files` is ready | none |
+//! | `list` | | one per tile: `NAME PID STATE MOUNT D:up ... [files:PID]` |
 //! | `firmware TILE` | (`--link firmware` only) | one per wired direction: `D name=value ...`, the firmware's counters of TILE's end |
+//! | `publish TILE FILE [--name N]` | (`--files` only) sign FILE (an absolute path) with the grid's key and publish it from TILE | the daemon's answer |
+//! | `delete TILE NAME` | (`--files` only) sign a deletion of every version of NAME TILE knows, from TILE | the daemon's answer |
+//! | `files` | (`--files` only) | one per tile and name: `TILE NAME STATE` (`live v5`, `fetching v6 12/40 pieces`, `deleted up to v6`) |
 //!
 //! D is a direction name (ET SE SW WT NW NE) and must have a wire. In
 //! `list`, PID is `-` when no `itcd` runs, STATE is `running`, `stopped`,
 //! `exited` (died on its own) or `stopping`, and the links are listed for
-//! the wired directions only, `up` unless cut. `firmware` names the
+//! the wired directions only, `up` unless cut; with `--files`, `files:`
+//! ends the line with the pid of the tile's `itc-files`, or its state when
+//! none runs. `firmware` names the
 //! counters as `struct itc_fw_dir_stats` does (`pru-firmware/include/itc_fw.h`).
 //!
 //! One thread serves the connections one at a time. A client that sends
@@ -42,6 +47,8 @@ use std::time::{Duration, Instant};
 use itc_emu::TileStats;
 use itc_proto::Dir;
 
+use crate::files::{self, Layout};
+use crate::process::Status;
 use crate::state::Shared;
 use crate::tiles::Tile;
 
@@ -53,7 +60,9 @@ pub const MAX_REQUEST: usize = 1024;
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One line naming every request, for error messages and help.
-pub const COMMANDS: &str = "cut TILE D, restore TILE D, stop TILE, start TILE, list, firmware TILE";
+pub const COMMANDS: &str =
+    "cut TILE D, restore TILE D, stop TILE, start TILE, list, firmware TILE, \
+     publish TILE FILE [--name N], delete TILE NAME, files";
 
 /// The control socket of the grid in `dir`.
 pub fn socket_path(dir: &Path) -> PathBuf {
@@ -94,6 +103,24 @@ pub enum Request {
         /// The tile.
         tile: String,
     },
+    /// Publish a file from a tile.
+    Publish {
+        /// The tile.
+        tile: String,
+        /// The file, an absolute path.
+        file: PathBuf,
+        /// Its name on the tiles, if not the file's own.
+        name: Option<String>,
+    },
+    /// Delete a name from a tile.
+    Delete {
+        /// The tile.
+        tile: String,
+        /// The name.
+        name: String,
+    },
+    /// Every tile's files.
+    Files,
 }
 
 impl FromStr for Request {
@@ -128,10 +155,39 @@ impl FromStr for Request {
                 tile: tile.to_string(),
             }),
             ["firmware", ..] => usage("firmware TILE"),
+            ["publish", tile, file, rest @ ..] => {
+                let name = match rest {
+                    [] => None,
+                    ["--name", n] => Some(n.to_string()),
+                    _ => return usage(PUBLISH_USAGE),
+                };
+                let file = PathBuf::from(file);
+                if !file.is_absolute() {
+                    return Err(format!(
+                        "publish needs an absolute path, not {}",
+                        file.display()
+                    ));
+                }
+                Ok(Request::Publish {
+                    tile: tile.to_string(),
+                    file,
+                    name,
+                })
+            }
+            ["publish", ..] => usage(PUBLISH_USAGE),
+            ["delete", tile, name] => Ok(Request::Delete {
+                tile: tile.to_string(),
+                name: name.to_string(),
+            }),
+            ["delete", ..] => usage("delete TILE NAME"),
+            ["files"] => Ok(Request::Files),
+            ["files", ..] => usage("files"),
             [other, ..] => Err(format!("unknown command {other:?} (commands: {COMMANDS})")),
         }
     }
 }
+
+const PUBLISH_USAGE: &str = "publish TILE FILE [--name N]";
 
 fn parse_dir(word: &str) -> Result<Dir, String> {
     word.parse()
@@ -198,6 +254,57 @@ pub fn execute(request: &Request, shared: &Shared) -> Result<Vec<String>, String
                 })
                 .collect()
         }
+        Request::Publish { tile, file, name } => {
+            let layout = files_layout(shared, tile)?;
+            layout.publish(tile, file, name.as_deref()).map(|l| vec![l])
+        }
+        Request::Delete { tile, name } => {
+            let layout = files_layout(shared, tile)?;
+            layout.delete(tile, name).map(|l| vec![l])
+        }
+        Request::Files => {
+            let (layout, tiles) = {
+                let state = shared.lock();
+                let layout = state.files.clone().ok_or_else(no_files)?;
+                let tiles: Vec<(String, bool)> = state
+                    .tiles
+                    .iter()
+                    .map(|t| {
+                        let up = t.files.as_ref().map(|f| f.status());
+                        (t.name.clone(), up == Some(Status::Running))
+                    })
+                    .collect();
+                (layout, tiles)
+            };
+            Ok(tiles
+                .iter()
+                .flat_map(|(tile, up)| {
+                    let status = if *up {
+                        layout.status(tile)
+                    } else {
+                        Err("itc-files not running".to_string())
+                    };
+                    files::lines(tile, status)
+                })
+                .collect())
+        }
+    }
+}
+
+fn no_files() -> String {
+    "this grid runs without --files".to_string()
+}
+
+/// The grid's file layout, once `tile` is known to be a tile of it whose
+/// `itc-files` runs. The lock is released before the daemon is asked.
+fn files_layout(shared: &Shared, tile: &str) -> Result<Layout, String> {
+    let state = shared.lock();
+    let layout = state.files.clone().ok_or_else(no_files)?;
+    let t = state.tile(tile)?;
+    match t.files.as_ref().map(|f| f.status()) {
+        Some(Status::Running) => Ok(layout),
+        Some(other) => Err(format!("the itc-files of {tile} is {other}")),
+        None => Err(no_files()),
     }
 }
 
@@ -218,7 +325,7 @@ fn list_line(tile: &Tile, stats: &TileStats) -> String {
             format!("{d}:{up}")
         })
         .collect();
-    let line = format!(
+    let mut line = format!(
         "{:<8} {:>8} {:<8} {} {}",
         tile.name,
         pid,
@@ -226,6 +333,12 @@ fn list_line(tile: &Tile, stats: &TileStats) -> String {
         tile.mount.display(),
         links.join(" ")
     );
+    if let Some(f) = &tile.files {
+        match f.pid() {
+            Some(pid) => line.push_str(&format!(" files:{pid}")),
+            None => line.push_str(&format!(" files:{}", f.status())),
+        }
+    }
     line.trim_end().to_string()
 }
 
@@ -443,6 +556,26 @@ mod tests {
         );
         assert_eq!("list".parse(), Ok(Request::List));
         assert_eq!(
+            "publish r0c0 /tmp/a b --name x".parse::<Request>(),
+            Err("usage: publish TILE FILE [--name N]".to_string())
+        );
+        assert_eq!(
+            "publish r0c0 /tmp/a --name x".parse(),
+            Ok(Request::Publish {
+                tile: "r0c0".into(),
+                file: "/tmp/a".into(),
+                name: Some("x".into())
+            })
+        );
+        assert_eq!(
+            "delete r0c0 x".parse(),
+            Ok(Request::Delete {
+                tile: "r0c0".into(),
+                name: "x".into()
+            })
+        );
+        assert_eq!("files".parse(), Ok(Request::Files));
+        assert_eq!(
             "firmware r0c1".parse(),
             Ok(Request::Firmware {
                 tile: "r0c1".into()
@@ -460,6 +593,14 @@ mod tests {
         assert_eq!(err("stop"), "usage: stop TILE");
         assert_eq!(err("firmware"), "usage: firmware TILE");
         assert!(err("cut r0c0 NT").starts_with("bad direction \"NT\""));
+        assert_eq!(err("publish r0c0"), "usage: publish TILE FILE [--name N]");
+        assert_eq!(
+            err("publish r0c0 /f --label x"),
+            "usage: publish TILE FILE [--name N]"
+        );
+        assert!(err("publish r0c0 f").starts_with("publish needs an absolute path"));
+        assert_eq!(err("delete r0c0"), "usage: delete TILE NAME");
+        assert_eq!(err("files r0c0"), "usage: files");
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //!
 //! Where things are: the command line here; the grid's geometry in
 //! `itc_proto::grid`; the link models a grid can run in [`link`]; running
-//! it and its signals in [`run`]; one tile's `itcd` process in [`tiles`];
-//! the state both threads share in [`state`]; the control protocol and
+//! it and its signals in [`run`]; one tile and its daemons in [`tiles`],
+//! its processes in [`process`]; `--files` and its control requests in
+//! [`files`]; the state both threads share in [`state`]; the control protocol and
 //! server in [`ctl`], its client in [`client`]; mounts in [`mounts`]; raw
 //! system calls in [`sys`]. The pictures: a running grid as plain values in
 //! [`grid_model`], read by [`grid_read`] (the file service's part by
@@ -24,6 +25,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod client;
 mod completions;
 mod ctl;
+mod files;
 mod grid_files;
 #[cfg(test)]
 mod grid_fixtures;
@@ -31,6 +33,7 @@ mod grid_model;
 mod grid_read;
 mod link;
 mod mounts;
+mod process;
 mod run;
 mod snapshot;
 mod state;
@@ -78,8 +81,8 @@ enum Cmd {
 
 const VIEW_HELP: &str = "\
 Keys: arrows or h j k l select a tile, Tab (Shift-Tab) its next (previous)
-wire; c cuts that wire, r restores it; s stops the tile's itcd, t starts
-it; q or Ctrl-C quits.
+wire; c cuts that wire, r restores it; s stops the tile's itcd (and its
+itc-files with run --files), t starts them; q or Ctrl-C quits.
 
 Wires: `-- 12 --` up with 12 packets/s both ways, `\\ 12` and `12 /` the
 same across rows; `down` no sync, `cut` cut by ctl (x across rows);
@@ -92,11 +95,18 @@ const CTL_HELP: &str = "\
 Commands:
   cut TILE D       cut the wire at TILE's direction D (ET SE SW WT NW NE)
   restore TILE D   reconnect it
-  stop TILE        stop TILE's itcd (its tree is unmounted)
-  start TILE       start it again and wait until its tree is served
+  stop TILE        stop TILE's itcd (its tree is unmounted), and its
+                   itc-files before it
+  start TILE       start them again and wait until they serve
   list             one line per tile: name, pid, state, mount, links
+                   (and with --files the pid of its itc-files)
   firmware TILE    --link firmware: the firmware's counters of each of
                    TILE's wired directions (runts, crc_errors, ...)
+  publish TILE FILE [--name N]
+                   --files: sign FILE with the grid's key and publish it
+                   from TILE; every tile gets it in its store's live/
+  delete TILE NAME --files: delete every version of NAME TILE knows
+  files            --files: each tile's files: version and progress
 
 Exit status: 0 done, 1 refused or failed, 2 no tile-sim running at DIR.";
 
@@ -109,7 +119,9 @@ The table printed at start shows the seed of the links' random choices;
 --seed with it makes the same choices again (per wire, in order).
 
 Stopping removes the mount points it made (and DIR, if it made it)
-once they are empty and unmounted; nothing that was there before.
+once they are empty and unmounted; nothing that was there before. With
+--files it keeps the stores and the grid's key in DIR/.sim, for a later
+run --files on the same DIR to start from (remove DIR to start afresh).
 
 Exit status: 0 stopped by SIGINT, SIGTERM or SIGHUP (its terminal
 closing) with nothing left mounted, 1 failed while starting or running (also when no tile came up: every

@@ -8,6 +8,7 @@
 //! a tile is stopped or the grid shuts down, so nothing outlives it; then
 //! the directories it made for the grid go too ([`CreatedDirs`]).
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,18 @@ const ITCD_FSTYPE: &str = "fuse.itcd";
 /// root, else through `fusermount3 -u -z` ([`fuse_fs::mount::detach`]).
 pub fn detach_if_mounted(path: &Path) -> Result<(), String> {
     fuse_fs::mount::detach(path).map_err(|e| format!("cannot unmount {}: {e}", path.display()))
+}
+
+/// Those of `paths` that something is mounted at, from one reading of
+/// the mount table.
+pub fn still_mounted(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let table: HashSet<PathBuf> = mountinfo::mount_points().into_iter().collect();
+    paths
+        .iter()
+        // A dead tree cannot be resolved (ENOTCONN): its path as given.
+        .filter(|p| table.contains(&fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())))
+        .cloned()
+        .collect()
 }
 
 /// The directories `tile-sim run` made: `--dir` and the parents it
@@ -50,8 +63,11 @@ impl CreatedDirs {
 
 impl Drop for CreatedDirs {
     fn drop(&mut self) {
+        // One reading of the mount table: removing a directory mounts
+        // nothing, so it stays true throughout.
+        let mounted = still_mounted(&self.0);
         for dir in self.0.iter().rev() {
-            if !mountinfo::is_mounted(dir) {
+            if !mounted.contains(dir) {
                 let _ = fs::remove_dir(dir);
             }
         }

@@ -1,10 +1,11 @@
-//! `tile-sim run`: builds the grid, starts one `itcd` per tile, serves the
-//! control socket, and stays in the foreground until SIGINT, SIGTERM or
-//! SIGHUP; then stops every `itcd`, makes sure nothing stays mounted,
-//! removes the directories it made (the empty mount points, and `--dir`
-//! if it made it), and returns. When no `itcd` comes up at all it stops
-//! the same way at once and fails ("no tile came up"), instead of serving
-//! an empty grid.
+//! `tile-sim run`: builds the grid, starts one `itcd` per tile (and with
+//! `--files` one `itc-files`), serves the control socket, and stays in the
+//! foreground until SIGINT, SIGTERM or SIGHUP; then stops every daemon,
+//! makes sure nothing stays mounted, removes the directories it made (the
+//! empty mount points, `DIR/.sim` but the file service's stores and key,
+//! and `--dir` if it made it and it is empty), and returns. When no `itcd`
+//! comes up at all it stops the same way at once and fails ("no tile came
+//! up"), instead of serving an empty grid.
 //!
 //! The main thread handles signals only, read from a signalfd: SIGINT,
 //! SIGTERM and SIGHUP stop the grid (SIGHUP when its terminal closes: the
@@ -27,10 +28,12 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::ctl::Control;
+use crate::files::Layout;
 use crate::link::Link;
 use crate::mounts::{self, CreatedDirs};
-use crate::state::{Shared, State};
-use crate::tiles::{Launch, Tile};
+use crate::process::{Daemon, Launch};
+use crate::state::{Shared, State, Stopped};
+use crate::tiles::Tile;
 use itc_proto::grid::Geometry;
 
 /// Options of `tile-sim run`.
@@ -87,9 +90,19 @@ pub struct RunArgs {
     /// --pru-batch).
     #[arg(long, value_enum, default_value_t = OnOff::On)]
     itcd_pru_batch: OnOff,
-    /// itcd log level (info shows links and neighbours coming and going).
+    /// itcd log level (info shows links and neighbours coming and going);
+    /// also itc-files's with --files.
     #[arg(long, default_value = "warn")]
     log_level: String,
+    /// Run the managed file service too: one itc-files per tile, its store
+    /// in DIR/.sim/store/r{row}c{col}, all trusting one key made for the
+    /// grid (DIR/.sim/keys); `ctl publish`, `ctl delete` and `ctl files`
+    /// drive them.
+    #[arg(long)]
+    files: bool,
+    /// The itc-files binary (default: next to tile-sim, else from PATH).
+    #[arg(long, value_name = "PATH")]
+    itc_files: Option<PathBuf>,
 }
 
 /// A switch.
@@ -212,23 +225,26 @@ pub fn count(n: usize, noun: &str) -> String {
     }
 }
 
-fn find_itcd(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
+/// The binary `name`: `explicit` if given, else next to tile-sim, else
+/// from PATH; `option` is the option that gives it.
+fn find_binary(name: &str, explicit: Option<PathBuf>, option: &str) -> Result<PathBuf, String> {
     if let Some(p) = explicit {
         return Ok(p);
     }
     if let Ok(me) = std::env::current_exe() {
-        let beside = me.with_file_name("itcd");
+        let beside = me.with_file_name(name);
         if beside.is_file() {
             return Ok(beside);
         }
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .map(|d| d.join("itcd"))
+        .map(|d| d.join(name))
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            "itcd not found next to tile-sim or in PATH (build both: cargo build --release; or pass --itcd)"
-                .to_string()
+            format!(
+                "{name} not found next to tile-sim or in PATH (build them: cargo build --release; or pass {option})"
+            )
         })
 }
 
@@ -245,7 +261,16 @@ pub fn note(message: &str) {
 pub fn run(args: RunArgs) -> Result<(), String> {
     // Dropped last, once nothing is mounted any more.
     let mut created = CreatedDirs::default();
-    let itcd = find_itcd(args.itcd.clone())?;
+    let itcd = find_binary("itcd", args.itcd.clone(), "--itcd")?;
+    let files_bin = if args.files {
+        Some(find_binary(
+            "itc-files",
+            args.itc_files.clone(),
+            "--itc-files",
+        )?)
+    } else {
+        None
+    };
     if let Some(tree) = mounts::itc_tree_containing(&args.dir) {
         return Err(format!(
             "--dir {} is inside the itc tree that an itcd serves at {}, where no \
@@ -264,6 +289,14 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", sockets.display()))?;
     // Before anything else in DIR is touched: another tile-sim may own it.
     let mut control = Control::bind(&dir)?;
+    let layout = match files_bin {
+        Some(_) => {
+            let layout = Layout::new(&sockets);
+            layout.prepare()?;
+            Some(layout)
+        }
+        None => None,
+    };
 
     let geo = Geometry::new(args.rows, args.cols);
     let seed = args.seed.unwrap_or_else(random_seed);
@@ -302,11 +335,27 @@ pub fn run(args: RunArgs) -> Result<(), String> {
         arg("--log-level", args.log_level.clone().into());
         arg("--pru-batch", args.itcd_pru_batch.word().into());
         let launch = Launch {
-            itcd: itcd.clone(),
+            program: itcd.clone(),
             args: itcd_args,
         };
         let ready = sockets.join(format!("{name}.ready"));
-        tiles.push(Tile::new(name, *id, mount, launch, ready));
+        let itcd = Daemon::new(
+            format!("itcd of {name}"),
+            launch,
+            ready,
+            Some(mount.clone()),
+        );
+        let files = match (&files_bin, &layout) {
+            (Some(bin), Some(layout)) => Some(files_daemon(bin, layout, &name, &mount, &args)),
+            _ => None,
+        };
+        tiles.push(Tile {
+            name,
+            id: *id,
+            mount,
+            itcd,
+            files,
+        });
     }
 
     // Signals are read from a signalfd from here on; every thread started
@@ -328,6 +377,7 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     let shared = Shared::new(State {
         tiles,
         sim,
+        files: layout,
         stopping: false,
     });
     let started = shared
@@ -361,7 +411,9 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     let result = wait_for_stop(&signals, &shared);
     let tiles = shared.lock().tiles.len();
     note(&format!("stopping {}", count(tiles, "tile")));
-    shared.stop_all();
+    let began = std::time::Instant::now();
+    let stopped = shared.stop_all();
+    report_stop(&stopped, began.elapsed());
     // Ends the control thread, which holds the other reference to `shared`.
     drop(control);
     // The last reference: stops the wire emulation and removes its sockets.
@@ -370,12 +422,47 @@ pub fn run(args: RunArgs) -> Result<(), String> {
     result
 }
 
+/// A tile's `itc-files`: its store, the grid's key and hooks, readiness
+/// on `DIR/.sim/{tile}.files.ready`.
+fn files_daemon(bin: &Path, layout: &Layout, name: &str, mount: &Path, args: &RunArgs) -> Daemon {
+    let store = layout.store(name);
+    let mut a: Vec<OsString> = Vec::new();
+    let mut arg = |k: &str, v: OsString| a.extend([k.into(), v]);
+    arg("--mount", mount.into());
+    arg("--store", store.clone().into());
+    arg("--keys", layout.keys().into());
+    arg("--hooks", layout.hooks().into());
+    arg("--log-level", args.log_level.clone().into());
+    let launch = Launch {
+        program: bin.to_owned(),
+        args: a,
+    };
+    let ready = layout.sim.join(format!("{name}.files.ready"));
+    Daemon::new(format!("itc-files of {name}"), launch, ready, None)
+}
+
 fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path, seed: u64) {
     let state = shared.lock();
-    println!("{:<8} {:>8}  mount", "tile", "pid");
+    if state.files.is_some() {
+        println!("{:<8} {:>8} {:>8}  mount", "tile", "pid", "files");
+    } else {
+        println!("{:<8} {:>8}  mount", "tile", "pid");
+    }
     for t in &state.tiles {
         let pid = t.pid().map_or_else(|| "-".to_string(), |p| p.to_string());
-        println!("{:<8} {:>8}  {}", t.name, pid, t.mount.display());
+        match &t.files {
+            Some(f) => {
+                let fpid = f.pid().map_or_else(|| "-".to_string(), |p| p.to_string());
+                println!(
+                    "{:<8} {:>8} {:>8}  {}",
+                    t.name,
+                    pid,
+                    fpid,
+                    t.mount.display()
+                );
+            }
+            None => println!("{:<8} {:>8}  {}", t.name, pid, t.mount.display()),
+        }
     }
     println!(
         "{}, {}, rate {}, seed {seed}, PRU sockets in {}; Ctrl-C to stop",
@@ -388,10 +475,40 @@ fn print_table(shared: &Shared, geo: &Geometry, args: &RunArgs, dir: &Path, seed
         },
         dir.join(".sim").display()
     );
+    if state.files.is_some() {
+        println!(
+            "files: stores in {}, key {}",
+            dir.join(".sim/store").display(),
+            dir.join(".sim/keys").display()
+        );
+    }
     println!("control: tile-sim ctl --dir {} list", dir.display());
 }
 
-/// Reports `itcd`s that die until SIGINT, SIGTERM or SIGHUP arrives.
+/// Says how the daemons stopped: how many `itcd`s (and `itc-files`), how
+/// long it took, and each one that did not exit 0. ("exited" is kept for
+/// a daemon that died on its own.)
+fn report_stop(stopped: &Stopped, took: Duration) {
+    for (label, status) in &stopped.failed {
+        note(&format!("the {label} stopped with {status}"));
+    }
+    let what = match stopped.files {
+        0 => count(stopped.itcds, "itcd"),
+        files => format!("{} and {files} itc-files", count(stopped.itcds, "itcd")),
+    };
+    let how = match (stopped.failed.len(), stopped.itcds + stopped.files) {
+        (_, 0) => String::new(),
+        (0, 1) => ", with exit status 0".to_string(),
+        (0, _) => ", each with exit status 0".to_string(),
+        (failed, _) => format!(", {failed} of them without exit status 0"),
+    };
+    note(&format!(
+        "{what} stopped in {:.1} s{how}",
+        took.as_secs_f64()
+    ));
+}
+
+/// Reports daemons that die until SIGINT, SIGTERM or SIGHUP arrives.
 fn wait_for_stop(signals: &SignalFd, shared: &Shared) -> Result<(), String> {
     loop {
         let info = match signals.read_signal() {
@@ -400,8 +517,8 @@ fn wait_for_stop(signals: &SignalFd, shared: &Shared) -> Result<(), String> {
             Err(e) => return Err(format!("reading signals: {e}")),
         };
         if info.ssi_signo == Signal::SIGCHLD as u32 {
-            for (name, status) in shared.reap() {
-                note(&format!("itcd of {name} exited: {status}"));
+            for (label, status) in shared.reap() {
+                note(&format!("{label} exited: {status}"));
             }
             continue;
         }

@@ -357,6 +357,10 @@ fn list_cut_restore_stop_start() {
     // A tile stopped on purpose is not reported as died.
     let stderr = grid.stderr_text();
     assert!(!stderr.contains("exited"), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("4 itcds stopped in ") && stderr.contains(", each with exit status 0\n"),
+        "stderr:\n{stderr}"
+    );
 }
 
 #[test]
@@ -585,6 +589,15 @@ fn an_itcd_that_does_not_stop_is_killed() {
     grid.stop_cleanly(Signal::SIGTERM, &pids);
     let stderr = grid.stderr_text();
     assert!(!stderr.contains("exited"), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("the itcd of r0c0 stopped with signal: 9 (SIGKILL)\n")
+            && stderr.contains("3 itcds stopped in 5."),
+        "stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(", 1 of them without exit status 0\n"),
+        "stderr:\n{stderr}"
+    );
 }
 
 #[test]

@@ -153,5 +153,15 @@ fn a_grid_started_by_a_user_is_theirs_to_use() {
         out.contains("tile-sim exited 0"),
         "tile-sim did not stop cleanly:\n{out}"
     );
+    // Each itcd unmounted its tree through fusermount3 and dismissed its
+    // mount helper, as a user may (a helper left to check for itself
+    // would say `not mounted`).
+    assert!(
+        out.contains("2 itcds stopped in ")
+            && out.contains(", each with exit status 0\n")
+            && !out.contains("killing")
+            && !out.contains("not mounted"),
+        "the itcds did not stop cleanly:\n{out}"
+    );
     drop(scratch);
 }

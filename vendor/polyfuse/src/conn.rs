@@ -97,15 +97,32 @@ impl Connection {
     }
 
     fn unmount(&mut self) {
+        // Local patch: unmount first, while the `auto_unmount` helper still
+        // waits. Once the mount is gone the helper has nothing left to do
+        // but check that (in a mount namespace of its own, a copy of the
+        // whole mount table), so it is dismissed instead of waited for.
+        let fusermount = self
+            .mountopts
+            .fusermount_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(FUSERMOUNT_PROG));
+        let detached = detach(&self.mountpoint, &fusermount);
+
         unsafe {
             libc::close(self.fd);
         }
 
         if let Some(child) = self.child.take() {
-            let _ = child.wait();
+            if detached {
+                let _ = child.dismiss();
+            } else {
+                let _ = child.wait();
+            }
         }
 
-        unmount(&self.mountpoint);
+        if !detached {
+            unmount(&self.mountpoint);
+        }
     }
 }
 
@@ -207,6 +224,14 @@ impl Fusermount {
         syscall! { waitpid(self.pid, &mut status, 0) };
         Ok(ExitStatus::from_raw(status))
     }
+
+    /// Local patch: ends the helper (it blocks every other signal) and
+    /// collects it. The pid is still the helper's: it is not collected yet.
+    /// If it cannot be killed, it is waited for as before.
+    fn dismiss(self) -> io::Result<ExitStatus> {
+        let _ = unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        self.wait()
+    }
 }
 
 fn mount(mountpoint: &Path, mountopts: &MountOptions) -> io::Result<(RawFd, Option<Fusermount>)> {
@@ -290,6 +315,24 @@ fn mount(mountpoint: &Path, mountopts: &MountOptions) -> io::Result<(RawFd, Opti
             Ok((fd, child))
         }
     }
+}
+
+/// Local patch: lazily unmounts `mountpoint` (directly where privileged,
+/// else with `fusermount -u -z`); true if nothing is mounted there any
+/// more through this call (`EINVAL`: not a mount point, already gone).
+fn detach(mountpoint: &Path, fusermount: &Path) -> bool {
+    if unsafe { libc::geteuid() } == 0 {
+        let Ok(path) = std::ffi::CString::new(mountpoint.as_os_str().as_bytes()) else {
+            return false;
+        };
+        let res = unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) };
+        return res == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL);
+    }
+    Command::new(fusermount)
+        .args(&["-u", "-q", "-z", "--"])
+        .arg(mountpoint)
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 fn unmount(mountpoint: &Path) {

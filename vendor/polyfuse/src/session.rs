@@ -382,6 +382,47 @@ impl Session {
         self.inner.init_out.flags & FUSE_NO_OPENDIR_SUPPORT != 0
     }
 
+    /// Receive an incoming FUSE request from the kernel, reading it into
+    /// `buf`, which the caller keeps from one call to the next.
+    ///
+    /// Local patch: the request keeps a copy of only the bytes the kernel
+    /// wrote, and `buf` is allocated and zeroed once rather than for every
+    /// request (and for every read that finds no request).
+    pub fn next_request_into(&self, buf: &mut Vec<u8>) -> io::Result<Option<Request>> {
+        let mut conn = &self.inner.conn;
+        let want = self.inner.bufsize - mem::size_of::<fuse_in_header>();
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let mut header = fuse_in_header::default();
+        loop {
+            match conn.read_vectored(&mut [
+                io::IoSliceMut::new(header.as_mut_bytes()),
+                io::IoSliceMut::new(&mut buf[..want]),
+            ]) {
+                Ok(len) => {
+                    if len < mem::size_of::<fuse_in_header>() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "dequeued request message is too short",
+                        ));
+                    }
+                    let arg = buf[..len - mem::size_of::<fuse_in_header>()].to_vec();
+                    return Ok(Some(Request {
+                        session: self.inner.clone(),
+                        header,
+                        arg,
+                    }));
+                }
+                Err(err) => match err.raw_os_error() {
+                    Some(libc::ENODEV) => return Ok(None),
+                    Some(libc::ENOENT) => continue,
+                    _ => return Err(err),
+                },
+            }
+        }
+    }
+
     /// Receive an incoming FUSE request from the kernel.
     pub fn next_request(&self) -> io::Result<Option<Request>> {
         let mut conn = &self.inner.conn;

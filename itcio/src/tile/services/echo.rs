@@ -30,7 +30,7 @@ impl Service for Echo {
         packet: Box<[u8]>,
     ) -> Option<Box<[u8]>> {
         let Ok(echo) = EchoRepr::parse(&Packet::new_unchecked(&packet[..])) else {
-            ctx.links.drop_packet(dir, DropReason::Malformed);
+            ctx.drop_received(dir, DropReason::Malformed);
             return None;
         };
         if echo.op != EchoOp::Request {

@@ -112,7 +112,7 @@ impl Service for Hello {
         packet: Box<[u8]>,
     ) -> Option<Box<[u8]>> {
         let Ok(hello) = HelloRepr::parse(&Packet::new_unchecked(&packet[..])) else {
-            ctx.links.drop_packet(dir, DropReason::Malformed);
+            ctx.drop_received(dir, DropReason::Malformed);
             return None;
         };
         let stats = ctx.links.stats_mut(dir);

@@ -11,9 +11,11 @@ use std::time::Instant;
 
 use crate::neighbour::Change;
 use crate::stats::DropReason;
+use crate::tile::capture::Capture;
 use crate::tile::config::Config;
 use crate::tile::links::Links;
 use crate::tile::outbound::Outbound;
+use itc_proto::capture::Way;
 use itc_proto::Dir;
 
 /// Something that happened to the tile that a service may act on.
@@ -44,29 +46,51 @@ pub struct Context<'a> {
     pub links: &'a mut Links,
     outbound: &'a mut Outbound,
     notices: &'a mut Vec<Notice>,
+    capture: &'a mut Capture,
+    /// Why the packet being handled was dropped, if it was.
+    dropped: Option<DropReason>,
 }
 
 impl<'a> Context<'a> {
-    /// A context over the tile's parts; notices are appended to `notices`.
+    /// A context over the tile's parts; notices are appended to `notices`,
+    /// drops of packets sent are recorded in `capture`.
     pub fn new(
         now: Instant,
         links: &'a mut Links,
         outbound: &'a mut Outbound,
         notices: &'a mut Vec<Notice>,
+        capture: &'a mut Capture,
     ) -> Context<'a> {
         Context {
             now,
             links,
             outbound,
             notices,
+            capture,
+            dropped: None,
         }
     }
 
     /// Queue a service packet for `dir`; a full queue drops (and counts) it.
     pub fn send(&mut self, dir: Dir, packet: Box<[u8]>) {
-        if self.outbound.push(dir, false, packet).is_err() {
+        if let Err(packet) = self.outbound.push(dir, false, packet) {
             self.links.drop_packet(dir, DropReason::QueueFull);
+            if self.capture.is_on() {
+                self.capture
+                    .record(dir, Way::Out, Some(DropReason::QueueFull), &packet);
+            }
         }
+    }
+
+    /// Drop (and count) the packet being handled, which came from `dir`.
+    pub fn drop_received(&mut self, dir: Dir, reason: DropReason) {
+        self.links.drop_packet(dir, reason);
+        self.dropped = Some(reason);
+    }
+
+    /// Why the packet handled was dropped, if it was.
+    pub fn dropped(&self) -> Option<DropReason> {
+        self.dropped
     }
 
     /// Queue a packet for `dir` ahead of all traffic, replacing one queued
