@@ -2,7 +2,12 @@
 //! in a mio event loop, and the back-off between attempts to reopen it
 //! after `itcd` went away.
 //!
-//! The file is opened read-write with `O_NONBLOCK | O_CLOEXEC` and watched
+//! The file opened is the batched twin of the service's packet file
+//! (`MOUNT/itc/batch/svc/NN` for `MOUNT/itc/svc/NN`): each read returns as
+//! many whole items (a length byte, then a packet or TEP) as fit, and each
+//! write takes a sequence of items, so a busy service makes one system
+//! call for many packets. Errors still name the plain file, the one users
+//! know. The file is opened read-write with `O_NONBLOCK | O_CLOEXEC` and watched
 //! for readable and writable (edge-triggered: the service reads until
 //! `EAGAIN`). Each read and write is classified here, once: `ENOTCONN`,
 //! `ECONNABORTED`, `ENODEV`, `ENXIO` and end of file mean the tree is
@@ -38,8 +43,9 @@ pub enum Loss {
 /// What one read did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadResult {
-    /// A packet or TEP of this many bytes is in the buffer.
-    Packet(usize),
+    /// This many bytes of whole items (packets and TEPs, each after its
+    /// length byte) are in the buffer.
+    Items(usize),
     /// Nothing queued (or no file open).
     WouldBlock,
     /// The tree is gone.
@@ -51,8 +57,9 @@ pub enum ReadResult {
 /// What one write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteResult {
-    /// `itcd` took the packet.
-    Sent,
+    /// `itcd` took the whole items in this many bytes (all of a write, or
+    /// the items before the first it could not take now).
+    Sent(usize),
     /// The neighbour's queue is full (`EAGAIN`); try again when writable.
     WouldBlock,
     /// No neighbour there (`EHOSTUNREACH`).
@@ -159,7 +166,7 @@ impl Connection {
             .read(true)
             .write(true)
             .custom_flags(nix::libc::O_NONBLOCK)
-            .open(&self.path)
+            .open(batched_twin(&self.path))
             .map_err(|e| Error::Open {
                 path: self.path.clone(),
                 errno: errno_of(&e),
@@ -228,7 +235,7 @@ impl Connection {
         Some(loss)
     }
 
-    /// Reads one packet or TEP into `buf`.
+    /// Reads as many whole items as fit into `buf`.
     pub fn read(&mut self, buf: &mut [u8]) -> ReadResult {
         let Some(mut file) = self.file.as_ref().filter(|_| self.lost.is_none()) else {
             return ReadResult::WouldBlock;
@@ -236,7 +243,7 @@ impl Connection {
         loop {
             return match file.read(buf) {
                 Ok(0) => ReadResult::Lost(Loss::EndOfFile),
-                Ok(n) => ReadResult::Packet(n),
+                Ok(n) => ReadResult::Items(n),
                 Err(e) => match errno_of(&e) {
                     Errno::EINTR => continue,
                     Errno::EAGAIN => ReadResult::WouldBlock,
@@ -247,14 +254,17 @@ impl Connection {
         }
     }
 
-    /// Writes one packet.
-    pub fn write(&mut self, packet: &[u8]) -> WriteResult {
+    /// Writes a sequence of items; the errors are those of the first item,
+    /// when not even that one was taken.
+    pub fn write(&mut self, items: &[u8]) -> WriteResult {
         let Some(mut file) = self.file.as_ref().filter(|_| self.lost.is_none()) else {
             return WriteResult::Offline;
         };
         loop {
-            return match file.write(packet) {
-                Ok(_) => WriteResult::Sent,
+            return match file.write(items) {
+                // Nothing taken without an error: wait for room.
+                Ok(0) => WriteResult::WouldBlock,
+                Ok(n) => WriteResult::Sent(n),
                 Err(e) => match errno_of(&e) {
                     Errno::EINTR => continue,
                     Errno::EAGAIN => WriteResult::WouldBlock,
@@ -270,6 +280,15 @@ impl Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// The batched twin of a packet file: `MOUNT/itc/batch/svc/NN` for
+/// `MOUNT/itc/svc/NN`.
+fn batched_twin(path: &Path) -> PathBuf {
+    match (path.parent().and_then(Path::parent), path.file_name()) {
+        (Some(itc), Some(name)) => itc.join("batch/svc").join(name),
+        _ => path.to_path_buf(),
     }
 }
 
@@ -289,6 +308,14 @@ fn register(registry: &Registry, token: Token, file: &File, path: &Path) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_batched_twin_sits_under_itc_batch() {
+        assert_eq!(
+            batched_twin(Path::new("/run/itc/itc/svc/08")),
+            Path::new("/run/itc/itc/batch/svc/08")
+        );
+    }
 
     #[test]
     fn backoff_doubles_to_its_cap_and_resets() {

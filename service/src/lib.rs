@@ -5,7 +5,9 @@
 //! through the tree `itcd` mounts: one packet file, `MOUNT/itc/svc/NN`,
 //! carries the service's packets in all six directions and, in-band, a
 //! Connect or Disconnect for every neighbour that comes or goes. This crate
-//! opens that file and turns it into callbacks ([`Handler`]): a neighbour
+//! opens that file's batched twin, `MOUNT/itc/batch/svc/NN` (many packets
+//! per read and per write; errors name the plain file), and turns it into
+//! callbacks ([`Handler`]): a neighbour
 //! connected, a packet arrived, a timer is due, a request got no reply, a
 //! throttled direction has room again.
 //!

@@ -72,6 +72,14 @@ impl OutQueues {
         lane.packets.front().map(|q| &*q.packet)
     }
 
+    /// The packets waiting for `dir`, oldest first, unless the lane is
+    /// blocked ([`OutQueues::next`] is the first of them).
+    pub fn waiting(&self, dir: Dir) -> impl Iterator<Item = &[u8]> {
+        let lane = &self.lanes[dir.index()];
+        let take = if lane.blocked { 0 } else { lane.packets.len() };
+        lane.packets.iter().take(take).map(|q| &*q.packet)
+    }
+
     /// Removes the packet [`OutQueues::next`] returned.
     pub fn pop(&mut self, dir: Dir) {
         self.lanes[dir.index()].packets.pop_front();

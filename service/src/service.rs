@@ -78,7 +78,17 @@ pub struct Service<K: Key = ()> {
     /// Whether the file was ever open (then opening again is a reconnect).
     opened: bool,
     stopped: bool,
+    /// Kept for reads: many items at a time.
+    read_buf: Vec<u8>,
+    /// Kept for writes: the items of one write.
+    write_buf: Vec<u8>,
 }
+
+/// Bytes one read may return: many items at a time.
+const READ_BYTES: usize = 64 * 1024;
+/// Bytes one write takes at most: a write of up to 4096 bytes from one
+/// buffer reaches `itcd` whole, in one request.
+const WRITE_BYTES: usize = 4096;
 
 impl<K: Key> Service<K> {
     /// Opens the packet file of `config.service` in `config.mount`.
@@ -98,6 +108,8 @@ impl<K: Key> Service<K> {
             next_tag: 1,
             opened: false,
             stopped: false,
+            read_buf: Vec::new(),
+            write_buf: Vec::new(),
         };
         match svc.conn.open() {
             Ok(()) => {
@@ -225,18 +237,31 @@ impl<K: Key> Service<K> {
         self.stopped = true;
     }
 
-    /// Reads everything queued for the file (the file is watched
-    /// edge-triggered), then, if it became `writable`, writes what waited
-    /// for room.
-    fn on_ready<H: Handler<K>>(&mut self, writable: bool, handler: &mut H) -> Result<(), Error> {
-        let mut buf = [0u8; 256];
+    /// Reads until the file has nothing more (or is lost), handing each
+    /// item to [`Service::inbound`].
+    fn read_all<H: Handler<K>>(&mut self, buf: &mut [u8], handler: &mut H) -> Result<(), Error> {
         loop {
-            match self.conn.read(&mut buf) {
-                ReadResult::Packet(n) => self.inbound(&buf[..n], handler),
-                ReadResult::WouldBlock => break,
+            match self.conn.read(buf) {
+                ReadResult::Items(n) => {
+                    for item in itc_proto::batch::Items::new(&buf[..n]) {
+                        match item {
+                            Ok(bytes) => self.inbound(bytes, handler),
+                            // itcd frames what it reads out; a bad frame
+                            // would be its bug, and ends this read.
+                            Err(e) => {
+                                tracing::warn!("{}: a read held {e}", self.path().display());
+                                break;
+                            }
+                        }
+                        if self.conn.is_lost() {
+                            return Ok(());
+                        }
+                    }
+                }
+                ReadResult::WouldBlock => return Ok(()),
                 ReadResult::Lost(loss) => {
                     self.conn.mark_lost(loss);
-                    break;
+                    return Ok(());
                 }
                 ReadResult::Failed(errno) => {
                     return Err(Error::Read {
@@ -246,6 +271,17 @@ impl<K: Key> Service<K> {
                 }
             }
         }
+    }
+
+    /// Reads everything queued for the file (the file is watched
+    /// edge-triggered), then, if it became `writable`, writes what waited
+    /// for room.
+    fn on_ready<H: Handler<K>>(&mut self, writable: bool, handler: &mut H) -> Result<(), Error> {
+        let mut buf = std::mem::take(&mut self.read_buf);
+        buf.resize(READ_BYTES, 0);
+        let read = self.read_all(&mut buf, handler);
+        self.read_buf = buf;
+        read?;
         if writable {
             self.outq.unblock_all();
             for dir in Dir::ALL {
@@ -460,14 +496,40 @@ impl<K: Key> Service<K> {
         Ok(())
     }
 
-    /// Writes `dir`'s queue until it is empty or the tree pushes back.
+    /// Writes `dir`'s queue until it is empty or the tree pushes back,
+    /// many packets per write.
     fn flush(&mut self, dir: Dir) {
-        while let Some(packet) = self.outq.next(dir) {
-            let len = packet.len();
-            match self.conn.write(packet) {
-                WriteResult::Sent => {
-                    self.stats.count_tx(len);
-                    self.outq.pop(dir);
+        let mut items = std::mem::take(&mut self.write_buf);
+        loop {
+            items.clear();
+            for packet in self.outq.waiting(dir) {
+                if !items.is_empty() && items.len() + 1 + packet.len() > WRITE_BYTES {
+                    break;
+                }
+                itc_proto::batch::push_item(&mut items, packet);
+            }
+            if items.is_empty() {
+                break;
+            }
+            match self.conn.write(&items) {
+                WriteResult::Sent(taken) => {
+                    // The items wholly taken, oldest first; one that was
+                    // not is the first of the next write, which says why.
+                    let mut done = 0;
+                    while let Some(len) = self.outq.next(dir).map(<[u8]>::len) {
+                        if done + 1 + len > taken {
+                            break;
+                        }
+                        done += 1 + len;
+                        self.stats.count_tx(len);
+                        self.outq.pop(dir);
+                    }
+                    if done == 0 {
+                        // Less than one item: itcd never answers so, but
+                        // waiting for room cannot loop.
+                        self.outq.block(dir);
+                        break;
+                    }
                 }
                 WriteResult::WouldBlock => {
                     self.stats.would_block += 1;
@@ -494,6 +556,7 @@ impl<K: Key> Service<K> {
                 WriteResult::Offline => break,
             }
         }
+        self.write_buf = items;
     }
 
     // ---- timers ----------------------------------------------------------
