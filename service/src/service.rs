@@ -247,8 +247,10 @@ impl<K: Key> Service<K> {
                         match item {
                             Ok(bytes) => self.inbound(bytes, handler),
                             // itcd frames what it reads out; a bad frame
-                            // would be its bug, and ends this read.
+                            // would be its bug. The rest of the read cannot
+                            // be split, and counts as one malformed packet.
                             Err(e) => {
+                                self.stats.drop_malformed += 1;
                                 tracing::warn!("{}: a read held {e}", self.path().display());
                                 break;
                             }
